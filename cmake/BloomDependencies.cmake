@@ -1,0 +1,15 @@
+# Third-party packages of the runtime side. All come from Debian packages
+# installed by scripts/install-deps.sh.
+find_package(absl REQUIRED)
+find_package(FlatBuffers REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(Threads REQUIRED)
+find_package(OpenMP)
+
+# flatc turns runtime/plan/plan.fbs into a header. Debian names the target
+# flatbuffers::flatc; fall back to the program on PATH.
+if(TARGET flatbuffers::flatc)
+  set(BLOOM_FLATC $<TARGET_FILE:flatbuffers::flatc>)
+else()
+  find_program(BLOOM_FLATC flatc REQUIRED)
+endif()
