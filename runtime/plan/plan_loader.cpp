@@ -1,1 +1,52 @@
-// placeholder: being written
+#include "runtime/plan/plan_loader.h"
+
+#include <fstream>
+#include <iterator>
+
+#include "absl/strings/str_cat.h"
+#include "flatbuffers/flatbuffers.h"
+#include "runtime/plan/plan_validator.h"
+#include "runtime/plan/plan_version.h"
+#include "runtime/support/status_macros.h"
+
+namespace bloom {
+
+absl::StatusOr<LoadedPlan> LoadedPlan::Load(const std::string& plan_dir) {
+  const std::string path = absl::StrCat(plan_dir, "/", plan::kPlanFileName);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat(path, ": cannot open (is ", plan_dir, " a plan directory written by bloom-compile?)"));
+  }
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read failed"));
+  return FromBytes(std::move(bytes), path);
+}
+
+absl::StatusOr<LoadedPlan> LoadedPlan::FromBytes(std::vector<uint8_t> bytes, std::string label) {
+  // FlatBuffers reads scalars in place; std::vector's storage comes from
+  // operator new and is aligned well enough for every field type.
+  if (bytes.size() < 8 || !plan::PlanBufferHasIdentifier(bytes.data())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(label, ": not a plan file (missing the 'BLMP' identifier)"));
+  }
+  flatbuffers::Verifier verifier(bytes.data(), bytes.size());
+  if (!plan::VerifyPlanBuffer(verifier)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(label, ": corrupt plan file (FlatBuffers verification failed)"));
+  }
+  LoadedPlan loaded;
+  loaded.plan_ = plan::GetPlan(bytes.data());
+  loaded.bytes_ = std::move(bytes);  // moving a vector keeps its buffer
+  loaded.label_ = std::move(label);
+  if (loaded.plan_->schema_version() != plan::kPlanSchemaVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        loaded.label_, ": plan schema version ", loaded.plan_->schema_version(),
+        " but this bloom-run reads version ", plan::kPlanSchemaVersion,
+        "; recompile the plan with a matching bloom-compile"));
+  }
+  BLOOM_RETURN_IF_ERROR(ValidatePlan(*loaded.plan_, loaded.label_));
+  return loaded;
+}
+
+}  // namespace bloom

@@ -1,1 +1,376 @@
-// placeholder: being written
+#include "runtime/plan/plan_validator.h"
+
+#include <cstdint>
+#include <limits>
+#include <set>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace bloom {
+namespace {
+
+using plan::DType;
+using plan::RowDim;
+using plan::TensorKind;
+using plan::TensorRole;
+
+// Anything larger than this many bytes is treated as corrupt rather than
+// attempted: it is far beyond any device or host.
+constexpr uint64_t kMaxBytes = uint64_t{1} << 50;
+constexpr uint64_t kArenaAlignment = 64;
+
+uint64_t ElementSize(DType dtype) {
+  switch (dtype) {
+    case DType::F32: return 4;
+    case DType::F16: return 2;
+    case DType::BF16: return 2;
+    case DType::I32: return 4;
+  }
+  return 0;
+}
+
+std::vector<int64_t> Dims(const plan::Tensor& tensor) {
+  return std::vector<int64_t>(tensor.shape()->begin(), tensor.shape()->end());
+}
+
+std::string ShapeText(const plan::Tensor& tensor) {
+  std::vector<std::string> parts;
+  for (int64_t d : *tensor.shape()) parts.push_back(d < 0 ? "?" : absl::StrCat(d));
+  return absl::StrCat("[", absl::StrJoin(parts, ", "), "]");
+}
+
+// Checks one tensor on its own; `index` and `label` are for messages.
+absl::Status ValidateTensor(const plan::Plan& plan, const plan::Tensor& tensor, size_t index,
+                            absl::string_view label) {
+  auto fail = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(label, ": tensor ", index, " '", tensor.name()->str(), "': ", why));
+  };
+  if (tensor.name()->size() == 0) return fail("empty name");
+  if (tensor.kind() < TensorKind::MIN || tensor.kind() > TensorKind::MAX) return fail("unknown kind");
+  if (tensor.role() < TensorRole::MIN || tensor.role() > TensorRole::MAX) return fail("unknown role");
+  if (tensor.dtype() < DType::MIN || tensor.dtype() > DType::MAX) return fail("unknown dtype");
+  if (tensor.rows() < RowDim::MIN || tensor.rows() > RowDim::MAX) return fail("unknown row dimension");
+  const auto* shape = tensor.shape();
+  if (shape->size() == 0 || shape->size() > 8) return fail("rank must be 1 to 8");
+  const bool dynamic = tensor.rows() != RowDim::Static;
+  uint64_t elements = 1;
+  for (size_t i = 0; i < shape->size(); ++i) {
+    const int64_t d = shape->Get(i);
+    if (i == 0 && dynamic) {
+      if (d != -1) return fail("a dynamic tensor's first dimension must be -1");
+      continue;
+    }
+    if (d <= 0) return fail(absl::StrCat("dimension ", i, " is ", d, "; must be positive"));
+    if (static_cast<uint64_t>(d) > kMaxBytes / elements) return fail("size overflows");
+    elements *= static_cast<uint64_t>(d);
+  }
+  if (elements * ElementSize(tensor.dtype()) > kMaxBytes) return fail("size overflows");
+
+  if (tensor.kind() == TensorKind::Weight) {
+    if (dynamic) return fail("a weight cannot have a dynamic dimension");
+    if (tensor.source() == nullptr) return fail("weight without a source");
+    const auto* source = tensor.source();
+    if (source->dtype() < DType::MIN || source->dtype() > DType::MAX) {
+      return fail("unknown source dtype");
+    }
+    if (source->file()->size() == 0 || source->tensor()->size() == 0) {
+      return fail("weight source names no file or tensor");
+    }
+    // Sources are relative to the checkpoint directory and must stay in it.
+    const std::string file = source->file()->str();
+    if (file.front() == '/' || file.find("..") != std::string::npos) {
+      return fail(absl::StrCat("weight source file '", file, "' leaves the checkpoint directory"));
+    }
+    if (tensor.role() != TensorRole::None) return fail("a weight cannot have a step role");
+    return absl::OkStatus();
+  }
+  if (tensor.source() != nullptr) return fail("only weights have a source");
+  if (tensor.kind() == TensorKind::StepInput && !dynamic) {
+    return fail("a step input must have a dynamic first dimension");
+  }
+  if (tensor.arena_offset() % kArenaAlignment != 0) {
+    return fail(absl::StrCat("arena offset ", tensor.arena_offset(), " is not ", kArenaAlignment,
+                             "-byte aligned"));
+  }
+  const uint64_t capacity = TensorCapacityBytes(tensor, plan);
+  if (tensor.arena_offset() > plan.arena_bytes() ||
+      capacity > plan.arena_bytes() - tensor.arena_offset()) {
+    return fail(absl::StrCat("arena range [", tensor.arena_offset(), ", +", capacity,
+                             ") ends past the arena (", plan.arena_bytes(), " bytes)"));
+  }
+  return absl::OkStatus();
+}
+
+// Roles of the step interface: which kind, dtype, rank and rows each needs.
+struct RoleSpec {
+  TensorRole role;
+  TensorKind kind;
+  DType dtype;
+  size_t rank;
+  RowDim rows;
+};
+constexpr RoleSpec kRoleSpecs[] = {
+    {TensorRole::TokenIds, TensorKind::StepInput, DType::I32, 1, RowDim::Tokens},
+    {TensorRole::Positions, TensorKind::StepInput, DType::I32, 1, RowDim::Tokens},
+    {TensorRole::SequenceSlots, TensorKind::StepInput, DType::I32, 1, RowDim::Tokens},
+    {TensorRole::LogitRows, TensorKind::StepInput, DType::I32, 1, RowDim::LogitRows},
+    {TensorRole::Logits, TensorKind::Activation, DType::F32, 2, RowDim::LogitRows},
+};
+
+// Checks one instruction's operands against its kernel's signature.
+class InstructionChecker {
+ public:
+  InstructionChecker(const plan::Plan& plan, const plan::Instruction& inst, size_t index,
+                     absl::string_view label)
+      : plan_(plan), inst_(inst), index_(index), label_(label) {}
+
+  absl::Status Check() {
+    const auto type = inst_.kernel_type();
+    if (type == plan::Kernel::NONE || type < plan::Kernel::MIN || type > plan::Kernel::MAX ||
+        inst_.kernel() == nullptr) {
+      return Fail("unknown kernel (a plan from a newer bloom-compile?)");
+    }
+    kernel_ = plan::EnumNameKernel(type);
+    for (uint32_t id : *inst_.operands()) {
+      if (id >= plan_.tensors()->size()) return Fail(absl::StrCat("operand ", id, " out of range"));
+    }
+    for (uint32_t id : *inst_.results()) {
+      if (id >= plan_.tensors()->size()) return Fail(absl::StrCat("result ", id, " out of range"));
+      if (plan_.tensors()->Get(id)->kind() != TensorKind::Activation) {
+        return Fail(absl::StrCat("writes '", Tensor(id).name()->str(), "', which is not an activation"));
+      }
+    }
+    switch (type) {
+      case plan::Kernel::EmbeddingGather: return CheckEmbedding();
+      case plan::Kernel::LayerNorm: return CheckLayerNorm();
+      case plan::Kernel::Linear: return CheckLinear();
+      case plan::Kernel::Gelu:
+      case plan::Kernel::Add: return CheckElementwise(type == plan::Kernel::Add ? 2 : 1);
+      case plan::Kernel::AlibiAttention: return CheckAttention();
+      case plan::Kernel::GatherRows: return CheckGatherRows();
+      default: return Fail("unknown kernel");
+    }
+  }
+
+ private:
+  absl::Status Fail(absl::string_view why) const {
+    return absl::InvalidArgumentError(absl::StrCat(label_, ": instruction ", index_, " (", kernel_,
+                                                   "): ", why));
+  }
+  const plan::Tensor& Tensor(uint32_t id) const { return *plan_.tensors()->Get(id); }
+  const plan::Tensor& Operand(size_t i) const { return Tensor(inst_.operands()->Get(i)); }
+  const plan::Tensor& Result(size_t i) const { return Tensor(inst_.results()->Get(i)); }
+
+  absl::Status Arity(size_t min_operands, size_t max_operands, size_t results) const {
+    const size_t n = inst_.operands()->size();
+    if (n < min_operands || n > max_operands || inst_.results()->size() != results) {
+      return Fail(absl::StrCat("takes ", min_operands,
+                               max_operands != min_operands ? absl::StrCat("-", max_operands) : "",
+                               " operands and ", results, " result(s); got ", n, " and ",
+                               inst_.results()->size()));
+    }
+    return absl::OkStatus();
+  }
+  // `dims` uses -1 for "dynamic"; `rows` must match the tensor's row dim.
+  absl::Status Expect(const plan::Tensor& t, absl::string_view what, DType dtype,
+                      std::vector<int64_t> dims, RowDim rows) const {
+    if (t.dtype() != dtype || Dims(t) != dims || t.rows() != rows) {
+      std::vector<std::string> parts;
+      for (int64_t d : dims) parts.push_back(d < 0 ? "?" : absl::StrCat(d));
+      return Fail(absl::StrCat(what, " '", t.name()->str(), "' is ", plan::EnumNameDType(t.dtype()),
+                               ShapeText(t), " (rows ", plan::EnumNameRowDim(t.rows()),
+                               "); expected ", plan::EnumNameDType(dtype), "[",
+                               absl::StrJoin(parts, ", "), "] (rows ", plan::EnumNameRowDim(rows), ")"));
+    }
+    return absl::OkStatus();
+  }
+  absl::Status ExpectMatrix(const plan::Tensor& t, absl::string_view what) const {
+    if (t.dtype() != DType::F32 || t.shape()->size() != 2 || t.rows() == RowDim::Static) {
+      return Fail(absl::StrCat(what, " '", t.name()->str(),
+                               "' must be an F32 matrix with a dynamic row count"));
+    }
+    return absl::OkStatus();
+  }
+  absl::Status ExpectWeight(const plan::Tensor& t, absl::string_view what) const {
+    if (t.kind() != TensorKind::Weight) {
+      return Fail(absl::StrCat(what, " '", t.name()->str(), "' must be a weight"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status CheckEmbedding() const {
+    if (auto s = Arity(2, 2, 1); !s.ok()) return s;
+    const auto& table = Operand(1);
+    if (auto s = ExpectWeight(table, "table"); !s.ok()) return s;
+    if (table.shape()->size() != 2 || table.dtype() != DType::F32) {
+      return Fail("table must be an F32 [vocab, hidden] matrix");
+    }
+    if (auto s = Expect(Operand(0), "token ids", DType::I32, {-1}, RowDim::Tokens); !s.ok()) return s;
+    return Expect(Result(0), "output", DType::F32, {-1, table.shape()->Get(1)}, RowDim::Tokens);
+  }
+  absl::Status CheckLayerNorm() const {
+    if (auto s = Arity(3, 3, 1); !s.ok()) return s;
+    if (!(inst_.kernel_as_LayerNorm()->epsilon() > 0)) return Fail("epsilon must be positive");
+    const auto& x = Operand(0);
+    if (auto s = ExpectMatrix(x, "input"); !s.ok()) return s;
+    const int64_t h = x.shape()->Get(1);
+    for (size_t i : {1, 2}) {
+      if (auto s = Expect(Operand(i), i == 1 ? "gamma" : "beta", DType::F32, {h}, RowDim::Static);
+          !s.ok()) {
+        return s;
+      }
+    }
+    return Expect(Result(0), "output", DType::F32, Dims(x), x.rows());
+  }
+  absl::Status CheckLinear() const {
+    if (auto s = Arity(2, 3, 1); !s.ok()) return s;
+    const auto& x = Operand(0);
+    const auto& w = Operand(1);
+    if (auto s = ExpectMatrix(x, "input"); !s.ok()) return s;
+    if (auto s = ExpectWeight(w, "weight"); !s.ok()) return s;
+    if (w.dtype() != DType::F32 || w.shape()->size() != 2 || w.shape()->Get(1) != x.shape()->Get(1)) {
+      return Fail(absl::StrCat("weight '", w.name()->str(), "' is ", ShapeText(w), "; expected [M, ",
+                               x.shape()->Get(1), "] F32"));
+    }
+    const int64_t m = w.shape()->Get(0);
+    if (inst_.operands()->size() == 3) {
+      if (auto s = Expect(Operand(2), "bias", DType::F32, {m}, RowDim::Static); !s.ok()) return s;
+    }
+    return Expect(Result(0), "output", DType::F32, {-1, m}, x.rows());
+  }
+  absl::Status CheckElementwise(size_t operands) const {
+    if (auto s = Arity(operands, operands, 1); !s.ok()) return s;
+    const auto& a = Operand(0);
+    if (auto s = ExpectMatrix(a, "input"); !s.ok()) return s;
+    for (size_t i = 1; i < operands; ++i) {
+      if (auto s = Expect(Operand(i), "input", DType::F32, Dims(a), a.rows()); !s.ok()) return s;
+    }
+    return Expect(Result(0), "output", DType::F32, Dims(a), a.rows());
+  }
+  absl::Status CheckAttention() const {
+    if (auto s = Arity(3, 3, 1); !s.ok()) return s;
+    const auto* params = inst_.kernel_as_AlibiAttention();
+    const auto* kv = plan_.kv_cache();
+    if (params->layer() < 0 || params->layer() >= kv->num_layers()) {
+      return Fail(absl::StrCat("layer ", params->layer(), " outside the KV cache's ",
+                               kv->num_layers(), " layers"));
+    }
+    if (params->num_heads() != kv->num_heads() || params->head_dim() != kv->head_dim()) {
+      return Fail("heads and head_dim differ from the KV cache's");
+    }
+    if (params->alibi_slopes()->size() != static_cast<uint32_t>(params->num_heads())) {
+      return Fail(absl::StrCat(params->alibi_slopes()->size(), " ALiBi slopes for ",
+                               params->num_heads(), " heads"));
+    }
+    const int64_t hidden = int64_t{params->num_heads()} * params->head_dim();
+    if (auto s = Expect(Operand(0), "qkv", DType::F32, {-1, 3 * hidden}, RowDim::Tokens); !s.ok()) {
+      return s;
+    }
+    if (auto s = Expect(Operand(1), "positions", DType::I32, {-1}, RowDim::Tokens); !s.ok()) return s;
+    if (auto s = Expect(Operand(2), "sequence slots", DType::I32, {-1}, RowDim::Tokens); !s.ok()) {
+      return s;
+    }
+    return Expect(Result(0), "context", DType::F32, {-1, hidden}, RowDim::Tokens);
+  }
+  absl::Status CheckGatherRows() const {
+    if (auto s = Arity(2, 2, 1); !s.ok()) return s;
+    const auto& x = Operand(0);
+    if (auto s = Expect(x, "input", DType::F32, {-1, x.shape()->Get(x.shape()->size() - 1)},
+                        RowDim::Tokens);
+        !s.ok()) {
+      return s;
+    }
+    if (auto s = Expect(Operand(1), "row indices", DType::I32, {-1}, RowDim::LogitRows); !s.ok()) {
+      return s;
+    }
+    return Expect(Result(0), "output", DType::F32, Dims(x), RowDim::LogitRows);
+  }
+
+  const plan::Plan& plan_;
+  const plan::Instruction& inst_;
+  size_t index_;
+  absl::string_view label_;
+  std::string kernel_ = "?";
+};
+
+}  // namespace
+
+uint64_t TensorRowBytes(const plan::Tensor& tensor) {
+  uint64_t bytes = ElementSize(tensor.dtype());
+  const auto* shape = tensor.shape();
+  for (size_t i = tensor.rows() == RowDim::Static ? 0 : 1; i < shape->size(); ++i) {
+    bytes *= static_cast<uint64_t>(shape->Get(i));
+  }
+  return bytes;
+}
+
+uint64_t TensorCapacityBytes(const plan::Tensor& tensor, const plan::Plan& plan) {
+  const uint64_t row_bytes = TensorRowBytes(tensor);
+  if (tensor.rows() == RowDim::Static) return row_bytes;
+  return row_bytes * static_cast<uint64_t>(plan.limits()->max_batch_tokens());
+}
+
+absl::Status ValidatePlan(const plan::Plan& plan, absl::string_view label) {
+  auto fail = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(label, ": ", why));
+  };
+  const auto* limits = plan.limits();
+  if (limits->max_batch_tokens() <= 0 || limits->max_seq_len() <= 0 ||
+      limits->max_sequences() <= 0 || limits->max_batch_tokens() > (1 << 24) ||
+      limits->max_seq_len() > (1 << 24) || limits->max_sequences() > (1 << 20)) {
+    return fail("limits (max_batch_tokens, max_seq_len, max_sequences) out of range");
+  }
+  const auto* kv = plan.kv_cache();
+  if (kv->num_layers() <= 0 || kv->num_heads() <= 0 || kv->head_dim() <= 0 ||
+      kv->block_size() <= 0 || kv->num_blocks() <= 0 || kv->dtype() != DType::F32) {
+    return fail("KV cache shape must be positive and F32");
+  }
+  const uint64_t kv_bytes = uint64_t{2} * kv->num_layers() * kv->num_blocks() * kv->num_heads() *
+                            kv->block_size() * kv->head_dim() * 4;
+  if (kv_bytes > kMaxBytes || plan.arena_bytes() > kMaxBytes) {
+    return fail("KV cache or arena size is implausibly large");
+  }
+
+  const auto* tensors = plan.tensors();
+  std::set<TensorRole> seen_roles;
+  for (size_t i = 0; i < tensors->size(); ++i) {
+    const auto& tensor = *tensors->Get(i);
+    if (auto s = ValidateTensor(plan, tensor, i, label); !s.ok()) return s;
+    if (tensor.role() == TensorRole::None) continue;
+    if (!seen_roles.insert(tensor.role()).second) {
+      return fail(absl::StrCat("two tensors have role ", plan::EnumNameTensorRole(tensor.role())));
+    }
+    for (const RoleSpec& spec : kRoleSpecs) {
+      if (spec.role != tensor.role()) continue;
+      if (tensor.kind() != spec.kind || tensor.dtype() != spec.dtype ||
+          tensor.shape()->size() != spec.rank || tensor.rows() != spec.rows) {
+        return fail(absl::StrCat("tensor '", tensor.name()->str(), "' has the wrong kind, dtype, ",
+                                 "rank or rows for role ", plan::EnumNameTensorRole(spec.role)));
+      }
+    }
+  }
+  for (const RoleSpec& spec : kRoleSpecs) {
+    if (!seen_roles.count(spec.role)) {
+      return fail(absl::StrCat("no tensor has role ", plan::EnumNameTensorRole(spec.role)));
+    }
+  }
+  for (size_t i = 0; i < tensors->size(); ++i) {
+    const auto& tensor = *tensors->Get(i);
+    if (tensor.kind() == TensorKind::StepInput && tensor.role() == TensorRole::None) {
+      return fail(absl::StrCat("step input '", tensor.name()->str(), "' has no role"));
+    }
+  }
+
+  const auto* instructions = plan.instructions();
+  if (instructions->size() == 0) return fail("the plan has no instructions");
+  for (size_t i = 0; i < instructions->size(); ++i) {
+    InstructionChecker checker(plan, *instructions->Get(i), i, label);
+    if (auto s = checker.Check(); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace bloom

@@ -1,0 +1,58 @@
+// A small command-line parser for the runtime's tools. Flags are spelled
+// with dashes (--max-new-tokens=N, as the CLI contract fixes), which
+// Abseil's flags cannot express; the compiler side uses llvm::cl instead.
+//
+// Accepted forms: --name=value, --name value, and --name for boolean
+// flags. Everything not starting with "--" is a positional argument; "--"
+// ends flag parsing. Unknown flags, missing values and malformed numbers are
+// errors that name the flag.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace bloom::tools {
+
+class CommandLine {
+ public:
+  enum class Kind { kString, kInt, kBool };
+
+  CommandLine(std::string program, std::string usage) : program_(std::move(program)), usage_(std::move(usage)) {}
+
+  // Declares a flag; `default_value` is shown by --help.
+  void AddFlag(std::string name, Kind kind, std::string default_value, std::string help);
+
+  // Parses argv. --help is recognised and reported through help_requested().
+  absl::Status Parse(int argc, char** argv);
+
+  bool help_requested() const { return help_requested_; }
+  std::string HelpText() const;
+  const std::vector<std::string>& positional() const { return positional_; }
+
+  // Whether the flag was given on the command line.
+  bool Has(const std::string& name) const;
+  std::string GetString(const std::string& name) const;
+  // The value as an integer; parse errors were reported by Parse().
+  int64_t GetInt(const std::string& name) const;
+  bool GetBool(const std::string& name) const;
+
+ private:
+  struct Flag {
+    Kind kind;
+    std::string default_value;
+    std::string help;
+    std::string value;
+    bool given = false;
+  };
+  std::string program_, usage_;
+  std::map<std::string, Flag> flags_;
+  std::vector<std::string> order_;
+  std::vector<std::string> positional_;
+  bool help_requested_ = false;
+};
+
+}  // namespace bloom::tools
