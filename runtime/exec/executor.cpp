@@ -106,7 +106,7 @@ absl::Status Executor::LoadWeights(const ExecutorOptions& options) {
     }
     if (ToRuntimeDType(source->dtype()) != ref.tensor->dtype) {
       return absl::FailedPreconditionError(absl::StrCat(
-          what, " is ", DTypeName(ref.tensor->dtype), " but the plan expects ",
+          what, " is ", std::string(DTypeName(ref.tensor->dtype)), " but the plan expects ",
           plan::EnumNameDType(source->dtype()), "; recompile the plan for this checkpoint"));
     }
     const std::vector<int64_t> expected(tensor->shape()->begin(), tensor->shape()->end());
@@ -214,7 +214,7 @@ absl::Span<const float> Executor::logits() const {
 absl::StatusOr<TensorView> Executor::FindTensor(absl::string_view name) const {
   const auto* tensors = plan().tensors();
   for (uint32_t i = 0; i < tensors->size(); ++i) {
-    if (tensors->Get(i)->name()->string_view() == name) {
+    if (absl::string_view(tensors->Get(i)->name()->c_str(), tensors->Get(i)->name()->size()) == name) {
       return TensorView{tensors->Get(i), tensor_data_[i], RowsOf(*tensors->Get(i))};
     }
   }

@@ -46,7 +46,7 @@ CommandLine MakeCommandLine() {
 absl::StatusOr<std::vector<int32_t>> ParseTokens(const std::string& text, int64_t vocab) {
   std::vector<int32_t> ids;
   if (text.empty()) return absl::InvalidArgumentError("--tokens: no prompt given");
-  for (std::string_view part : absl::StrSplit(text, ',')) {
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
     int64_t id;
     if (!absl::SimpleAtoi(part, &id)) {
       return absl::InvalidArgumentError(absl::StrCat("--tokens: '", part, "' at index ", ids.size(),
