@@ -79,8 +79,7 @@ void Linear(const float* x, const float* weight, const float* bias,
             int64_t rows, int64_t in_features, int64_t out_features,
             float* y) {
   const int64_t num_panels = (out_features + kPanelCols - 1) / kPanelCols;
-  const bool parallel = rows * in_features * out_features > (1 << 18);
-#pragma omp parallel for schedule(dynamic) if (parallel)
+#pragma omp parallel for schedule(dynamic) if (rows * in_features * out_features > (1 << 18))
   for (int64_t panel = 0; panel < num_panels; ++panel) {
     const int64_t col_begin = panel * kPanelCols;
     const int64_t col_end = std::min(out_features, col_begin + kPanelCols);
