@@ -29,6 +29,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--case", required=True, help="golden case directory")
     parser.add_argument("--bin", required=True, help="directory holding bloom-compile, bloom-run, npy-diff")
+    parser.add_argument("--repo", required=True,
+                        help="repository root; a case's optional checkpoint_dir is relative to it")
     parser.add_argument("--atol", default="1e-3")
     parser.add_argument("--compile-flag", action="append", default=[],
                         help="extra bloom-compile flag (repeatable)")
@@ -39,10 +41,13 @@ def main():
     prompt = golden["prompt_tokens"]
     expected = golden["generated_tokens"]
     new_tokens = golden["max_new_tokens"]
+    # A case either holds its checkpoint or names one elsewhere in the repo
+    # (the embedded default model).
+    model = os.path.join(args.repo, golden["checkpoint_dir"]) if "checkpoint_dir" in golden else args.case
 
     with tempfile.TemporaryDirectory(prefix="bloom-golden-") as tmp:
         plan_dir = os.path.join(tmp, "plan")
-        run([os.path.join(args.bin, "bloom-compile"), f"--model={args.case}", "-o", plan_dir,
+        run([os.path.join(args.bin, "bloom-compile"), f"--model={model}", "-o", plan_dir,
              *args.compile_flag])
         logits = os.path.join(tmp, "logits.npy")
         out = run([os.path.join(args.bin, "bloom-run"), plan_dir,
