@@ -1,0 +1,254 @@
+// Writes plan.fbs from the plan dialect. The mapping is one to one: each
+// tensor-declaring op (plan.weight, plan.input, plan.buffer) is a Tensor, each
+// kernel op an Instruction whose operands are its `ins` and whose result is
+// its `outs`, as indices into the tensor list.
+#include "compiler/PlanEmitter.h"
+
+#include <string>
+
+#include "compiler/PlanSchemaVersion.h"
+#include "dialects/Plan/PlanOps.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+#include "mlir/IR/OperationSupport.h"
+#include "runtime/plan/plan_generated.h"
+
+namespace bloom {
+namespace {
+
+namespace fb = ::bloom::plan;
+using mlir::LogicalResult;
+
+constexpr char kProducer[] = "bloom-compile 0.1.0";
+
+std::optional<fb::DType> ToDType(mlir::Type type) {
+  if (type.isF32()) return fb::DType::F32;
+  if (type.isF16()) return fb::DType::F16;
+  if (type.isBF16()) return fb::DType::BF16;
+  if (type.isInteger(32)) return fb::DType::I32;
+  return std::nullopt;
+}
+
+fb::TensorRole ToRole(plan_ir::TensorRole role) {
+  switch (role) {
+    case plan_ir::TensorRole::TokenIds: return fb::TensorRole::TokenIds;
+    case plan_ir::TensorRole::Positions: return fb::TensorRole::Positions;
+    case plan_ir::TensorRole::SequenceSlots: return fb::TensorRole::SequenceSlots;
+    case plan_ir::TensorRole::LogitRows: return fb::TensorRole::LogitRows;
+    case plan_ir::TensorRole::Logits: return fb::TensorRole::Logits;
+  }
+  return fb::TensorRole::None;
+}
+
+fb::RowDim ToRowDim(plan_ir::RowDim rows) {
+  switch (rows) {
+    case plan_ir::RowDim::Static: return fb::RowDim::Static;
+    case plan_ir::RowDim::Tokens: return fb::RowDim::Tokens;
+    case plan_ir::RowDim::LogitRows: return fb::RowDim::LogitRows;
+  }
+  return fb::RowDim::Static;
+}
+
+class PlanSerializer {
+ public:
+  LogicalResult Serialize(plan_ir::ProgramOp program,
+                          std::vector<uint8_t>& bytes) {
+    for (mlir::Operation& op : program.getBody().getOps()) {
+      if (mlir::failed(Emit(&op))) return mlir::failure();
+    }
+    for (auto role : {plan_ir::TensorRole::TokenIds, plan_ir::TensorRole::Positions,
+                      plan_ir::TensorRole::SequenceSlots,
+                      plan_ir::TensorRole::LogitRows, plan_ir::TensorRole::Logits}) {
+      if (!roles_.contains(static_cast<uint32_t>(role))) {
+        return program.emitOpError() << "has no tensor with role "
+                                     << plan_ir::stringifyTensorRole(role);
+      }
+    }
+    std::optional<fb::DType> kv_dtype = ToDType(program.getKvDtype());
+    auto limits = fb::CreateLimits(
+        fbb_, Int32(program.getMaxBatchTokens()), Int32(program.getMaxSeqLen()),
+        Int32(program.getMaxSequences()));
+    auto kv_cache = fb::CreateKvCache(
+        fbb_, Int32(program.getKvNumLayers()), Int32(program.getKvNumHeads()),
+        Int32(program.getKvHeadDim()), Int32(program.getKvBlockSize()),
+        Int32(program.getKvNumBlocks()), *kv_dtype);
+    auto plan = fb::CreatePlan(
+        fbb_, kPlanSchemaVersion, fbb_.CreateString(kProducer),
+        fbb_.CreateString(program.getModelName().str()),
+        fbb_.CreateString(program.getCheckpointDir().str()), limits, kv_cache,
+        program.getArenaBytes(), fbb_.CreateVector(tensors_),
+        fbb_.CreateVector(instructions_),
+        Int32(static_cast<int64_t>(program.getEosTokenId())));
+    fb::FinishPlanBuffer(fbb_, plan);
+    bytes.assign(fbb_.GetBufferPointer(),
+                 fbb_.GetBufferPointer() + fbb_.GetSize());
+    return mlir::success();
+  }
+
+ private:
+  static int32_t Int32(int64_t value) { return static_cast<int32_t>(value); }
+
+  LogicalResult Emit(mlir::Operation* op) {
+    return llvm::TypeSwitch<mlir::Operation*, LogicalResult>(op)
+        .Case([&](plan_ir::WeightOp weight) -> LogicalResult {
+          if (!weight.getFile()) {
+            return weight.emitOpError()
+                   << "'" << weight.getName()
+                   << "' has no checkpoint source (a --shapes-only graph "
+                      "cannot be written as a plan)";
+          }
+          auto stored = ToDType(*weight.getStoredDtype());
+          auto source = fb::CreateWeightSource(
+              fbb_, fbb_.CreateString(weight.getFile()->str()),
+              fbb_.CreateString(weight.getTensor()->str()), *stored);
+          return AddTensor(weight.getResult(), weight.getName(),
+                           fb::TensorKind::Weight, fb::TensorRole::None,
+                           fb::RowDim::Static, 0, source);
+        })
+        .Case([&](plan_ir::InputOp input) {
+          return AddTensor(input.getResult(), input.getName(),
+                           fb::TensorKind::StepInput, ToRole(input.getRole()),
+                           ToRowDim(input.getRows()), input.getOffset(), 0);
+        })
+        .Case([&](plan_ir::BufferOp buffer) {
+          fb::TensorRole role =
+              buffer.getRole() ? ToRole(*buffer.getRole()) : fb::TensorRole::None;
+          return AddTensor(buffer.getResult(), buffer.getName(),
+                           fb::TensorKind::Activation, role,
+                           ToRowDim(buffer.getRows()), buffer.getOffset(), 0);
+        })
+        .Case([&](plan_ir::EmbeddingGatherOp k) {
+          return AddInstruction(k, k.getIns(), k.getOut(),
+                                fb::Kernel::EmbeddingGather,
+                                fb::CreateEmbeddingGather(fbb_).Union());
+        })
+        .Case([&](plan_ir::LayerNormOp k) {
+          return AddInstruction(
+              k, k.getIns(), k.getOut(), fb::Kernel::LayerNorm,
+              fb::CreateLayerNorm(fbb_, k.getEpsilon().convertToFloat()).Union());
+        })
+        .Case([&](plan_ir::LinearOp k) {
+          return AddInstruction(k, k.getIns(), k.getOut(), fb::Kernel::Linear,
+                                fb::CreateLinear(fbb_).Union());
+        })
+        .Case([&](plan_ir::GeluOp k) {
+          return AddInstruction(k, k.getIns(), k.getOut(), fb::Kernel::Gelu,
+                                fb::CreateGelu(fbb_).Union());
+        })
+        .Case([&](plan_ir::AddOp k) {
+          return AddInstruction(k, k.getIns(), k.getOut(), fb::Kernel::Add,
+                                fb::CreateAdd(fbb_).Union());
+        })
+        .Case([&](plan_ir::AlibiAttentionOp k) {
+          llvm::ArrayRef<float> slopes = k.getAlibiSlopes();
+          auto params = fb::CreateAlibiAttention(
+              fbb_, Int32(k.getLayer()), Int32(k.getNumHeads()),
+              Int32(k.getHeadDim()),
+              fbb_.CreateVector(slopes.data(), slopes.size()));
+          return AddInstruction(k, k.getIns(), k.getOut(),
+                                fb::Kernel::AlibiAttention, params.Union());
+        })
+        .Case([&](plan_ir::GatherRowsOp k) {
+          return AddInstruction(k, k.getIns(), k.getOut(),
+                                fb::Kernel::GatherRows,
+                                fb::CreateGatherRows(fbb_).Union());
+        })
+        .Default([&](mlir::Operation* other) -> LogicalResult {
+          return other->emitOpError("has no plan.fbs encoding");
+        });
+  }
+
+  LogicalResult AddTensor(mlir::Value value, llvm::StringRef name,
+                          fb::TensorKind kind, fb::TensorRole role,
+                          fb::RowDim rows, uint64_t offset,
+                          flatbuffers::Offset<fb::WeightSource> source) {
+    auto type = mlir::cast<mlir::MemRefType>(value.getType());
+    std::optional<fb::DType> dtype = ToDType(type.getElementType());
+    if (!dtype) {
+      return value.getDefiningOp()->emitOpError()
+             << "has an element type plan.fbs cannot express";
+    }
+    std::vector<int64_t> shape;
+    for (int64_t dim : type.getShape()) {
+      shape.push_back(mlir::ShapedType::isDynamic(dim) ? -1 : dim);
+    }
+    if (role != fb::TensorRole::None) roles_.insert(static_cast<uint32_t>(role));
+    index_[value] = static_cast<uint32_t>(tensors_.size());
+    tensors_.push_back(fb::CreateTensor(
+        fbb_, fbb_.CreateString(name.str()), kind, role, *dtype,
+        fbb_.CreateVector(shape), rows, offset, source));
+    return mlir::success();
+  }
+
+  LogicalResult AddInstruction(mlir::Operation* op, mlir::ValueRange ins,
+                               mlir::Value out, fb::Kernel kernel,
+                               flatbuffers::Offset<void> params) {
+    std::vector<uint32_t> operands;
+    for (mlir::Value in : ins) operands.push_back(index_.lookup(in));
+    std::vector<uint32_t> results = {index_.lookup(out)};
+    instructions_.push_back(fb::CreateInstruction(
+        fbb_, kernel, params, fbb_.CreateVector(operands),
+        fbb_.CreateVector(results)));
+    return mlir::success();
+  }
+
+  flatbuffers::FlatBufferBuilder fbb_;
+  std::vector<flatbuffers::Offset<fb::Tensor>> tensors_;
+  std::vector<flatbuffers::Offset<fb::Instruction>> instructions_;
+  llvm::DenseMap<mlir::Value, uint32_t> index_;
+  llvm::DenseSet<uint32_t> roles_;
+};
+
+LogicalResult WriteFile(mlir::ModuleOp module, const std::string& path,
+                        llvm::function_ref<void(llvm::raw_ostream&)> write) {
+  std::error_code error;
+  llvm::raw_fd_ostream out(path, error);
+  if (!error) {
+    write(out);
+    out.close();
+    error = out.error();
+  }
+  if (error) {
+    return module.emitError() << path << ": " << error.message();
+  }
+  return mlir::success();
+}
+
+}  // namespace
+
+LogicalResult SerializePlan(mlir::ModuleOp module, std::vector<uint8_t>& bytes) {
+  auto programs = module.getOps<plan_ir::ProgramOp>();
+  if (std::distance(programs.begin(), programs.end()) != 1) {
+    return module.emitError(
+        "expected exactly one plan.program (run --bloom-lower-to-plan first)");
+  }
+  PlanSerializer serializer;
+  return serializer.Serialize(*programs.begin(), bytes);
+}
+
+LogicalResult WritePlanDirectory(mlir::ModuleOp module, llvm::StringRef dir) {
+  std::vector<uint8_t> bytes;
+  if (mlir::failed(SerializePlan(module, bytes))) return mlir::failure();
+  if (std::error_code error = llvm::sys::fs::create_directories(dir)) {
+    return module.emitError() << dir << ": " << error.message();
+  }
+  llvm::SmallString<256> plan_path(dir), mlir_path(dir);
+  llvm::sys::path::append(plan_path, "plan.bplan");
+  llvm::sys::path::append(mlir_path, "plan.mlir");
+  if (mlir::failed(WriteFile(module, plan_path.str().str(), [&](llvm::raw_ostream& os) {
+        os.write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+      }))) {
+    return mlir::failure();
+  }
+  // Kernel ops keep the graph's NameLocs; print them so that plan.mlir says
+  // which graph tensor each instruction computes.
+  return WriteFile(module, mlir_path.str().str(), [&](llvm::raw_ostream& os) {
+    module->print(os, mlir::OpPrintingFlags().enableDebugInfo(
+                          /*enable=*/true, /*prettyForm=*/false));
+  });
+}
+
+}  // namespace bloom

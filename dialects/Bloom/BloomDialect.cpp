@@ -1,0 +1,16 @@
+#include "dialects/Bloom/BloomDialect.h"
+
+#include "dialects/Bloom/BloomOps.h"
+
+#include "dialects/Bloom/BloomDialect.cpp.inc"
+
+namespace bloom::graph {
+
+void BloomDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "dialects/Bloom/BloomOps.cpp.inc"
+      >();
+}
+
+}  // namespace bloom::graph

@@ -1,0 +1,28 @@
+// Enumerations of the `plan` dialect; each mirrors the plan.fbs enum of the
+// same name (less its None value, which an absent attribute expresses).
+#ifndef BLOOM_DIALECT_PLAN_ENUMS_TD
+#define BLOOM_DIALECT_PLAN_ENUMS_TD
+
+include "mlir/IR/EnumAttr.td"
+
+def Plan_TensorRole : I32EnumAttr<"TensorRole",
+    "what the host writes into a step input or reads after a step", [
+  I32EnumAttrCase<"TokenIds", 1, "token_ids">,
+  I32EnumAttrCase<"Positions", 2, "positions">,
+  I32EnumAttrCase<"SequenceSlots", 3, "sequence_slots">,
+  I32EnumAttrCase<"LogitRows", 4, "logit_rows">,
+  I32EnumAttrCase<"Logits", 5, "logits">,
+]> {
+  let cppNamespace = "::bloom::plan_ir";
+}
+
+def Plan_RowDim : I32EnumAttr<"RowDim",
+    "which leading dimension of a tensor varies from step to step", [
+  I32EnumAttrCase<"Static", 0, "static">,
+  I32EnumAttrCase<"Tokens", 1, "tokens">,
+  I32EnumAttrCase<"LogitRows", 2, "logit_rows">,
+]> {
+  let cppNamespace = "::bloom::plan_ir";
+}
+
+#endif  // BLOOM_DIALECT_PLAN_ENUMS_TD

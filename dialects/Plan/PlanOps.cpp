@@ -1,0 +1,306 @@
+// Verifiers of the `plan` ops: arena placement of tensors (aligned, inside
+// the arena, shaped as their row kind says), role uniqueness, and per-kernel
+// operand counts, element types and shapes as plan.fbs documents them.
+#include "dialects/Plan/PlanOps.h"
+
+#include <string>
+
+#include "llvm/ADT/SmallSet.h"
+#include "mlir/IR/Builders.h"
+
+namespace bloom::plan_ir {
+namespace {
+
+using mlir::LogicalResult;
+using mlir::MemRefType;
+using mlir::ShapedType;
+
+int64_t ElementBytes(mlir::Type type) {
+  return (type.getIntOrFloatBitWidth() + 7) / 8;
+}
+
+bool CompatibleDims(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+std::string ShapeString(llvm::ArrayRef<int64_t> dims) {
+  std::string out;
+  for (int64_t dim : dims) {
+    if (!out.empty()) out += ", ";
+    out += ShapedType::isDynamic(dim) ? "?" : std::to_string(dim);
+  }
+  return "[" + out + "]";
+}
+
+MemRefType TypeOf(mlir::Value value) {
+  return mlir::cast<MemRefType>(value.getType());
+}
+
+// Checks that `what` (an operand of `op`) has element type `element` and a
+// shape compatible with `expected`.
+LogicalResult Expect(mlir::Operation* op, llvm::StringRef what,
+                     mlir::Value value, mlir::Type element,
+                     llvm::ArrayRef<int64_t> expected) {
+  MemRefType type = TypeOf(value);
+  bool ok = type.getElementType() == element &&
+            type.getRank() == static_cast<int64_t>(expected.size());
+  for (size_t i = 0; ok && i < expected.size(); ++i) {
+    ok = CompatibleDims(type.getDimSize(i), expected[i]);
+  }
+  if (ok) return mlir::success();
+  return op->emitOpError() << what << " must be " << ShapeString(expected)
+                           << " " << element << ", got " << type;
+}
+
+// Every kernel reads tensors that the program declares and writes an arena
+// activation; the runtime has nothing else to resolve operand indices to.
+LogicalResult VerifyKernelOperands(mlir::Operation* op, mlir::ValueRange ins,
+                                   mlir::Value out, size_t min_ins,
+                                   size_t max_ins) {
+  if (ins.size() < min_ins || ins.size() > max_ins) {
+    auto diag = op->emitOpError() << "takes " << min_ins;
+    if (max_ins != min_ins) diag << " or " << max_ins;
+    return diag << " operands, got " << ins.size();
+  }
+  for (mlir::Value in : ins) {
+    mlir::Operation* def = in.getDefiningOp();
+    if (!def || !mlir::isa<WeightOp, InputOp, BufferOp>(def)) {
+      return op->emitOpError(
+          "operands must be declared by plan.weight, plan.input or plan.buffer");
+    }
+  }
+  if (!out.getDefiningOp<BufferOp>()) {
+    return op->emitOpError("result must be a plan.buffer");
+  }
+  return mlir::success();
+}
+
+// Checks a tensor that lives in the arena: the type matches its row kind,
+// the offset is aligned, and its room (max_batch_tokens rows if the leading
+// dimension is dynamic) ends inside the arena.
+LogicalResult VerifyArenaPlacement(mlir::Operation* op, MemRefType type,
+                                   RowDim rows, int64_t offset) {
+  if (!type.getLayout().isIdentity() || type.getMemorySpace()) {
+    return op->emitOpError("must be a memref with the identity layout");
+  }
+  bool dynamic_rows = rows != RowDim::Static;
+  for (int64_t i = 0; i < type.getRank(); ++i) {
+    bool want_dynamic = dynamic_rows && i == 0;
+    if (type.isDynamicDim(i) != want_dynamic) {
+      return op->emitOpError()
+             << "with rows " << stringifyRowDim(rows) << " must have "
+             << (dynamic_rows ? "a dynamic leading dimension and static others"
+                              : "a static shape")
+             << ", got " << type;
+    }
+  }
+  if (dynamic_rows && type.getRank() == 0) {
+    return op->emitOpError("with varying rows must have rank >= 1");
+  }
+  if (offset % kArenaAlignment != 0) {
+    return op->emitOpError() << "offset " << offset << " is not a multiple of "
+                             << kArenaAlignment;
+  }
+  auto program = op->getParentOfType<ProgramOp>();
+  int64_t end = offset + ArenaBytes(type, program.getMaxBatchTokens());
+  if (end > static_cast<int64_t>(program.getArenaBytes())) {
+    return op->emitOpError() << "occupies bytes [" << offset << ", " << end
+                             << ") past the arena's " << program.getArenaBytes();
+  }
+  return mlir::success();
+}
+
+}  // namespace
+
+int64_t ArenaBytes(MemRefType type, int64_t capacity_rows) {
+  int64_t elements = 1;
+  for (int64_t dim : type.getShape()) {
+    elements *= ShapedType::isDynamic(dim) ? capacity_rows : dim;
+  }
+  return elements * ElementBytes(type.getElementType());
+}
+
+//===----------------------------------------------------------------------===//
+// Program and tensors.
+//===----------------------------------------------------------------------===//
+
+LogicalResult ProgramOp::verify() {
+  llvm::SmallSet<uint32_t, 8> seen;
+  for (mlir::Operation& op : getBody().getOps()) {
+    std::optional<TensorRole> role;
+    if (auto input = mlir::dyn_cast<InputOp>(op)) role = input.getRole();
+    if (auto buffer = mlir::dyn_cast<BufferOp>(op)) role = buffer.getRole();
+    if (role && !seen.insert(static_cast<uint32_t>(*role)).second) {
+      return op.emitOpError() << "repeats role " << stringifyTensorRole(*role)
+                              << ", which must appear on one tensor only";
+    }
+  }
+  return mlir::success();
+}
+
+LogicalResult WeightOp::verify() {
+  bool file = getFile().has_value();
+  if (file != getTensor().has_value() || file != getStoredDtype().has_value()) {
+    return emitOpError("needs all of file, tensor and stored_dtype or none");
+  }
+  if (getName().empty()) return emitOpError("needs a non-empty name");
+  return mlir::success();
+}
+
+RowDim InputOp::getRows() {
+  return getRole() == TensorRole::LogitRows ? RowDim::LogitRows
+                                            : RowDim::Tokens;
+}
+
+LogicalResult InputOp::verify() {
+  if (getRole() == TensorRole::Logits) {
+    return emitOpError("cannot have role logits: that is a plan.buffer's");
+  }
+  return VerifyArenaPlacement(*this, getType(), getRows(),
+                              static_cast<int64_t>(getOffset()));
+}
+
+LogicalResult BufferOp::verify() {
+  if (getName().empty()) return emitOpError("needs a non-empty name");
+  if (std::optional<TensorRole> role = getRole()) {
+    if (*role != TensorRole::Logits) {
+      return emitOpError() << "cannot have role " << stringifyTensorRole(*role)
+                           << ": that is a plan.input's";
+    }
+    if (getRows() != RowDim::LogitRows) {
+      return emitOpError("with role logits must have rows logit_rows");
+    }
+  }
+  return VerifyArenaPlacement(*this, getType(), getRows(),
+                              static_cast<int64_t>(getOffset()));
+}
+
+//===----------------------------------------------------------------------===//
+// Kernels.
+//===----------------------------------------------------------------------===//
+
+LogicalResult EmbeddingGatherOp::verify() {
+  if (mlir::failed(VerifyKernelOperands(*this, getIns(), getOut(), 2, 2))) {
+    return mlir::failure();
+  }
+  mlir::Builder b(getContext());
+  mlir::Value ids = getIns()[0], table = getIns()[1];
+  if (TypeOf(table).getRank() != 2) {
+    return emitOpError() << "table must be 2-D, got " << TypeOf(table);
+  }
+  int64_t tokens = TypeOf(ids).getRank() == 1 ? TypeOf(ids).getDimSize(0)
+                                              : ShapedType::kDynamic;
+  return mlir::success(
+      mlir::succeeded(Expect(*this, "token_ids", ids, b.getI32Type(), {tokens})) &&
+      mlir::succeeded(Expect(*this, "out", getOut(), b.getF32Type(),
+                             {tokens, TypeOf(table).getDimSize(1)})));
+}
+
+LogicalResult LayerNormOp::verify() {
+  if (mlir::failed(VerifyKernelOperands(*this, getIns(), getOut(), 3, 3))) {
+    return mlir::failure();
+  }
+  mlir::Builder b(getContext());
+  MemRefType x = TypeOf(getIns()[0]);
+  if (x.getRank() != 2) return emitOpError() << "x must be 2-D, got " << x;
+  int64_t hidden = x.getDimSize(1);
+  if (!(getEpsilon().convertToFloat() > 0.0f)) {
+    return emitOpError("epsilon must be positive");
+  }
+  return mlir::success(
+      mlir::succeeded(Expect(*this, "x", getIns()[0], b.getF32Type(),
+                             {x.getDimSize(0), hidden})) &&
+      mlir::succeeded(Expect(*this, "gamma", getIns()[1], b.getF32Type(), {hidden})) &&
+      mlir::succeeded(Expect(*this, "beta", getIns()[2], b.getF32Type(), {hidden})) &&
+      mlir::succeeded(Expect(*this, "out", getOut(), b.getF32Type(), x.getShape())));
+}
+
+LogicalResult LinearOp::verify() {
+  if (mlir::failed(VerifyKernelOperands(*this, getIns(), getOut(), 2, 3))) {
+    return mlir::failure();
+  }
+  mlir::Builder b(getContext());
+  MemRefType x = TypeOf(getIns()[0]);
+  MemRefType weight = TypeOf(getIns()[1]);
+  if (x.getRank() != 2 || weight.getRank() != 2) {
+    return emitOpError() << "x and weight must be 2-D, got " << x << " and "
+                         << weight;
+  }
+  int64_t out_features = weight.getDimSize(0);
+  if (mlir::failed(Expect(*this, "x", getIns()[0], b.getF32Type(),
+                          {x.getDimSize(0), weight.getDimSize(1)})) ||
+      mlir::failed(Expect(*this, "weight", getIns()[1], b.getF32Type(),
+                          weight.getShape()))) {
+    return mlir::failure();
+  }
+  if (getIns().size() == 3 &&
+      mlir::failed(Expect(*this, "bias", getIns()[2], b.getF32Type(),
+                          {out_features}))) {
+    return mlir::failure();
+  }
+  return Expect(*this, "out", getOut(), b.getF32Type(),
+                {x.getDimSize(0), out_features});
+}
+
+LogicalResult GeluOp::verify() {
+  if (mlir::failed(VerifyKernelOperands(*this, getIns(), getOut(), 1, 1))) {
+    return mlir::failure();
+  }
+  if (getIns()[0].getType() != getOut().getType()) {
+    return emitOpError("operand and result must have the same type");
+  }
+  return mlir::success();
+}
+
+LogicalResult AddOp::verify() {
+  if (mlir::failed(VerifyKernelOperands(*this, getIns(), getOut(), 2, 2))) {
+    return mlir::failure();
+  }
+  if (getIns()[0].getType() != getOut().getType() ||
+      getIns()[1].getType() != getOut().getType()) {
+    return emitOpError("operands and result must have the same type");
+  }
+  return mlir::success();
+}
+
+LogicalResult AlibiAttentionOp::verify() {
+  if (mlir::failed(VerifyKernelOperands(*this, getIns(), getOut(), 3, 3))) {
+    return mlir::failure();
+  }
+  int64_t heads = static_cast<int64_t>(getNumHeads());
+  int64_t hidden = heads * static_cast<int64_t>(getHeadDim());
+  if (static_cast<int64_t>(getAlibiSlopes().size()) != heads) {
+    return emitOpError() << "needs one ALiBi slope per head: " << heads
+                         << " heads, " << getAlibiSlopes().size() << " slopes";
+  }
+  mlir::Builder b(getContext());
+  MemRefType qkv = TypeOf(getIns()[0]);
+  int64_t tokens = qkv.getRank() > 0 ? qkv.getDimSize(0) : ShapedType::kDynamic;
+  return mlir::success(
+      mlir::succeeded(Expect(*this, "qkv", getIns()[0], b.getF32Type(),
+                             {tokens, 3 * hidden})) &&
+      mlir::succeeded(Expect(*this, "positions", getIns()[1], b.getI32Type(), {tokens})) &&
+      mlir::succeeded(Expect(*this, "sequence_slots", getIns()[2], b.getI32Type(),
+                             {tokens})) &&
+      mlir::succeeded(Expect(*this, "out", getOut(), b.getF32Type(), {tokens, hidden})));
+}
+
+LogicalResult GatherRowsOp::verify() {
+  if (mlir::failed(VerifyKernelOperands(*this, getIns(), getOut(), 2, 2))) {
+    return mlir::failure();
+  }
+  mlir::Builder b(getContext());
+  MemRefType x = TypeOf(getIns()[0]);
+  MemRefType rows = TypeOf(getIns()[1]);
+  if (x.getRank() != 2) return emitOpError() << "x must be 2-D, got " << x;
+  int64_t count = rows.getRank() == 1 ? rows.getDimSize(0) : ShapedType::kDynamic;
+  return mlir::success(
+      mlir::succeeded(Expect(*this, "row_indices", getIns()[1], b.getI32Type(), {count})) &&
+      mlir::succeeded(Expect(*this, "out", getOut(), b.getF32Type(),
+                             {count, x.getDimSize(1)})));
+}
+
+}  // namespace bloom::plan_ir
+
+#define GET_OP_CLASSES
+#include "dialects/Plan/PlanOps.cpp.inc"

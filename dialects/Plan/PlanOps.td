@@ -1,0 +1,250 @@
+// Operations of the `plan` dialect. Each kernel op's `ins` and `outs` are, in
+// order, the operand and result lists of the plan.fbs Instruction it becomes.
+#ifndef BLOOM_DIALECT_PLAN_OPS_TD
+#define BLOOM_DIALECT_PLAN_OPS_TD
+
+include "dialects/Plan/PlanDialect.td"
+include "dialects/Plan/PlanEnums.td"
+include "mlir/IR/CommonAttrConstraints.td"
+include "mlir/IR/OpBase.td"
+
+def Plan_NonNegativeI64 : ConfinedAttr<I64Attr, [IntNonNegative]>;
+def Plan_PositiveI64 : ConfinedAttr<I64Attr, [IntPositive]>;
+
+//===----------------------------------------------------------------------===//
+// The program and its tensors.
+//===----------------------------------------------------------------------===//
+
+def Plan_ProgramOp : Plan_Op<"program", [
+    IsolatedFromAbove, NoTerminator, SingleBlock]> {
+  let summary = "One step function over a packed token batch.";
+  let description = [{
+    The whole plan: the limits it was compiled for, the paged KV cache's
+    shape (per layer, K and V pools of [blocks, heads, block_size, head_dim]),
+    the activation arena's size in bytes, where the checkpoint lives and the
+    generation defaults. The body declares tensors (`plan.weight`,
+    `plan.input`, `plan.buffer`) and calls kernels, in execution order.
+
+    ```mlir
+    plan.program "bloom-tiny" checkpoint "/models/tiny" eos_token_id = 2
+        limits(max_batch_tokens = 8, max_seq_len = 32, max_sequences = 2)
+        kv_cache(layers = 1, heads = 4, head_dim = 16, block_size = 16,
+                 blocks = 4, dtype = f32)
+        arena_bytes = 4096 {
+      %ids = plan.input "token_ids" token_ids at 0 : memref<?xi32>
+      ...
+    }
+    ```
+  }];
+  let arguments = (ins
+    StrAttr:$model_name,
+    StrAttr:$checkpoint_dir,
+    I64Attr:$eos_token_id,
+    Plan_PositiveI64:$max_batch_tokens,
+    Plan_PositiveI64:$max_seq_len,
+    Plan_PositiveI64:$max_sequences,
+    Plan_NonNegativeI64:$kv_num_layers,
+    Plan_PositiveI64:$kv_num_heads,
+    Plan_PositiveI64:$kv_head_dim,
+    Plan_PositiveI64:$kv_block_size,
+    Plan_NonNegativeI64:$kv_num_blocks,
+    TypeAttrOf<AnyTypeOf<[F32, F16, BF16]>>:$kv_dtype,
+    Plan_NonNegativeI64:$arena_bytes);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    $model_name `checkpoint` $checkpoint_dir `eos_token_id` `=` $eos_token_id
+    `limits` `(` `max_batch_tokens` `=` $max_batch_tokens `,`
+                 `max_seq_len` `=` $max_seq_len `,`
+                 `max_sequences` `=` $max_sequences `)`
+    `kv_cache` `(` `layers` `=` $kv_num_layers `,` `heads` `=` $kv_num_heads `,`
+                   `head_dim` `=` $kv_head_dim `,` `block_size` `=` $kv_block_size `,`
+                   `blocks` `=` $kv_num_blocks `,` `dtype` `=` $kv_dtype `)`
+    `arena_bytes` `=` $arena_bytes attr-dict-with-keyword $body
+  }];
+  let hasVerifier = 1;
+}
+
+def Plan_WeightOp : Plan_Op<"weight", [Pure, HasParent<"ProgramOp">]> {
+  let summary = "A checkpoint tensor, loaded once, read-only.";
+  let description = [{
+    Declares a Weight tensor: its graph name and where the checkpoint stores
+    it (shard file relative to the program's checkpoint directory, tensor
+    name inside the file, stored element type). The result type is the
+    tensor as the kernels read it; the runtime converts on load. A plan
+    compiled without a checkpoint (shapes only) has no source and cannot be
+    serialized.
+
+    ```mlir
+    %w = plan.weight "ln_f.weight" from "model.safetensors" ["ln_f.weight"] bf16
+           : memref<64xf32>
+    ```
+  }];
+  let arguments = (ins
+    StrAttr:$name,
+    OptionalAttr<StrAttr>:$file,
+    OptionalAttr<StrAttr>:$tensor,
+    OptionalAttr<TypeAttrOf<AnyTypeOf<[F32, F16, BF16]>>>:$stored_dtype);
+  let results = (outs StaticShapeMemRefOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $name (`from` $file^ ` ` `[` $tensor `]` $stored_dtype)? attr-dict `:` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Plan_InputOp : Plan_Op<"input", [Pure, HasParent<"ProgramOp">]> {
+  let summary = "A per-step input that the host writes into the arena.";
+  let description = [{
+    Declares a StepInput tensor with its role (`token_ids`, `positions`,
+    `sequence_slots` or `logit_rows`) and its byte offset in the arena. Token
+    inputs have T rows, `logit_rows` has R; both have room for the program's
+    `max_batch_tokens` elements.
+
+    ```mlir
+    %p = plan.input "positions" positions at 64 : memref<?xi32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, Plan_TensorRole:$role,
+                       Plan_NonNegativeI64:$offset);
+  let results = (outs MemRefRankOf<[I32], [1]>:$result);
+  let assemblyFormat = "$name $role `at` $offset attr-dict `:` type($result)";
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    // The dynamic dimension: R rows for logit_rows, T for the others.
+    ::bloom::plan_ir::RowDim getRows();
+  }];
+}
+
+def Plan_BufferOp : Plan_Op<"buffer", [Pure, HasParent<"ProgramOp">]> {
+  let summary = "An activation at a fixed offset of the arena.";
+  let description = [{
+    Declares an Activation tensor: its graph name, which leading dimension
+    varies per step (`static`, `tokens` or `logit_rows`; a varying one is
+    `?` in the type and has room for `max_batch_tokens` rows), and its byte
+    offset in the arena, a multiple of 64. The step's result carries
+    `role logits`.
+
+    ```mlir
+    %n = plan.buffer "h.0.attn_norm" tokens at 256 : memref<?x64xf32>
+    %l = plan.buffer "logits" logit_rows at 8192 role logits : memref<?x256xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, Plan_RowDim:$rows,
+                       Plan_NonNegativeI64:$offset,
+                       OptionalAttr<Plan_TensorRole>:$role);
+  let results = (outs MemRefOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $name $rows `at` $offset (`role` $role^)? attr-dict `:` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Kernels: plan.fbs's Kernel union, one op each.
+//===----------------------------------------------------------------------===//
+
+class Plan_KernelOp<string mnemonic, dag params = (ins),
+                    list<Trait> traits = []>
+    : Plan_Op<mnemonic, !listconcat([HasParent<"ProgramOp">], traits)> {
+  let arguments = !con(
+      (ins Arg<Variadic<AnyMemRef>, "operands, in plan.fbs order",
+               [MemRead]>:$ins,
+           Arg<AnyMemRef, "the result buffer", [MemWrite]>:$out),
+      params);
+  let assemblyFormat = [{
+    `ins` `(` $ins `:` type($ins) `)` `outs` `(` $out `:` type($out) `)` attr-dict
+  }];
+  let hasVerifier = 1;
+}
+
+def Plan_EmbeddingGatherOp : Plan_KernelOp<"embedding_gather"> {
+  let summary = "out[t] = table[token_ids[t]].";
+  let description = [{
+    ins: (token_ids[T] i32, table[V, H]); outs: (out[T, H]).
+
+    ```mlir
+    plan.embedding_gather ins(%ids, %table : memref<?xi32>, memref<256x64xf32>)
+                          outs(%e : memref<?x64xf32>)
+    ```
+  }];
+}
+
+def Plan_LayerNormOp : Plan_KernelOp<"layer_norm", (ins F32Attr:$epsilon)> {
+  let summary = "Row-wise layer normalisation.";
+  let description = [{
+    ins: (x[N, H], gamma[H], beta[H]); outs: (y[N, H]).
+
+    ```mlir
+    plan.layer_norm ins(%x, %g, %b : memref<?x64xf32>, memref<64xf32>, memref<64xf32>)
+                    outs(%y : memref<?x64xf32>) {epsilon = 1.0e-05 : f32}
+    ```
+  }];
+}
+
+def Plan_LinearOp : Plan_KernelOp<"linear"> {
+  let summary = "y = x · weightᵀ (+ bias), weight in [out, in] layout.";
+  let description = [{
+    ins: (x[N, K], weight[M, K] [, bias[M]]); outs: (y[N, M]).
+
+    ```mlir
+    plan.linear ins(%x, %w, %b : memref<?x64xf32>, memref<192x64xf32>, memref<192xf32>)
+                outs(%y : memref<?x192xf32>)
+    ```
+  }];
+}
+
+def Plan_GeluOp : Plan_KernelOp<"gelu"> {
+  let summary = "GELU, tanh approximation.";
+  let description = [{
+    ins: (x); outs: (y), same shape.
+
+    ```mlir
+    plan.gelu ins(%x : memref<?x256xf32>) outs(%y : memref<?x256xf32>)
+    ```
+  }];
+}
+
+def Plan_AddOp : Plan_KernelOp<"add"> {
+  let summary = "Elementwise sum.";
+  let description = [{
+    ins: (a, b), same shape; outs: (sum).
+
+    ```mlir
+    plan.add ins(%a, %b : memref<?x64xf32>, memref<?x64xf32>) outs(%s : memref<?x64xf32>)
+    ```
+  }];
+}
+
+def Plan_AlibiAttentionOp : Plan_KernelOp<"alibi_attention",
+    (ins Plan_NonNegativeI64:$layer, Plan_PositiveI64:$num_heads,
+         Plan_PositiveI64:$head_dim, DenseF32ArrayAttr:$alibi_slopes),
+    [MemoryEffects<[MemRead<Plan_KvCacheResource>,
+                    MemWrite<Plan_KvCacheResource>]>]> {
+  let summary = "Causal ALiBi self-attention over the paged KV cache.";
+  let description = [{
+    ins: (qkv[T, 3 * heads * head_dim] laid out [heads, 3, head_dim] per row,
+    positions[T] i32, sequence_slots[T] i32); outs: (context[T, heads *
+    head_dim]). Stores each token's K and V in layer `layer` of the cache,
+    then attends over positions 0..position of the token's sequence.
+
+    ```mlir
+    plan.alibi_attention ins(%qkv, %pos, %slots : memref<?x192xf32>, memref<?xi32>, memref<?xi32>)
+                         outs(%ctx : memref<?x64xf32>)
+                         {layer = 0 : i64, num_heads = 4 : i64, head_dim = 16 : i64,
+                          alibi_slopes = array<f32: 0.25, 0.0625, 0.015625, 0.00390625>}
+    ```
+  }];
+}
+
+def Plan_GatherRowsOp : Plan_KernelOp<"gather_rows"> {
+  let summary = "out[r] = x[row_indices[r]].";
+  let description = [{
+    ins: (x[T, H], row_indices[R] i32); outs: (y[R, H]).
+
+    ```mlir
+    plan.gather_rows ins(%x, %rows : memref<?x64xf32>, memref<?xi32>)
+                     outs(%y : memref<?x64xf32>)
+    ```
+  }];
+}
+
+#endif  // BLOOM_DIALECT_PLAN_OPS_TD

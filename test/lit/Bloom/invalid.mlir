@@ -1,0 +1,89 @@
+// RUN: bloom-opt --split-input-file --verify-diagnostics %s
+
+// Tests that a weight's source is all or nothing.
+func.func @weight_partial_source() -> tensor<4xf32> {
+  // expected-error @+1 {{needs all of file, tensor and stored_dtype or none}}
+  %0 = "bloom.weight"() {name = "w", file = "model.safetensors"} : () -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+// Tests that the embedding result has the table's hidden size.
+func.func @embedding_hidden(%ids: tensor<?xi32>, %t: tensor<16x8xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{result must have shape [?, 8]}}
+  %0 = bloom.embedding %ids, %t : (tensor<?xi32>, tensor<16x8xf32>) -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+// Tests that layer norm parameters match the hidden size.
+func.func @layer_norm_gamma(%x: tensor<?x8xf32>, %g: tensor<4xf32>, %b: tensor<8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{gamma must have shape [8]}}
+  %0 = bloom.layer_norm %x, %g, %b {epsilon = 1.0e-5 : f32} : (tensor<?x8xf32>, tensor<4xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that layer norm needs a positive epsilon.
+func.func @layer_norm_epsilon(%x: tensor<?x8xf32>, %g: tensor<8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{epsilon must be positive}}
+  %0 = bloom.layer_norm %x, %g, %g {epsilon = 0.0 : f32} : (tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that a linear weight is [out, in] with in = x's columns.
+func.func @linear_transposed(%x: tensor<?x8xf32>, %w: tensor<8x24xf32>) -> tensor<?x24xf32> {
+  // expected-error @+1 {{must be [out, in] with in = 8}}
+  %0 = bloom.linear %x, %w : (tensor<?x8xf32>, tensor<8x24xf32>) -> tensor<?x24xf32>
+  return %0 : tensor<?x24xf32>
+}
+
+// -----
+
+// Tests that a linear bias has the output size.
+func.func @linear_bias(%x: tensor<?x8xf32>, %w: tensor<24x8xf32>, %b: tensor<8xf32>) -> tensor<?x24xf32> {
+  // expected-error @+1 {{bias must have shape [24]}}
+  %0 = bloom.linear %x, %w, %b : (tensor<?x8xf32>, tensor<24x8xf32>, tensor<8xf32>) -> tensor<?x24xf32>
+  return %0 : tensor<?x24xf32>
+}
+
+// -----
+
+// Tests that attention needs one ALiBi slope per head.
+func.func @attention_slopes(%qkv: tensor<?x24xf32>, %p: tensor<?xi32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{needs one ALiBi slope per head: 2 heads, 1 slopes}}
+  %0 = bloom.alibi_attention %qkv, %p, %p {layer = 0 : i64, num_heads = 2 : i64, head_dim = 4 : i64, alibi_slopes = array<f32: 0.5>} : (tensor<?x24xf32>, tensor<?xi32>, tensor<?xi32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that attention's qkv holds 3 * heads * head_dim columns.
+func.func @attention_qkv(%qkv: tensor<?x16xf32>, %p: tensor<?xi32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{qkv must have shape [?, 24]}}
+  %0 = bloom.alibi_attention %qkv, %p, %p {layer = 0 : i64, num_heads = 2 : i64, head_dim = 4 : i64, alibi_slopes = array<f32: 0.5, 0.25>} : (tensor<?x16xf32>, tensor<?xi32>, tensor<?xi32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that gather_rows yields one row per index.
+func.func @gather_rows_count(%x: tensor<?x8xf32>, %rows: tensor<3xi32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{result must have shape [3, 8]}}
+  %0 = bloom.gather_rows %x, %rows : (tensor<?x8xf32>, tensor<3xi32>) -> tensor<4x8xf32>
+  return %0 : tensor<4x8xf32>
+}
+
+// -----
+
+// Tests that the LM head's weight is [vocab, hidden].
+func.func @lm_head_weight(%x: tensor<?x8xf32>, %w: tensor<8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{must be [vocab, hidden] with hidden = 8}}
+  %0 = bloom.lm_head %x, %w : (tensor<?x8xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}

@@ -1,0 +1,135 @@
+// RUN: bloom-opt --split-input-file --verify-diagnostics %s
+
+// Tests that arena offsets are multiples of 64.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 {
+  // expected-error @+1 {{offset 32 is not a multiple of 64}}
+  %0 = plan.buffer "x" tokens at 32 : memref<?x8xf32>
+}
+
+// -----
+
+// Tests that a buffer's room for max_batch_tokens rows ends inside the arena.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 128 {
+  // expected-error @+1 {{occupies bytes [64, 192) past the arena's 128}}
+  %0 = plan.buffer "x" tokens at 64 : memref<?x8xf32>
+}
+
+// -----
+
+// Tests that a per-token buffer has a dynamic leading dimension.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 {
+  // expected-error @+1 {{with rows tokens must have a dynamic leading dimension and static others}}
+  %0 = plan.buffer "x" tokens at 0 : memref<4x8xf32>
+}
+
+// -----
+
+// Tests that each role appears on one tensor only.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 {
+  %0 = plan.input "token_ids" token_ids at 0 : memref<?xi32>
+  // expected-error @+1 {{repeats role token_ids}}
+  %1 = plan.input "more_ids" token_ids at 64 : memref<?xi32>
+}
+
+// -----
+
+// Tests that logits are an activation's role, not a step input's.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 {
+  // expected-error @+1 {{cannot have role logits}}
+  %0 = plan.input "logits" logits at 0 : memref<?xi32>
+}
+
+// -----
+
+// Tests that a kernel writes an arena buffer, not a weight.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 {
+  %w = plan.weight "w" : memref<8xf32>
+  %v = plan.weight "v" : memref<8xf32>
+  // expected-error @+1 {{result must be a plan.buffer}}
+  plan.gelu ins(%w : memref<8xf32>) outs(%v : memref<8xf32>)
+}
+
+// -----
+
+// Tests that linear takes two or three operands.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 {
+  %x = plan.buffer "x" tokens at 0 : memref<?x8xf32>
+  %y = plan.buffer "y" tokens at 128 : memref<?x8xf32>
+  // expected-error @+1 {{takes 2 or 3 operands, got 1}}
+  plan.linear ins(%x : memref<?x8xf32>) outs(%y : memref<?x8xf32>)
+}
+
+// -----
+
+// Tests that a linear weight is [out, in] with in = x's columns.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 {
+  %x = plan.buffer "x" tokens at 0 : memref<?x8xf32>
+  %w = plan.weight "w" : memref<8x4xf32>
+  %y = plan.buffer "y" tokens at 128 : memref<?x8xf32>
+  // expected-error @+1 {{x must be [?, 4] 'f32', got 'memref<?x8xf32>'}}
+  plan.linear ins(%x, %w : memref<?x8xf32>, memref<8x4xf32>) outs(%y : memref<?x8xf32>)
+}
+
+// -----
+
+// Tests that embedding ids are i32.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 {
+  %ids = plan.buffer "ids" tokens at 0 : memref<?xf32>
+  %t = plan.weight "t" : memref<16x8xf32>
+  %e = plan.buffer "e" tokens at 64 : memref<?x8xf32>
+  // expected-error @+1 {{token_ids must be [?] 'i32'}}
+  plan.embedding_gather ins(%ids, %t : memref<?xf32>, memref<16x8xf32>) outs(%e : memref<?x8xf32>)
+}
+
+// -----
+
+// Tests that attention needs one slope per head and sized qkv.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 1, heads = 2, head_dim = 4, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 {
+  %p = plan.input "positions" positions at 0 : memref<?xi32>
+  %s = plan.input "sequence_slots" sequence_slots at 64 : memref<?xi32>
+  %qkv = plan.buffer "qkv" tokens at 128 : memref<?x16xf32>
+  %c = plan.buffer "c" tokens at 384 : memref<?x8xf32>
+  // expected-error @+1 {{qkv must be [?, 24] 'f32'}}
+  plan.alibi_attention ins(%qkv, %p, %s : memref<?x16xf32>, memref<?xi32>, memref<?xi32>) outs(%c : memref<?x8xf32>) {layer = 0 : i64, num_heads = 2 : i64, head_dim = 4 : i64, alibi_slopes = array<f32: 0.5, 0.25>}
+}
+
+// -----
+
+// Tests that logits have one row per logit row.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 {
+  // expected-error @+1 {{with role logits must have rows logit_rows}}
+  %l = plan.buffer "logits" tokens at 0 role logits : memref<?x16xf32>
+}

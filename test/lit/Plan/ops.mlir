@@ -1,0 +1,69 @@
+// RUN: bloom-opt --split-input-file %s | FileCheck %s
+// RUN: bloom-opt --split-input-file %s | bloom-opt --split-input-file | FileCheck %s
+
+// Tests that a program with every tensor declaration and every kernel
+// round-trips, with its limits, KV cache and arena.
+// CHECK: plan.program "tiny" checkpoint "/models/tiny" eos_token_id = 2
+// CHECK-SAME: limits(max_batch_tokens = 4, max_seq_len = 32, max_sequences = 2)
+// CHECK-SAME: kv_cache(layers = 1, heads = 2, head_dim = 4, block_size = 16, blocks = 4, dtype = f32)
+// CHECK-SAME: arena_bytes = 1664
+plan.program "tiny" checkpoint "/models/tiny" eos_token_id = 2
+    limits(max_batch_tokens = 4, max_seq_len = 32, max_sequences = 2)
+    kv_cache(layers = 1, heads = 2, head_dim = 4, block_size = 16, blocks = 4, dtype = f32)
+    arena_bytes = 1664 {
+  // CHECK: %[[IDS:.+]] = plan.input "token_ids" token_ids at 0 : memref<?xi32>
+  %ids = plan.input "token_ids" token_ids at 0 : memref<?xi32>
+  // CHECK: %[[POS:.+]] = plan.input "positions" positions at 64 : memref<?xi32>
+  %pos = plan.input "positions" positions at 64 : memref<?xi32>
+  // CHECK: %[[SLOTS:.+]] = plan.input "sequence_slots" sequence_slots at 128 : memref<?xi32>
+  %slots = plan.input "sequence_slots" sequence_slots at 128 : memref<?xi32>
+  // CHECK: %[[ROWS:.+]] = plan.input "logit_rows" logit_rows at 192 : memref<?xi32>
+  %rows = plan.input "logit_rows" logit_rows at 192 : memref<?xi32>
+  // CHECK: %[[TABLE:.+]] = plan.weight "word_embeddings.weight" from "model.safetensors" ["word_embeddings.weight"] bf16 : memref<16x8xf32>
+  %table = plan.weight "word_embeddings.weight" from "model.safetensors" ["word_embeddings.weight"] bf16 : memref<16x8xf32>
+  // CHECK: %[[G:.+]] = plan.weight "ln.weight" : memref<8xf32>
+  %g = plan.weight "ln.weight" : memref<8xf32>
+  %b = plan.weight "ln.bias" : memref<8xf32>
+  %wqkv = plan.weight "qkv.weight" : memref<24x8xf32>
+  %bqkv = plan.weight "qkv.bias" : memref<24xf32>
+  // CHECK: %[[E:.+]] = plan.buffer "embeddings" tokens at 256 : memref<?x8xf32>
+  %e = plan.buffer "embeddings" tokens at 256 : memref<?x8xf32>
+  // CHECK: plan.embedding_gather ins(%[[IDS]], %[[TABLE]] : memref<?xi32>, memref<16x8xf32>) outs(%[[E]] : memref<?x8xf32>)
+  plan.embedding_gather ins(%ids, %table : memref<?xi32>, memref<16x8xf32>) outs(%e : memref<?x8xf32>)
+  %n = plan.buffer "norm" tokens at 384 : memref<?x8xf32>
+  // CHECK: plan.layer_norm ins(%[[E]], %[[G]], %{{.+}} : memref<?x8xf32>, memref<8xf32>, memref<8xf32>) outs(%{{.+}} : memref<?x8xf32>) {epsilon = 9.99999974E-6 : f32}
+  plan.layer_norm ins(%e, %g, %b : memref<?x8xf32>, memref<8xf32>, memref<8xf32>) outs(%n : memref<?x8xf32>) {epsilon = 1.0e-5 : f32}
+  %qkv = plan.buffer "qkv" tokens at 512 : memref<?x24xf32>
+  // CHECK: plan.linear ins(%{{.+}}, %{{.+}}, %{{.+}} : memref<?x8xf32>, memref<24x8xf32>, memref<24xf32>) outs(%{{.+}} : memref<?x24xf32>)
+  plan.linear ins(%n, %wqkv, %bqkv : memref<?x8xf32>, memref<24x8xf32>, memref<24xf32>) outs(%qkv : memref<?x24xf32>)
+  %ctx = plan.buffer "context" tokens at 896 : memref<?x8xf32>
+  // CHECK: plan.alibi_attention ins(%{{.+}}, %[[POS]], %[[SLOTS]] : memref<?x24xf32>, memref<?xi32>, memref<?xi32>) outs(%{{.+}} : memref<?x8xf32>) {alibi_slopes = array<f32: 2.500000e-01, 6.250000e-02>, head_dim = 4 : i64, layer = 0 : i64, num_heads = 2 : i64}
+  plan.alibi_attention ins(%qkv, %pos, %slots : memref<?x24xf32>, memref<?xi32>, memref<?xi32>) outs(%ctx : memref<?x8xf32>) {layer = 0 : i64, num_heads = 2 : i64, head_dim = 4 : i64, alibi_slopes = array<f32: 0.25, 0.0625>}
+  %act = plan.buffer "gelu" tokens at 1024 : memref<?x8xf32>
+  // CHECK: plan.gelu ins(%{{.+}} : memref<?x8xf32>) outs(%{{.+}} : memref<?x8xf32>)
+  plan.gelu ins(%ctx : memref<?x8xf32>) outs(%act : memref<?x8xf32>)
+  %sum = plan.buffer "sum" tokens at 1152 : memref<?x8xf32>
+  // CHECK: plan.add ins(%{{.+}}, %[[E]] : memref<?x8xf32>, memref<?x8xf32>) outs(%{{.+}} : memref<?x8xf32>)
+  plan.add ins(%act, %e : memref<?x8xf32>, memref<?x8xf32>) outs(%sum : memref<?x8xf32>)
+  // CHECK: %[[PICK:.+]] = plan.buffer "picked" logit_rows at 1280 : memref<?x8xf32>
+  %pick = plan.buffer "picked" logit_rows at 1280 : memref<?x8xf32>
+  // CHECK: plan.gather_rows ins(%{{.+}}, %[[ROWS]] : memref<?x8xf32>, memref<?xi32>) outs(%[[PICK]] : memref<?x8xf32>)
+  plan.gather_rows ins(%sum, %rows : memref<?x8xf32>, memref<?xi32>) outs(%pick : memref<?x8xf32>)
+  // CHECK: %[[LOGITS:.+]] = plan.buffer "logits" logit_rows at 1408 role logits : memref<?x16xf32>
+  %logits = plan.buffer "logits" logit_rows at 1408 role logits : memref<?x16xf32>
+  // CHECK: plan.linear ins(%[[PICK]], %[[TABLE]] : memref<?x8xf32>, memref<16x8xf32>) outs(%[[LOGITS]] : memref<?x16xf32>)
+  plan.linear ins(%pick, %table : memref<?x8xf32>, memref<16x8xf32>) outs(%logits : memref<?x16xf32>)
+}
+
+// -----
+
+// Tests that a static activation and a program without layers round-trip.
+// CHECK: plan.program "empty" checkpoint "" eos_token_id = -1
+// CHECK-SAME: kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 8, dtype = f32)
+plan.program "empty" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 8, max_seq_len = 64, max_sequences = 2)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 8, dtype = f32)
+    arena_bytes = 64 {
+  // CHECK: plan.buffer "scratch" static at 0 : memref<4x4xf32>
+  %s = plan.buffer "scratch" static at 0 : memref<4x4xf32>
+}
