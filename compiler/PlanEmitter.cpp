@@ -4,6 +4,7 @@
 // its `outs`, as indices into the tensor list.
 #include "compiler/PlanEmitter.h"
 
+#include <limits>
 #include <string>
 
 #include "compiler/PlanSchemaVersion.h"
@@ -65,6 +66,20 @@ class PlanSerializer {
       if (!roles_.contains(static_cast<uint32_t>(role))) {
         return program.emitOpError() << "has no tensor with role "
                                      << plan_ir::stringifyTensorRole(role);
+      }
+    }
+    // plan.fbs stores these as int32; the dialect allows int64.
+    for (auto [what, value] : {std::pair<llvm::StringRef, int64_t>{
+                                   "max_batch_tokens", program.getMaxBatchTokens()},
+                               {"max_seq_len", program.getMaxSeqLen()},
+                               {"max_sequences", program.getMaxSequences()},
+                               {"kv_cache blocks", program.getKvNumBlocks()},
+                               {"kv_cache layers", program.getKvNumLayers()},
+                               {"eos_token_id", static_cast<int64_t>(program.getEosTokenId())}}) {
+      if (value < std::numeric_limits<int32_t>::min() ||
+          value > std::numeric_limits<int32_t>::max()) {
+        return program.emitOpError()
+               << what << " = " << value << " does not fit plan.fbs's int32";
       }
     }
     std::optional<fb::DType> kv_dtype = ToDType(program.getKvDtype());
@@ -246,8 +261,9 @@ LogicalResult WritePlanDirectory(mlir::ModuleOp module, llvm::StringRef dir) {
   // Kernel ops keep the graph's NameLocs; print them so that plan.mlir says
   // which graph tensor each instruction computes.
   return WriteFile(module, mlir_path.str().str(), [&](llvm::raw_ostream& os) {
-    module->print(os, mlir::OpPrintingFlags().enableDebugInfo(
-                          /*enable=*/true, /*prettyForm=*/false));
+    module->print(os, mlir::OpPrintingFlags()
+                          .enableDebugInfo(/*enable=*/true, /*prettyForm=*/false)
+                          .useLocalScope());
   });
 }
 
