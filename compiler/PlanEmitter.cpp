@@ -7,7 +7,6 @@
 #include <limits>
 #include <string>
 
-#include "compiler/PlanSchemaVersion.h"
 #include "dialects/Plan/PlanOps.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -16,6 +15,7 @@
 #include "llvm/Support/raw_ostream.h"
 #include "mlir/IR/OperationSupport.h"
 #include "runtime/plan/plan_generated.h"
+#include "runtime/plan/plan_version.h"
 
 namespace bloom {
 namespace {
@@ -91,7 +91,7 @@ class PlanSerializer {
         Int32(program.getKvHeadDim()), Int32(program.getKvBlockSize()),
         Int32(program.getKvNumBlocks()), *kv_dtype);
     auto plan = fb::CreatePlan(
-        fbb_, kPlanSchemaVersion, fbb_.CreateString(kProducer),
+        fbb_, fb::kPlanSchemaVersion, fbb_.CreateString(kProducer),
         fbb_.CreateString(program.getModelName().str()),
         fbb_.CreateString(program.getCheckpointDir().str()), limits, kv_cache,
         program.getArenaBytes(), fbb_.CreateVector(tensors_),
@@ -251,8 +251,8 @@ LogicalResult WritePlanDirectory(mlir::ModuleOp module, llvm::StringRef dir) {
     return module.emitError() << dir << ": " << error.message();
   }
   llvm::SmallString<256> plan_path(dir), mlir_path(dir);
-  llvm::sys::path::append(plan_path, "plan.bplan");
-  llvm::sys::path::append(mlir_path, "plan.mlir");
+  llvm::sys::path::append(plan_path, fb::kPlanFileName);
+  llvm::sys::path::append(mlir_path, fb::kPlanTextFileName);
   if (mlir::failed(WriteFile(module, plan_path.str().str(), [&](llvm::raw_ostream& os) {
         os.write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
       }))) {
