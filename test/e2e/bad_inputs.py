@@ -79,7 +79,7 @@ def main():
                                   *extra], *needles)
 
         # --- Files that are missing or cut short.
-        compile_case("missing model directory", os.path.join(tmp, "nope"), "config.json")
+        compile_case("missing model directory", os.path.join(tmp, "nope"), "nope")
         m = copy_of(args.single, "truncated")
         st = os.path.join(m, "model.safetensors")
         with open(st, "r+b") as f:
@@ -162,7 +162,13 @@ def main():
             t = next(k for k in tensors_of(h) if k.endswith("h.0.input_layernorm.weight"))
             h[t.replace("input_layernorm", "input_layer_norm")] = h.pop(t)
             return "h.0.input_layernorm.weight"
-        corrupt("tensor missing from the checkpoint", rename_first_layernorm)
+        m = copy_of(args.single, "tensor-missing")
+        st = os.path.join(m, "model.safetensors")
+        header, body = read_safetensors(st)
+        rename_first_layernorm(header)
+        write_safetensors(st, header, body)
+        compile_case("tensor missing from the checkpoint", m, "tensor-missing",
+                     "h.0.input_layernorm.weight", "not found")
 
         m = copy_of(args.model, "index-missing-shard")
         index_path = os.path.join(m, "model.safetensors.index.json")

@@ -205,7 +205,16 @@ int main(int argc, char** argv) {
   mlir::registerPassManagerCLOptions();
   mlir::registerAsmPrinterCLOptions();
   mlir::registerDefaultTimingManagerCLOptions();
-  cl::ParseCommandLineOptions(
-      argc, argv, "bloom-compile: compiles a BLOOM checkpoint into a plan\n");
+  // llvm::cl reports a bad flag over several lines ("Did you mean ...");
+  // the tools' contract is one line, so only its first line is shown.
+  std::string cl_errors;
+  llvm::raw_string_ostream cl_error_stream(cl_errors);
+  if (!cl::ParseCommandLineOptions(argc, argv,
+                                   "bloom-compile: compiles a BLOOM checkpoint into a plan\n",
+                                   &cl_error_stream)) {
+    cl_error_stream.flush();
+    llvm::errs() << llvm::StringRef(cl_errors).split('\n').first << "\n";
+    return 2;
+  }
   return Run();
 }
