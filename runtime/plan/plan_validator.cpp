@@ -54,6 +54,12 @@ absl::Status ValidateTensor(const plan::Plan& plan, const plan::Tensor& tensor, 
   if (tensor.dtype() < DType::MIN || tensor.dtype() > DType::MAX) return fail("unknown dtype");
   if (tensor.rows() < RowDim::MIN || tensor.rows() > RowDim::MAX) return fail("unknown row dimension");
   const auto* shape = tensor.shape();
+  // FlatBuffers 2.0's Verifier checks a vector's length field (4-byte
+  // aligned) but not that 8-byte elements are 8-byte aligned; reading a
+  // misaligned int64 is undefined behaviour, so a crafted file is refused.
+  if (reinterpret_cast<uintptr_t>(shape->data()) % alignof(int64_t) != 0) {
+    return fail("shape vector is misaligned");
+  }
   if (shape->size() == 0 || shape->size() > 8) return fail("rank must be 1 to 8");
   const bool dynamic = tensor.rows() != RowDim::Static;
   uint64_t elements = 1;
