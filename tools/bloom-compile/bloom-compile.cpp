@@ -207,10 +207,15 @@ int main(int argc, char** argv) {
   mlir::registerDefaultTimingManagerCLOptions();
   // llvm::cl reports a bad flag over several lines ("Did you mean ...");
   // the tools' contract is one line, so only its first line is shown.
+  // LLVM's shared library registers hundreds of codegen flags; --help shows
+  // only ours. MLIR's pass-manager and timing flags stay accepted.
+  cl::HideUnrelatedOptions(category);
   std::string cl_errors;
   llvm::raw_string_ostream cl_error_stream(cl_errors);
   if (!cl::ParseCommandLineOptions(argc, argv,
-                                   "bloom-compile: compiles a BLOOM checkpoint into a plan\n",
+                                   "bloom-compile: compiles a BLOOM checkpoint into a plan\n\n"
+                                   "MLIR's --mlir-print-ir-after-all, --mlir-print-ir-before-all,\n"
+                                   "--mlir-timing and --mlir-print-debuginfo are accepted too.\n",
                                    &cl_error_stream)) {
     cl_error_stream.flush();
     llvm::errs() << llvm::StringRef(cl_errors).split('\n').first << "\n";
