@@ -46,8 +46,9 @@ AddedTokenMatcher::AddedTokenMatcher(std::vector<AddedToken> tokens)
   }
   for (Pass* pass : {&raw_pass_, &normalized_pass_}) {
     for (auto& bucket : pass->by_first_byte) {
-      std::stable_sort(bucket.begin(), bucket.end(), [this](size_t a, size_t b) {
-        return tokens_[a].content.size() > tokens_[b].content.size();
+      std::sort(bucket.begin(), bucket.end(), [this](size_t a, size_t b) {
+        const size_t la = tokens_[a].content.size(), lb = tokens_[b].content.size();
+        return la != lb ? la > lb : a < b;
       });
     }
   }
