@@ -66,20 +66,17 @@ absl::Status ValidateUtf8(absl::string_view text) {
   size_t pos = 0;
   while (pos < text.size()) {
     const SequenceScan scan = ScanSequence(text, pos);
+    if (scan.truncated) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "text is not valid UTF-8: the sequence starting with byte 0x%02X at offset %d is "
+          "truncated by the end of the text",
+          static_cast<uint8_t>(text[pos]), pos));
+    }
     if (!scan.valid) {
       // Name the byte that broke the sequence: the lead itself when it can
-      // start nothing, else the first byte that failed to continue it (or
-      // the lead, when the text ends inside the sequence).
-      size_t bad = pos;
-      if (SequenceLength(static_cast<uint8_t>(text[pos])) != 0 && !scan.truncated) {
-        bad = pos + scan.length;
-      }
-      if (scan.truncated) {
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "text is not valid UTF-8: sequence starting with byte 0x%02X at offset %d is "
-            "truncated by the end of the text",
-            static_cast<uint8_t>(text[bad]), bad));
-      }
+      // start nothing, else the first byte that failed to continue it.
+      const bool can_start = SequenceLength(static_cast<uint8_t>(text[pos])) != 0;
+      const size_t bad = can_start ? pos + scan.length : pos;
       return absl::InvalidArgumentError(
           absl::StrFormat("text is not valid UTF-8: byte 0x%02X at offset %d",
                           static_cast<uint8_t>(text[bad]), bad));
