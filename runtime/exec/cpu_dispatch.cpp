@@ -8,15 +8,23 @@
 #include "kernels/cpu/gelu.h"
 #include "kernels/cpu/layer_norm.h"
 #include "kernels/cpu/linear.h"
+#include "runtime/support/dtype.h"
 
 namespace bloom {
 namespace {
 
-const float* F32(const ResolvedOperand& operand) { return static_cast<const float*>(operand.data); }
-float* MutableF32(const ResolvedOperand& operand) { return static_cast<float*>(operand.data); }
-const int32_t* I32(const ResolvedOperand& operand) {
-  return static_cast<const int32_t*>(operand.data);
+// Scratch slots: operands use [0, 8), results [8, 16).
+constexpr size_t kResultSlots = 8;
+
+DType ToDType(plan::DType dtype) {
+  switch (dtype) {
+    case plan::DType::F16: return DType::kF16;
+    case plan::DType::BF16: return DType::kBF16;
+    case plan::DType::I32: return DType::kI32;
+    default: return DType::kF32;
+  }
 }
+
 // Elements per row (all dims but the first).
 int64_t Columns(const ResolvedOperand& operand) {
   int64_t columns = 1;
@@ -24,59 +32,105 @@ int64_t Columns(const ResolvedOperand& operand) {
   for (size_t i = 1; i < shape->size(); ++i) columns *= shape->Get(i);
   return columns;
 }
-
-absl::Status RunEmbedding(const InstructionArgs& args) {
-  const auto& ids = args.operands[0];
-  const auto& table = args.operands[1];
-  const int64_t vocab = table.tensor->shape()->Get(0);
-  for (int64_t t = 0; t < ids.rows; ++t) {
-    const int32_t id = I32(ids)[t];
-    if (id < 0 || id >= vocab) {
-      return absl::InvalidArgumentError(absl::StrCat("token id ", id, " at batch index ", t,
-                                                     " is outside the vocabulary [0, ", vocab, ")"));
-    }
-  }
-  cpu::EmbeddingGather(I32(ids), ids.rows, F32(table), vocab, Columns(table),
-                       MutableF32(args.results[0]));
-  return absl::OkStatus();
+int64_t Elements(const ResolvedOperand& operand) { return operand.rows * Columns(operand); }
+const int32_t* I32(const ResolvedOperand& operand) {
+  return static_cast<const int32_t*>(operand.data);
 }
 
 }  // namespace
 
-absl::Status RunOnCpu(const plan::Instruction& instruction, const InstructionArgs& args) {
+const float* CpuDispatch::Widen(const ResolvedOperand& operand, size_t slot) {
+  if (operand.memory_dtype == plan::DType::F32) return static_cast<const float*>(operand.data);
+  if (scratch_.size() <= slot) scratch_.resize(slot + 1);
+  std::vector<float>& buffer = scratch_[slot];
+  buffer.resize(Elements(operand));
+  ConvertToFloat32(ToDType(operand.memory_dtype), operand.data, buffer.data(), buffer.size());
+  return buffer.data();
+}
+
+float* CpuDispatch::Output(const ResolvedOperand& result, size_t slot) {
+  if (result.memory_dtype == plan::DType::F32) return static_cast<float*>(result.data);
+  slot += kResultSlots;
+  if (scratch_.size() <= slot) scratch_.resize(slot + 1);
+  scratch_[slot].resize(Elements(result));
+  return scratch_[slot].data();
+}
+
+void CpuDispatch::Narrow(const ResolvedOperand& result, size_t slot) {
+  if (result.memory_dtype == plan::DType::F32) return;
+  const std::vector<float>& buffer = scratch_[slot + kResultSlots];
+  ConvertFromFloat32(ToDType(result.memory_dtype), buffer.data(), result.data, buffer.size());
+}
+
+absl::Status CpuDispatch::Run(const plan::Instruction& instruction, const InstructionArgs& args) {
   const auto& in = args.operands;
   const auto& out = args.results;
   switch (instruction.kernel_type()) {
-    case plan::Kernel::EmbeddingGather:
-      return RunEmbedding(args);
+    case plan::Kernel::EmbeddingGather: {
+      const int64_t vocab = in[1].tensor->shape()->Get(0);
+      for (int64_t t = 0; t < in[0].rows; ++t) {
+        const int32_t id = I32(in[0])[t];
+        if (id < 0 || id >= vocab) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "token id ", id, " at batch index ", t, " is outside the vocabulary [0, ", vocab, ")"));
+        }
+      }
+      cpu::EmbeddingGather(I32(in[0]), in[0].rows, Widen(in[1], 1), vocab, Columns(in[1]),
+                           Output(out[0], 0));
+      break;
+    }
     case plan::Kernel::LayerNorm:
-      cpu::LayerNorm(F32(in[0]), F32(in[1]), F32(in[2]), in[0].rows, Columns(in[0]),
-                     instruction.kernel_as_LayerNorm()->epsilon(), MutableF32(out[0]));
-      return absl::OkStatus();
-    case plan::Kernel::Linear:
-      cpu::Linear(F32(in[0]), F32(in[1]), in.size() > 2 ? F32(in[2]) : nullptr, in[0].rows,
-                  Columns(in[0]), in[1].tensor->shape()->Get(0), MutableF32(out[0]));
-      return absl::OkStatus();
+      cpu::LayerNorm(Widen(in[0], 0), Widen(in[1], 1), Widen(in[2], 2), in[0].rows, Columns(in[0]),
+                     instruction.kernel_as_LayerNorm()->epsilon(), Output(out[0], 0));
+      break;
+    case plan::Kernel::Linear: {
+      float* y = Output(out[0], 0);
+      cpu::Linear(Widen(in[0], 0), Widen(in[1], 1), in.size() > 2 ? Widen(in[2], 2) : nullptr,
+                  in[0].rows, Columns(in[0]), in[1].tensor->shape()->Get(0), y);
+      // The epilogue acts on the float32 result, before storage rounding.
+      if (instruction.kernel_as_Linear()->epilogue() == plan::Epilogue::Gelu) {
+        cpu::GeluTanh(y, Elements(out[0]), y);
+      }
+      break;
+    }
     case plan::Kernel::Gelu:
-      cpu::GeluTanh(F32(in[0]), in[0].rows * Columns(in[0]), MutableF32(out[0]));
-      return absl::OkStatus();
+      cpu::GeluTanh(Widen(in[0], 0), Elements(in[0]), Output(out[0], 0));
+      break;
     case plan::Kernel::Add:
-      cpu::Add(F32(in[0]), F32(in[1]), in[0].rows * Columns(in[0]), MutableF32(out[0]));
-      return absl::OkStatus();
+      cpu::Add(Widen(in[0], 0), Widen(in[1], 1), Elements(in[0]), Output(out[0], 0));
+      break;
+    case plan::Kernel::AddLayerNorm: {
+      // The statistics are of the float32 sum, as the schema specifies.
+      float* sum = Output(out[0], 0);
+      cpu::Add(Widen(in[0], 0), Widen(in[1], 1), Elements(in[0]), sum);
+      cpu::LayerNorm(sum, Widen(in[2], 2), Widen(in[3], 3), in[0].rows, Columns(in[0]),
+                     instruction.kernel_as_AddLayerNorm()->epsilon(), Output(out[1], 1));
+      break;
+    }
     case plan::Kernel::AlibiAttention: {
+      // The validator made the KV cache's dtype equal qkv's, so storing the
+      // widened (exact) K and V in the float32 cache loses nothing.
       const auto* params = instruction.kernel_as_AlibiAttention();
       cpu::PagedKvLayer layer = args.kv_cache->Layer(params->layer());
-      cpu::AlibiAttention(F32(in[0]), I32(in[1]), I32(in[2]), in[0].rows,
-                          params->alibi_slopes()->data(), layer, MutableF32(out[0]));
-      return absl::OkStatus();
+      cpu::AlibiAttention(Widen(in[0], 0), I32(in[1]), I32(in[2]), in[0].rows,
+                          params->alibi_slopes()->data(), layer, Output(out[0], 0));
+      break;
     }
     case plan::Kernel::GatherRows:
-      cpu::GatherRows(F32(in[0]), Columns(in[0]), I32(in[1]), in[1].rows, MutableF32(out[0]));
-      return absl::OkStatus();
+      cpu::GatherRows(Widen(in[0], 0), Columns(in[0]), I32(in[1]), in[1].rows, Output(out[0], 0));
+      break;
+    case plan::Kernel::Cast: {
+      const float* x = Widen(in[0], 0);
+      float* y = Output(out[0], 0);
+      if (x != y) std::copy(x, x + Elements(in[0]), y);
+      break;
+    }
     default:
       // ValidatePlan rejects unknown kernels before execution starts.
       return absl::InternalError("unknown kernel reached the CPU dispatch");
   }
+  for (size_t i = 0; i < out.size(); ++i) Narrow(out[i], i);
+  return absl::OkStatus();
 }
 
 }  // namespace bloom

@@ -1,6 +1,9 @@
 // The CPU backend's kernel dispatch: runs one plan instruction with the
-// reference kernels of kernels/cpu. The executor resolves memory and row
-// counts; this file only maps a plan kernel to a kernel call.
+// fp32 reference kernels of kernels/cpu. The executor resolves memory and
+// row counts; this file maps a plan kernel to kernel calls and emulates the
+// plan's storage precision (DESIGN.md, decision 8): operands stored in F16
+// or BF16 are widened to float32 scratch, the kernel computes in float32 (or
+// wider), and each result is rounded to its storage dtype.
 #pragma once
 
 #include <cstdint>
@@ -12,11 +15,12 @@
 
 namespace bloom {
 
-// An instruction's operands and results, resolved to memory.
+// An instruction's operand or result, resolved to memory.
 struct ResolvedOperand {
   const plan::Tensor* tensor;
   void* data;
-  int64_t rows;  // current row count
+  int64_t rows;            // current row count
+  plan::DType memory_dtype;  // how `data` is stored (weights are kept as F32 on the CPU)
 };
 
 struct InstructionArgs {
@@ -25,8 +29,20 @@ struct InstructionArgs {
   KvCache* kv_cache;
 };
 
-// Runs `instruction` on the CPU. Fails only on data-dependent problems that
-// plan validation cannot see (a token id outside the vocabulary).
-absl::Status RunOnCpu(const plan::Instruction& instruction, const InstructionArgs& args);
+class CpuDispatch {
+ public:
+  // Runs `instruction`. Fails only on data-dependent problems that plan
+  // validation cannot see (a token id outside the vocabulary).
+  absl::Status Run(const plan::Instruction& instruction, const InstructionArgs& args);
+
+ private:
+  // Float32 views of the operands and results, backed by scratch_ where the
+  // memory dtype is not F32.
+  const float* Widen(const ResolvedOperand& operand, size_t slot);
+  float* Output(const ResolvedOperand& result, size_t slot);
+  void Narrow(const ResolvedOperand& result, size_t slot);
+
+  std::vector<std::vector<float>> scratch_;
+};
 
 }  // namespace bloom

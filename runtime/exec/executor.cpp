@@ -114,11 +114,13 @@ absl::Status Executor::LoadWeights(const ExecutorOptions& options) {
       return absl::FailedPreconditionError(
           absl::StrCat(what, " has a different shape from the plan's; recompile the plan"));
     }
-    // ValidatePlan admits only F32 weights for the CPU kernels: storage in
-    // memory is float32 whatever the file holds.
+    // The CPU backend keeps every weight in float32, holding exactly the
+    // values of the plan's storage dtype (a BF16 plan of an F32 checkpoint
+    // sees its weights rounded to bf16, as a GPU holding bf16 would).
     std::vector<float>& storage = weight_storage_[i];
     storage.resize(ref.tensor->NumElements());
     BLOOM_RETURN_IF_ERROR(checkpoint.ReadAsFloat32(source->tensor()->str(), absl::MakeSpan(storage)));
+    RoundThroughDType(*ToRuntimeDType(tensor->dtype()), storage.data(), storage.size());
     tensor_data_[i] = reinterpret_cast<uint8_t*>(storage.data());
     if (options.on_weight_loaded) options.on_weight_loaded(++done, total);
   }
@@ -144,8 +146,11 @@ absl::Status Executor::CheckBatch(const StepBatch& batch) const {
       batch.sequence_slots.size() != batch.token_ids.size()) {
     return absl::InvalidArgumentError("token ids, positions and sequence slots differ in length");
   }
-  if (static_cast<int64_t>(batch.logit_rows.size()) > t) {
-    return absl::InvalidArgumentError("more logit rows than tokens in the step");
+  if (static_cast<int64_t>(batch.logit_rows.size()) > t ||
+      static_cast<int64_t>(batch.logit_rows.size()) > limits->max_logit_rows()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a step asks for ", batch.logit_rows.size(), " logit rows; the plan allows at most ",
+        limits->max_logit_rows(), " and no more than the step's ", t, " tokens"));
   }
   for (int32_t row : batch.logit_rows) {
     if (row < 0 || row >= t) {
@@ -184,18 +189,20 @@ absl::Status Executor::Step(const StepBatch& batch) {
   const auto* tensors = plan().tensors();
   InstructionArgs args;
   args.kv_cache = kv_cache_.get();
+  auto resolve = [&](uint32_t id) {
+    const plan::Tensor* tensor = tensors->Get(id);
+    const plan::DType memory_dtype =
+        tensor->kind() == plan::TensorKind::Weight ? plan::DType::F32 : tensor->dtype();
+    return ResolvedOperand{tensor, tensor_data_[id], RowsOf(*tensor), memory_dtype};
+  };
   const auto* instructions = plan().instructions();
   for (size_t i = 0; i < instructions->size(); ++i) {
     const auto& instruction = *instructions->Get(i);
     args.operands.clear();
     args.results.clear();
-    for (uint32_t id : *instruction.operands()) {
-      args.operands.push_back({tensors->Get(id), tensor_data_[id], RowsOf(*tensors->Get(id))});
-    }
-    for (uint32_t id : *instruction.results()) {
-      args.results.push_back({tensors->Get(id), tensor_data_[id], RowsOf(*tensors->Get(id))});
-    }
-    absl::Status status = RunOnCpu(instruction, args);
+    for (uint32_t id : *instruction.operands()) args.operands.push_back(resolve(id));
+    for (uint32_t id : *instruction.results()) args.results.push_back(resolve(id));
+    absl::Status status = cpu_.Run(instruction, args);
     if (!status.ok()) {
       return absl::Status(status.code(),
                           absl::StrCat("instruction ", i, " (", plan::EnumNameKernel(instruction.kernel_type()),

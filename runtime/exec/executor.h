@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "runtime/exec/cpu_dispatch.h"
 #include "runtime/exec/kv_cache.h"
 #include "runtime/plan/plan_loader.h"
 
@@ -53,7 +54,8 @@ class Executor {
   // InvalidArgument error, never a crash.
   absl::Status Step(const StepBatch& batch);
 
-  // The last step's logits: R rows of vocab_size() floats.
+  // The last step's logits: R rows of vocab_size() floats (the plan keeps
+  // logits in F32 under every precision policy).
   absl::Span<const float> logits() const;
   int64_t vocab_size() const { return vocab_size_; }
   const plan::Plan& plan() const { return plan_.plan(); }
@@ -70,6 +72,7 @@ class Executor {
   absl::Status CheckBatch(const StepBatch& batch) const;
 
   LoadedPlan plan_;
+  CpuDispatch cpu_;
   std::unique_ptr<KvCache> kv_cache_;
   // Per tensor index: its memory (weights in weight_storage_, the rest in
   // the arena).

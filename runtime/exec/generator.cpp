@@ -40,8 +40,11 @@ absl::StatusOr<GenerationResult> GenerateGreedy(Executor& executor,
     result.logit_rows += static_cast<int64_t>(rows.size()) / vocab;
   };
 
-  // Prefill, chunked by the plan's batch limit.
-  const int32_t chunk = limits->max_batch_tokens();
+  // Prefill, chunked by the plan's batch limit, and by its logit-row limit
+  // when every row's logits are kept.
+  const int32_t chunk = options.keep_all_logits
+                            ? std::min(limits->max_batch_tokens(), limits->max_logit_rows())
+                            : limits->max_batch_tokens();
   std::vector<int32_t> positions, slots, logit_rows;
   int32_t next = -1;
   for (size_t begin = 0; begin < prompt.size(); begin += chunk) {

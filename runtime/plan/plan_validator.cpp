@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "runtime/plan/arena_liveness.h"
 
 namespace bloom {
 namespace {
@@ -30,6 +31,17 @@ uint64_t ElementSize(DType dtype) {
   }
   return 0;
 }
+
+bool IsFloat(DType dtype) {
+  return dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16;
+}
+
+// What an operand's element type must be: any floating storage dtype (the
+// precision policy picks it per tensor) or int32 (token ids, positions,
+// slots, row indices).
+enum class Elem { kFloat, kI32 };
+
+bool Matches(Elem elem, DType dtype) { return elem == Elem::kI32 ? dtype == DType::I32 : IsFloat(dtype); }
 
 std::vector<int64_t> Dims(const plan::Tensor& tensor) {
   return std::vector<int64_t>(tensor.shape()->begin(), tensor.shape()->end());
@@ -78,6 +90,9 @@ absl::Status ValidateTensor(const plan::Plan& plan, const plan::Tensor& tensor, 
   if (tensor.kind() == TensorKind::Weight) {
     if (dynamic) return fail("a weight cannot have a dynamic dimension");
     if (tensor.source() == nullptr) return fail("weight without a source");
+    if (!IsFloat(tensor.dtype()) || !IsFloat(tensor.source()->dtype())) {
+      return fail("a weight must be F32, F16 or BF16, in the file and in memory");
+    }
     const auto* source = tensor.source();
     if (source->dtype() < DType::MIN || source->dtype() > DType::MAX) {
       return fail("unknown source dtype");
@@ -140,6 +155,9 @@ class InstructionChecker {
       return Fail("unknown kernel (a plan from a newer bloom-compile?)");
     }
     kernel_ = plan::EnumNameKernel(type);
+    if (!IsFloat(inst_.compute()) || !IsFloat(inst_.accumulate())) {
+      return Fail("compute and accumulate types must be F32, F16 or BF16");
+    }
     for (uint32_t id : *inst_.operands()) {
       if (id >= plan_.tensors()->size()) return Fail(absl::StrCat("operand ", id, " out of range"));
     }
@@ -157,6 +175,8 @@ class InstructionChecker {
       case plan::Kernel::Add: return CheckElementwise(type == plan::Kernel::Add ? 2 : 1);
       case plan::Kernel::AlibiAttention: return CheckAttention();
       case plan::Kernel::GatherRows: return CheckGatherRows();
+      case plan::Kernel::AddLayerNorm: return CheckAddLayerNorm();
+      case plan::Kernel::Cast: return CheckCast();
       default: return Fail("unknown kernel");
     }
   }
@@ -181,22 +201,22 @@ class InstructionChecker {
     return absl::OkStatus();
   }
   // `dims` uses -1 for "dynamic"; `rows` must match the tensor's row dim.
-  absl::Status Expect(const plan::Tensor& t, absl::string_view what, DType dtype,
+  absl::Status Expect(const plan::Tensor& t, absl::string_view what, Elem elem,
                       std::vector<int64_t> dims, RowDim rows) const {
-    if (t.dtype() != dtype || Dims(t) != dims || t.rows() != rows) {
+    if (!Matches(elem, t.dtype()) || Dims(t) != dims || t.rows() != rows) {
       std::vector<std::string> parts;
       for (int64_t d : dims) parts.push_back(d < 0 ? "?" : absl::StrCat(d));
       return Fail(absl::StrCat(what, " '", t.name()->str(), "' is ", plan::EnumNameDType(t.dtype()),
                                ShapeText(t), " (rows ", plan::EnumNameRowDim(t.rows()),
-                               "); expected ", plan::EnumNameDType(dtype), "[",
+                               "); expected ", elem == Elem::kI32 ? "I32" : "a float", "[",
                                absl::StrJoin(parts, ", "), "] (rows ", plan::EnumNameRowDim(rows), ")"));
     }
     return absl::OkStatus();
   }
   absl::Status ExpectMatrix(const plan::Tensor& t, absl::string_view what) const {
-    if (t.dtype() != DType::F32 || t.shape()->size() != 2 || t.rows() == RowDim::Static) {
+    if (!IsFloat(t.dtype()) || t.shape()->size() != 2 || t.rows() == RowDim::Static) {
       return Fail(absl::StrCat(what, " '", t.name()->str(),
-                               "' must be an F32 matrix with a dynamic row count"));
+                               "' must be a float matrix with a dynamic row count"));
     }
     return absl::OkStatus();
   }
@@ -211,11 +231,11 @@ class InstructionChecker {
     if (auto s = Arity(2, 2, 1); !s.ok()) return s;
     const auto& table = Operand(1);
     if (auto s = ExpectWeight(table, "table"); !s.ok()) return s;
-    if (table.shape()->size() != 2 || table.dtype() != DType::F32) {
-      return Fail("table must be an F32 [vocab, hidden] matrix");
+    if (table.shape()->size() != 2 || !IsFloat(table.dtype())) {
+      return Fail("table must be a float [vocab, hidden] matrix");
     }
-    if (auto s = Expect(Operand(0), "token ids", DType::I32, {-1}, RowDim::Tokens); !s.ok()) return s;
-    return Expect(Result(0), "output", DType::F32, {-1, table.shape()->Get(1)}, RowDim::Tokens);
+    if (auto s = Expect(Operand(0), "token ids", Elem::kI32, {-1}, RowDim::Tokens); !s.ok()) return s;
+    return Expect(Result(0), "output", Elem::kFloat, {-1, table.shape()->Get(1)}, RowDim::Tokens);
   }
   absl::Status CheckLayerNorm() const {
     if (auto s = Arity(3, 3, 1); !s.ok()) return s;
@@ -224,37 +244,39 @@ class InstructionChecker {
     if (auto s = ExpectMatrix(x, "input"); !s.ok()) return s;
     const int64_t h = x.shape()->Get(1);
     for (size_t i : {1, 2}) {
-      if (auto s = Expect(Operand(i), i == 1 ? "gamma" : "beta", DType::F32, {h}, RowDim::Static);
+      if (auto s = Expect(Operand(i), i == 1 ? "gamma" : "beta", Elem::kFloat, {h}, RowDim::Static);
           !s.ok()) {
         return s;
       }
     }
-    return Expect(Result(0), "output", DType::F32, Dims(x), x.rows());
+    return Expect(Result(0), "output", Elem::kFloat, Dims(x), x.rows());
   }
   absl::Status CheckLinear() const {
     if (auto s = Arity(2, 3, 1); !s.ok()) return s;
+    const auto epilogue = inst_.kernel_as_Linear()->epilogue();
+    if (epilogue < plan::Epilogue::MIN || epilogue > plan::Epilogue::MAX) return Fail("unknown epilogue");
     const auto& x = Operand(0);
     const auto& w = Operand(1);
     if (auto s = ExpectMatrix(x, "input"); !s.ok()) return s;
     if (auto s = ExpectWeight(w, "weight"); !s.ok()) return s;
-    if (w.dtype() != DType::F32 || w.shape()->size() != 2 || w.shape()->Get(1) != x.shape()->Get(1)) {
+    if (!IsFloat(w.dtype()) || w.shape()->size() != 2 || w.shape()->Get(1) != x.shape()->Get(1)) {
       return Fail(absl::StrCat("weight '", w.name()->str(), "' is ", ShapeText(w), "; expected [M, ",
-                               x.shape()->Get(1), "] F32"));
+                               x.shape()->Get(1), "] float"));
     }
     const int64_t m = w.shape()->Get(0);
     if (inst_.operands()->size() == 3) {
-      if (auto s = Expect(Operand(2), "bias", DType::F32, {m}, RowDim::Static); !s.ok()) return s;
+      if (auto s = Expect(Operand(2), "bias", Elem::kFloat, {m}, RowDim::Static); !s.ok()) return s;
     }
-    return Expect(Result(0), "output", DType::F32, {-1, m}, x.rows());
+    return Expect(Result(0), "output", Elem::kFloat, {-1, m}, x.rows());
   }
   absl::Status CheckElementwise(size_t operands) const {
     if (auto s = Arity(operands, operands, 1); !s.ok()) return s;
     const auto& a = Operand(0);
     if (auto s = ExpectMatrix(a, "input"); !s.ok()) return s;
     for (size_t i = 1; i < operands; ++i) {
-      if (auto s = Expect(Operand(i), "input", DType::F32, Dims(a), a.rows()); !s.ok()) return s;
+      if (auto s = Expect(Operand(i), "input", Elem::kFloat, Dims(a), a.rows()); !s.ok()) return s;
     }
-    return Expect(Result(0), "output", DType::F32, Dims(a), a.rows());
+    return Expect(Result(0), "output", Elem::kFloat, Dims(a), a.rows());
   }
   absl::Status CheckAttention() const {
     if (auto s = Arity(3, 3, 1); !s.ok()) return s;
@@ -267,32 +289,57 @@ class InstructionChecker {
     if (params->num_heads() != kv->num_heads() || params->head_dim() != kv->head_dim()) {
       return Fail("heads and head_dim differ from the KV cache's");
     }
+    // K and V are copied from qkv into the cache as they are: the same
+    // storage dtype keeps that copy exact.
+    if (Operand(0).dtype() != kv->dtype()) {
+      return Fail(absl::StrCat("qkv is ", plan::EnumNameDType(Operand(0).dtype()),
+                               " but the KV cache is ", plan::EnumNameDType(kv->dtype())));
+    }
     if (params->alibi_slopes()->size() != static_cast<uint32_t>(params->num_heads())) {
       return Fail(absl::StrCat(params->alibi_slopes()->size(), " ALiBi slopes for ",
                                params->num_heads(), " heads"));
     }
     const int64_t hidden = int64_t{params->num_heads()} * params->head_dim();
-    if (auto s = Expect(Operand(0), "qkv", DType::F32, {-1, 3 * hidden}, RowDim::Tokens); !s.ok()) {
+    if (auto s = Expect(Operand(0), "qkv", Elem::kFloat, {-1, 3 * hidden}, RowDim::Tokens); !s.ok()) {
       return s;
     }
-    if (auto s = Expect(Operand(1), "positions", DType::I32, {-1}, RowDim::Tokens); !s.ok()) return s;
-    if (auto s = Expect(Operand(2), "sequence slots", DType::I32, {-1}, RowDim::Tokens); !s.ok()) {
+    if (auto s = Expect(Operand(1), "positions", Elem::kI32, {-1}, RowDim::Tokens); !s.ok()) return s;
+    if (auto s = Expect(Operand(2), "sequence slots", Elem::kI32, {-1}, RowDim::Tokens); !s.ok()) {
       return s;
     }
-    return Expect(Result(0), "context", DType::F32, {-1, hidden}, RowDim::Tokens);
+    return Expect(Result(0), "context", Elem::kFloat, {-1, hidden}, RowDim::Tokens);
   }
   absl::Status CheckGatherRows() const {
     if (auto s = Arity(2, 2, 1); !s.ok()) return s;
     const auto& x = Operand(0);
-    if (auto s = Expect(x, "input", DType::F32, {-1, x.shape()->Get(x.shape()->size() - 1)},
+    if (auto s = Expect(x, "input", Elem::kFloat, {-1, x.shape()->Get(x.shape()->size() - 1)},
                         RowDim::Tokens);
         !s.ok()) {
       return s;
     }
-    if (auto s = Expect(Operand(1), "row indices", DType::I32, {-1}, RowDim::LogitRows); !s.ok()) {
+    if (auto s = Expect(Operand(1), "row indices", Elem::kI32, {-1}, RowDim::LogitRows); !s.ok()) {
       return s;
     }
-    return Expect(Result(0), "output", DType::F32, Dims(x), RowDim::LogitRows);
+    return Expect(Result(0), "output", Elem::kFloat, Dims(x), RowDim::LogitRows);
+  }
+
+  absl::Status CheckAddLayerNorm() const {
+    if (auto s = Arity(4, 4, 2); !s.ok()) return s;
+    if (!(inst_.kernel_as_AddLayerNorm()->epsilon() > 0)) return Fail("epsilon must be positive");
+    const auto& a = Operand(0);
+    if (auto s = ExpectMatrix(a, "input"); !s.ok()) return s;
+    const int64_t h = a.shape()->Get(1);
+    if (auto s = Expect(Operand(1), "input", Elem::kFloat, Dims(a), a.rows()); !s.ok()) return s;
+    if (auto s = Expect(Operand(2), "gamma", Elem::kFloat, {h}, RowDim::Static); !s.ok()) return s;
+    if (auto s = Expect(Operand(3), "beta", Elem::kFloat, {h}, RowDim::Static); !s.ok()) return s;
+    if (auto s = Expect(Result(0), "sum", Elem::kFloat, Dims(a), a.rows()); !s.ok()) return s;
+    return Expect(Result(1), "normed", Elem::kFloat, Dims(a), a.rows());
+  }
+  absl::Status CheckCast() const {
+    if (auto s = Arity(1, 1, 1); !s.ok()) return s;
+    const auto& x = Operand(0);
+    if (auto s = ExpectMatrix(x, "input"); !s.ok()) return s;
+    return Expect(Result(0), "output", Elem::kFloat, Dims(x), x.rows());
   }
 
   const plan::Plan& plan_;
@@ -315,8 +362,11 @@ uint64_t TensorRowBytes(const plan::Tensor& tensor) {
 
 uint64_t TensorCapacityBytes(const plan::Tensor& tensor, const plan::Plan& plan) {
   const uint64_t row_bytes = TensorRowBytes(tensor);
-  if (tensor.rows() == RowDim::Static) return row_bytes;
-  return row_bytes * static_cast<uint64_t>(plan.limits()->max_batch_tokens());
+  switch (tensor.rows()) {
+    case RowDim::Tokens: return row_bytes * static_cast<uint64_t>(plan.limits()->max_batch_tokens());
+    case RowDim::LogitRows: return row_bytes * static_cast<uint64_t>(plan.limits()->max_logit_rows());
+    default: return row_bytes;
+  }
 }
 
 absl::Status ValidatePlan(const plan::Plan& plan, absl::string_view label) {
@@ -326,13 +376,16 @@ absl::Status ValidatePlan(const plan::Plan& plan, absl::string_view label) {
   const auto* limits = plan.limits();
   if (limits->max_batch_tokens() <= 0 || limits->max_seq_len() <= 0 ||
       limits->max_sequences() <= 0 || limits->max_batch_tokens() > (1 << 24) ||
-      limits->max_seq_len() > (1 << 24) || limits->max_sequences() > (1 << 20)) {
-    return fail("limits (max_batch_tokens, max_seq_len, max_sequences) out of range");
+      limits->max_seq_len() > (1 << 24) || limits->max_sequences() > (1 << 20) ||
+      limits->max_logit_rows() <= 0 || limits->max_logit_rows() > limits->max_batch_tokens()) {
+    return fail(
+        "limits out of range (need 0 < max_logit_rows <= max_batch_tokens, and positive "
+        "max_seq_len and max_sequences)");
   }
   const auto* kv = plan.kv_cache();
   if (kv->num_layers() <= 0 || kv->num_heads() <= 0 || kv->head_dim() <= 0 ||
-      kv->block_size() <= 0 || kv->num_blocks() <= 0 || kv->dtype() != DType::F32) {
-    return fail("KV cache shape must be positive and F32");
+      kv->block_size() <= 0 || kv->num_blocks() <= 0 || !IsFloat(kv->dtype())) {
+    return fail("KV cache shape must be positive and its dtype F32, F16 or BF16");
   }
   const uint64_t kv_bytes = uint64_t{2} * kv->num_layers() * kv->num_blocks() * kv->num_heads() *
                             kv->block_size() * kv->head_dim() * 4;
@@ -376,7 +429,7 @@ absl::Status ValidatePlan(const plan::Plan& plan, absl::string_view label) {
     InstructionChecker checker(plan, *instructions->Get(i), i, label);
     if (auto s = checker.Check(); !s.ok()) return s;
   }
-  return absl::OkStatus();
+  return CheckArenaLiveness(plan, label);
 }
 
 }  // namespace bloom

@@ -148,4 +148,32 @@ void ConvertToFloat32(DType dtype, const void* src, float* dst, size_t count) {
   }
 }
 
+void ConvertFromFloat32(DType dtype, const float* src, void* dst, size_t count) {
+  auto* bytes = static_cast<uint8_t*>(dst);
+  switch (dtype) {
+    case DType::kF32:
+      std::memcpy(bytes, src, count * sizeof(float));
+      return;
+    case DType::kF16:
+    case DType::kBF16: {
+      const bool half = dtype == DType::kF16;
+      for (size_t i = 0; i < count; ++i) {
+        const uint16_t bits = half ? FloatToHalf(src[i]) : FloatToBFloat16(src[i]);
+        std::memcpy(bytes + 2 * i, &bits, sizeof(bits));
+      }
+      return;
+    }
+    case DType::kI32:
+      break;  // Not a floating type: the caller's contract excludes it.
+  }
+}
+
+void RoundThroughDType(DType dtype, float* values, size_t count) {
+  if (dtype == DType::kF16) {
+    for (size_t i = 0; i < count; ++i) values[i] = HalfToFloat(FloatToHalf(values[i]));
+  } else if (dtype == DType::kBF16) {
+    for (size_t i = 0; i < count; ++i) values[i] = BFloat16ToFloat(FloatToBFloat16(values[i]));
+  }
+}
+
 }  // namespace bloom

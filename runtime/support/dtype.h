@@ -28,4 +28,13 @@ uint16_t FloatToBFloat16(float value);
 // fine) to float32. `dtype` must be kF32, kF16 or kBF16.
 void ConvertToFloat32(DType dtype, const void* src, float* dst, size_t count);
 
+// Converts `count` floats to a floating `dtype` at `dst` (unaligned is fine),
+// rounding to nearest even.
+void ConvertFromFloat32(DType dtype, const float* src, void* dst, size_t count);
+
+// Rounds float32 values in place to the nearest value `dtype` can hold
+// (identity for kF32): how the CPU backend keeps a tensor that the plan
+// stores in 16 bits in a float32 container without changing its value.
+void RoundThroughDType(DType dtype, float* values, size_t count);
+
 }  // namespace bloom

@@ -10,6 +10,7 @@
 
 #include "runtime/exec/executor.h"
 #include "runtime/plan/plan_version.h"
+#include "runtime/support/dtype.h"
 #include "test/unit/runtime/test_plan.h"
 
 namespace bloom {
@@ -41,9 +42,16 @@ class ExecutorTest : public ::testing::Test {
     return Executor::Create(*std::move(plan), ExecutorOptions{});
   }
 
-  // logits[v] = LayerNorm(embeddings[id]) · embeddings[v], in double.
-  std::vector<double> Reference(int id) const {
-    const float* x = &embeddings_[id * kHidden];
+  // logits[v] = LayerNorm(embeddings[id]) · embeddings[v], in double. With
+  // `bf16`, the values a bf16-storage plan holds: weights and the normed
+  // activation rounded to bf16, the logits (F32) not.
+  std::vector<double> Reference(int id, bool bf16 = false) const {
+    auto round = [&](double v) {
+      return bf16 ? double{BFloat16ToFloat(FloatToBFloat16(static_cast<float>(v)))} : v;
+    };
+    std::vector<float> table(embeddings_);
+    for (float& v : table) v = static_cast<float>(round(v));
+    const float* x = &table[id * kHidden];
     double mean = 0, var = 0;
     for (int i = 0; i < kHidden; ++i) mean += x[i];
     mean /= kHidden;
@@ -51,10 +59,10 @@ class ExecutorTest : public ::testing::Test {
     var /= kHidden;
     std::vector<double> normed(kHidden), logits(kVocab);
     for (int i = 0; i < kHidden; ++i) {
-      normed[i] = (x[i] - mean) / std::sqrt(var + 1e-5) * gamma_[i] + beta_[i];
+      normed[i] = round((x[i] - mean) / std::sqrt(var + 1e-5) * round(gamma_[i]) + round(beta_[i]));
     }
     for (int v = 0; v < kVocab; ++v) {
-      for (int i = 0; i < kHidden; ++i) logits[v] += normed[i] * embeddings_[v * kHidden + i];
+      for (int i = 0; i < kHidden; ++i) logits[v] += normed[i] * table[v * kHidden + i];
     }
     return logits;
   }
@@ -81,6 +89,29 @@ TEST_F(ExecutorTest, LogitsMatchDirectComputation) {
   auto hidden = (*executor)->FindTensor("embeddings_norm");
   ASSERT_TRUE(hidden.ok());
   EXPECT_EQ(hidden->rows, 3);
+}
+
+TEST_F(ExecutorTest, Bf16StorageIsRoundedLikeTheReference) {
+  testing::TestPlanSpec spec = testing::MakeTestPlanSpec(dir_);
+  for (int i : {4, 5, 6, 7, 8, 9}) spec.tensors[i].dtype = plan::DType::BF16;  // all but logits
+  auto executor = MakeExecutor(spec);
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  const int32_t slot = *(*executor)->kv_cache().AddSequence();
+  ASSERT_TRUE((*executor)->kv_cache().Reserve(slot, 2).ok());
+  const int32_t tokens[] = {3, 1}, positions[] = {0, 1}, slots[] = {slot, slot}, rows[] = {0, 1};
+  ASSERT_TRUE((*executor)->Step({tokens, positions, slots, rows}).ok());
+  absl::Span<const float> logits = (*executor)->logits();
+  double largest_rounding_effect = 0;
+  for (int r = 0; r < 2; ++r) {
+    const std::vector<double> rounded = Reference(tokens[r], /*bf16=*/true);
+    const std::vector<double> exact = Reference(tokens[r]);
+    for (int v = 0; v < kVocab; ++v) {
+      EXPECT_NEAR(logits[r * kVocab + v], rounded[v], 1e-5) << r << "," << v;
+      largest_rounding_effect = std::max(largest_rounding_effect, std::fabs(rounded[v] - exact[v]));
+    }
+  }
+  // The rounding must be visible, or this test would not tell bf16 from fp32.
+  EXPECT_GT(largest_rounding_effect, 1e-4);
 }
 
 TEST_F(ExecutorTest, RefusesBadStepInputs) {

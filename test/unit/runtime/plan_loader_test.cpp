@@ -128,5 +128,32 @@ TEST(PlanValidatorTest, RejectsWrongArity) {
   ExpectRejected(spec, "takes 2 operands");
 }
 
+TEST(PlanValidatorTest, RejectsLiveBuffersSharingBytes) {
+  TestPlanSpec spec = MakeTestPlanSpec("/ckpt");
+  // embeddings (written by 0, read by 1) and embeddings_norm (written by 1)
+  // are both live at instruction 1.
+  spec.tensors[8].arena_offset = spec.tensors[7].arena_offset;
+  ExpectRejected(spec, "share arena bytes while both are live");
+}
+
+TEST(PlanValidatorTest, AcceptsDeadBuffersSharingBytes) {
+  TestPlanSpec spec = MakeTestPlanSpec("/ckpt");
+  // embeddings dies at instruction 1; logit_hidden is born at 2.
+  spec.tensors[9].arena_offset = spec.tensors[7].arena_offset;
+  EXPECT_TRUE(LoadSpec(spec).ok()) << LoadSpec(spec);
+}
+
+TEST(PlanValidatorTest, RejectsReadBeforeWrite) {
+  TestPlanSpec spec = MakeTestPlanSpec("/ckpt");
+  std::swap(spec.instructions[0], spec.instructions[1]);
+  ExpectRejected(spec, "before any instruction writes it");
+}
+
+TEST(PlanValidatorTest, RejectsLogitRowLimitAboveBatch) {
+  TestPlanSpec spec = MakeTestPlanSpec("/ckpt");
+  spec.max_logit_rows = spec.max_batch_tokens + 1;
+  ExpectRejected(spec, "max_logit_rows");
+}
+
 }  // namespace
 }  // namespace bloom

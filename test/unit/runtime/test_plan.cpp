@@ -64,7 +64,8 @@ std::vector<uint8_t> SerializeTestPlan(const TestPlanSpec& spec) {
     instructions.push_back(plan::CreateInstructionDirect(fbb, inst.kernel, params, &inst.operands,
                                                          &inst.results));
   }
-  auto limits = plan::CreateLimits(fbb, spec.max_batch_tokens, spec.max_seq_len, spec.max_sequences);
+  auto limits = plan::CreateLimits(fbb, spec.max_batch_tokens, spec.max_seq_len, spec.max_sequences,
+                                   spec.max_logit_rows);
   auto kv = plan::CreateKvCache(fbb, /*num_layers=*/1, /*num_heads=*/1, /*head_dim=*/kHidden,
                                 /*block_size=*/4, /*num_blocks=*/8, DType::F32);
   auto root = plan::CreatePlanDirect(fbb, spec.schema_version, "test", "test-model",

@@ -33,7 +33,7 @@ struct TestInstruction {
 struct TestPlanSpec {
   uint32_t schema_version;
   std::string checkpoint_dir;
-  int32_t max_batch_tokens = 8, max_seq_len = 16, max_sequences = 2;
+  int32_t max_batch_tokens = 8, max_seq_len = 16, max_sequences = 2, max_logit_rows = 8;
   uint64_t arena_bytes = 800;
   std::vector<TestTensor> tensors;
   std::vector<TestInstruction> instructions;
