@@ -1,21 +1,21 @@
-// Runs a plan's step function. The executor owns the plan's memory (weights
-// loaded from the checkpoint, one activation arena, the paged KV cache) and
-// walks the instruction list, handing each instruction to the backend's
-// kernel dispatch. It has no model-specific code: which kernels run, on which
-// tensors, in which order, is what the plan says (DESIGN.md, decision 0).
+// The backend-neutral face of plan execution. A StepExecutor owns a plan's
+// memory on some device (weights, the activation arena, the paged KV
+// cache's pools) and runs the plan's step function over a packed batch; the
+// generator, bloom-run and tests talk to this interface only. Backends:
+// CpuExecutor (runtime/exec/cpu_executor.h, the reference) and, where CUDA
+// is built, the CUDA executor. None has model-specific code: which kernels
+// run, on which tensors, in which order, is what the plan says (DESIGN.md,
+// decision 0).
 #pragma once
 
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <string>
-#include <vector>
 
-#include "absl/status/statusor.h"
+#include "absl/status/status.h"
 #include "absl/types/span.h"
-#include "runtime/exec/cpu_dispatch.h"
 #include "runtime/exec/kv_cache.h"
-#include "runtime/plan/plan_loader.h"
+#include "runtime/plan/plan_generated.h"
 
 namespace bloom {
 
@@ -36,54 +36,35 @@ struct ExecutorOptions {
   std::function<void(size_t, size_t)> on_weight_loaded;
 };
 
-// A named tensor's memory after a step, for dumps and tests.
-struct TensorView {
-  const plan::Tensor* tensor = nullptr;
-  const void* data = nullptr;
-  int64_t rows = 0;  // the current row count (T, R, or the static first dim)
-};
-
-class Executor {
+class StepExecutor {
  public:
-  static absl::StatusOr<std::unique_ptr<Executor>> Create(LoadedPlan plan,
-                                                          const ExecutorOptions& options);
+  virtual ~StepExecutor() = default;
 
   // Runs the plan once over `batch`. Every sequence slot must be active in
   // kv_cache() with positions reserved up to each token's position. Inputs
-  // are checked (sizes, slots, positions, token ids) and a bad one is an
-  // InvalidArgument error, never a crash.
-  absl::Status Step(const StepBatch& batch);
+  // are checked (CheckStepBatch) and a bad one is an InvalidArgument error,
+  // never a crash.
+  virtual absl::Status Step(const StepBatch& batch) = 0;
 
-  // The last step's logits: R rows of vocab_size() floats (the plan keeps
-  // logits in F32 under every precision policy).
-  absl::Span<const float> logits() const;
-  int64_t vocab_size() const { return vocab_size_; }
-  const plan::Plan& plan() const { return plan_.plan(); }
-  KvCache& kv_cache() { return *kv_cache_; }
+  // The last step's logits in host memory: R rows of vocab_size() floats
+  // (the plan keeps logits in F32 under every precision policy).
+  virtual absl::Span<const float> logits() const = 0;
 
-  // Finds an activation or weight by its graph name (e.g. "h.0.attn_norm").
-  absl::StatusOr<TensorView> FindTensor(absl::string_view name) const;
+  virtual const plan::Plan& plan() const = 0;
+  // Slot and block bookkeeping of the paged KV cache (its pools live on the
+  // executor's device).
+  virtual KvCache& kv_cache() = 0;
 
- private:
-  Executor(LoadedPlan plan) : plan_(std::move(plan)) {}
-  absl::Status LoadWeights(const ExecutorOptions& options);
-  absl::Status AllocateArena();
-  int64_t RowsOf(const plan::Tensor& tensor) const;
-  absl::Status CheckBatch(const StepBatch& batch) const;
-
-  LoadedPlan plan_;
-  CpuDispatch cpu_;
-  std::unique_ptr<KvCache> kv_cache_;
-  // Per tensor index: its memory (weights in weight_storage_, the rest in
-  // the arena).
-  std::vector<uint8_t*> tensor_data_;
-  std::vector<std::vector<float>> weight_storage_;
-  std::unique_ptr<uint8_t, void (*)(void*)> arena_{nullptr, nullptr};
-  // Indices of the step interface's tensors.
-  uint32_t token_ids_ = 0, positions_ = 0, sequence_slots_ = 0, logit_rows_ = 0, logits_ = 0;
-  int64_t vocab_size_ = 0;
-  int64_t num_tokens_ = 0;       // T of the last step
-  int64_t num_logit_rows_ = 0;   // R of the last step
+  int64_t vocab_size() const;
 };
+
+// The per-step checks every backend makes before touching memory: T and R
+// within the plan's limits, matching lengths, logit rows inside the batch,
+// active slots with reserved positions. Token ids are checked by the
+// embedding kernel's dispatch, which knows the table's size.
+absl::Status CheckStepBatch(const plan::Plan& plan, const KvCache& kv_cache, const StepBatch& batch);
+
+// Index of the tensor with `role`; ValidatePlan guarantees there is one.
+uint32_t TensorWithRole(const plan::Plan& plan, plan::TensorRole role);
 
 }  // namespace bloom

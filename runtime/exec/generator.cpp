@@ -13,7 +13,7 @@ int32_t ArgMax(absl::Span<const float> values) {
   return static_cast<int32_t>(std::max_element(values.begin(), values.end()) - values.begin());
 }
 
-absl::StatusOr<GenerationResult> GenerateGreedy(Executor& executor,
+absl::StatusOr<GenerationResult> GenerateGreedy(StepExecutor& executor,
                                                 absl::Span<const int32_t> prompt,
                                                 const GenerationOptions& options) {
   const auto* limits = executor.plan().limits();

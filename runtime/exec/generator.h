@@ -37,7 +37,7 @@ struct GenerationResult {
 // Index of the largest value; the first one on ties, as torch.argmax does.
 int32_t ArgMax(absl::Span<const float> values);
 
-absl::StatusOr<GenerationResult> GenerateGreedy(Executor& executor,
+absl::StatusOr<GenerationResult> GenerateGreedy(StepExecutor& executor,
                                                 absl::Span<const int32_t> prompt,
                                                 const GenerationOptions& options);
 

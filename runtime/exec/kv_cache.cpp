@@ -21,7 +21,7 @@ int32_t CeilDiv(int32_t a, int32_t b) {
 
 }  // namespace
 
-absl::StatusOr<KvCache> KvCache::Create(const KvCacheShape& shape) {
+absl::StatusOr<KvCache> KvCache::Create(const KvCacheShape& shape, KvPools pools) {
   const std::pair<const char*, int32_t> dims[] = {
       {"num_layers", shape.num_layers},       {"num_heads", shape.num_heads},
       {"head_dim", shape.head_dim},           {"block_size", shape.block_size},
@@ -64,7 +64,7 @@ absl::StatusOr<KvCache> KvCache::Create(const KvCacheShape& shape) {
   KvCache cache;
   cache.shape_ = shape;
   cache.max_blocks_per_sequence_ = max_blocks_per_sequence;
-  for (int32_t layer = 0; layer < shape.num_layers; ++layer) {
+  for (int32_t layer = 0; pools == KvPools::kHost && layer < shape.num_layers; ++layer) {
     const size_t count = static_cast<size_t>(floats_per_pool);
     Pool keys(static_cast<float*>(std::calloc(count, sizeof(float))));
     Pool values(static_cast<float*>(std::calloc(count, sizeof(float))));
@@ -163,8 +163,9 @@ int32_t KvCache::ReservedPositions(int32_t slot) const {
 }
 
 cpu::PagedKvLayer KvCache::Layer(int32_t layer) {
-  const bool valid = layer >= 0 && layer < shape_.num_layers;
+  bool valid = layer >= 0 && layer < shape_.num_layers;
   cpu::PagedKvLayer view;
+  valid = valid && !keys_.empty();
   view.keys = valid ? keys_[layer].get() : nullptr;
   view.values = valid ? values_[layer].get() : nullptr;
   view.num_heads = shape_.num_heads;

@@ -35,11 +35,19 @@ struct KvCacheShape {
   int32_t max_seq_len = 0;    // positions one sequence may reserve at most
 };
 
+// Where the K and V pools live: in host memory owned by the KvCache (the
+// CPU backend), or elsewhere (a GPU backend allocates them on the device and
+// uses this object for slot and block bookkeeping only).
+enum class KvPools { kHost, kExternal };
+
 class KvCache {
  public:
   // Validates that every dimension is positive and that the pools' sizes fit
   // in memory arithmetic, then allocates zeroed K and V pools per layer.
-  static absl::StatusOr<KvCache> Create(const KvCacheShape& shape);
+  // With KvPools::kExternal no pools are allocated and Layer() returns null
+  // pool pointers.
+  static absl::StatusOr<KvCache> Create(const KvCacheShape& shape,
+                                        KvPools pools = KvPools::kHost);
 
   KvCache(KvCache&&) = default;
   KvCache& operator=(KvCache&&) = default;
@@ -71,6 +79,9 @@ class KvCache {
   cpu::PagedKvLayer Layer(int32_t layer);
 
   const KvCacheShape& shape() const { return shape_; }
+  // [max_sequences, max_blocks_per_sequence] block ids, -1 where unassigned:
+  // what a device backend copies to the device before a step.
+  const int32_t* block_tables() const { return block_tables_.data(); }
 
  private:
   struct FreeDeleter {

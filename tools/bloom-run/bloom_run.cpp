@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "runtime/exec/executor.h"
+#include "runtime/exec/cpu_executor.h"
 #include "runtime/exec/generator.h"
 #include "runtime/support/npy.h"
 #include "runtime/support/status_macros.h"
@@ -90,7 +90,8 @@ int Run(int argc, char** argv) {
   if (!plan.ok()) return Fail(kExitFailure, plan.status());
   ExecutorOptions options;
   options.checkpoint_dir = cl.GetString("checkpoint-dir");
-  absl::StatusOr<std::unique_ptr<Executor>> executor = Executor::Create(*std::move(plan), options);
+  absl::StatusOr<std::unique_ptr<CpuExecutor>> executor =
+      CpuExecutor::Create(*std::move(plan), options);
   if (!executor.ok()) return Fail(kExitFailure, executor.status());
 
   absl::StatusOr<std::vector<int32_t>> prompt =

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <random>
 
-#include "runtime/exec/executor.h"
+#include "runtime/exec/cpu_executor.h"
 #include "runtime/plan/plan_version.h"
 #include "runtime/support/dtype.h"
 #include "test/unit/runtime/test_plan.h"
@@ -33,13 +33,13 @@ class ExecutorTest : public ::testing::Test {
   }
   void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
 
-  absl::StatusOr<std::unique_ptr<Executor>> MakeExecutor(const testing::TestPlanSpec& spec) {
+  absl::StatusOr<std::unique_ptr<CpuExecutor>> MakeExecutor(const testing::TestPlanSpec& spec) {
     std::vector<uint8_t> bytes = testing::SerializeTestPlan(spec);
     std::ofstream(dir_ + "/plan.bplan", std::ios::binary)
         .write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     absl::StatusOr<LoadedPlan> plan = LoadedPlan::Load(dir_);
     if (!plan.ok()) return plan.status();
-    return Executor::Create(*std::move(plan), ExecutorOptions{});
+    return CpuExecutor::Create(*std::move(plan), ExecutorOptions{});
   }
 
   // logits[v] = LayerNorm(embeddings[id]) · embeddings[v], in double. With
@@ -117,7 +117,7 @@ TEST_F(ExecutorTest, Bf16StorageIsRoundedLikeTheReference) {
 TEST_F(ExecutorTest, RefusesBadStepInputs) {
   auto executor = MakeExecutor(testing::MakeTestPlanSpec(dir_));
   ASSERT_TRUE(executor.ok()) << executor.status();
-  Executor& e = **executor;
+  CpuExecutor& e = **executor;
   const int32_t slot = *e.kv_cache().AddSequence();
   ASSERT_TRUE(e.kv_cache().Reserve(slot, 2).ok());
   const int32_t pos[] = {0, 1}, slots[] = {slot, slot}, row[] = {0};

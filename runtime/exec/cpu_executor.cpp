@@ -1,0 +1,185 @@
+#include "runtime/exec/cpu_executor.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/checkpoint/checkpoint.h"
+#include "runtime/exec/cpu_dispatch.h"
+#include "runtime/plan/plan_validator.h"
+#include "runtime/support/dtype.h"
+#include "runtime/support/status_macros.h"
+
+namespace bloom {
+namespace {
+
+constexpr size_t kArenaAlignment = 64;
+
+std::optional<DType> ToRuntimeDType(plan::DType dtype) {
+  switch (dtype) {
+    case plan::DType::F32: return DType::kF32;
+    case plan::DType::F16: return DType::kF16;
+    case plan::DType::BF16: return DType::kBF16;
+    case plan::DType::I32: return DType::kI32;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CpuExecutor>> CpuExecutor::Create(LoadedPlan plan,
+                                                           const ExecutorOptions& options) {
+  std::unique_ptr<CpuExecutor> executor(new CpuExecutor(std::move(plan)));
+  const plan::Plan& p = executor->plan();
+  const auto* tensors = p.tensors();
+  executor->token_ids_ = TensorWithRole(p, plan::TensorRole::TokenIds);
+  executor->positions_ = TensorWithRole(p, plan::TensorRole::Positions);
+  executor->sequence_slots_ = TensorWithRole(p, plan::TensorRole::SequenceSlots);
+  executor->logit_rows_ = TensorWithRole(p, plan::TensorRole::LogitRows);
+  executor->logits_ = TensorWithRole(p, plan::TensorRole::Logits);
+
+  const auto* kv = p.kv_cache();
+  const auto* limits = p.limits();
+  BLOOM_ASSIGN_OR_RETURN(KvCache cache,
+                         KvCache::Create(KvCacheShape{kv->num_layers(), kv->num_heads(),
+                                                      kv->head_dim(), kv->block_size(),
+                                                      kv->num_blocks(), limits->max_sequences(),
+                                                      limits->max_seq_len()}));
+  executor->kv_cache_ = std::make_unique<KvCache>(std::move(cache));
+  executor->tensor_data_.assign(tensors->size(), nullptr);
+  BLOOM_RETURN_IF_ERROR(executor->AllocateArena());
+  BLOOM_RETURN_IF_ERROR(executor->LoadWeights(options));
+  return executor;
+}
+
+absl::Status CpuExecutor::AllocateArena() {
+  const plan::Plan& p = plan();
+  const size_t bytes = (p.arena_bytes() + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
+  void* memory = std::aligned_alloc(kArenaAlignment, bytes == 0 ? kArenaAlignment : bytes);
+  if (memory == nullptr) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        plan_.label(), ": cannot allocate the ", p.arena_bytes(), "-byte activation arena"));
+  }
+  // Zeroed so that rows beyond the current batch read as 0, never garbage.
+  std::memset(memory, 0, bytes);
+  arena_ = std::unique_ptr<uint8_t, void (*)(void*)>(static_cast<uint8_t*>(memory), std::free);
+  const auto* tensors = p.tensors();
+  for (uint32_t i = 0; i < tensors->size(); ++i) {
+    const auto* tensor = tensors->Get(i);
+    if (tensor->kind() != plan::TensorKind::Weight) {
+      tensor_data_[i] = arena_.get() + tensor->arena_offset();
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CpuExecutor::LoadWeights(const ExecutorOptions& options) {
+  const plan::Plan& p = plan();
+  const std::string dir =
+      options.checkpoint_dir.empty() ? p.checkpoint_dir()->str() : options.checkpoint_dir;
+  BLOOM_ASSIGN_OR_RETURN(Checkpoint checkpoint, Checkpoint::Open(dir));
+
+  const auto* tensors = p.tensors();
+  size_t total = 0, done = 0;
+  for (const auto* tensor : *tensors) total += tensor->kind() == plan::TensorKind::Weight;
+  weight_storage_.resize(tensors->size());
+  for (uint32_t i = 0; i < tensors->size(); ++i) {
+    const auto* tensor = tensors->Get(i);
+    if (tensor->kind() != plan::TensorKind::Weight) continue;
+    const auto* source = tensor->source();
+    const std::string what = absl::StrCat(dir, ": tensor '", source->tensor()->str(),
+                                          "' (plan weight '", tensor->name()->str(), "')");
+    BLOOM_ASSIGN_OR_RETURN(CheckpointTensorRef ref, checkpoint.Find(source->tensor()->str()));
+    // The plan was compiled against a specific checkpoint layout; a
+    // different one is refused rather than silently reinterpreted.
+    if (ref.file != source->file()->str()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          what, " is in '", ref.file, "' but the plan expects '", source->file()->str(),
+          "'; recompile the plan for this checkpoint"));
+    }
+    if (ToRuntimeDType(source->dtype()) != ref.tensor->dtype) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          what, " is ", std::string(DTypeName(ref.tensor->dtype)), " but the plan expects ",
+          plan::EnumNameDType(source->dtype()), "; recompile the plan for this checkpoint"));
+    }
+    const std::vector<int64_t> expected(tensor->shape()->begin(), tensor->shape()->end());
+    if (ref.tensor->shape != expected) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, " has a different shape from the plan's; recompile the plan"));
+    }
+    // The CPU backend keeps every weight in float32, holding exactly the
+    // values of the plan's storage dtype (a BF16 plan of an F32 checkpoint
+    // sees its weights rounded to bf16, as a GPU holding bf16 would).
+    std::vector<float>& storage = weight_storage_[i];
+    storage.resize(ref.tensor->NumElements());
+    BLOOM_RETURN_IF_ERROR(checkpoint.ReadAsFloat32(source->tensor()->str(), absl::MakeSpan(storage)));
+    RoundThroughDType(*ToRuntimeDType(tensor->dtype()), storage.data(), storage.size());
+    tensor_data_[i] = reinterpret_cast<uint8_t*>(storage.data());
+    if (options.on_weight_loaded) options.on_weight_loaded(++done, total);
+  }
+  return absl::OkStatus();
+}
+
+int64_t CpuExecutor::RowsOf(const plan::Tensor& tensor) const {
+  switch (tensor.rows()) {
+    case plan::RowDim::Tokens: return num_tokens_;
+    case plan::RowDim::LogitRows: return num_logit_rows_;
+    default: return tensor.shape()->Get(0);
+  }
+}
+
+absl::Status CpuExecutor::Step(const StepBatch& batch) {
+  BLOOM_RETURN_IF_ERROR(CheckStepBatch(plan(), *kv_cache_, batch));
+  num_tokens_ = static_cast<int64_t>(batch.token_ids.size());
+  num_logit_rows_ = static_cast<int64_t>(batch.logit_rows.size());
+  auto write_input = [&](uint32_t index, absl::Span<const int32_t> values) {
+    std::memcpy(tensor_data_[index], values.data(), values.size() * sizeof(int32_t));
+  };
+  write_input(token_ids_, batch.token_ids);
+  write_input(positions_, batch.positions);
+  write_input(sequence_slots_, batch.sequence_slots);
+  write_input(logit_rows_, batch.logit_rows);
+
+  const auto* tensors = plan().tensors();
+  InstructionArgs args;
+  args.kv_cache = kv_cache_.get();
+  auto resolve = [&](uint32_t id) {
+    const plan::Tensor* tensor = tensors->Get(id);
+    const plan::DType memory_dtype =
+        tensor->kind() == plan::TensorKind::Weight ? plan::DType::F32 : tensor->dtype();
+    return ResolvedOperand{tensor, tensor_data_[id], RowsOf(*tensor), memory_dtype};
+  };
+  const auto* instructions = plan().instructions();
+  for (size_t i = 0; i < instructions->size(); ++i) {
+    const auto& instruction = *instructions->Get(i);
+    args.operands.clear();
+    args.results.clear();
+    for (uint32_t id : *instruction.operands()) args.operands.push_back(resolve(id));
+    for (uint32_t id : *instruction.results()) args.results.push_back(resolve(id));
+    absl::Status status = cpu_.Run(instruction, args);
+    if (!status.ok()) {
+      return absl::Status(status.code(),
+                          absl::StrCat("instruction ", i, " (", plan::EnumNameKernel(instruction.kernel_type()),
+                                       " -> '", tensors->Get(instruction.results()->Get(0))->name()->str(),
+                                       "'): ", status.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Span<const float> CpuExecutor::logits() const {
+  return absl::MakeConstSpan(reinterpret_cast<const float*>(tensor_data_[logits_]),
+                             static_cast<size_t>(num_logit_rows_ * vocab_size()));
+}
+
+absl::StatusOr<TensorView> CpuExecutor::FindTensor(absl::string_view name) const {
+  const auto* tensors = plan().tensors();
+  for (uint32_t i = 0; i < tensors->size(); ++i) {
+    if (absl::string_view(tensors->Get(i)->name()->c_str(), tensors->Get(i)->name()->size()) == name) {
+      return TensorView{tensors->Get(i), tensor_data_[i], RowsOf(*tensors->Get(i))};
+    }
+  }
+  return absl::NotFoundError(absl::StrCat(plan_.label(), ": no tensor named '", name, "'"));
+}
+
+}  // namespace bloom
