@@ -1,0 +1,31 @@
+# Finds nvcc and the CUDA toolkit (cudart, cuBLASLt, NCCL) and enables the
+# CUDA language. Sets BLOOM_CUDA_FOUND. With BLOOM_ENABLE_CUDA=AUTO a missing
+# toolkit only turns the backend off; with ON it is an error.
+if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+  set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+endif()
+include(CheckLanguage)
+check_language(CUDA)
+set(BLOOM_CUDA_FOUND OFF)
+if(CMAKE_CUDA_COMPILER)
+  # Hopper (H100/H200) is the target. Set before enable_language, which
+  # would otherwise pick the compiler's default (sm_75).
+  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+    set(CMAKE_CUDA_ARCHITECTURES 90)
+  endif()
+  enable_language(CUDA)
+  find_package(CUDAToolkit)
+  if(CUDAToolkit_FOUND)
+    set(BLOOM_CUDA_FOUND ON)
+  endif()
+endif()
+if(NOT BLOOM_CUDA_FOUND AND BLOOM_ENABLE_CUDA STREQUAL "ON")
+  message(FATAL_ERROR "BLOOM_ENABLE_CUDA=ON but no CUDA toolkit was found")
+endif()
+if(BLOOM_CUDA_FOUND)
+  set(CMAKE_CUDA_STANDARD 17)
+  set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+  message(STATUS "CUDA backend: nvcc ${CMAKE_CUDA_COMPILER_VERSION}, architectures ${CMAKE_CUDA_ARCHITECTURES}")
+else()
+  message(STATUS "CUDA backend: off (no CUDA toolkit found)")
+endif()
