@@ -1,5 +1,7 @@
 #include "runtime/exec/cpu_executor.h"
 
+#include <sys/resource.h>
+
 #include <cstdlib>
 #include <cstring>
 
@@ -180,6 +182,12 @@ absl::StatusOr<TensorView> CpuExecutor::FindTensor(absl::string_view name) const
     }
   }
   return absl::NotFoundError(absl::StrCat(plan_.label(), ": no tensor named '", name, "'"));
+}
+
+int64_t CpuExecutor::peak_device_bytes() const {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
 }
 
 }  // namespace bloom

@@ -31,6 +31,9 @@ class CpuExecutor : public StepExecutor {
   absl::Span<const float> logits() const override;
   const plan::Plan& plan() const override { return plan_.plan(); }
   KvCache& kv_cache() override { return *kv_cache_; }
+  std::string device_name() const override { return "cpu"; }
+  // The process's peak resident set size.
+  int64_t peak_device_bytes() const override;
 
   // Finds an activation or weight by its graph name (e.g. "h.0.attn_norm").
   absl::StatusOr<TensorView> FindTensor(absl::string_view name) const;

@@ -56,6 +56,12 @@ class StepExecutor {
   virtual KvCache& kv_cache() = 0;
 
   int64_t vocab_size() const;
+
+  // For reports (--bench): what runs the plan, e.g. "cpu" or the GPU's
+  // name, and the most memory the executor has held on that device so far
+  // (host RSS for the CPU backend).
+  virtual std::string device_name() const = 0;
+  virtual int64_t peak_device_bytes() const = 0;
 };
 
 // The per-step checks every backend makes before touching memory: T and R
