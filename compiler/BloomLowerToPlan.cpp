@@ -1,17 +1,19 @@
-// --bloom-lower-to-plan (see Passes.td): bloom graph -> plan.program with
-// statically assigned arena buffers.
+// --bloom-lower-to-plan (see Passes.td): bloom graph -> plan.program, with
+// the arena offsets, precision and limits that the earlier passes chose.
 //
 // The lowering is a single walk over @step's straight-line body rather than
-// a dialect conversion: every op maps to exactly one declaration plus at most
-// one kernel, values change from tensors to memrefs, and the result lives in
+// a dialect conversion: every op maps to its buffer declarations plus one or
+// two kernels, values change from tensors to memrefs, and the result lives in
 // a new region, so a value map is the whole of the bookkeeping.
 #include <string>
 
+#include "compiler/KernelContract.h"
+#include "compiler/Liveness.h"
 #include "compiler/Passes.h"
 #include "dialects/Bloom/BloomOps.h"
+#include "dialects/Bloom/TensorNames.h"
 #include "dialects/Plan/PlanOps.h"
 #include "llvm/ADT/TypeSwitch.h"
-#include "llvm/Support/MathExtras.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 
@@ -27,113 +29,142 @@ using mlir::Value;
 using plan_ir::RowDim;
 using plan_ir::TensorRole;
 
-// Bump allocation in the activation arena: no reuse, 64-byte aligned
-// offsets; a dynamic leading dimension gets `capacity_rows` rows.
-class ArenaAllocator {
- public:
-  explicit ArenaAllocator(int64_t capacity_rows)
-      : capacity_rows_(capacity_rows) {}
+mlir::MemRefType BufferType(mlir::Type tensor) {
+  auto type = mlir::cast<mlir::RankedTensorType>(tensor);
+  return mlir::MemRefType::get(type.getShape(), type.getElementType());
+}
 
-  int64_t Allocate(mlir::MemRefType type) {
-    int64_t offset = end_;
-    end_ = static_cast<int64_t>(llvm::alignTo(
-        offset + plan_ir::ArenaBytes(type, capacity_rows_),
-        plan_ir::kArenaAlignment));
-    return offset;
+RowDim ToRowDim(RowKind rows) {
+  switch (rows) {
+    case RowKind::kStatic: return RowDim::Static;
+    case RowKind::kTokens: return RowDim::Tokens;
+    case RowKind::kLogitRows: return RowDim::LogitRows;
   }
-  int64_t size() const { return end_; }
+  return RowDim::Static;
+}
 
- private:
-  int64_t capacity_rows_;
-  int64_t end_ = 0;
+// The compute and accumulate types of a kernel, from a bloom precision.
+struct KernelTypes {
+  mlir::TypeAttr compute, accumulate;
 };
 
-mlir::MemRefType BufferType(Value tensor) {
-  auto type = mlir::cast<mlir::RankedTensorType>(tensor.getType());
-  return mlir::MemRefType::get(type.getShape(), type.getElementType());
+KernelTypes TypesOf(graph::PrecisionAttr precision) {
+  return {mlir::TypeAttr::get(precision.getCompute()),
+          mlir::TypeAttr::get(precision.getAccumulate())};
 }
 
 // Maps the values of one @step body to plan tensors, appending declarations
 // and kernel calls to the program's body in the order of the graph.
 class StepLowering {
  public:
-  StepLowering(plan_ir::ProgramOp program, ArenaAllocator& arena)
-      : builder_(program.getBody()), arena_(arena) {}
+  explicit StepLowering(plan_ir::ProgramOp program)
+      : builder_(program.getBody()) {}
 
-  void LowerArgument(Value arg, llvm::StringRef name, TensorRole role) {
-    mlir::MemRefType type = BufferType(arg);
-    int64_t offset = arena_.Allocate(type);
+  void LowerArgument(Value arg, llvm::StringRef name, TensorRole role,
+                     int64_t offset) {
+    mlir::MemRefType type = BufferType(arg.getType());
     auto input = builder_.create<plan_ir::InputOp>(
         arg.getLoc(), type, builder_.getStringAttr(name),
         plan_ir::TensorRoleAttr::get(builder_.getContext(), role),
         builder_.getI64IntegerAttr(offset));
-    Map(arg, input.getResult(), input.getRows());
+    lowered_[arg] = input.getResult();
   }
 
   LogicalResult Lower(mlir::Operation* op) {
+    if (mlir::isa<graph::BloomDialect>(op->getDialect()) &&
+        !mlir::isa<graph::WeightOp>(op)) {
+      auto offsets = op->getAttrOfType<mlir::DenseI64ArrayAttr>(kArenaOffsetsAttr);
+      unsigned internal = mlir::isa<graph::AlibiAttentionOp>(op) ? 1 : 0;
+      if (!offsets || offsets.size() != op->getNumResults() + internal) {
+        return op->emitError() << op->getName()
+                               << " has no arena offsets; run "
+                                  "--bloom-plan-memory first";
+      }
+      offsets_ = offsets.asArrayRef();
+      types_ = TypesOf(op->getAttrOfType<graph::PrecisionAttr>("precision"));
+    }
+    mlir::MLIRContext* context = builder_.getContext();
     return llvm::TypeSwitch<mlir::Operation*, LogicalResult>(op)
         .Case([&](graph::WeightOp weight) {
           auto lowered = builder_.create<plan_ir::WeightOp>(
-              weight.getLoc(), BufferType(weight), weight.getNameAttr(),
+              weight.getLoc(), BufferType(weight.getType()), weight.getNameAttr(),
               weight.getFileAttr(), weight.getTensorAttr(),
               weight.getStoredDtypeAttr());
-          Map(weight, lowered.getResult(), RowDim::Static);
+          lowered_[weight] = lowered.getResult();
           return mlir::success();
         })
         .Case([&](graph::EmbeddingOp embedding) {
-          Value out = Buffer(embedding, RowDim::Tokens);
+          Value out = Buffer(embedding, 0);
           builder_.create<plan_ir::EmbeddingGatherOp>(
               embedding.getLoc(), Ins({embedding.getIds(), embedding.getTable()}),
-              out);
+              out, types_.compute, types_.accumulate);
           return mlir::success();
         })
         .Case([&](graph::LayerNormOp norm) {
-          Value out = Buffer(norm, rows_.lookup(norm.getX()));
+          Value out = Buffer(norm, 0);
           builder_.create<plan_ir::LayerNormOp>(
               norm.getLoc(), Ins({norm.getX(), norm.getGamma(), norm.getBeta()}),
-              out, norm.getEpsilonAttr());
+              out, norm.getEpsilonAttr(), types_.compute, types_.accumulate);
+          return mlir::success();
+        })
+        .Case([&](graph::AddLayerNormOp fused) {
+          Value sum = Buffer(fused, 0);
+          Value normed = Buffer(fused, 1);
+          builder_.create<plan_ir::AddLayerNormOp>(
+              fused.getLoc(),
+              Ins({fused.getA(), fused.getB(), fused.getGamma(), fused.getBeta()}),
+              sum, normed, fused.getEpsilonAttr(), types_.compute,
+              types_.accumulate);
           return mlir::success();
         })
         .Case([&](graph::LinearOp linear) {
           llvm::SmallVector<Value> ins = {linear.getX(), linear.getWeight()};
           if (linear.getBias()) ins.push_back(linear.getBias());
-          Value out = Buffer(linear, rows_.lookup(linear.getX()));
-          builder_.create<plan_ir::LinearOp>(linear.getLoc(), Ins(ins), out);
+          Value out = Buffer(linear, 0);
+          plan_ir::EpilogueAttr epilogue;
+          if (linear.getEpilogue()) {
+            epilogue = plan_ir::EpilogueAttr::get(context, plan_ir::Epilogue::Gelu);
+          }
+          builder_.create<plan_ir::LinearOp>(linear.getLoc(), Ins(ins), out,
+                                             epilogue, types_.compute,
+                                             types_.accumulate);
           return mlir::success();
         })
         .Case([&](graph::GeluOp gelu) {
-          Value out = Buffer(gelu, rows_.lookup(gelu.getX()));
-          builder_.create<plan_ir::GeluOp>(gelu.getLoc(), Ins({gelu.getX()}),
-                                           out);
+          Value out = Buffer(gelu, 0);
+          builder_.create<plan_ir::GeluOp>(gelu.getLoc(), Ins({gelu.getX()}), out,
+                                           types_.compute, types_.accumulate);
           return mlir::success();
         })
         .Case([&](graph::AddOp add) {
-          Value out = Buffer(add, rows_.lookup(add.getLhs()));
-          builder_.create<plan_ir::AddOp>(
-              add.getLoc(), Ins({add.getLhs(), add.getRhs()}), out);
+          Value out = Buffer(add, 0);
+          builder_.create<plan_ir::AddOp>(add.getLoc(),
+                                          Ins({add.getLhs(), add.getRhs()}), out,
+                                          types_.compute, types_.accumulate);
+          return mlir::success();
+        })
+        .Case([&](graph::CastOp cast) {
+          Value out = Buffer(cast, 0);
+          builder_.create<plan_ir::CastOp>(cast.getLoc(), Ins({cast.getX()}), out,
+                                           types_.compute, types_.accumulate);
           return mlir::success();
         })
         .Case([&](graph::AlibiAttentionOp attention) {
-          Value out = Buffer(attention, rows_.lookup(attention.getQkv()));
-          builder_.create<plan_ir::AlibiAttentionOp>(
-              attention.getLoc(),
-              Ins({attention.getQkv(), attention.getPositions(),
-                   attention.getSequenceSlots()}),
-              out, attention.getLayerAttr(), attention.getNumHeadsAttr(),
-              attention.getHeadDimAttr(), attention.getAlibiSlopesAttr());
-          return mlir::success();
+          return LowerAttention(attention);
         })
         .Case([&](graph::GatherRowsOp gather) {
-          Value out = Buffer(gather, RowDim::LogitRows);
+          Value out = Buffer(gather, 0);
           builder_.create<plan_ir::GatherRowsOp>(
-              gather.getLoc(), Ins({gather.getX(), gather.getRows()}), out);
+              gather.getLoc(), Ins({gather.getX(), gather.getRows()}), out,
+              types_.compute, types_.accumulate);
           return mlir::success();
         })
         .Case([&](graph::LmHeadOp head) {
           // The plan's linear kernel without a bias is exactly the LM head.
-          Value out = Buffer(head, rows_.lookup(head.getX()));
+          Value out = Buffer(head, 0);
           builder_.create<plan_ir::LinearOp>(
-              head.getLoc(), Ins({head.getX(), head.getWeight()}), out);
+              head.getLoc(), Ins({head.getX(), head.getWeight()}), out,
+              plan_ir::EpilogueAttr(), types_.compute, types_.accumulate);
           return mlir::success();
         })
         .Case([&](mlir::func::ReturnOp ret) { return MarkLogits(ret); })
@@ -143,9 +174,33 @@ class StepLowering {
   }
 
  private:
-  void Map(Value from, Value to, RowDim rows) {
-    lowered_[from] = to;
-    rows_[from] = rows;
+  // Fusion at graph level, implementation at lowering: the projection is a
+  // Linear into the op's internal qkv buffer, then the attention kernel.
+  LogicalResult LowerAttention(graph::AlibiAttentionOp attention) {
+    llvm::SmallVector<Value> ins = {attention.getX(), attention.getQkvWeight()};
+    if (attention.getQkvBias()) ins.push_back(attention.getQkvBias());
+    auto x = mlir::cast<mlir::RankedTensorType>(attention.getX().getType());
+    int64_t columns = 3 * static_cast<int64_t>(attention.getNumHeads()) *
+                      static_cast<int64_t>(attention.getHeadDim());
+    auto qkv_type = mlir::RankedTensorType::get(
+        {x.getDimSize(0), columns}, attention.getQkvStorageType());
+    std::string qkv_name = graph::TensorName(attention, 1, "t" + std::to_string(unnamed_++));
+    mlir::Location qkv_loc = mlir::NameLoc::get(builder_.getStringAttr(qkv_name));
+    Value qkv = Declare(qkv_loc, qkv_name, qkv_type,
+                        ToRowDim(RowKindOf(attention.getX())), offsets_[1]);
+    KernelTypes projection = TypesOf(*attention.getQkvPrecision());
+    builder_.create<plan_ir::LinearOp>(qkv_loc, Ins(ins), qkv,
+                                       plan_ir::EpilogueAttr(), projection.compute,
+                                       projection.accumulate);
+    Value out = Buffer(attention, 0);
+    builder_.create<plan_ir::AlibiAttentionOp>(
+        attention.getLoc(),
+        mlir::ValueRange{qkv, lowered_.lookup(attention.getPositions()),
+                         lowered_.lookup(attention.getSequenceSlots())},
+        out, attention.getLayerAttr(), attention.getNumHeadsAttr(),
+        attention.getHeadDimAttr(), attention.getAlibiSlopesAttr(),
+        types_.compute, types_.accumulate);
+    return mlir::success();
   }
 
   llvm::SmallVector<Value> Ins(llvm::ArrayRef<Value> graph_values) {
@@ -154,23 +209,25 @@ class StepLowering {
     return ins;
   }
 
-  // Declares the arena buffer of `op`'s result, named after its NameLoc.
-  Value Buffer(mlir::Operation* op, RowDim rows) {
-    std::string name;
-    if (auto loc = mlir::dyn_cast<mlir::NameLoc>(op->getLoc())) {
-      name = loc.getName().str();
-    } else {
-      name = "t" + std::to_string(unnamed_++);
-    }
-    Value result = op->getResult(0);
-    mlir::MemRefType type = BufferType(result);
-    int64_t offset = arena_.Allocate(type);
+  Value Declare(mlir::Location loc, llvm::StringRef name, mlir::Type type,
+                RowDim rows, int64_t offset) {
     auto buffer = builder_.create<plan_ir::BufferOp>(
-        op->getLoc(), type, builder_.getStringAttr(name),
+        loc, BufferType(type), builder_.getStringAttr(name),
         plan_ir::RowDimAttr::get(builder_.getContext(), rows),
         builder_.getI64IntegerAttr(offset), plan_ir::TensorRoleAttr());
-    Map(result, buffer.getResult(), rows);
     return buffer.getResult();
+  }
+
+  // Declares the arena buffer of `op`'s result `index` at its planned offset,
+  // named after the op's location.
+  Value Buffer(mlir::Operation* op, unsigned index) {
+    Value result = op->getResult(index);
+    std::string name = graph::TensorName(op, index, "t" + std::to_string(unnamed_++));
+    Value buffer = Declare(mlir::NameLoc::get(builder_.getStringAttr(name)), name,
+                           result.getType(),
+                           ToRowDim(RowKindOf(result)), offsets_[index]);
+    lowered_[result] = buffer;
+    return buffer;
   }
 
   LogicalResult MarkLogits(mlir::func::ReturnOp ret) {
@@ -190,43 +247,11 @@ class StepLowering {
   }
 
   mlir::OpBuilder builder_;
-  ArenaAllocator& arena_;
   llvm::DenseMap<Value, Value> lowered_;
-  llvm::DenseMap<Value, RowDim> rows_;
+  llvm::ArrayRef<int64_t> offsets_;
+  KernelTypes types_;
   int unnamed_ = 0;
 };
-
-// The KV cache's per-layer shape, read off the attention ops, which must
-// agree on heads and head_dim.
-struct KvShape {
-  int64_t num_layers = 0;
-  int64_t num_heads = 1;
-  int64_t head_dim = 1;
-};
-
-mlir::FailureOr<KvShape> CollectKvShape(mlir::func::FuncOp step) {
-  KvShape shape;
-  bool first = true;
-  auto walk = step.walk([&](graph::AlibiAttentionOp op) {
-    auto heads = static_cast<int64_t>(op.getNumHeads());
-    auto head_dim = static_cast<int64_t>(op.getHeadDim());
-    if (!first && (heads != shape.num_heads || head_dim != shape.head_dim)) {
-      op.emitOpError() << "has " << heads << " heads of " << head_dim
-                       << " but an earlier layer has " << shape.num_heads
-                       << " of " << shape.head_dim
-                       << "; the KV cache needs one shape";
-      return mlir::WalkResult::interrupt();
-    }
-    first = false;
-    shape.num_heads = heads;
-    shape.head_dim = head_dim;
-    shape.num_layers = std::max<int64_t>(
-        shape.num_layers, static_cast<int64_t>(op.getLayer()) + 1);
-    return mlir::WalkResult::advance();
-  });
-  if (walk.wasInterrupted()) return mlir::failure();
-  return shape;
-}
 
 class BloomLowerToPlanPass
     : public impl::BloomLowerToPlanBase<BloomLowerToPlanPass> {
@@ -240,16 +265,6 @@ class BloomLowerToPlanPass
 
  private:
   LogicalResult Run(mlir::ModuleOp module) {
-    for (auto [name, value] :
-         {std::pair<llvm::StringRef, int64_t>{"max-batch-tokens", maxBatchTokens},
-          {"max-seq-len", maxSeqLen},
-          {"max-sequences", maxSequences},
-          {"kv-block-size", kvBlockSize}}) {
-      if (value <= 0) {
-        return module.emitError() << "bloom-lower-to-plan: " << name
-                                  << " must be positive, got " << value;
-      }
-    }
     auto step = module.lookupSymbol<mlir::func::FuncOp>("step");
     if (!step) {
       return module.emitError("bloom-lower-to-plan: no func.func @step");
@@ -259,8 +274,33 @@ class BloomLowerToPlanPass
           "must have one block and the arguments (token_ids, positions, "
           "sequence_slots, logit_rows)");
     }
-    mlir::FailureOr<KvShape> kv = CollectKvShape(step);
-    if (mlir::failed(kv)) return mlir::failure();
+    if (mlir::failed(CheckKernels(step)) ||
+        mlir::failed(CheckPrecisionAssigned(step))) {
+      return mlir::failure();
+    }
+    auto memory = module->getAttrOfType<mlir::DictionaryAttr>(kMemoryPlanAttr);
+    auto inputs = step->getAttrOfType<mlir::DenseI64ArrayAttr>(kInputOffsetsAttr);
+    if (!memory || !inputs || inputs.size() != 4) {
+      return module.emitError(
+          "bloom-lower-to-plan: no memory plan; run --bloom-plan-memory first");
+    }
+    auto get = [&](llvm::StringRef key) -> int64_t {
+      auto attr = memory.getAs<mlir::IntegerAttr>(key);
+      return attr ? attr.getInt() : -1;
+    };
+    auto kv_dtype = memory.getAs<mlir::TypeAttr>("kv_dtype");
+    for (llvm::StringRef key :
+         {"max_batch_tokens", "max_logit_rows", "max_seq_len", "max_sequences",
+          "kv_num_layers", "kv_num_heads", "kv_head_dim", "kv_block_size",
+          "kv_num_blocks", "activations_bytes"}) {
+      if (get(key) < 0) {
+        return module.emitError() << "bloom-lower-to-plan: the memory plan lacks "
+                                  << key << "; run --bloom-plan-memory again";
+      }
+    }
+    if (!kv_dtype) {
+      return module.emitError("bloom-lower-to-plan: the memory plan lacks kv_dtype");
+    }
 
     mlir::OpBuilder builder(module.getBodyRegion());
     builder.setInsertionPointToEnd(module.getBody());
@@ -269,24 +309,18 @@ class BloomLowerToPlanPass
       return attr ? attr : builder.getStringAttr(fallback);
     };
     auto eos = module->getAttrOfType<mlir::IntegerAttr>("bloom.eos_token_id");
-    int64_t blocks_per_sequence = llvm::divideCeil(maxSeqLen, kvBlockSize);
+    auto i64 = [&](llvm::StringRef key) { return builder.getI64IntegerAttr(get(key)); };
     auto program = builder.create<plan_ir::ProgramOp>(
         step.getLoc(), string_attr("bloom.model_name", "bloom"),
         string_attr("bloom.checkpoint_dir", ""),
         builder.getI64IntegerAttr(eos ? eos.getInt() : -1),
-        builder.getI64IntegerAttr(maxBatchTokens),
-        builder.getI64IntegerAttr(maxSeqLen),
-        builder.getI64IntegerAttr(maxSequences),
-        builder.getI64IntegerAttr(kv->num_layers),
-        builder.getI64IntegerAttr(kv->num_heads),
-        builder.getI64IntegerAttr(kv->head_dim),
-        builder.getI64IntegerAttr(kvBlockSize),
-        builder.getI64IntegerAttr(maxSequences * blocks_per_sequence),
-        mlir::TypeAttr::get(builder.getF32Type()), builder.getI64IntegerAttr(0));
+        i64("max_batch_tokens"), i64("max_logit_rows"), i64("max_seq_len"),
+        i64("max_sequences"), i64("kv_num_layers"), i64("kv_num_heads"),
+        i64("kv_head_dim"), i64("kv_block_size"), i64("kv_num_blocks"), kv_dtype,
+        i64("activations_bytes"));
     program.getBody().emplaceBlock();
 
-    ArenaAllocator arena(maxBatchTokens);
-    StepLowering lowering(program, arena);
+    StepLowering lowering(program);
     static constexpr std::pair<llvm::StringLiteral, TensorRole> kInputs[] = {
         {"token_ids", TensorRole::TokenIds},
         {"positions", TensorRole::Positions},
@@ -299,12 +333,11 @@ class BloomLowerToPlanPass
         return step.emitOpError() << "argument " << index << " ("
                                   << input.first << ") must be tensor<?xi32>";
       }
-      lowering.LowerArgument(arg, input.first, input.second);
+      lowering.LowerArgument(arg, input.first, input.second, inputs[index]);
     }
     for (mlir::Operation& op : step.getBody().front()) {
       if (mlir::failed(lowering.Lower(&op))) return mlir::failure();
     }
-    program.setArenaBytesAttr(builder.getI64IntegerAttr(arena.size()));
     step.erase();
     return mlir::success();
   }

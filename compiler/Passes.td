@@ -1,41 +1,161 @@
-// The compiler's passes; bloom-opt runs them one at a time, bloom-compile as
-// a pipeline (see Pipeline.h).
+// The compiler's passes, in pipeline order (bloom-compile runs them as
+// import → fuse → assign-precision → plan-memory → lower → emit; bloom-opt
+// runs each alone). docs/compiler-passes.md explains each in more depth.
 #ifndef BLOOM_COMPILER_PASSES_TD
 #define BLOOM_COMPILER_PASSES_TD
 
 include "mlir/Pass/PassBase.td"
 
+def BloomFuse : Pass<"bloom-fuse", "mlir::ModuleOp"> {
+  let summary = "Fuses the bloom graph into the ops that have plan kernels.";
+  let description = [{
+    Pattern rewrites (greedy driver) on the unfused graph the builder emits:
+
+    - `linear` (with or without bias) followed by `gelu` → `linear
+      epilogue gelu`, when the gelu is the linear's only user;
+    - `add` followed by `layer_norm` of the sum → `add_layer_norm`, whose
+      two results replace both (the sum keeps serving its other users: the
+      next residual in a pre-LN block). Blocked when a user of the sum sits
+      between the add and the layer norm (the fused op could not dominate
+      it);
+    - the attention chain `linear` (QKV) → `split_heads` →
+      `kv_cache_append` → `attention_scores` → `alibi_bias` →
+      `causal_mask` → `softmax` → `attention_context` → `merge_heads` →
+      one `alibi_attention` with the projection folded in. Every
+      intermediate must have no other user (the cache: only the scores and
+      the context), the positions and slots must agree, the scale must be
+      1/sqrt(head_dim), and no other KV-cache op may sit inside the chain;
+    - `cast(cast(x))` whose first cast is exact (to f32, or to its own
+      type) → `x` when the second returns to x's type, else one cast; a
+      cast to its own type folds to its operand.
+
+    A fused op's location is the FusedLoc of the names it replaces (its
+    result's name first), so plan tensors keep the graph's names.
+
+    Before:
+    ```mlir
+    %u = bloom.linear %x, %w, %b : ... -> tensor<?x256xf32> loc("h.0.mlp_h_to_4h")
+    %g = bloom.gelu %u : tensor<?x256xf32> loc("h.0.mlp_gelu")
+    ```
+    After:
+    ```mlir
+    %g = bloom.linear %x, %w, %b epilogue gelu : ... loc(fused["h.0.mlp_gelu", "h.0.mlp_h_to_4h"])
+    ```
+  }];
+}
+
+def BloomAssignPrecision : Pass<"bloom-assign-precision", "mlir::ModuleOp"> {
+  let summary = "Chooses storage, compute and accumulate types per op.";
+  let description = [{
+    Sets every tensor's element type to its storage type and every op's
+    `precision` (#bloom.precision<compute, accumulate>) from a policy,
+    with S the policy's storage type (f32, bf16 or f16):
+
+    - weights are stored as S (the runtime converts from the checkpoint's
+      dtype when it loads them);
+    - accumulation is f32 everywhere; layer norms (statistics and
+      normalisation) compute in f32; attention computes its scores and
+      softmax in f32 in every policy;
+    - logits (`lm_head`) are stored as f32 in every policy; `gather_rows`
+      keeps its operand's type (it copies rows);
+    - the fused attention's qkv buffer, and so the KV cache, is stored as S;
+    - everything else is stored as S and computes in S.
+
+    fp16 keeps in f32 what BLOOM overflows in fp16:
+    - the residual stream: every `add` and `add_layer_norm` sum, and every
+      tensor added into one (attention dense and MLP outputs, the residual
+      itself), stored and computed in f32. Hidden states grow with depth in
+      the large BLOOMs past fp16's 65504; bigscience trained BLOOM in bf16
+      (whose range is f32's) for that reason;
+    - attention scores and softmax, computed in f32 (in every policy):
+      transformers' BloomAttention.forward upcasts the softmax,
+      `F.softmax(attn_weights, dim=-1, dtype=torch.float32)`
+      (transformers/models/bloom/modeling_bloom.py), and q·k/sqrt(d) plus
+      the ALiBi bias (slope × key position, up to thousands) can exceed
+      fp16's range.
+
+    `bloom.cast` is inserted only where an op needs an operand in another
+    storage type than it was produced in (`add`, `gelu` and the sum side of
+    `add_layer_norm` take their operands in their own type); other kernels
+    read each operand in its own storage type. With the rules above a BLOOM
+    graph needs no cast in any policy. The policy is recorded as the module
+    attribute `bloom.precision_policy`.
+  }];
+  let options = [
+    Option<"policy", "policy", "std::string", "\"fp32\"",
+           "Precision policy: fp32, bf16 or fp16">,
+  ];
+}
+
+def BloomPlanMemory : Pass<"bloom-plan-memory", "mlir::ModuleOp"> {
+  let summary = "Places activations in one arena by liveness; sizes the KV cache.";
+  let description = [{
+    Runs on the fused, precision-assigned bloom graph. Live ranges are taken
+    in op order (compiler/Liveness.h): from the op that writes a tensor to
+    the last that reads it; step inputs and the logits are live for the
+    whole step; the fused attention's qkv buffer lives during its op.
+    Offsets: greedy by size, each tensor at the lowest 64-byte-aligned
+    offset free of every placed tensor whose live range overlaps its own
+    (compiler/ArenaPlacement.h); the result is re-checked
+    (dialects/Plan/ArenaCheck.h). Per-token tensors have room for
+    `max-batch-tokens` rows, logit-row tensors for `max-logit-rows`.
+
+    Records `bloom.arena_offsets` (per op: its results', then its internal
+    buffers') and `bloom.input_offsets` (on @step), and the module attribute
+    `bloom.memory`: the limits, the KV cache (blocks = max-sequences ×
+    ceil(max-seq-len / kv-block-size), per layer K and V pools of [blocks,
+    heads, block, head_dim] in the attention's qkv storage type) and bytes
+    by category (weights, kv_cache, activations, workspace, arena without
+    reuse). With `device-memory` > 0, a plan whose total exceeds it is an
+    error that says what would fit.
+  }];
+  let options = [
+    Option<"maxBatchTokens", "max-batch-tokens", "int64_t", "512",
+           "Tokens per step (T); sizes every per-token buffer">,
+    Option<"maxLogitRows", "max-logit-rows", "int64_t", "0",
+           "Logit rows per step (R); 0 = min(max-sequences, max-batch-tokens)">,
+    Option<"maxSeqLen", "max-seq-len", "int64_t", "2048",
+           "Positions per sequence">,
+    Option<"maxSequences", "max-sequences", "int64_t", "8",
+           "Sequence slots in the KV cache">,
+    Option<"kvBlockSize", "kv-block-size", "int64_t", "16",
+           "Positions per KV-cache block">,
+    Option<"reuse", "reuse", "bool", "true",
+           "Let tensors with disjoint live ranges share arena bytes">,
+    Option<"deviceMemory", "device-memory", "int64_t", "0",
+           "Bytes of device memory the plan must fit (0: no limit)">,
+  ];
+}
+
 def BloomLowerToPlan : Pass<"bloom-lower-to-plan", "mlir::ModuleOp"> {
-  let summary = "Lowers the bloom graph to a plan with static buffers.";
+  let summary = "Lowers the bloom graph to a plan program.";
   let description = [{
     Rewrites `func.func @step` of the `bloom` dialect into one
-    `plan.program`:
+    `plan.program`. It accepts only ops with plan kernels (otherwise:
+    "bloom.softmax has no kernel; run --bloom-fuse first"), each with a
+    precision (--bloom-assign-precision) and arena offsets
+    (--bloom-plan-memory), whose module attribute `bloom.memory` gives the
+    program its limits, KV cache and arena size.
 
     - the four step arguments become `plan.input`s with roles token_ids,
       positions, sequence_slots and logit_rows;
     - each `bloom.weight` becomes a `plan.weight` (a tied weight stays one
-      tensor);
-    - each computing op gets a `plan.buffer` for its result, named after the
-      op's NameLoc, and becomes its kernel op (`bloom.embedding` to
-      embedding_gather, `bloom.lm_head` to linear without bias, the others
-      to the kernel of the same name); the returned value's buffer gets role
-      logits.
-
-    Buffers are assigned STATICALLY: every per-token tensor (and every
-    logit-row tensor, as R <= T) has room for `max-batch-tokens` rows, and
-    offsets are bump-allocated in declaration order, each aligned to 64
-    bytes. Nothing is reused yet: liveness-based reuse of arena space is a
-    later pass, and would only change offsets and the arena size.
-
-    The KV cache takes its layers, heads and head_dim from the attention
-    ops; it has `max-sequences * ceil(max-seq-len / kv-block-size)` blocks of
-    `kv-block-size` positions, in f32.
+      tensor) of its storage type;
+    - each computing op gets a `plan.buffer` per result at its planned
+      offset, named after its location, and becomes its kernel with
+      `compute`/`accumulate` from its precision: `embedding` →
+      embedding_gather, `lm_head` → linear without bias, `add_layer_norm` →
+      add_layer_norm (two results), `linear epilogue gelu` → linear with the
+      gelu epilogue, `alibi_attention` → a linear into its qkv buffer, then
+      alibi_attention; the others to the kernel of the same name. The
+      returned value's buffer gets role logits.
 
     Before:
     ```mlir
     func.func @step(%ids: tensor<?xi32>, ...) -> tensor<?x256xf32> {
       %t = bloom.weight "word_embeddings.weight" : tensor<256x64xf32>
-      %e = bloom.embedding %ids, %t : (...) -> tensor<?x64xf32> loc("embeddings")
+      %e = bloom.embedding %ids, %t {bloom.arena_offsets = array<i64: 256>, precision = ...}
+             : (...) -> tensor<?x64xf32> loc("embeddings")
       ...
     }
     ```
@@ -47,22 +167,12 @@ def BloomLowerToPlan : Pass<"bloom-lower-to-plan", "mlir::ModuleOp"> {
       ...
       %t = plan.weight "word_embeddings.weight" : memref<256x64xf32>
       %e = plan.buffer "embeddings" tokens at 256 : memref<?x64xf32>
-      plan.embedding_gather ins(%ids, %t : ...) outs(%e : memref<?x64xf32>)
+      plan.embedding_gather ins(%ids, %t : ...) outs(%e : memref<?x64xf32>) {...}
       ...
     }
     ```
   }];
   let dependentDialects = ["::bloom::plan_ir::PlanDialect"];
-  let options = [
-    Option<"maxBatchTokens", "max-batch-tokens", "int64_t", "512",
-           "Tokens per step (T); sizes every per-token buffer">,
-    Option<"maxSeqLen", "max-seq-len", "int64_t", "2048",
-           "Positions per sequence">,
-    Option<"maxSequences", "max-sequences", "int64_t", "8",
-           "Sequence slots in the KV cache">,
-    Option<"kvBlockSize", "kv-block-size", "int64_t", "16",
-           "Positions per KV-cache block">,
-  ];
 }
 
 #endif  // BLOOM_COMPILER_PASSES_TD

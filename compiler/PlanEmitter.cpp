@@ -71,6 +71,7 @@ class PlanSerializer {
     // plan.fbs stores these as int32; the dialect allows int64.
     for (auto [what, value] : {std::pair<llvm::StringRef, int64_t>{
                                    "max_batch_tokens", program.getMaxBatchTokens()},
+                               {"max_logit_rows", program.getMaxLogitRows()},
                                {"max_seq_len", program.getMaxSeqLen()},
                                {"max_sequences", program.getMaxSequences()},
                                {"kv_cache blocks", program.getKvNumBlocks()},
@@ -83,9 +84,10 @@ class PlanSerializer {
       }
     }
     std::optional<fb::DType> kv_dtype = ToDType(program.getKvDtype());
+    if (!kv_dtype) return program.emitOpError("has a KV cache dtype plan.fbs cannot express");
     auto limits = fb::CreateLimits(
         fbb_, Int32(program.getMaxBatchTokens()), Int32(program.getMaxSeqLen()),
-        Int32(program.getMaxSequences()));
+        Int32(program.getMaxSequences()), Int32(program.getMaxLogitRows()));
     auto kv_cache = fb::CreateKvCache(
         fbb_, Int32(program.getKvNumLayers()), Int32(program.getKvNumHeads()),
         Int32(program.getKvHeadDim()), Int32(program.getKvBlockSize()),
@@ -136,26 +138,33 @@ class PlanSerializer {
                            ToRowDim(buffer.getRows()), buffer.getOffset(), 0);
         })
         .Case([&](plan_ir::EmbeddingGatherOp k) {
-          return AddInstruction(k, k.getIns(), k.getOut(),
+          return AddInstruction(k, k.getIns(), {k.getOut()},
                                 fb::Kernel::EmbeddingGather,
-                                fb::CreateEmbeddingGather(fbb_).Union());
+                                fb::CreateEmbeddingGather(fbb_).Union(),
+                                k.getCompute(), k.getAccumulate());
         })
         .Case([&](plan_ir::LayerNormOp k) {
           return AddInstruction(
-              k, k.getIns(), k.getOut(), fb::Kernel::LayerNorm,
-              fb::CreateLayerNorm(fbb_, k.getEpsilon().convertToFloat()).Union());
+              k, k.getIns(), {k.getOut()}, fb::Kernel::LayerNorm,
+              fb::CreateLayerNorm(fbb_, k.getEpsilon().convertToFloat()).Union(),
+              k.getCompute(), k.getAccumulate());
         })
         .Case([&](plan_ir::LinearOp k) {
-          return AddInstruction(k, k.getIns(), k.getOut(), fb::Kernel::Linear,
-                                fb::CreateLinear(fbb_).Union());
+          fb::Epilogue epilogue = k.getEpilogue() ? fb::Epilogue::Gelu
+                                                  : fb::Epilogue::None;
+          return AddInstruction(k, k.getIns(), {k.getOut()}, fb::Kernel::Linear,
+                                fb::CreateLinear(fbb_, epilogue).Union(),
+                                k.getCompute(), k.getAccumulate());
         })
         .Case([&](plan_ir::GeluOp k) {
-          return AddInstruction(k, k.getIns(), k.getOut(), fb::Kernel::Gelu,
-                                fb::CreateGelu(fbb_).Union());
+          return AddInstruction(k, k.getIns(), {k.getOut()}, fb::Kernel::Gelu,
+                                fb::CreateGelu(fbb_).Union(), k.getCompute(),
+                                k.getAccumulate());
         })
         .Case([&](plan_ir::AddOp k) {
-          return AddInstruction(k, k.getIns(), k.getOut(), fb::Kernel::Add,
-                                fb::CreateAdd(fbb_).Union());
+          return AddInstruction(k, k.getIns(), {k.getOut()}, fb::Kernel::Add,
+                                fb::CreateAdd(fbb_).Union(), k.getCompute(),
+                                k.getAccumulate());
         })
         .Case([&](plan_ir::AlibiAttentionOp k) {
           llvm::ArrayRef<float> slopes = k.getAlibiSlopes();
@@ -163,13 +172,26 @@ class PlanSerializer {
               fbb_, Int32(k.getLayer()), Int32(k.getNumHeads()),
               Int32(k.getHeadDim()),
               fbb_.CreateVector(slopes.data(), slopes.size()));
-          return AddInstruction(k, k.getIns(), k.getOut(),
-                                fb::Kernel::AlibiAttention, params.Union());
+          return AddInstruction(k, k.getIns(), {k.getOut()},
+                                fb::Kernel::AlibiAttention, params.Union(),
+                                k.getCompute(), k.getAccumulate());
         })
         .Case([&](plan_ir::GatherRowsOp k) {
-          return AddInstruction(k, k.getIns(), k.getOut(),
+          return AddInstruction(k, k.getIns(), {k.getOut()},
                                 fb::Kernel::GatherRows,
-                                fb::CreateGatherRows(fbb_).Union());
+                                fb::CreateGatherRows(fbb_).Union(),
+                                k.getCompute(), k.getAccumulate());
+        })
+        .Case([&](plan_ir::AddLayerNormOp k) {
+          return AddInstruction(
+              k, k.getIns(), {k.getSum(), k.getNormed()}, fb::Kernel::AddLayerNorm,
+              fb::CreateAddLayerNorm(fbb_, k.getEpsilon().convertToFloat()).Union(),
+              k.getCompute(), k.getAccumulate());
+        })
+        .Case([&](plan_ir::CastOp k) {
+          return AddInstruction(k, k.getIns(), {k.getOut()}, fb::Kernel::Cast,
+                                fb::CreateCast(fbb_).Union(), k.getCompute(),
+                                k.getAccumulate());
         })
         .Default([&](mlir::Operation* other) -> LogicalResult {
           return other->emitOpError("has no plan.fbs encoding");
@@ -198,15 +220,26 @@ class PlanSerializer {
     return mlir::success();
   }
 
+  // compute and accumulate are F32 when the kernel op leaves them out.
   LogicalResult AddInstruction(mlir::Operation* op, mlir::ValueRange ins,
-                               mlir::Value out, fb::Kernel kernel,
-                               flatbuffers::Offset<void> params) {
+                               llvm::ArrayRef<mlir::Value> outs, fb::Kernel kernel,
+                               flatbuffers::Offset<void> params,
+                               std::optional<mlir::Type> compute,
+                               std::optional<mlir::Type> accumulate) {
     std::vector<uint32_t> operands;
     for (mlir::Value in : ins) operands.push_back(index_.lookup(in));
-    std::vector<uint32_t> results = {index_.lookup(out)};
+    std::vector<uint32_t> results;
+    for (mlir::Value out : outs) results.push_back(index_.lookup(out));
+    std::optional<fb::DType> compute_dtype =
+        compute ? ToDType(*compute) : fb::DType::F32;
+    std::optional<fb::DType> accumulate_dtype =
+        accumulate ? ToDType(*accumulate) : fb::DType::F32;
+    if (!compute_dtype || !accumulate_dtype) {
+      return op->emitOpError("has compute or accumulate types plan.fbs cannot express");
+    }
     instructions_.push_back(fb::CreateInstruction(
         fbb_, kernel, params, fbb_.CreateVector(operands),
-        fbb_.CreateVector(results)));
+        fbb_.CreateVector(results), *compute_dtype, *accumulate_dtype));
     return mlir::success();
   }
 
@@ -244,20 +277,12 @@ LogicalResult SerializePlan(mlir::ModuleOp module, std::vector<uint8_t>& bytes) 
   return serializer.Serialize(*programs.begin(), bytes);
 }
 
-LogicalResult WritePlanDirectory(mlir::ModuleOp module, llvm::StringRef dir) {
-  std::vector<uint8_t> bytes;
-  if (mlir::failed(SerializePlan(module, bytes))) return mlir::failure();
+LogicalResult WritePlanText(mlir::ModuleOp module, llvm::StringRef dir) {
   if (std::error_code error = llvm::sys::fs::create_directories(dir)) {
     return module.emitError() << dir << ": " << error.message();
   }
-  llvm::SmallString<256> plan_path(dir), mlir_path(dir);
-  llvm::sys::path::append(plan_path, fb::kPlanFileName);
+  llvm::SmallString<256> mlir_path(dir);
   llvm::sys::path::append(mlir_path, fb::kPlanTextFileName);
-  if (mlir::failed(WriteFile(module, plan_path.str().str(), [&](llvm::raw_ostream& os) {
-        os.write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-      }))) {
-    return mlir::failure();
-  }
   // Kernel ops keep the graph's NameLocs; print them so that plan.mlir says
   // which graph tensor each instruction computes.
   return WriteFile(module, mlir_path.str().str(), [&](llvm::raw_ostream& os) {
@@ -265,6 +290,22 @@ LogicalResult WritePlanDirectory(mlir::ModuleOp module, llvm::StringRef dir) {
                           .enableDebugInfo(/*enable=*/true, /*prettyForm=*/false)
                           .useLocalScope());
   });
+}
+
+LogicalResult WritePlanDirectory(mlir::ModuleOp module, llvm::StringRef dir) {
+  std::vector<uint8_t> bytes;
+  if (mlir::failed(SerializePlan(module, bytes))) return mlir::failure();
+  if (std::error_code error = llvm::sys::fs::create_directories(dir)) {
+    return module.emitError() << dir << ": " << error.message();
+  }
+  llvm::SmallString<256> plan_path(dir);
+  llvm::sys::path::append(plan_path, fb::kPlanFileName);
+  if (mlir::failed(WriteFile(module, plan_path.str().str(), [&](llvm::raw_ostream& os) {
+        os.write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+      }))) {
+    return mlir::failure();
+  }
+  return WritePlanText(module, dir);
 }
 
 }  // namespace bloom

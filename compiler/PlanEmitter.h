@@ -17,6 +17,10 @@ namespace bloom {
 mlir::LogicalResult SerializePlan(mlir::ModuleOp module,
                                   std::vector<uint8_t>& bytes);
 
+// Creates `dir` if needed and writes dir/plan.mlir only (a shapes-only plan,
+// which has no weights to serialize).
+mlir::LogicalResult WritePlanText(mlir::ModuleOp module, llvm::StringRef dir);
+
 // Creates `dir` if needed and writes dir/plan.bplan and dir/plan.mlir.
 mlir::LogicalResult WritePlanDirectory(mlir::ModuleOp module,
                                        llvm::StringRef dir);

@@ -1,6 +1,8 @@
 #include "dialects/Bloom/BloomDialect.h"
 
+#include "dialects/Bloom/BloomAttrs.h"
 #include "dialects/Bloom/BloomOps.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 #include "dialects/Bloom/BloomDialect.cpp.inc"
 
@@ -11,6 +13,7 @@ void BloomDialect::initialize() {
 #define GET_OP_LIST
 #include "dialects/Bloom/BloomOps.cpp.inc"
       >();
+  registerAttributesAndTypes();
 }
 
 }  // namespace bloom::graph

@@ -6,9 +6,8 @@
 
 namespace bloom::graph {
 
-// The paged KV cache, as a side-effect resource: bloom.alibi_attention reads
-// and writes it, which keeps attention ops from being CSE'd, DCE'd or
-// reordered.
+// The paged KV cache, as a side-effect resource: the ops that append to it
+// and read it are never CSE'd or reordered with one another.
 struct KvCacheResource
     : public mlir::SideEffects::Resource::Base<KvCacheResource> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(KvCacheResource)

@@ -1,13 +1,18 @@
 // Operations of the `bloom` dialect. Shapes use T for the packed batch's
 // token count (dynamic, `?`), R for the rows whose logits are wanted, H for
-// the hidden size, V for the vocabulary.
+// the hidden size, V for the vocabulary, N for heads and D for head_dim.
+//
+// Every op but bloom.weight has an optional `precision`
+// (#bloom.precision<compute = ..., accumulate = ...>), absent until
+// --bloom-assign-precision sets it; lowering refuses an op without it.
 #ifndef BLOOM_DIALECT_BLOOM_OPS_TD
 #define BLOOM_DIALECT_BLOOM_OPS_TD
 
 include "dialects/Bloom/BloomDialect.td"
+include "dialects/Bloom/BloomAttrs.td"
 include "mlir/IR/CommonAttrConstraints.td"
 
-def Bloom_StoredDType : AnyTypeOf<[F32, F16, BF16]>;
+def Bloom_Precision : OptionalAttr<Bloom_PrecisionAttr>;
 
 def Bloom_WeightOp : Bloom_Op<"weight", [Pure]> {
   let summary = "A weight tensor of the checkpoint.";
@@ -18,21 +23,23 @@ def Bloom_WeightOp : Bloom_Op<"weight", [Pure]> {
     stored: the shard `file` (relative to the checkpoint directory), the
     `tensor` name inside it (which may carry a `transformer.` prefix) and
     the `stored_dtype`. Graphs built from a config alone (shapes only) leave
-    the source out. The result is the tensor as the graph computes with it.
+    the source out. The result type is the tensor as the plan keeps it in
+    memory (its storage type, which precision assignment chooses); the
+    runtime converts from `stored_dtype` when it loads the weight.
 
     ```mlir
     %w = bloom.weight "h.0.input_layernorm.weight"
            from "model.safetensors" ["transformer.h.0.input_layernorm.weight"] bf16
            : tensor<64xf32>
-    %u = bloom.weight "ln_f.weight" : tensor<64xf32>
+    %u = bloom.weight "ln_f.weight" : tensor<64xbf16>
     ```
   }];
   let arguments = (ins
     StrAttr:$name,
     OptionalAttr<StrAttr>:$file,
     OptionalAttr<StrAttr>:$tensor,
-    OptionalAttr<TypeAttrOf<Bloom_StoredDType>>:$stored_dtype);
-  let results = (outs StaticShapeTensorOf<[F32]>:$result);
+    OptionalAttr<TypeAttrOf<Bloom_Float>>:$stored_dtype);
+  let results = (outs StaticShapeTensorOf<[F32, F16, BF16]>:$result);
   let assemblyFormat = [{
     $name (`from` $file^ ` ` `[` $tensor `]` $stored_dtype)? attr-dict `:` type($result)
   }];
@@ -53,7 +60,8 @@ def Bloom_EmbeddingOp : Bloom_Op<"embedding", [Pure]> {
            : (tensor<?xi32>, tensor<250880x1024xf32>) -> tensor<?x1024xf32>
     ```
   }];
-  let arguments = (ins Bloom_IndexVector:$ids, 2DTensorOf<[F32]>:$table);
+  let arguments = (ins Bloom_IndexVector:$ids, Bloom_Matrix:$table,
+                       Bloom_Precision:$precision);
   let results = (outs Bloom_RowsTensor:$result);
   let assemblyFormat = [{
     $ids `,` $table attr-dict `:` functional-type(operands, results)
@@ -72,8 +80,9 @@ def Bloom_LayerNormOp : Bloom_Op<"layer_norm", [Pure]> {
            : (tensor<?x64xf32>, tensor<64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
     ```
   }];
-  let arguments = (ins Bloom_RowsTensor:$x, 1DTensorOf<[F32]>:$gamma,
-                       1DTensorOf<[F32]>:$beta, F32Attr:$epsilon);
+  let arguments = (ins Bloom_RowsTensor:$x, Bloom_Vector:$gamma,
+                       Bloom_Vector:$beta, F32Attr:$epsilon,
+                       Bloom_Precision:$precision);
   let results = (outs Bloom_RowsTensor:$result);
   let assemblyFormat = [{
     $x `,` $gamma `,` $beta attr-dict `:` functional-type(operands, results)
@@ -81,22 +90,52 @@ def Bloom_LayerNormOp : Bloom_Op<"layer_norm", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Bloom_LinearOp : Bloom_Op<"linear", [Pure]> {
-  let summary = "Affine map with a weight in [out, in] layout.";
+def Bloom_AddLayerNormOp : Bloom_Op<"add_layer_norm", [Pure]> {
+  let summary = "Residual addition followed by layer normalisation.";
   let description = [{
-    `y = x · weightᵀ + bias`, the weight laid out [M, K] as checkpoints store
-    it; the bias is optional.
+    `sum = a + b; normed = layer_norm(sum, gamma, beta, epsilon)`, with the
+    statistics taken from the sum as computed (before rounding it to its
+    storage type). Both results are values: a pre-LN block carries `sum` on
+    as the next residual, a post-LN block carries `normed`. `a`, `b` and
+    `sum` share one type; `normed` may be stored in another.
+
+    ```mlir
+    %sum, %normed = bloom.add_layer_norm %a, %b, %gamma, %beta {epsilon = 1.0e-05 : f32}
+           : (tensor<?x64xf32>, tensor<?x64xf32>, tensor<64xf32>, tensor<64xf32>)
+             -> (tensor<?x64xf32>, tensor<?x64xf32>)
+    ```
+  }];
+  let arguments = (ins Bloom_RowsTensor:$a, Bloom_RowsTensor:$b,
+                       Bloom_Vector:$gamma, Bloom_Vector:$beta,
+                       F32Attr:$epsilon, Bloom_Precision:$precision);
+  let results = (outs Bloom_RowsTensor:$sum, Bloom_RowsTensor:$normed);
+  let assemblyFormat = [{
+    $a `,` $b `,` $gamma `,` $beta attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Bloom_LinearOp : Bloom_Op<"linear", [Pure]> {
+  let summary = "Affine map with a weight in [out, in] layout, and an epilogue.";
+  let description = [{
+    `y = epilogue(x · weightᵀ + bias)`, the weight laid out [M, K] as
+    checkpoints store it; the bias is optional, and so is the epilogue
+    (`gelu`: BLOOM's tanh GELU, which `--bloom-fuse` folds in).
 
     ```mlir
     %y = bloom.linear %x, %w, %b
            : (tensor<?x64xf32>, tensor<192x64xf32>, tensor<192xf32>) -> tensor<?x192xf32>
+    %u = bloom.linear %x, %w4, %b4 epilogue gelu
+           : (tensor<?x64xf32>, tensor<256x64xf32>, tensor<256xf32>) -> tensor<?x256xf32>
     ```
   }];
-  let arguments = (ins Bloom_RowsTensor:$x, 2DTensorOf<[F32]>:$weight,
-                       Optional<1DTensorOf<[F32]>>:$bias);
+  let arguments = (ins Bloom_RowsTensor:$x, Bloom_Matrix:$weight,
+                       Optional<Bloom_Vector>:$bias,
+                       OptionalAttr<Bloom_Epilogue>:$epilogue,
+                       Bloom_Precision:$precision);
   let results = (outs Bloom_RowsTensor:$result);
   let assemblyFormat = [{
-    $x `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+    $x `,` $weight (`,` $bias^)? (`epilogue` $epilogue^)? attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }
@@ -110,7 +149,7 @@ def Bloom_GeluOp : Bloom_Op<"gelu", [Pure, SameOperandsAndResultType]> {
     %y = bloom.gelu %x : tensor<?x256xf32>
     ```
   }];
-  let arguments = (ins Bloom_RowsTensor:$x);
+  let arguments = (ins Bloom_RowsTensor:$x, Bloom_Precision:$precision);
   let results = (outs Bloom_RowsTensor:$result);
   let assemblyFormat = "$x attr-dict `:` type($result)";
 }
@@ -122,44 +161,257 @@ def Bloom_AddOp : Bloom_Op<"add", [Pure, SameOperandsAndResultType]> {
     %s = bloom.add %a, %b : tensor<?x64xf32>
     ```
   }];
-  let arguments = (ins Bloom_RowsTensor:$lhs, Bloom_RowsTensor:$rhs);
+  let arguments = (ins Bloom_RowsTensor:$lhs, Bloom_RowsTensor:$rhs,
+                       Bloom_Precision:$precision);
   let results = (outs Bloom_RowsTensor:$result);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
 }
 
+def Bloom_CastOp : Bloom_Op<"cast", [Pure]> {
+  let summary = "Converts a tensor to another storage type.";
+  let description = [{
+    Same shape, element type converted (round to nearest even).
+    `--bloom-assign-precision` inserts casts where an op needs an operand in
+    a storage type other than the one it was produced in; a cast to the same
+    type folds away, and `--bloom-fuse` removes a pair that cancels.
+
+    ```mlir
+    %y = bloom.cast %x : tensor<?x64xf32> to tensor<?x64xbf16>
+    ```
+  }];
+  let arguments = (ins Bloom_RowsTensor:$x, Bloom_Precision:$precision);
+  let results = (outs Bloom_RowsTensor:$result);
+  let assemblyFormat = "$x attr-dict `:` type($x) `to` type($result)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Attention, unfused: what the graph builder emits, one step of
+// transformers' BloomAttention each, over the packed batch and paged cache.
+//===----------------------------------------------------------------------===//
+
+def Bloom_SplitHeadsOp : Bloom_Op<"split_heads", [Pure]> {
+  let summary = "Splits a fused QKV projection into q, k and v per head.";
+  let description = [{
+    Each row of `qkv` is laid out [num_heads, 3, head_dim] (the layout of
+    BLOOM's query_key_value weight): `q[t, n, d] = qkv[t, (3n + 0) D + d]`,
+    `k[t, n, d] = qkv[t, (3n + 1) D + d]`, `v[t, n, d] = qkv[t, (3n + 2) D + d]`.
+
+    ```mlir
+    %q, %k, %v = bloom.split_heads %qkv {num_heads = 4 : i64, head_dim = 16 : i64}
+           : tensor<?x192xf32> -> tensor<?x4x16xf32>, tensor<?x4x16xf32>, tensor<?x4x16xf32>
+    ```
+  }];
+  let arguments = (ins Bloom_RowsTensor:$qkv,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$head_dim,
+                       Bloom_Precision:$precision);
+  let results = (outs Bloom_HeadsTensor:$q, Bloom_HeadsTensor:$k,
+                      Bloom_HeadsTensor:$v);
+  let assemblyFormat = [{
+    $qkv attr-dict `:` type($qkv) `->` type($q) `,` type($k) `,` type($v)
+  }];
+  let hasVerifier = 1;
+}
+
+def Bloom_KvCacheAppendOp : Bloom_Op<"kv_cache_append", [
+    MemoryEffects<[MemRead<Bloom_KvCacheResource>,
+                   MemWrite<Bloom_KvCacheResource>]>]> {
+  let summary = "Stores this step's keys and values in one layer's cache.";
+  let description = [{
+    For every token t: `K[layer][sequence_slots[t]][positions[t]] = k[t]`,
+    likewise V. Returns the layer's cache as it is after the append, which
+    the attention ops read.
+
+    ```mlir
+    %cache = bloom.kv_cache_append %k, %v, %positions, %slots {layer = 0 : i64}
+           : (tensor<?x4x16xf32>, tensor<?x4x16xf32>, tensor<?xi32>, tensor<?xi32>)
+             -> !bloom.kv_cache<heads = 4, head_dim = 16, f32>
+    ```
+  }];
+  let arguments = (ins Bloom_HeadsTensor:$k, Bloom_HeadsTensor:$v,
+                       Bloom_IndexVector:$positions,
+                       Bloom_IndexVector:$sequence_slots,
+                       ConfinedAttr<I64Attr, [IntNonNegative]>:$layer,
+                       Bloom_Precision:$precision);
+  let results = (outs Bloom_KvCacheType:$cache);
+  let assemblyFormat = [{
+    $k `,` $v `,` $positions `,` $sequence_slots attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Bloom_AttentionScoresOp : Bloom_Op<"attention_scores", [
+    MemoryEffects<[MemRead<Bloom_KvCacheResource>]>]> {
+  let summary = "Scaled dot products of each query with its sequence's keys.";
+  let description = [{
+    `scores[t, n, j] = scale * q[t, n] · K[sequence_slots[t]][j][n]` for every
+    cached position j of the token's sequence (the last dimension, `?`,
+    runs over positions 0 .. max_seq_len - 1; positions not yet written are
+    masked by bloom.causal_mask).
+
+    ```mlir
+    %s = bloom.attention_scores %q, %cache, %slots {scale = 0.25 : f32}
+           : (tensor<?x4x16xf32>, !bloom.kv_cache<heads = 4, head_dim = 16, f32>, tensor<?xi32>)
+             -> tensor<?x4x?xf32>
+    ```
+  }];
+  let arguments = (ins Bloom_HeadsTensor:$q, Bloom_KvCacheType:$cache,
+                       Bloom_IndexVector:$sequence_slots, F32Attr:$scale,
+                       Bloom_Precision:$precision);
+  let results = (outs Bloom_HeadsTensor:$scores);
+  let assemblyFormat = [{
+    $q `,` $cache `,` $sequence_slots attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Bloom_AlibiBiasOp : Bloom_Op<"alibi_bias", [Pure]> {
+  let summary = "Adds ALiBi's linear position bias to attention scores.";
+  let description = [{
+    `result[t, n, j] = scores[t, n, j] + alibi_slopes[n] * j`, as
+    transformers' build_alibi_tensor + baddbmm (the bias depends on the key
+    position only; softmax makes that equal to a relative bias).
+
+    ```mlir
+    %b = bloom.alibi_bias %s {alibi_slopes = array<f32: 0.25, 0.0625>}
+           : tensor<?x2x?xf32> -> tensor<?x2x?xf32>
+    ```
+  }];
+  let arguments = (ins Bloom_HeadsTensor:$scores, DenseF32ArrayAttr:$alibi_slopes,
+                       Bloom_Precision:$precision);
+  let results = (outs Bloom_HeadsTensor:$result);
+  let assemblyFormat = "$scores attr-dict `:` type($scores) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Bloom_CausalMaskOp : Bloom_Op<"causal_mask", [Pure]> {
+  let summary = "Masks keys after each token's own position.";
+  let description = [{
+    `result[t, n, j] = j <= positions[t] ? scores[t, n, j] : -inf`.
+
+    ```mlir
+    %m = bloom.causal_mask %b, %positions : (tensor<?x2x?xf32>, tensor<?xi32>) -> tensor<?x2x?xf32>
+    ```
+  }];
+  let arguments = (ins Bloom_HeadsTensor:$scores, Bloom_IndexVector:$positions,
+                       Bloom_Precision:$precision);
+  let results = (outs Bloom_HeadsTensor:$result);
+  let assemblyFormat = [{
+    $scores `,` $positions attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Bloom_SoftmaxOp : Bloom_Op<"softmax", [Pure]> {
+  let summary = "Softmax over the key dimension.";
+  let description = [{
+    `result[t, n, j] = exp(s[t, n, j] - m) / Σ_j' exp(s[t, n, j'] - m)`,
+    m the row maximum.
+
+    ```mlir
+    %p = bloom.softmax %m : tensor<?x2x?xf32> -> tensor<?x2x?xf32>
+    ```
+  }];
+  let arguments = (ins Bloom_HeadsTensor:$scores, Bloom_Precision:$precision);
+  let results = (outs Bloom_HeadsTensor:$result);
+  let assemblyFormat = "$scores attr-dict `:` type($scores) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Bloom_AttentionContextOp : Bloom_Op<"attention_context", [
+    MemoryEffects<[MemRead<Bloom_KvCacheResource>]>]> {
+  let summary = "Weighted sum of each sequence's cached values.";
+  let description = [{
+    `context[t, n] = Σ_j probs[t, n, j] * V[sequence_slots[t]][j][n]`.
+
+    ```mlir
+    %c = bloom.attention_context %p, %cache, %slots
+           : (tensor<?x4x?xf32>, !bloom.kv_cache<heads = 4, head_dim = 16, f32>, tensor<?xi32>)
+             -> tensor<?x4x16xf32>
+    ```
+  }];
+  let arguments = (ins Bloom_HeadsTensor:$probs, Bloom_KvCacheType:$cache,
+                       Bloom_IndexVector:$sequence_slots,
+                       Bloom_Precision:$precision);
+  let results = (outs Bloom_HeadsTensor:$context);
+  let assemblyFormat = [{
+    $probs `,` $cache `,` $sequence_slots attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Bloom_MergeHeadsOp : Bloom_Op<"merge_heads", [Pure]> {
+  let summary = "Concatenates the heads of each token.";
+  let description = [{
+    `result[t, n * D + d] = x[t, n, d]`.
+
+    ```mlir
+    %c = bloom.merge_heads %x : tensor<?x4x16xf32> -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Bloom_HeadsTensor:$x, Bloom_Precision:$precision);
+  let results = (outs Bloom_RowsTensor:$result);
+  let assemblyFormat = "$x attr-dict `:` type($x) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Attention, fused.
+//===----------------------------------------------------------------------===//
+
 def Bloom_AlibiAttentionOp : Bloom_Op<"alibi_attention", [
     MemoryEffects<[MemRead<Bloom_KvCacheResource>,
                    MemWrite<Bloom_KvCacheResource>]>]> {
-  let summary = "Causal self-attention with ALiBi over the paged KV cache.";
+  let summary = "BLOOM self-attention with its QKV projection, over the paged KV cache.";
   let description = [{
-    Splits each row of `qkv` into heads laid out [num_heads, 3, head_dim]
-    (the layout of BLOOM's fused query_key_value), stores each token's key
-    and value at (sequence slot, position) of layer `layer`'s cache, then
-    lets each token attend to positions 0..position of its own sequence with
-    score `q·k / sqrt(head_dim) + alibi_slopes[head] * key_position`. The
-    result is the context, heads concatenated: [T, num_heads * head_dim].
+    What `--bloom-fuse` makes of the unfused chain linear → split_heads →
+    kv_cache_append → attention_scores (scale 1/sqrt(head_dim)) → alibi_bias
+    → causal_mask → softmax → attention_context → merge_heads:
+    `qkv = x · qkv_weightᵀ + qkv_bias` laid out [num_heads, 3, head_dim] per
+    row; each token's key and value go to (sequence slot, position) of
+    layer `layer`'s cache; each token attends to positions 0..position of
+    its own sequence with score `q·k / sqrt(head_dim) + alibi_slopes[n] *
+    key_position`. The result is the context, heads concatenated:
+    [T, num_heads * head_dim].
 
-    The op reads and writes the KV cache (a side-effect resource), so it is
-    never folded away, merged or reordered with another attention op.
+    Lowering makes two plan instructions of it: a Linear into an internal
+    qkv buffer, stored as `qkv_storage` (the KV cache's type; f32 when
+    absent) with `qkv_precision`, then AlibiAttention with `precision`.
 
     ```mlir
-    %c = bloom.alibi_attention %qkv, %positions, %slots
+    %c = bloom.alibi_attention %x, %w bias %b, %positions, %slots
            {layer = 0 : i64, num_heads = 4 : i64, head_dim = 16 : i64,
             alibi_slopes = array<f32: 0.25, 0.0625, 0.015625, 0.00390625>}
-           : (tensor<?x192xf32>, tensor<?xi32>, tensor<?xi32>) -> tensor<?x64xf32>
+           : (tensor<?x64xf32>, tensor<192x64xf32>, tensor<192xf32>, tensor<?xi32>, tensor<?xi32>)
+             -> tensor<?x64xf32>
     ```
   }];
-  let arguments = (ins Bloom_RowsTensor:$qkv, Bloom_IndexVector:$positions,
+  let arguments = (ins Bloom_RowsTensor:$x, Bloom_Matrix:$qkv_weight,
+                       Optional<Bloom_Vector>:$qkv_bias,
+                       Bloom_IndexVector:$positions,
                        Bloom_IndexVector:$sequence_slots,
                        ConfinedAttr<I64Attr, [IntNonNegative]>:$layer,
                        ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
                        ConfinedAttr<I64Attr, [IntPositive]>:$head_dim,
-                       DenseF32ArrayAttr:$alibi_slopes);
+                       DenseF32ArrayAttr:$alibi_slopes,
+                       OptionalAttr<TypeAttrOf<Bloom_Float>>:$qkv_storage,
+                       Bloom_Precision:$qkv_precision,
+                       Bloom_Precision:$precision);
   let results = (outs Bloom_RowsTensor:$result);
   let assemblyFormat = [{
-    $qkv `,` $positions `,` $sequence_slots attr-dict `:` functional-type(operands, results)
+    $x `,` $qkv_weight (`bias` $qkv_bias^)? `,` $positions `,` $sequence_slots
+    attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    // The storage type of the internal qkv buffer and of the KV cache.
+    ::mlir::Type getQkvStorageType() {
+      return getQkvStorage() ? *getQkvStorage()
+                             : ::mlir::Type(::mlir::Float32Type::get(getContext()));
+    }
+  }];
 }
 
 def Bloom_GatherRowsOp : Bloom_Op<"gather_rows", [Pure]> {
@@ -172,7 +424,8 @@ def Bloom_GatherRowsOp : Bloom_Op<"gather_rows", [Pure]> {
            : (tensor<?x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
     ```
   }];
-  let arguments = (ins Bloom_RowsTensor:$x, Bloom_IndexVector:$rows);
+  let arguments = (ins Bloom_RowsTensor:$x, Bloom_IndexVector:$rows,
+                       Bloom_Precision:$precision);
   let results = (outs Bloom_RowsTensor:$result);
   let assemblyFormat = [{
     $x `,` $rows attr-dict `:` functional-type(operands, results)
@@ -191,7 +444,8 @@ def Bloom_LmHeadOp : Bloom_Op<"lm_head", [Pure]> {
            : (tensor<?x64xf32>, tensor<256x64xf32>) -> tensor<?x256xf32>
     ```
   }];
-  let arguments = (ins Bloom_RowsTensor:$x, 2DTensorOf<[F32]>:$weight);
+  let arguments = (ins Bloom_RowsTensor:$x, Bloom_Matrix:$weight,
+                       Bloom_Precision:$precision);
   let results = (outs Bloom_RowsTensor:$result);
   let assemblyFormat = [{
     $x `,` $weight attr-dict `:` functional-type(operands, results)

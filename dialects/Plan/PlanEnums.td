@@ -25,4 +25,11 @@ def Plan_RowDim : I32EnumAttr<"RowDim",
   let cppNamespace = "::bloom::plan_ir";
 }
 
+def Plan_Epilogue : I32EnumAttr<"Epilogue",
+    "what a linear applies to its result before storing it", [
+  I32EnumAttrCase<"Gelu", 1, "gelu">,
+]> {
+  let cppNamespace = "::bloom::plan_ir";
+}
+
 #endif  // BLOOM_DIALECT_PLAN_ENUMS_TD

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "dialects/Plan/ArenaCheck.h"
 #include "llvm/ADT/SmallSet.h"
 #include "mlir/IR/Builders.h"
 
@@ -36,20 +37,33 @@ MemRefType TypeOf(mlir::Value value) {
   return mlir::cast<MemRefType>(value.getType());
 }
 
-// Checks that `what` (an operand of `op`) has element type `element` and a
-// shape compatible with `expected`.
+bool IsFloat(mlir::Type type) {
+  return type.isF32() || type.isF16() || type.isBF16();
+}
+
+// Checks that `what` (an operand of `op`) has element type `element` (any
+// float storage type when `element` is null: each tensor's storage type is
+// the precision policy's choice, and kernels read and write any of them)
+// and a shape compatible with `expected`.
 LogicalResult Expect(mlir::Operation* op, llvm::StringRef what,
                      mlir::Value value, mlir::Type element,
                      llvm::ArrayRef<int64_t> expected) {
   MemRefType type = TypeOf(value);
-  bool ok = type.getElementType() == element &&
+  bool ok = (element ? type.getElementType() == element
+                     : IsFloat(type.getElementType())) &&
             type.getRank() == static_cast<int64_t>(expected.size());
   for (size_t i = 0; ok && i < expected.size(); ++i) {
     ok = CompatibleDims(type.getDimSize(i), expected[i]);
   }
   if (ok) return mlir::success();
-  return op->emitOpError() << what << " must be " << ShapeString(expected)
-                           << " " << element << ", got " << type;
+  auto diag = op->emitOpError() << what << " must be " << ShapeString(expected)
+                                << " ";
+  if (element) {
+    diag << element;
+  } else {
+    diag << "f32, f16 or bf16";
+  }
+  return diag << ", got " << type;
 }
 
 // Every kernel reads tensors that the program declares and writes an arena
@@ -77,7 +91,8 @@ LogicalResult VerifyKernelOperands(mlir::Operation* op, mlir::ValueRange ins,
 
 // Checks a tensor that lives in the arena: the type matches its row kind,
 // the offset is aligned, and its room (max_batch_tokens rows if the leading
-// dimension is dynamic) ends inside the arena.
+// dimension is dynamic: the program's capacity for that row kind) ends
+// inside the arena.
 LogicalResult VerifyArenaPlacement(mlir::Operation* op, MemRefType type,
                                    RowDim rows, int64_t offset) {
   if (!type.getLayout().isIdentity() || type.getMemorySpace()) {
@@ -102,7 +117,7 @@ LogicalResult VerifyArenaPlacement(mlir::Operation* op, MemRefType type,
                              << kArenaAlignment;
   }
   auto program = op->getParentOfType<ProgramOp>();
-  int64_t end = offset + ArenaBytes(type, program.getMaxBatchTokens());
+  int64_t end = offset + ArenaBytes(type, program.capacityRows(rows));
   if (end > static_cast<int64_t>(program.getArenaBytes())) {
     return op->emitOpError() << "occupies bytes [" << offset << ", " << end
                              << ") past the arena's " << program.getArenaBytes();
@@ -124,7 +139,70 @@ int64_t ArenaBytes(MemRefType type, int64_t capacity_rows) {
 // Program and tensors.
 //===----------------------------------------------------------------------===//
 
+int64_t ProgramOp::capacityRows(RowDim rows) {
+  switch (rows) {
+    case RowDim::Tokens: return static_cast<int64_t>(getMaxBatchTokens());
+    case RowDim::LogitRows: return static_cast<int64_t>(getMaxLogitRows());
+    case RowDim::Static: return 1;
+  }
+  return 1;
+}
+
+namespace {
+
+// The arena's tensors with their live ranges in kernel order: from the
+// first kernel that names a tensor to the last; inputs and the logits
+// (roles: the host writes or reads them around the step) for the whole step.
+std::vector<ArenaRange> LiveArenaRanges(ProgramOp program) {
+  llvm::DenseMap<mlir::Value, size_t> index;
+  std::vector<ArenaRange> ranges;
+  int64_t kernels = 0;
+  for (mlir::Operation& op : program.getBody().getOps()) {
+    if (!mlir::isa<WeightOp, InputOp, BufferOp>(op)) ++kernels;
+  }
+  auto declare = [&](mlir::Value value, llvm::StringRef name, int64_t offset,
+                     RowDim rows, bool whole_step) {
+    index[value] = ranges.size();
+    ArenaRange range;
+    range.name = name.str();
+    range.offset = offset;
+    range.bytes = ArenaBytes(TypeOf(value), program.capacityRows(rows));
+    range.first = whole_step ? 0 : kernels;  // empty until named by a kernel
+    range.last = whole_step ? kernels : -1;
+    ranges.push_back(range);
+  };
+  int64_t step = 0;
+  for (mlir::Operation& op : program.getBody().getOps()) {
+    if (auto input = mlir::dyn_cast<InputOp>(op)) {
+      declare(input, input.getName(), input.getOffset(), input.getRows(), true);
+    } else if (auto buffer = mlir::dyn_cast<BufferOp>(op)) {
+      declare(buffer, buffer.getName(), buffer.getOffset(), buffer.getRows(),
+              buffer.getRole().has_value());
+    } else if (!mlir::isa<WeightOp>(op)) {
+      for (mlir::Value operand : op.getOperands()) {
+        auto it = index.find(operand);
+        if (it == index.end()) continue;
+        ArenaRange& range = ranges[it->second];
+        range.first = std::min(range.first, step);
+        range.last = std::max(range.last, step);
+      }
+      ++step;
+    }
+  }
+  return ranges;
+}
+
+}  // namespace
+
 LogicalResult ProgramOp::verify() {
+  if (getMaxLogitRows() > getMaxBatchTokens()) {
+    return emitOpError() << "max_logit_rows " << getMaxLogitRows()
+                         << " exceeds max_batch_tokens " << getMaxBatchTokens();
+  }
+  if (std::optional<std::string> conflict =
+          FindArenaConflict(LiveArenaRanges(*this))) {
+    return emitOpError() << "arena: " << *conflict;
+  }
   llvm::SmallSet<uint32_t, 8> seen;
   for (mlir::Operation& op : getBody().getOps()) {
     std::optional<TensorRole> role;
@@ -192,7 +270,7 @@ LogicalResult EmbeddingGatherOp::verify() {
                                               : ShapedType::kDynamic;
   return mlir::success(
       mlir::succeeded(Expect(*this, "token_ids", ids, b.getI32Type(), {tokens})) &&
-      mlir::succeeded(Expect(*this, "out", getOut(), b.getF32Type(),
+      mlir::succeeded(Expect(*this, "out", getOut(), {},
                              {tokens, TypeOf(table).getDimSize(1)})));
 }
 
@@ -208,11 +286,11 @@ LogicalResult LayerNormOp::verify() {
     return emitOpError("epsilon must be positive");
   }
   return mlir::success(
-      mlir::succeeded(Expect(*this, "x", getIns()[0], b.getF32Type(),
+      mlir::succeeded(Expect(*this, "x", getIns()[0], mlir::Type(),
                              {x.getDimSize(0), hidden})) &&
-      mlir::succeeded(Expect(*this, "gamma", getIns()[1], b.getF32Type(), {hidden})) &&
-      mlir::succeeded(Expect(*this, "beta", getIns()[2], b.getF32Type(), {hidden})) &&
-      mlir::succeeded(Expect(*this, "out", getOut(), b.getF32Type(), x.getShape())));
+      mlir::succeeded(Expect(*this, "gamma", getIns()[1], mlir::Type(), {hidden})) &&
+      mlir::succeeded(Expect(*this, "beta", getIns()[2], mlir::Type(), {hidden})) &&
+      mlir::succeeded(Expect(*this, "out", getOut(), mlir::Type(), x.getShape())));
 }
 
 LogicalResult LinearOp::verify() {
@@ -227,18 +305,18 @@ LogicalResult LinearOp::verify() {
                          << weight;
   }
   int64_t out_features = weight.getDimSize(0);
-  if (mlir::failed(Expect(*this, "x", getIns()[0], b.getF32Type(),
+  if (mlir::failed(Expect(*this, "x", getIns()[0], mlir::Type(),
                           {x.getDimSize(0), weight.getDimSize(1)})) ||
-      mlir::failed(Expect(*this, "weight", getIns()[1], b.getF32Type(),
+      mlir::failed(Expect(*this, "weight", getIns()[1], mlir::Type(),
                           weight.getShape()))) {
     return mlir::failure();
   }
   if (getIns().size() == 3 &&
-      mlir::failed(Expect(*this, "bias", getIns()[2], b.getF32Type(),
+      mlir::failed(Expect(*this, "bias", getIns()[2], mlir::Type(),
                           {out_features}))) {
     return mlir::failure();
   }
-  return Expect(*this, "out", getOut(), b.getF32Type(),
+  return Expect(*this, "out", getOut(), mlir::Type(),
                 {x.getDimSize(0), out_features});
 }
 
@@ -277,12 +355,14 @@ LogicalResult AlibiAttentionOp::verify() {
   MemRefType qkv = TypeOf(getIns()[0]);
   int64_t tokens = qkv.getRank() > 0 ? qkv.getDimSize(0) : ShapedType::kDynamic;
   return mlir::success(
-      mlir::succeeded(Expect(*this, "qkv", getIns()[0], b.getF32Type(),
+      // K and V are copied into the cache as they are in qkv.
+      mlir::succeeded(Expect(*this, "qkv (stored as the KV cache)", getIns()[0],
+                             getParentOp().getKvDtype(),
                              {tokens, 3 * hidden})) &&
       mlir::succeeded(Expect(*this, "positions", getIns()[1], b.getI32Type(), {tokens})) &&
       mlir::succeeded(Expect(*this, "sequence_slots", getIns()[2], b.getI32Type(),
                              {tokens})) &&
-      mlir::succeeded(Expect(*this, "out", getOut(), b.getF32Type(), {tokens, hidden})));
+      mlir::succeeded(Expect(*this, "out", getOut(), mlir::Type(), {tokens, hidden})));
 }
 
 LogicalResult GatherRowsOp::verify() {
@@ -296,8 +376,38 @@ LogicalResult GatherRowsOp::verify() {
   int64_t count = rows.getRank() == 1 ? rows.getDimSize(0) : ShapedType::kDynamic;
   return mlir::success(
       mlir::succeeded(Expect(*this, "row_indices", getIns()[1], b.getI32Type(), {count})) &&
-      mlir::succeeded(Expect(*this, "out", getOut(), b.getF32Type(),
+      mlir::succeeded(Expect(*this, "out", getOut(), mlir::Type(),
                              {count, x.getDimSize(1)})));
+}
+
+LogicalResult AddLayerNormOp::verify() {
+  if (mlir::failed(VerifyKernelOperands(*this, getIns(), getSum(), 4, 4)) ||
+      mlir::failed(VerifyKernelOperands(*this, getIns(), getNormed(), 4, 4))) {
+    return mlir::failure();
+  }
+  if (!(getEpsilon().convertToFloat() > 0.0f)) {
+    return emitOpError("epsilon must be positive");
+  }
+  MemRefType a = TypeOf(getIns()[0]);
+  if (a.getRank() != 2) return emitOpError() << "a must be 2-D, got " << a;
+  int64_t hidden = a.getDimSize(1);
+  return mlir::success(
+      mlir::succeeded(Expect(*this, "a", getIns()[0], mlir::Type(), a.getShape())) &&
+      mlir::succeeded(Expect(*this, "b", getIns()[1], mlir::Type(), a.getShape())) &&
+      mlir::succeeded(Expect(*this, "gamma", getIns()[2], mlir::Type(), {hidden})) &&
+      mlir::succeeded(Expect(*this, "beta", getIns()[3], mlir::Type(), {hidden})) &&
+      mlir::succeeded(Expect(*this, "sum", getSum(), mlir::Type(), a.getShape())) &&
+      mlir::succeeded(Expect(*this, "normed", getNormed(), mlir::Type(), a.getShape())));
+}
+
+LogicalResult CastOp::verify() {
+  if (mlir::failed(VerifyKernelOperands(*this, getIns(), getOut(), 1, 1))) {
+    return mlir::failure();
+  }
+  MemRefType x = TypeOf(getIns()[0]);
+  return mlir::success(
+      mlir::succeeded(Expect(*this, "x", getIns()[0], mlir::Type(), x.getShape())) &&
+      mlir::succeeded(Expect(*this, "out", getOut(), mlir::Type(), x.getShape())));
 }
 
 }  // namespace bloom::plan_ir

@@ -19,7 +19,8 @@ def Plan_ProgramOp : Plan_Op<"program", [
     IsolatedFromAbove, NoTerminator, SingleBlock]> {
   let summary = "One step function over a packed token batch.";
   let description = [{
-    The whole plan: the limits it was compiled for, the paged KV cache's
+    The whole plan: the limits it was compiled for (per-token tensors have
+    room for `max_batch_tokens` rows, logit-row tensors for `max_logit_rows`), the paged KV cache's
     shape (per layer, K and V pools of [blocks, heads, block_size, head_dim]),
     the activation arena's size in bytes, where the checkpoint lives and the
     generation defaults. The body declares tensors (`plan.weight`,
@@ -27,7 +28,8 @@ def Plan_ProgramOp : Plan_Op<"program", [
 
     ```mlir
     plan.program "bloom-tiny" checkpoint "/models/tiny" eos_token_id = 2
-        limits(max_batch_tokens = 8, max_seq_len = 32, max_sequences = 2)
+        limits(max_batch_tokens = 8, max_logit_rows = 2, max_seq_len = 32,
+               max_sequences = 2)
         kv_cache(layers = 1, heads = 4, head_dim = 16, block_size = 16,
                  blocks = 4, dtype = f32)
         arena_bytes = 4096 {
@@ -41,6 +43,7 @@ def Plan_ProgramOp : Plan_Op<"program", [
     StrAttr:$checkpoint_dir,
     I64Attr:$eos_token_id,
     Plan_PositiveI64:$max_batch_tokens,
+    Plan_PositiveI64:$max_logit_rows,
     Plan_PositiveI64:$max_seq_len,
     Plan_PositiveI64:$max_sequences,
     Plan_NonNegativeI64:$kv_num_layers,
@@ -54,6 +57,7 @@ def Plan_ProgramOp : Plan_Op<"program", [
   let assemblyFormat = [{
     $model_name `checkpoint` $checkpoint_dir `eos_token_id` `=` $eos_token_id
     `limits` `(` `max_batch_tokens` `=` $max_batch_tokens `,`
+                 `max_logit_rows` `=` $max_logit_rows `,`
                  `max_seq_len` `=` $max_seq_len `,`
                  `max_sequences` `=` $max_sequences `)`
     `kv_cache` `(` `layers` `=` $kv_num_layers `,` `heads` `=` $kv_num_heads `,`
@@ -62,7 +66,13 @@ def Plan_ProgramOp : Plan_Op<"program", [
     `arena_bytes` `=` $arena_bytes attr-dict-with-keyword $body
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    // Rows a tensor with a dynamic leading dimension has room for.
+    int64_t capacityRows(::bloom::plan_ir::RowDim rows);
+  }];
 }
+
+def Plan_Float : AnyTypeOf<[F32, F16, BF16]>;
 
 def Plan_WeightOp : Plan_Op<"weight", [Pure, HasParent<"ProgramOp">]> {
   let summary = "A checkpoint tensor, loaded once, read-only.";
@@ -70,7 +80,8 @@ def Plan_WeightOp : Plan_Op<"weight", [Pure, HasParent<"ProgramOp">]> {
     Declares a Weight tensor: its graph name and where the checkpoint stores
     it (shard file relative to the program's checkpoint directory, tensor
     name inside the file, stored element type). The result type is the
-    tensor as the kernels read it; the runtime converts on load. A plan
+    tensor as the kernels read it (its storage type in memory, chosen by the
+    precision policy); the runtime converts from the stored type on load. A plan
     compiled without a checkpoint (shapes only) has no source and cannot be
     serialized.
 
@@ -84,7 +95,7 @@ def Plan_WeightOp : Plan_Op<"weight", [Pure, HasParent<"ProgramOp">]> {
     OptionalAttr<StrAttr>:$file,
     OptionalAttr<StrAttr>:$tensor,
     OptionalAttr<TypeAttrOf<AnyTypeOf<[F32, F16, BF16]>>>:$stored_dtype);
-  let results = (outs StaticShapeMemRefOf<[F32]>:$result);
+  let results = (outs StaticShapeMemRefOf<[F32, F16, BF16]>:$result);
   let assemblyFormat = [{
     $name (`from` $file^ ` ` `[` $tensor `]` $stored_dtype)? attr-dict `:` type($result)
   }];
@@ -119,9 +130,12 @@ def Plan_BufferOp : Plan_Op<"buffer", [Pure, HasParent<"ProgramOp">]> {
   let description = [{
     Declares an Activation tensor: its graph name, which leading dimension
     varies per step (`static`, `tokens` or `logit_rows`; a varying one is
-    `?` in the type and has room for `max_batch_tokens` rows), and its byte
-    offset in the arena, a multiple of 64. The step's result carries
-    `role logits`.
+    `?` in the type and has room for `max_batch_tokens`, respectively
+    `max_logit_rows`, rows), and its byte offset in the arena, a multiple of
+    64. Buffers whose live ranges (first to last kernel that names them)
+    are disjoint may share bytes; the program's verifier checks that no two
+    buffers live at the same time overlap. Step inputs and the buffer with
+    `role logits` (the step's result) are live for the whole step.
 
     ```mlir
     %n = plan.buffer "h.0.attn_norm" tokens at 256 : memref<?x64xf32>
@@ -131,7 +145,7 @@ def Plan_BufferOp : Plan_Op<"buffer", [Pure, HasParent<"ProgramOp">]> {
   let arguments = (ins StrAttr:$name, Plan_RowDim:$rows,
                        Plan_NonNegativeI64:$offset,
                        OptionalAttr<Plan_TensorRole>:$role);
-  let results = (outs MemRefOf<[F32]>:$result);
+  let results = (outs MemRefOf<[F32, F16, BF16]>:$result);
   let assemblyFormat = [{
     $name $rows `at` $offset (`role` $role^)? attr-dict `:` type($result)
   }];
@@ -142,6 +156,9 @@ def Plan_BufferOp : Plan_Op<"buffer", [Pure, HasParent<"ProgramOp">]> {
 // Kernels: plan.fbs's Kernel union, one op each.
 //===----------------------------------------------------------------------===//
 
+// Every kernel may carry `compute` and `accumulate` (plan.fbs's
+// Instruction.compute/.accumulate; f32 when absent). Operands are read in
+// their own element types and results rounded to theirs.
 class Plan_KernelOp<string mnemonic, dag params = (ins),
                     list<Trait> traits = []>
     : Plan_Op<mnemonic, !listconcat([HasParent<"ProgramOp">], traits)> {
@@ -149,7 +166,9 @@ class Plan_KernelOp<string mnemonic, dag params = (ins),
       (ins Arg<Variadic<AnyMemRef>, "operands, in plan.fbs order",
                [MemRead]>:$ins,
            Arg<AnyMemRef, "the result buffer", [MemWrite]>:$out),
-      params);
+      params,
+      (ins OptionalAttr<TypeAttrOf<Plan_Float>>:$compute,
+           OptionalAttr<TypeAttrOf<Plan_Float>>:$accumulate));
   let assemblyFormat = [{
     `ins` `(` $ins `:` type($ins) `)` `outs` `(` $out `:` type($out) `)` attr-dict
   }];
@@ -180,10 +199,12 @@ def Plan_LayerNormOp : Plan_KernelOp<"layer_norm", (ins F32Attr:$epsilon)> {
   }];
 }
 
-def Plan_LinearOp : Plan_KernelOp<"linear"> {
-  let summary = "y = x · weightᵀ (+ bias), weight in [out, in] layout.";
+def Plan_LinearOp : Plan_KernelOp<"linear",
+    (ins OptionalAttr<Plan_Epilogue>:$epilogue)> {
+  let summary = "y = epilogue(x · weightᵀ (+ bias)), weight in [out, in] layout.";
   let description = [{
-    ins: (x[N, K], weight[M, K] [, bias[M]]); outs: (y[N, M]).
+    ins: (x[N, K], weight[M, K] [, bias[M]]); outs: (y[N, M]). The optional
+    `epilogue` (gelu) is applied before rounding to y's type.
 
     ```mlir
     plan.linear ins(%x, %w, %b : memref<?x64xf32>, memref<192x64xf32>, memref<192xf32>)
@@ -243,6 +264,44 @@ def Plan_GatherRowsOp : Plan_KernelOp<"gather_rows"> {
     ```mlir
     plan.gather_rows ins(%x, %rows : memref<?x64xf32>, memref<?xi32>)
                      outs(%y : memref<?x64xf32>)
+    ```
+  }];
+}
+
+def Plan_AddLayerNormOp : Plan_Op<"add_layer_norm", [HasParent<"ProgramOp">]> {
+  let summary = "sum = a + b; normed = layer_norm(sum).";
+  let description = [{
+    ins: (a[N, H], b[N, H], gamma[H], beta[H]); outs: (sum[N, H],
+    normed[N, H]). The statistics are those of the sum as computed, before
+    rounding it to its type.
+
+    ```mlir
+    plan.add_layer_norm ins(%a, %b, %g, %be : memref<?x64xf32>, memref<?x64xf32>, memref<64xf32>, memref<64xf32>)
+                        outs(%sum, %normed : memref<?x64xf32>, memref<?x64xbf16>)
+                        {epsilon = 1.0e-05 : f32}
+    ```
+  }];
+  let arguments = (ins
+      Arg<Variadic<AnyMemRef>, "operands, in plan.fbs order", [MemRead]>:$ins,
+      Arg<AnyMemRef, "the sum", [MemWrite]>:$sum,
+      Arg<AnyMemRef, "the normalised sum", [MemWrite]>:$normed,
+      F32Attr:$epsilon,
+      OptionalAttr<TypeAttrOf<Plan_Float>>:$compute,
+      OptionalAttr<TypeAttrOf<Plan_Float>>:$accumulate);
+  let assemblyFormat = [{
+    `ins` `(` $ins `:` type($ins) `)`
+    `outs` `(` $sum `,` $normed `:` type($sum) `,` type($normed) `)` attr-dict
+  }];
+  let hasVerifier = 1;
+}
+
+def Plan_CastOp : Plan_KernelOp<"cast"> {
+  let summary = "y = x converted to y's element type.";
+  let description = [{
+    ins: (x); outs: (y), same shape, any float types (round to nearest even).
+
+    ```mlir
+    plan.cast ins(%x : memref<?x64xf32>) outs(%y : memref<?x64xbf16>)
     ```
   }];
 }

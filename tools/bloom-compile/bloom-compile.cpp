@@ -1,14 +1,17 @@
 // bloom-compile: Hugging Face BLOOM checkpoint -> plan directory.
 //
-//   bloom-compile --model=DIR -o PLAN_DIR [--target=cpu] [--dtype=fp32]
-//                 [--emit=bloom|plan] [--max-seq-len=N] [--max-batch-tokens=N]
-//                 [--max-sequences=N] [--shapes-only]
+//   bloom-compile --model=DIR -o PLAN_DIR [--target=cpu] [--dtype=fp32|bf16|fp16]
+//                 [--emit=bloom|fuse|precision|memory|plan] [--max-seq-len=N]
+//                 [--max-batch-tokens=N] [--max-sequences=N] [--max-logit-rows=N]
+//                 [--device-memory=BYTES] [--shapes-only]
 //
-// Builds the bloom graph from DIR (config.json + safetensors), lowers it to
-// the plan dialect and writes PLAN_DIR/plan.bplan and PLAN_DIR/plan.mlir.
-// --emit prints the IR of that stage to stdout instead and writes nothing;
-// --shapes-only (with --emit) reads only the config. Any error is one line
-// on stderr and exit code 1.
+// Builds the bloom graph from DIR (config.json + safetensors), runs
+// fuse → assign-precision → plan-memory → lower (compiler/Pipeline.h) and
+// writes PLAN_DIR/plan.bplan, PLAN_DIR/plan.mlir and PLAN_DIR/report.json.
+// --emit prints the IR after that stage to stdout instead and writes
+// nothing; --shapes-only reads only the config (DIR or a config.json file)
+// and writes plan.mlir and report.json but no plan.bplan (there are no
+// weights to point at). Any error is one line on stderr and exit code 1.
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -16,8 +19,11 @@
 #include "absl/status/statusor.h"
 #include "compiler/PlanEmitter.h"
 #include "compiler/Pipeline.h"
+#include "compiler/Report.h"
+#include "dialects/Bloom/TensorNames.h"
 #include "dialects/Bloom/BloomDialect.h"
 #include "dialects/Plan/PlanDialect.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -38,7 +44,7 @@ namespace {
 
 namespace cl = llvm::cl;
 
-enum class EmitStage { kNone, kBloom, kPlan };
+using bloom::PipelineStage;
 
 cl::OptionCategory category("bloom-compile options");
 cl::opt<std::string> model_flag(
@@ -49,13 +55,18 @@ cl::opt<std::string> output_flag("o", cl::desc("Plan directory to write"),
                                  cl::value_desc("PLAN_DIR"), cl::cat(category));
 cl::opt<std::string> target_flag("target", cl::desc("Target backend (cpu)"),
                                  cl::init("cpu"), cl::cat(category));
-cl::opt<std::string> dtype_flag("dtype", cl::desc("Compute precision (fp32)"),
-                                cl::init("fp32"), cl::cat(category));
-cl::opt<EmitStage> emit_flag(
-    "emit", cl::desc("Print the IR of a stage to stdout and stop"),
-    cl::init(EmitStage::kNone),
-    cl::values(clEnumValN(EmitStage::kBloom, "bloom", "the bloom graph"),
-               clEnumValN(EmitStage::kPlan, "plan", "the plan dialect")),
+cl::opt<std::string> dtype_flag(
+    "dtype", cl::desc("Precision policy: fp32 (default), bf16 or fp16"),
+    cl::init("fp32"), cl::cat(category));
+cl::opt<PipelineStage> emit_flag(
+    "emit", cl::desc("Print the IR after a stage to stdout and stop"),
+    cl::values(clEnumValN(PipelineStage::kImport, "bloom", "the imported bloom graph"),
+               clEnumValN(PipelineStage::kFuse, "fuse", "after --bloom-fuse"),
+               clEnumValN(PipelineStage::kPrecision, "precision",
+                          "after --bloom-assign-precision"),
+               clEnumValN(PipelineStage::kMemory, "memory",
+                          "after --bloom-plan-memory"),
+               clEnumValN(PipelineStage::kPlan, "plan", "the plan dialect")),
     cl::cat(category));
 cl::opt<int64_t> max_seq_len_flag("max-seq-len",
                                   cl::desc("Positions per sequence"),
@@ -66,10 +77,50 @@ cl::opt<int64_t> max_batch_tokens_flag("max-batch-tokens",
 cl::opt<int64_t> max_sequences_flag("max-sequences",
                                     cl::desc("Sequence slots in the KV cache"),
                                     cl::init(8), cl::cat(category));
+cl::opt<int64_t> max_logit_rows_flag(
+    "max-logit-rows",
+    cl::desc("Logit rows per step (default: min(--max-sequences, "
+             "--max-batch-tokens): one per sequence)"),
+    cl::init(0), cl::cat(category));
+cl::opt<std::string> device_memory_flag(
+    "device-memory",
+    cl::desc("Device memory the plan must fit, e.g. 80GiB, 512MiB, 1.5GB or "
+             "plain bytes (default: no limit)"),
+    cl::value_desc("BYTES"), cl::cat(category));
 cl::opt<bool> shapes_only_flag(
     "shapes-only",
-    cl::desc("Read only the config; leave weights unresolved (needs --emit)"),
+    cl::desc("Read only the config; write plan.mlir and report.json, no "
+             "plan.bplan"),
     cl::cat(category));
+
+// "80GiB", "1.5GB", "512MiB", "4096": bytes. Decimal (kB, MB, GB, TB) and
+// binary (KiB, MiB, GiB, TiB) suffixes, any case, optional "B" alone.
+absl::StatusOr<int64_t> ParseByteSize(llvm::StringRef text) {
+  auto fail = [&]() {
+    return absl::InvalidArgumentError(
+        "--device-memory=" + text.str() +
+        " is not a size (expected bytes with an optional suffix, e.g. 80GiB, "
+        "512MiB, 1.5GB)");
+  };
+  llvm::StringRef number = text.take_while(
+      [](char c) { return llvm::isDigit(c) || c == '.'; });
+  llvm::StringRef suffix = text.drop_front(number.size()).trim();
+  double value = 0;
+  if (number.empty() || number.getAsDouble(value)) return fail();
+  static constexpr std::pair<const char*, double> kSuffixes[] = {
+      {"", 1.0},          {"b", 1.0},
+      {"kb", 1e3},        {"mb", 1e6},        {"gb", 1e9},
+      {"tb", 1e12},       {"kib", 1024.0},    {"mib", 1048576.0},
+      {"gib", 1073741824.0}, {"tib", 1099511627776.0}};
+  std::string lower = suffix.lower();
+  for (auto [name, scale] : kSuffixes) {
+    if (lower != name) continue;
+    double bytes = value * scale;
+    if (!(bytes >= 1.0) || bytes > 9.0e18) return fail();
+    return static_cast<int64_t>(bytes);
+  }
+  return fail();
+}
 
 int Fail(const std::string& message) {
   llvm::errs() << "bloom-compile: " << message << "\n";
@@ -81,9 +132,8 @@ int Fail(const std::string& message) {
 mlir::LogicalResult PrintDiagnostic(mlir::Diagnostic& diag) {
   if (diag.getSeverity() == mlir::DiagnosticSeverity::Note) return mlir::success();
   std::string where;
-  if (auto name = mlir::dyn_cast<mlir::NameLoc>(diag.getLocation())) {
-    where = name.getName().str() + ": ";
-  }
+  llvm::SmallVector<std::string> names = bloom::graph::TensorNames(diag.getLocation());
+  if (!names.empty()) where = names.front() + ": ";
   llvm::errs() << "bloom-compile: "
                << (diag.getSeverity() == mlir::DiagnosticSeverity::Warning
                        ? "warning: "
@@ -100,18 +150,20 @@ absl::Status CheckFlags() {
     return absl::UnimplementedError("--target=" + target_flag +
                                     " is not supported yet (supported: cpu)");
   }
-  if (dtype_flag != "fp32") {
+  if (dtype_flag != "fp32" && dtype_flag != "bf16" && dtype_flag != "fp16") {
     return absl::UnimplementedError("--dtype=" + dtype_flag +
-                                    " is not supported yet (supported: fp32)");
+                                    " is not supported (supported: fp32, bf16, fp16)");
   }
-  if (shapes_only_flag && emit_flag == EmitStage::kNone) {
+  if (emit_flag.getNumOccurrences() == 0 && output_flag.empty()) {
     return absl::InvalidArgumentError(
-        "--shapes-only leaves weights unresolved, so it needs --emit=bloom or "
-        "--emit=plan");
+        "-o PLAN_DIR is required (or --emit=STAGE to print IR)");
   }
-  if (emit_flag == EmitStage::kNone && output_flag.empty()) {
+  if (max_logit_rows_flag.getNumOccurrences() > 0 &&
+      (max_logit_rows_flag <= 0 || max_logit_rows_flag > max_batch_tokens_flag)) {
     return absl::InvalidArgumentError(
-        "-o PLAN_DIR is required (or --emit=bloom|plan to print IR)");
+        "--max-logit-rows must be in [1, --max-batch-tokens=" +
+        std::to_string(max_batch_tokens_flag) + "], got " +
+        std::to_string(max_logit_rows_flag));
   }
   for (const cl::opt<int64_t>* limit :
        {&max_seq_len_flag, &max_batch_tokens_flag, &max_sequences_flag}) {
@@ -128,6 +180,12 @@ absl::Status CheckFlags() {
 int Run() {
   if (absl::Status flags = CheckFlags(); !flags.ok()) {
     return Fail(std::string(flags.message()));
+  }
+  int64_t device_memory = 0;
+  if (!device_memory_flag.empty()) {
+    absl::StatusOr<int64_t> bytes = ParseByteSize(device_memory_flag);
+    if (!bytes.ok()) return Fail(std::string(bytes.status().message()));
+    device_memory = *bytes;
   }
   // --model names the checkpoint directory, or (shapes only) a config file.
   std::string model_dir = model_flag;
@@ -173,7 +231,8 @@ int Run() {
   mlir::OpPrintingFlags print_flags;
   print_flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false)
       .useLocalScope();
-  if (emit_flag == EmitStage::kBloom) {
+  const bool emit = emit_flag.getNumOccurrences() > 0;
+  if (emit && emit_flag == PipelineStage::kImport) {
     (**module)->print(llvm::outs(), print_flags);
     llvm::outs() << "\n";
     return 0;
@@ -185,15 +244,27 @@ int Run() {
   if (mlir::failed(mlir::applyPassManagerCLOptions(pm))) return 1;
   mlir::TimingScope root_timing = timing.getRootScope();
   pm.enableTiming(root_timing);
-  bloom::BuildLowerToPlanPipeline(
-      pm, {max_batch_tokens_flag, max_seq_len_flag, max_sequences_flag});
+  bloom::PipelineOptions options;
+  options.policy = dtype_flag;
+  options.max_batch_tokens = max_batch_tokens_flag;
+  options.max_logit_rows = max_logit_rows_flag;
+  options.max_seq_len = max_seq_len_flag;
+  options.max_sequences = max_sequences_flag;
+  options.device_memory = device_memory;
+  bloom::BuildPipeline(pm, options, emit ? emit_flag.getValue() : PipelineStage::kPlan);
   if (mlir::failed(pm.run(**module))) return 1;
-  if (emit_flag == EmitStage::kPlan) {
+  if (emit) {
     (**module)->print(llvm::outs(), print_flags);
     llvm::outs() << "\n";
     return 0;
   }
-  if (mlir::failed(bloom::WritePlanDirectory(**module, output_flag))) return 1;
+  mlir::LogicalResult written =
+      shapes_only_flag ? bloom::WritePlanText(**module, output_flag)
+                       : bloom::WritePlanDirectory(**module, output_flag);
+  if (mlir::failed(written) ||
+      mlir::failed(bloom::WriteReport(**module, output_flag, shapes_only_flag))) {
+    return 1;
+  }
   return 0;
 }
 

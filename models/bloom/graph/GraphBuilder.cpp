@@ -1,10 +1,12 @@
 #include "models/bloom/graph/GraphBuilder.h"
 
+#include <cmath>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "dialects/Bloom/BloomOps.h"
+#include "dialects/Bloom/TensorNames.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Verifier.h"
@@ -16,6 +18,9 @@ namespace bloom::model {
 namespace {
 
 using mlir::Value;
+
+// Precision is a later pass's choice (--bloom-assign-precision).
+const graph::PrecisionAttr kNoPrecision{};
 
 mlir::Type StoredType(mlir::Builder& b, DType dtype) {
   switch (dtype) {
@@ -40,7 +45,7 @@ class StepBuilder {
     const int64_t vocab = config_.vocab_size;
     BLOOM_ASSIGN_OR_RETURN(Value table, Weight(kWordEmbeddings, {vocab, hidden_}));
     Value h = b_.create<graph::EmbeddingOp>(Loc("embeddings"), Rows(hidden_),
-                                            token_ids, table);
+                                            token_ids, table, kNoPrecision);
     BLOOM_ASSIGN_OR_RETURN(
         h, LayerNorm(h, kEmbeddingsNormWeight, kEmbeddingsNormBias,
                      "embeddings_norm"));
@@ -49,12 +54,13 @@ class StepBuilder {
     }
     BLOOM_ASSIGN_OR_RETURN(h, LayerNorm(h, kFinalNormWeight, kFinalNormBias, "ln_f"));
     h = b_.create<graph::GatherRowsOp>(Loc("logit_hidden"), Rows(hidden_), h,
-                                       logit_rows);
+                                       logit_rows, kNoPrecision);
     Value head = table;
     if (weights_.HasOwnLmHead()) {
       BLOOM_ASSIGN_OR_RETURN(head, Weight(kLmHead, {vocab, hidden_}));
     }
-    return Value(b_.create<graph::LmHeadOp>(Loc("logits"), Rows(vocab), h, head));
+    return Value(b_.create<graph::LmHeadOp>(Loc("logits"), Rows(vocab), h, head,
+                                            kNoPrecision));
   }
 
  private:
@@ -75,16 +81,13 @@ class StepBuilder {
     BLOOM_ASSIGN_OR_RETURN(
         Value qkv, Linear(ln1, names.qkv_weight, names.qkv_bias, 3 * hidden_,
                           name("qkv")));
-    std::vector<float> slopes = AlibiSlopes(static_cast<int>(heads));
-    Value context = b_.create<graph::AlibiAttentionOp>(
-        Loc(name("attn_context")), Rows(heads * head_dim), qkv, positions,
-        sequence_slots, b_.getI64IntegerAttr(layer), b_.getI64IntegerAttr(heads),
-        b_.getI64IntegerAttr(head_dim), b_.getDenseF32ArrayAttr(slopes));
+    BLOOM_ASSIGN_OR_RETURN(
+        Value context, Attention(layer, qkv, positions, sequence_slots));
     BLOOM_ASSIGN_OR_RETURN(
         Value dense, Linear(context, names.attn_dense_weight,
                             names.attn_dense_bias, hidden_, name("attn_dense")));
     Value attn = b_.create<graph::AddOp>(Loc(name("attn_residual")), dense,
-                                         residual);
+                                         residual, kNoPrecision);
 
     BLOOM_ASSIGN_OR_RETURN(
         Value ln2, LayerNorm(attn, names.post_attention_layernorm_weight,
@@ -94,11 +97,52 @@ class StepBuilder {
     BLOOM_ASSIGN_OR_RETURN(
         Value up, Linear(ln2, names.mlp_h_to_4h_weight, names.mlp_h_to_4h_bias,
                          4 * hidden_, name("mlp_h_to_4h")));
-    Value act = b_.create<graph::GeluOp>(Loc(name("mlp_gelu")), up);
+    Value act = b_.create<graph::GeluOp>(Loc(name("mlp_gelu")), up, kNoPrecision);
     BLOOM_ASSIGN_OR_RETURN(
         Value down, Linear(act, names.mlp_4h_to_h_weight, names.mlp_4h_to_h_bias,
                            hidden_, name("mlp_4h_to_h")));
-    return Value(b_.create<graph::AddOp>(Loc(name("output")), down, residual));
+    return Value(b_.create<graph::AddOp>(Loc(name("output")), down, residual,
+                                         kNoPrecision));
+  }
+
+  // transformers' BloomAttention after the QKV projection, one op per step
+  // (the unfused form; --bloom-fuse makes one alibi_attention of it).
+  absl::StatusOr<Value> Attention(int layer, Value qkv, Value positions,
+                                  Value sequence_slots) {
+    const std::string prefix = absl::StrCat("h.", layer, ".");
+    auto name = [&](std::string_view what) { return prefix + std::string(what); };
+    const int64_t heads = config_.num_heads;
+    const int64_t head_dim = config_.head_dim();
+    const int64_t dynamic = mlir::ShapedType::kDynamic;
+    auto per_head = mlir::RankedTensorType::get({dynamic, heads, head_dim}, f32_);
+    auto scores_type = mlir::RankedTensorType::get({dynamic, heads, dynamic}, f32_);
+    auto split = b_.create<graph::SplitHeadsOp>(
+        graph::FusedNameLoc(b_.getContext(), {Loc(name("query")), Loc(name("key")),
+                                              Loc(name("value"))}),
+        mlir::TypeRange{per_head, per_head, per_head}, qkv,
+        b_.getI64IntegerAttr(heads), b_.getI64IntegerAttr(head_dim), kNoPrecision);
+    auto cache_type = graph::KvCacheType::get(b_.getContext(), heads, head_dim, f32_);
+    Value cache = b_.create<graph::KvCacheAppendOp>(
+        Loc(name("kv_cache")), cache_type, split.getK(), split.getV(), positions,
+        sequence_slots, b_.getI64IntegerAttr(layer), kNoPrecision);
+    Value scores = b_.create<graph::AttentionScoresOp>(
+        Loc(name("attn_scores")), scores_type, split.getQ(), cache, sequence_slots,
+        b_.getF32FloatAttr(static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)))),
+        kNoPrecision);
+    std::vector<float> slopes = AlibiSlopes(static_cast<int>(heads));
+    scores = b_.create<graph::AlibiBiasOp>(Loc(name("attn_alibi")), scores_type,
+                                           scores, b_.getDenseF32ArrayAttr(slopes),
+                                           kNoPrecision);
+    scores = b_.create<graph::CausalMaskOp>(Loc(name("attn_masked")), scores_type,
+                                            scores, positions, kNoPrecision);
+    Value probs = b_.create<graph::SoftmaxOp>(Loc(name("attn_probs")), scores_type,
+                                              scores, kNoPrecision);
+    Value context = b_.create<graph::AttentionContextOp>(
+        Loc(name("attn_heads")), per_head, probs, cache, sequence_slots,
+        kNoPrecision);
+    return Value(b_.create<graph::MergeHeadsOp>(Loc(name("attn_context")),
+                                                Rows(heads * head_dim), context,
+                                                kNoPrecision));
   }
 
   absl::StatusOr<Value> LayerNorm(Value x, std::string_view gamma_name,
@@ -108,7 +152,8 @@ class StepBuilder {
     BLOOM_ASSIGN_OR_RETURN(Value beta, Weight(beta_name, {hidden_}));
     return Value(b_.create<graph::LayerNormOp>(
         Loc(name), Rows(hidden_), x, gamma, beta,
-        b_.getF32FloatAttr(static_cast<float>(config_.layer_norm_epsilon))));
+        b_.getF32FloatAttr(static_cast<float>(config_.layer_norm_epsilon)),
+        kNoPrecision));
   }
 
   // y = x · Wᵀ + b with W of shape [out, in], in = x's columns.
@@ -118,7 +163,8 @@ class StepBuilder {
     int64_t in = mlir::cast<mlir::RankedTensorType>(x.getType()).getDimSize(1);
     BLOOM_ASSIGN_OR_RETURN(Value weight, Weight(weight_name, {out, in}));
     BLOOM_ASSIGN_OR_RETURN(Value bias, Weight(bias_name, {out}));
-    return Value(b_.create<graph::LinearOp>(Loc(name), Rows(out), x, weight, bias));
+    return Value(b_.create<graph::LinearOp>(Loc(name), Rows(out), x, weight, bias,
+                                            /*epilogue=*/nullptr, kNoPrecision));
   }
 
   absl::StatusOr<Value> Weight(std::string_view canonical,

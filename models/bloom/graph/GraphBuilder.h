@@ -7,7 +7,12 @@
 // embedding -> word_embeddings_layernorm -> num_layers blocks (exactly
 // transformers' BloomBlock, including apply_residual_connection_post_layernorm)
 // -> ln_f -> gather_rows(logit_rows) -> lm_head (tied to the embedding table
-// unless the checkpoint has lm_head.weight). Every op's location is a NameLoc
+// unless the checkpoint has lm_head.weight). The graph is the unfused form,
+// one op per step of transformers' computation (attention as split_heads,
+// kv_cache_append, attention_scores, alibi_bias, causal_mask, softmax,
+// attention_context, merge_heads; gelu after its linear; each residual add
+// before its layer norm): fusing is --bloom-fuse's job, and all element types
+// are f32 until --bloom-assign-precision. Every op's location is a NameLoc
 // with its tensor name ("h.3.attn_norm", "logits", ...); module attributes
 // record the config, the checkpoint directory and the token ids.
 #pragma once

@@ -55,18 +55,18 @@ func.func @linear_bias(%x: tensor<?x8xf32>, %w: tensor<24x8xf32>, %b: tensor<8xf
 // -----
 
 // Tests that attention needs one ALiBi slope per head.
-func.func @attention_slopes(%qkv: tensor<?x24xf32>, %p: tensor<?xi32>) -> tensor<?x8xf32> {
+func.func @attention_slopes(%x: tensor<?x8xf32>, %w: tensor<24x8xf32>, %p: tensor<?xi32>) -> tensor<?x8xf32> {
   // expected-error @+1 {{needs one ALiBi slope per head: 2 heads, 1 slopes}}
-  %0 = bloom.alibi_attention %qkv, %p, %p {layer = 0 : i64, num_heads = 2 : i64, head_dim = 4 : i64, alibi_slopes = array<f32: 0.5>} : (tensor<?x24xf32>, tensor<?xi32>, tensor<?xi32>) -> tensor<?x8xf32>
+  %0 = bloom.alibi_attention %x, %w, %p, %p {layer = 0 : i64, num_heads = 2 : i64, head_dim = 4 : i64, alibi_slopes = array<f32: 0.5>} : (tensor<?x8xf32>, tensor<24x8xf32>, tensor<?xi32>, tensor<?xi32>) -> tensor<?x8xf32>
   return %0 : tensor<?x8xf32>
 }
 
 // -----
 
-// Tests that attention's qkv holds 3 * heads * head_dim columns.
-func.func @attention_qkv(%qkv: tensor<?x16xf32>, %p: tensor<?xi32>) -> tensor<?x8xf32> {
-  // expected-error @+1 {{qkv must have shape [?, 24]}}
-  %0 = bloom.alibi_attention %qkv, %p, %p {layer = 0 : i64, num_heads = 2 : i64, head_dim = 4 : i64, alibi_slopes = array<f32: 0.5, 0.25>} : (tensor<?x16xf32>, tensor<?xi32>, tensor<?xi32>) -> tensor<?x8xf32>
+// Tests that attention's QKV weight has 3 * heads * head_dim rows.
+func.func @attention_qkv(%x: tensor<?x8xf32>, %w: tensor<16x8xf32>, %p: tensor<?xi32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{qkv_weight must have shape [24, 8]}}
+  %0 = bloom.alibi_attention %x, %w, %p, %p {layer = 0 : i64, num_heads = 2 : i64, head_dim = 4 : i64, alibi_slopes = array<f32: 0.5, 0.25>} : (tensor<?x8xf32>, tensor<16x8xf32>, tensor<?xi32>, tensor<?xi32>) -> tensor<?x8xf32>
   return %0 : tensor<?x8xf32>
 }
 
@@ -86,4 +86,49 @@ func.func @lm_head_weight(%x: tensor<?x8xf32>, %w: tensor<8x16xf32>) -> tensor<?
   // expected-error @+1 {{must be [vocab, hidden] with hidden = 8}}
   %0 = bloom.lm_head %x, %w : (tensor<?x8xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
   return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that precision types are plan.fbs's floats.
+func.func @precision_type(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{precision types must be f32, f16 or bf16, got 'i32'}}
+  %0 = bloom.gelu %x {precision = #bloom.precision<compute = i32, accumulate = f32>} : tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that add_layer_norm's addends and sum share one type.
+func.func @add_layer_norm_types(%a: tensor<?x8xf32>, %b: tensor<?x8xbf16>, %g: tensor<8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{a, b and sum must have one type}}
+  %s, %n = bloom.add_layer_norm %a, %b, %g, %g {epsilon = 1.0e-5 : f32} : (tensor<?x8xf32>, tensor<?x8xbf16>, tensor<8xf32>, tensor<8xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>)
+  return %s : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that split_heads checks the [heads, 3, head_dim] row size.
+func.func @split_heads_size(%qkv: tensor<?x20xf32>) -> tensor<?x2x4xf32> {
+  // expected-error @+1 {{qkv must have shape [?, 24]}}
+  %q, %k, %v = bloom.split_heads %qkv {num_heads = 2 : i64, head_dim = 4 : i64} : tensor<?x20xf32> -> tensor<?x2x4xf32>, tensor<?x2x4xf32>, tensor<?x2x4xf32>
+  return %q : tensor<?x2x4xf32>
+}
+
+// -----
+
+// Tests that the cache stores keys in its own element type.
+func.func @kv_cache_type(%k: tensor<?x2x4xbf16>, %p: tensor<?xi32>) -> !bloom.kv_cache<heads = 2, head_dim = 4, f32> {
+  // expected-error @+1 {{stores 'bf16' keys in a cache of 'f32'}}
+  %c = bloom.kv_cache_append %k, %k, %p, %p {layer = 0 : i64} : (tensor<?x2x4xbf16>, tensor<?x2x4xbf16>, tensor<?xi32>, tensor<?xi32>) -> !bloom.kv_cache<heads = 2, head_dim = 4, f32>
+  return %c : !bloom.kv_cache<heads = 2, head_dim = 4, f32>
+}
+
+// -----
+
+// Tests that alibi_bias needs one slope per head.
+func.func @alibi_bias_slopes(%s: tensor<?x2x?xf32>) -> tensor<?x2x?xf32> {
+  // expected-error @+1 {{needs one ALiBi slope per head: 2 heads, 3 slopes}}
+  %b = bloom.alibi_bias %s {alibi_slopes = array<f32: 0.5, 0.25, 0.125>} : tensor<?x2x?xf32> -> tensor<?x2x?xf32>
+  return %b : tensor<?x2x?xf32>
 }

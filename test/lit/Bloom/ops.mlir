@@ -23,10 +23,8 @@ func.func @compute(%ids: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?xi3
   %e = bloom.embedding %ids, %table : (tensor<?xi32>, tensor<256x64xf32>) -> tensor<?x64xf32>
   // CHECK: %[[N:.+]] = bloom.layer_norm %[[E]], %{{.+}}, %{{.+}} {epsilon = 9.99999974E-6 : f32}
   %n = bloom.layer_norm %e, %g, %b {epsilon = 1.0e-5 : f32} : (tensor<?x64xf32>, tensor<64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
-  // CHECK: %[[QKV:.+]] = bloom.linear %[[N]], %{{.+}}, %{{.+}} : (tensor<?x64xf32>, tensor<192x64xf32>, tensor<192xf32>) -> tensor<?x192xf32>
-  %qkv = bloom.linear %n, %wqkv, %bqkv : (tensor<?x64xf32>, tensor<192x64xf32>, tensor<192xf32>) -> tensor<?x192xf32>
-  // CHECK: %[[CTX:.+]] = bloom.alibi_attention %[[QKV]], %{{.+}}, %{{.+}} {alibi_slopes = array<f32: 2.500000e-01, 6.250000e-02, 1.562500e-02, 3.906250e-03>, head_dim = 16 : i64, layer = 0 : i64, num_heads = 4 : i64}
-  %ctx = bloom.alibi_attention %qkv, %pos, %slots {layer = 0 : i64, num_heads = 4 : i64, head_dim = 16 : i64, alibi_slopes = array<f32: 0.25, 0.0625, 0.015625, 0.00390625>} : (tensor<?x192xf32>, tensor<?xi32>, tensor<?xi32>) -> tensor<?x64xf32>
+  // CHECK: %[[CTX:.+]] = bloom.alibi_attention %[[N]], %{{.+}} bias %{{.+}}, %{{.+}}, %{{.+}} {alibi_slopes = array<f32: 2.500000e-01, 6.250000e-02, 1.562500e-02, 3.906250e-03>, head_dim = 16 : i64, layer = 0 : i64, num_heads = 4 : i64}
+  %ctx = bloom.alibi_attention %n, %wqkv bias %bqkv, %pos, %slots {layer = 0 : i64, num_heads = 4 : i64, head_dim = 16 : i64, alibi_slopes = array<f32: 0.25, 0.0625, 0.015625, 0.00390625>} : (tensor<?x64xf32>, tensor<192x64xf32>, tensor<192xf32>, tensor<?xi32>, tensor<?xi32>) -> tensor<?x64xf32>
   // CHECK: %[[G:.+]] = bloom.gelu %[[CTX]] : tensor<?x64xf32>
   %gelu = bloom.gelu %ctx : tensor<?x64xf32>
   // CHECK: %[[S:.+]] = bloom.add %[[G]], %[[E]] : tensor<?x64xf32>
@@ -48,3 +46,39 @@ func.func @linear_no_bias(%x: tensor<?x64xf32>, %w: tensor<32x64xf32>) -> tensor
   return %y : tensor<?x32xf32>
 }
 
+
+// -----
+
+// Tests that the unfused attention ops, the fused forms (add_layer_norm,
+// linear with a gelu epilogue), casts and precision attributes round-trip.
+// CHECK-LABEL: func.func @unfused_attention
+func.func @unfused_attention(%qkv: tensor<?x24xf32>, %pos: tensor<?xi32>, %slots: tensor<?xi32>) -> tensor<?x8xf32> {
+  // CHECK: %[[Q:[^,]+]], %[[K:[^,]+]], %[[V:[^ ]+]] = bloom.split_heads %{{.+}} {head_dim = 4 : i64, num_heads = 2 : i64} : tensor<?x24xf32> -> tensor<?x2x4xf32>, tensor<?x2x4xf32>, tensor<?x2x4xf32>
+  %q, %k, %v = bloom.split_heads %qkv {num_heads = 2 : i64, head_dim = 4 : i64} : tensor<?x24xf32> -> tensor<?x2x4xf32>, tensor<?x2x4xf32>, tensor<?x2x4xf32>
+  // CHECK: %[[C:.+]] = bloom.kv_cache_append %[[K]], %[[V]], %{{.+}}, %{{.+}} {layer = 0 : i64} : (tensor<?x2x4xf32>, tensor<?x2x4xf32>, tensor<?xi32>, tensor<?xi32>) -> !bloom.kv_cache<heads = 2, head_dim = 4, f32>
+  %c = bloom.kv_cache_append %k, %v, %pos, %slots {layer = 0 : i64} : (tensor<?x2x4xf32>, tensor<?x2x4xf32>, tensor<?xi32>, tensor<?xi32>) -> !bloom.kv_cache<heads = 2, head_dim = 4, f32>
+  // CHECK: bloom.attention_scores %[[Q]], %[[C]], %{{.+}} {scale = 5.000000e-01 : f32}
+  %s = bloom.attention_scores %q, %c, %slots {scale = 0.5 : f32} : (tensor<?x2x4xf32>, !bloom.kv_cache<heads = 2, head_dim = 4, f32>, tensor<?xi32>) -> tensor<?x2x?xf32>
+  // CHECK: bloom.alibi_bias
+  %b = bloom.alibi_bias %s {alibi_slopes = array<f32: 0.25, 0.0625>} : tensor<?x2x?xf32> -> tensor<?x2x?xf32>
+  // CHECK: bloom.causal_mask
+  %m = bloom.causal_mask %b, %pos : (tensor<?x2x?xf32>, tensor<?xi32>) -> tensor<?x2x?xf32>
+  // CHECK: bloom.softmax {{.*}} {precision = #bloom.precision<compute = f32, accumulate = f32>}
+  %p = bloom.softmax %m {precision = #bloom.precision<compute = f32, accumulate = f32>} : tensor<?x2x?xf32> -> tensor<?x2x?xf32>
+  // CHECK: bloom.attention_context
+  %h = bloom.attention_context %p, %c, %slots : (tensor<?x2x?xf32>, !bloom.kv_cache<heads = 2, head_dim = 4, f32>, tensor<?xi32>) -> tensor<?x2x4xf32>
+  // CHECK: bloom.merge_heads {{.*}} : tensor<?x2x4xf32> -> tensor<?x8xf32>
+  %r = bloom.merge_heads %h : tensor<?x2x4xf32> -> tensor<?x8xf32>
+  return %r : tensor<?x8xf32>
+}
+
+// CHECK-LABEL: func.func @fused_forms
+func.func @fused_forms(%a: tensor<?x8xf32>, %g: tensor<8xbf16>, %w: tensor<16x8xbf16>) -> (tensor<?x8xf32>, tensor<?x16xbf16>) {
+  // CHECK: %{{.+}}, %{{.+}} = bloom.add_layer_norm {{.*}} -> (tensor<?x8xf32>, tensor<?x8xbf16>)
+  %sum, %normed = bloom.add_layer_norm %a, %a, %g, %g {epsilon = 1.0e-5 : f32} : (tensor<?x8xf32>, tensor<?x8xf32>, tensor<8xbf16>, tensor<8xbf16>) -> (tensor<?x8xf32>, tensor<?x8xbf16>)
+  // CHECK: bloom.linear %{{.+}}, %{{.+}} epilogue gelu {precision = #bloom.precision<compute = bf16, accumulate = f32>}
+  %u = bloom.linear %normed, %w epilogue gelu {precision = #bloom.precision<compute = bf16, accumulate = f32>} : (tensor<?x8xbf16>, tensor<16x8xbf16>) -> tensor<?x16xbf16>
+  // CHECK: bloom.cast %{{.+}} : tensor<?x16xbf16> to tensor<?x16xf32>
+  %c = bloom.cast %u : tensor<?x16xbf16> to tensor<?x16xf32>
+  return %sum, %u : tensor<?x8xf32>, tensor<?x16xbf16>
+}

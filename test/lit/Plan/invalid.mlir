@@ -2,7 +2,7 @@
 
 // Tests that arena offsets are multiples of 64.
 plan.program "t" checkpoint "" eos_token_id = -1
-    limits(max_batch_tokens = 4, max_seq_len = 16, max_sequences = 1)
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
     kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
     arena_bytes = 1024 {
   // expected-error @+1 {{offset 32 is not a multiple of 64}}
@@ -13,7 +13,7 @@ plan.program "t" checkpoint "" eos_token_id = -1
 
 // Tests that a buffer's room for max_batch_tokens rows ends inside the arena.
 plan.program "t" checkpoint "" eos_token_id = -1
-    limits(max_batch_tokens = 4, max_seq_len = 16, max_sequences = 1)
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
     kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
     arena_bytes = 128 {
   // expected-error @+1 {{occupies bytes [64, 192) past the arena's 128}}
@@ -24,7 +24,7 @@ plan.program "t" checkpoint "" eos_token_id = -1
 
 // Tests that a per-token buffer has a dynamic leading dimension.
 plan.program "t" checkpoint "" eos_token_id = -1
-    limits(max_batch_tokens = 4, max_seq_len = 16, max_sequences = 1)
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
     kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
     arena_bytes = 1024 {
   // expected-error @+1 {{with rows tokens must have a dynamic leading dimension and static others}}
@@ -35,7 +35,7 @@ plan.program "t" checkpoint "" eos_token_id = -1
 
 // Tests that each role appears on one tensor only.
 plan.program "t" checkpoint "" eos_token_id = -1
-    limits(max_batch_tokens = 4, max_seq_len = 16, max_sequences = 1)
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
     kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
     arena_bytes = 1024 {
   %0 = plan.input "token_ids" token_ids at 0 : memref<?xi32>
@@ -47,7 +47,7 @@ plan.program "t" checkpoint "" eos_token_id = -1
 
 // Tests that logits are an activation's role, not a step input's.
 plan.program "t" checkpoint "" eos_token_id = -1
-    limits(max_batch_tokens = 4, max_seq_len = 16, max_sequences = 1)
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
     kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
     arena_bytes = 1024 {
   // expected-error @+1 {{cannot have role logits}}
@@ -58,7 +58,7 @@ plan.program "t" checkpoint "" eos_token_id = -1
 
 // Tests that a kernel writes an arena buffer, not a weight.
 plan.program "t" checkpoint "" eos_token_id = -1
-    limits(max_batch_tokens = 4, max_seq_len = 16, max_sequences = 1)
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
     kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
     arena_bytes = 1024 {
   %w = plan.weight "w" : memref<8xf32>
@@ -71,7 +71,7 @@ plan.program "t" checkpoint "" eos_token_id = -1
 
 // Tests that linear takes two or three operands.
 plan.program "t" checkpoint "" eos_token_id = -1
-    limits(max_batch_tokens = 4, max_seq_len = 16, max_sequences = 1)
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
     kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
     arena_bytes = 1024 {
   %x = plan.buffer "x" tokens at 0 : memref<?x8xf32>
@@ -84,13 +84,13 @@ plan.program "t" checkpoint "" eos_token_id = -1
 
 // Tests that a linear weight is [out, in] with in = x's columns.
 plan.program "t" checkpoint "" eos_token_id = -1
-    limits(max_batch_tokens = 4, max_seq_len = 16, max_sequences = 1)
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
     kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
     arena_bytes = 1024 {
   %x = plan.buffer "x" tokens at 0 : memref<?x8xf32>
   %w = plan.weight "w" : memref<8x4xf32>
   %y = plan.buffer "y" tokens at 128 : memref<?x8xf32>
-  // expected-error @+1 {{x must be [?, 4] 'f32', got 'memref<?x8xf32>'}}
+  // expected-error @+1 {{x must be [?, 4] f32, f16 or bf16, got 'memref<?x8xf32>'}}
   plan.linear ins(%x, %w : memref<?x8xf32>, memref<8x4xf32>) outs(%y : memref<?x8xf32>)
 }
 
@@ -98,7 +98,7 @@ plan.program "t" checkpoint "" eos_token_id = -1
 
 // Tests that embedding ids are i32.
 plan.program "t" checkpoint "" eos_token_id = -1
-    limits(max_batch_tokens = 4, max_seq_len = 16, max_sequences = 1)
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
     kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
     arena_bytes = 1024 {
   %ids = plan.buffer "ids" tokens at 0 : memref<?xf32>
@@ -112,14 +112,14 @@ plan.program "t" checkpoint "" eos_token_id = -1
 
 // Tests that attention needs one slope per head and sized qkv.
 plan.program "t" checkpoint "" eos_token_id = -1
-    limits(max_batch_tokens = 4, max_seq_len = 16, max_sequences = 1)
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
     kv_cache(layers = 1, heads = 2, head_dim = 4, block_size = 16, blocks = 1, dtype = f32)
     arena_bytes = 1024 {
   %p = plan.input "positions" positions at 0 : memref<?xi32>
   %s = plan.input "sequence_slots" sequence_slots at 64 : memref<?xi32>
   %qkv = plan.buffer "qkv" tokens at 128 : memref<?x16xf32>
   %c = plan.buffer "c" tokens at 384 : memref<?x8xf32>
-  // expected-error @+1 {{qkv must be [?, 24] 'f32'}}
+  // expected-error @+1 {{qkv (stored as the KV cache) must be [?, 24] 'f32'}}
   plan.alibi_attention ins(%qkv, %p, %s : memref<?x16xf32>, memref<?xi32>, memref<?xi32>) outs(%c : memref<?x8xf32>) {layer = 0 : i64, num_heads = 2 : i64, head_dim = 4 : i64, alibi_slopes = array<f32: 0.5, 0.25>}
 }
 
@@ -127,9 +127,75 @@ plan.program "t" checkpoint "" eos_token_id = -1
 
 // Tests that logits have one row per logit row.
 plan.program "t" checkpoint "" eos_token_id = -1
-    limits(max_batch_tokens = 4, max_seq_len = 16, max_sequences = 1)
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
     kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
     arena_bytes = 1024 {
   // expected-error @+1 {{with role logits must have rows logit_rows}}
   %l = plan.buffer "logits" tokens at 0 role logits : memref<?x16xf32>
+}
+
+// -----
+
+// Tests that two buffers live at the same time cannot share arena bytes:
+// "a" is written by the first gelu and read by the second, while "b" (at an
+// overlapping offset) is written by the first.
+// expected-error @+1 {{arena: 'a' [0, 128) live 0..1 and 'b' [64, 192) live 0..0 share arena bytes}}
+plan.program "tiny" checkpoint "" eos_token_id = 2
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 1, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 {
+  %a = plan.buffer "a" tokens at 0 : memref<?x8xf32>
+  %b = plan.buffer "b" tokens at 64 : memref<?x8xf32>
+  %c = plan.buffer "c" tokens at 256 : memref<?x8xf32>
+  plan.gelu ins(%a : memref<?x8xf32>) outs(%b : memref<?x8xf32>)
+  plan.gelu ins(%a : memref<?x8xf32>) outs(%c : memref<?x8xf32>)
+}
+
+// -----
+
+// Tests that buffers whose live ranges are disjoint may share bytes.
+plan.program "tiny" checkpoint "" eos_token_id = 2
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 1, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 {
+  %a = plan.buffer "a" tokens at 0 : memref<?x8xf32>
+  %b = plan.buffer "b" tokens at 128 : memref<?x8xf32>
+  %c = plan.buffer "c" tokens at 0 : memref<?x8xf32>
+  plan.gelu ins(%a : memref<?x8xf32>) outs(%b : memref<?x8xf32>)
+  plan.gelu ins(%b : memref<?x8xf32>) outs(%c : memref<?x8xf32>)
+}
+
+// -----
+
+// Tests that logit-row buffers are sized by max_logit_rows, not
+// max_batch_tokens: [2 x 16] f32 = 128 bytes fits an arena of 128.
+plan.program "tiny" checkpoint "" eos_token_id = 2
+    limits(max_batch_tokens = 8, max_logit_rows = 2, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 1, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 128 {
+  %l = plan.buffer "logits" logit_rows at 0 role logits : memref<?x16xf32>
+}
+
+// -----
+
+// Tests that max_logit_rows cannot exceed max_batch_tokens.
+// expected-error @+1 {{max_logit_rows 9 exceeds max_batch_tokens 8}}
+plan.program "tiny" checkpoint "" eos_token_id = 2
+    limits(max_batch_tokens = 8, max_logit_rows = 9, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 1, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 128 {
+}
+
+// -----
+
+// Tests that attention's qkv has the KV cache's storage type.
+plan.program "tiny" checkpoint "" eos_token_id = 2
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 1, heads = 2, head_dim = 4, block_size = 16, blocks = 1, dtype = bf16)
+    arena_bytes = 1024 {
+  %pos = plan.input "positions" positions at 0 : memref<?xi32>
+  %qkv = plan.buffer "qkv" tokens at 64 : memref<?x24xf32>
+  %ctx = plan.buffer "ctx" tokens at 512 : memref<?x8xbf16>
+  // expected-error @+1 {{qkv (stored as the KV cache) must be [?, 24] 'bf16'}}
+  plan.alibi_attention ins(%qkv, %pos, %pos : memref<?x24xf32>, memref<?xi32>, memref<?xi32>) outs(%ctx : memref<?x8xbf16>) {layer = 0 : i64, num_heads = 2 : i64, head_dim = 4 : i64, alibi_slopes = array<f32: 0.5, 0.25>}
 }

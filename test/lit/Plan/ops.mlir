@@ -4,11 +4,11 @@
 // Tests that a program with every tensor declaration and every kernel
 // round-trips, with its limits, KV cache and arena.
 // CHECK: plan.program "tiny" checkpoint "/models/tiny" eos_token_id = 2
-// CHECK-SAME: limits(max_batch_tokens = 4, max_seq_len = 32, max_sequences = 2)
+// CHECK-SAME: limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 32, max_sequences = 2)
 // CHECK-SAME: kv_cache(layers = 1, heads = 2, head_dim = 4, block_size = 16, blocks = 4, dtype = f32)
 // CHECK-SAME: arena_bytes = 1664
 plan.program "tiny" checkpoint "/models/tiny" eos_token_id = 2
-    limits(max_batch_tokens = 4, max_seq_len = 32, max_sequences = 2)
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 32, max_sequences = 2)
     kv_cache(layers = 1, heads = 2, head_dim = 4, block_size = 16, blocks = 4, dtype = f32)
     arena_bytes = 1664 {
   // CHECK: %[[IDS:.+]] = plan.input "token_ids" token_ids at 0 : memref<?xi32>
@@ -61,7 +61,7 @@ plan.program "tiny" checkpoint "/models/tiny" eos_token_id = 2
 // CHECK: plan.program "empty" checkpoint "" eos_token_id = -1
 // CHECK-SAME: kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 8, dtype = f32)
 plan.program "empty" checkpoint "" eos_token_id = -1
-    limits(max_batch_tokens = 8, max_seq_len = 64, max_sequences = 2)
+    limits(max_batch_tokens = 8, max_logit_rows = 8, max_seq_len = 64, max_sequences = 2)
     kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 8, dtype = f32)
     arena_bytes = 64 {
   // CHECK: plan.buffer "scratch" static at 0 : memref<4x4xf32>

@@ -1,0 +1,227 @@
+// --bloom-assign-precision (see Passes.td for the policy and its reasons).
+//
+// One forward walk over @step: producers come before consumers, so when an
+// op is visited its operands already have their storage types. Each op gets
+// the storage type of each result (its element type), then its precision;
+// ops that need an operand in their own type get a cast where it differs.
+#include <string>
+
+#include "compiler/KernelContract.h"
+#include "compiler/Passes.h"
+#include "dialects/Bloom/BloomOps.h"
+#include "dialects/Bloom/TensorNames.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "mlir/IR/Builders.h"
+
+namespace bloom {
+
+#define GEN_PASS_DEF_BLOOMASSIGNPRECISION
+#include "compiler/Passes.h.inc"
+
+namespace {
+
+using mlir::Type;
+using mlir::Value;
+
+struct Policy {
+  Type storage;                 // S: weights and most activations
+  bool residual_in_f32 = false; // fp16: the residual stream stays f32
+};
+
+mlir::FailureOr<Policy> ParsePolicy(mlir::MLIRContext* context,
+                                    llvm::StringRef name) {
+  mlir::Builder b(context);
+  if (name == "fp32") return Policy{b.getF32Type(), false};
+  if (name == "bf16") return Policy{b.getBF16Type(), false};
+  if (name == "fp16") return Policy{b.getF16Type(), true};
+  return mlir::failure();
+}
+
+Type ElementOf(Value value) {
+  return mlir::cast<mlir::ShapedType>(value.getType()).getElementType();
+}
+
+void SetElement(Value value, Type element) {
+  if (auto shaped = mlir::dyn_cast<mlir::RankedTensorType>(value.getType())) {
+    value.setType(shaped.clone(element));
+  }
+}
+
+// A residual-stream tensor: a sum of the stream, or a tensor added into it.
+bool IsResidual(Value value) {
+  if (mlir::isa_and_nonnull<graph::AddOp>(value.getDefiningOp())) return true;
+  if (auto fused = value.getDefiningOp<graph::AddLayerNormOp>()) {
+    if (value == fused.getSum()) return true;
+  }
+  for (mlir::OpOperand& use : value.getUses()) {
+    mlir::Operation* user = use.getOwner();
+    if (mlir::isa<graph::AddOp>(user)) return true;
+    if (mlir::isa<graph::AddLayerNormOp>(user) && use.getOperandNumber() < 2) {
+      return true;
+    }
+  }
+  return false;
+}
+
+class Assigner {
+ public:
+  Assigner(mlir::MLIRContext* context, Policy policy)
+      : b_(context), policy_(policy), f32_(b_.getF32Type()) {}
+
+  void Visit(mlir::Operation* op) {
+    llvm::TypeSwitch<mlir::Operation*>(op)
+        .Case([&](graph::WeightOp weight) {
+          SetElement(weight.getResult(), policy_.storage);
+        })
+        .Case([&](graph::LayerNormOp norm) {
+          Store(norm.getResult(), Storage(norm.getResult()));
+          SetPrecision(op, f32_);
+        })
+        .Case([&](graph::AddLayerNormOp fused) {
+          Store(fused.getSum(), Storage(fused.getSum()));
+          Store(fused.getNormed(), Storage(fused.getNormed()));
+          SetPrecision(op, f32_);
+          Type sum = ElementOf(fused.getSum());
+          CastOperand(op, 0, sum);
+          CastOperand(op, 1, sum);
+        })
+        .Case([&](graph::AddOp add) {
+          Type storage = Storage(add.getResult());
+          Store(add.getResult(), storage);
+          SetPrecision(op, storage);
+          CastOperand(op, 0, storage);
+          CastOperand(op, 1, storage);
+        })
+        .Case([&](graph::GeluOp gelu) {
+          Type storage = Storage(gelu.getResult());
+          Store(gelu.getResult(), storage);
+          SetPrecision(op, storage);
+          CastOperand(op, 0, storage);
+        })
+        .Case([&](graph::AlibiAttentionOp attention) {
+          Store(attention.getResult(), Storage(attention.getResult()));
+          // The qkv buffer is what the KV cache stores, in S.
+          attention.setQkvStorageAttr(mlir::TypeAttr::get(policy_.storage));
+          attention.setQkvPrecisionAttr(
+              graph::PrecisionAttr::get(b_.getContext(), policy_.storage, f32_));
+          SetPrecision(op, f32_);  // scores and softmax in f32
+        })
+        .Case([&](graph::GatherRowsOp gather) {
+          Type storage = ElementOf(gather.getX());
+          Store(gather.getResult(), storage);
+          SetPrecision(op, storage);
+        })
+        .Case([&](graph::LmHeadOp head) {
+          Store(head.getResult(), f32_);  // logits are f32 in every policy
+          SetPrecision(op, policy_.storage);
+        })
+        .Case([&](graph::CastOp cast) { SetPrecision(op, ElementOf(cast)); })
+        .Case([&](graph::KvCacheAppendOp append) {
+          Type element = ElementOf(append.getK());
+          auto cache = append.getCache().getType();
+          append.getCache().setType(graph::KvCacheType::get(
+              b_.getContext(), cache.getNumHeads(), cache.getHeadDim(), element));
+          CastOperand(op, 1, element);
+          SetPrecision(op, element);
+        })
+        .Case<graph::AttentionScoresOp, graph::AlibiBiasOp, graph::CausalMaskOp,
+              graph::SoftmaxOp>([&](mlir::Operation* scores) {
+          // The unfused attention: scores and softmax in f32, as fused.
+          Store(scores->getResult(0), f32_);
+          SetPrecision(op, f32_);
+        })
+        .Case<graph::AttentionContextOp>([&](mlir::Operation* context) {
+          Store(context->getResult(0), policy_.storage);
+          SetPrecision(op, f32_);
+        })
+        .Default([&](mlir::Operation* other) {
+          // embedding, linear, split_heads, merge_heads: S throughout.
+          if (!mlir::isa<graph::BloomDialect>(other->getDialect())) return;
+          for (Value result : other->getResults()) Store(result, Storage(result));
+          SetPrecision(op, policy_.storage);
+        });
+  }
+
+ private:
+  Type Storage(Value value) const {
+    return policy_.residual_in_f32 && IsResidual(value) ? f32_ : policy_.storage;
+  }
+
+  void Store(Value value, Type element) { SetElement(value, element); }
+
+  void SetPrecision(mlir::Operation* op, Type compute) {
+    op->setAttr("precision",
+                graph::PrecisionAttr::get(b_.getContext(), compute, f32_));
+  }
+
+  // Makes operand `index` of `op` have element type `element`, through a
+  // bloom.cast (one per value and type, reused by later users).
+  void CastOperand(mlir::Operation* op, unsigned index, Type element) {
+    Value value = op->getOperand(index);
+    if (ElementOf(value) == element) return;
+    auto key = std::make_pair(value, element);
+    Value cast = casts_.lookup(key);
+    if (!cast) {
+      mlir::OpBuilder::InsertionGuard guard(b_);
+      if (mlir::Operation* def = value.getDefiningOp()) {
+        b_.setInsertionPointAfter(def);
+      } else {
+        b_.setInsertionPointToStart(value.getParentBlock());
+      }
+      std::string type_name;
+      llvm::raw_string_ostream(type_name) << element;
+      std::string name =
+          (value.getDefiningOp()
+               ? graph::TensorName(value.getDefiningOp(),
+                                   mlir::cast<mlir::OpResult>(value).getResultNumber(),
+                                   "t")
+               : std::string("arg")) +
+          ".to_" + type_name;
+      auto type = mlir::cast<mlir::RankedTensorType>(value.getType()).clone(element);
+      cast = b_.create<graph::CastOp>(mlir::NameLoc::get(b_.getStringAttr(name)),
+                                      type, value,
+                                      graph::PrecisionAttr::get(b_.getContext(),
+                                                                element, f32_));
+      casts_[key] = cast;
+    }
+    op->setOperand(index, cast);
+  }
+
+  mlir::OpBuilder b_;
+  Policy policy_;
+  Type f32_;
+  llvm::DenseMap<std::pair<Value, Type>, Value> casts_;
+};
+
+class BloomAssignPrecisionPass
+    : public impl::BloomAssignPrecisionBase<BloomAssignPrecisionPass> {
+ public:
+  using BloomAssignPrecisionBase::BloomAssignPrecisionBase;
+
+  void runOnOperation() override {
+    mlir::ModuleOp module = getOperation();
+    mlir::FailureOr<Policy> parsed = ParsePolicy(&getContext(), policy);
+    if (mlir::failed(parsed)) {
+      module.emitError() << "bloom-assign-precision: unknown policy '" << policy
+                         << "' (expected fp32, bf16 or fp16)";
+      return signalPassFailure();
+    }
+    Assigner assigner(&getContext(), *parsed);
+    for (auto func : module.getOps<mlir::func::FuncOp>()) {
+      if (func.isExternal()) continue;
+      llvm::SmallVector<mlir::Operation*> ops;
+      func.walk([&](mlir::Operation* op) {
+        if (op != func.getOperation()) ops.push_back(op);
+      });
+      for (mlir::Operation* op : ops) assigner.Visit(op);
+      // The function's type follows what it now returns.
+      mlir::Operation* terminator = func.getBody().back().getTerminator();
+      func.setFunctionType(mlir::FunctionType::get(
+          &getContext(), func.getArgumentTypes(), terminator->getOperandTypes()));
+    }
+    module->setAttr(kPrecisionPolicyAttr, mlir::StringAttr::get(&getContext(), policy));
+  }
+};
+
+}  // namespace
+}  // namespace bloom

@@ -1,0 +1,107 @@
+#include "compiler/DeviceFit.h"
+
+#include <cstdio>
+#include <vector>
+
+#include "llvm/Support/MathExtras.h"
+
+namespace bloom {
+
+int64_t KvCacheBlocks(const PlanLimits& limits) {
+  return limits.max_sequences *
+         static_cast<int64_t>(llvm::divideCeil(limits.max_seq_len, limits.kv_block_size));
+}
+
+int64_t KvCacheBytes(const KvGeometry& kv, const PlanLimits& limits) {
+  return 2 * kv.layers * KvCacheBlocks(limits) * kv.heads * limits.kv_block_size *
+         kv.head_dim * kv.element_bytes;
+}
+
+std::string FormatBytes(int64_t bytes) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  size_t unit = 0;
+  while (value >= 1024.0 && unit + 1 < std::size(kUnits)) {
+    value /= 1024.0;
+    ++unit;
+  }
+  char text[32];
+  if (unit == 0 || value == static_cast<double>(static_cast<int64_t>(value))) {
+    std::snprintf(text, sizeof(text), "%lld %s",
+                  static_cast<long long>(value), kUnits[unit]);
+  } else {
+    std::snprintf(text, sizeof(text), "%.1f %s", value, kUnits[unit]);
+  }
+  return text;
+}
+
+std::string DescribeMisfit(const MemoryFootprint& needs, int64_t available,
+                           const PlanLimits& limits, const KvGeometry& kv,
+                           llvm::function_ref<int64_t(int64_t)> arena_for_tokens) {
+  std::string line = "plan needs " + FormatBytes(needs.total()) + " (weights " +
+                     FormatBytes(needs.weights) + ", KV cache " +
+                     FormatBytes(needs.kv_cache) + ", activations " +
+                     FormatBytes(needs.activations) + ", workspace " +
+                     FormatBytes(needs.workspace) + ") but --device-memory is " +
+                     FormatBytes(available) + " (" + std::to_string(available) +
+                     " bytes)";
+  std::vector<std::string> fits;
+
+  // The KV cache grows with blocks per sequence times sequences.
+  const int64_t fixed = needs.weights + needs.activations + needs.workspace;
+  const int64_t kv_room = available - fixed;
+  PlanLimits one = limits;
+  one.max_sequences = 1;
+  one.max_seq_len = limits.kv_block_size;
+  const int64_t block_bytes = KvCacheBytes(kv, one);  // one block of one slot
+  if (kv_room > 0 && block_bytes > 0) {
+    int64_t blocks_per_sequence = kv_room / (block_bytes * limits.max_sequences);
+    int64_t seq_len = blocks_per_sequence * limits.kv_block_size;
+    if (blocks_per_sequence >= 1 && seq_len < limits.max_seq_len) {
+      fits.push_back("--max-seq-len=" + std::to_string(seq_len));
+    }
+    int64_t sequences = kv_room / (block_bytes * static_cast<int64_t>(llvm::divideCeil(
+                                                     limits.max_seq_len,
+                                                     limits.kv_block_size)));
+    if (sequences >= 1 && sequences < limits.max_sequences) {
+      fits.push_back("--max-sequences=" + std::to_string(sequences));
+    }
+  }
+  // The arena grows with tokens per step: the largest T that fits.
+  const int64_t arena_room =
+      available - needs.weights - needs.kv_cache - needs.workspace;
+  if (arena_room > 0 && limits.max_batch_tokens > 1) {
+    int64_t low = 0, high = limits.max_batch_tokens - 1;
+    while (low < high) {
+      int64_t mid = (low + high + 1) / 2;
+      if (arena_for_tokens(mid) <= arena_room) {
+        low = mid;
+      } else {
+        high = mid - 1;
+      }
+    }
+    if (low >= 1) fits.push_back("--max-batch-tokens=" + std::to_string(low));
+  }
+  // Tensor parallelism splits weights and KV heads over ranks; activations
+  // stay (roughly) whole on each.
+  const int64_t per_rank_room = available - needs.activations - needs.workspace;
+  if (per_rank_room > 0) {
+    int64_t sharded = needs.weights + needs.kv_cache;
+    int64_t ranks = static_cast<int64_t>(llvm::divideCeil(sharded, per_rank_room));
+    if (ranks >= 2) {
+      fits.push_back("tensor parallelism over N >= " + std::to_string(ranks) +
+                     " ranks (a later feature)");
+    }
+  }
+  if (needs.weights > 0 && needs.kv_cache + needs.activations + needs.workspace < available) {
+    fits.push_back("offloading weights to host memory or disk (a later feature)");
+  }
+  if (fits.empty()) return line + "; nothing smaller fits";
+  line += "; would fit: ";
+  for (size_t i = 0; i < fits.size(); ++i) {
+    line += (i == 0 ? "" : ", or ") + fits[i];
+  }
+  return line;
+}
+
+}  // namespace bloom

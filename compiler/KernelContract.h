@@ -1,0 +1,33 @@
+// What lowering to the plan dialect requires of a bloom graph, in one place
+// so that --bloom-plan-memory and --bloom-lower-to-plan agree: every op has
+// a plan kernel (the fused forms), a precision, and (for lowering) arena
+// offsets.
+#pragma once
+
+#include "mlir/IR/Operation.h"
+#include "mlir/Support/LogicalResult.h"
+
+namespace bloom {
+
+// True for the bloom ops that map to plan kernels (or to none, as
+// bloom.weight): weight, embedding, layer_norm, add_layer_norm, linear (with
+// or without the gelu epilogue), gelu, add, cast, alibi_attention (fused),
+// gather_rows, lm_head. The unfused attention ops have no kernel.
+bool HasKernel(mlir::Operation* op);
+
+// Emits "NAME has no kernel; run --bloom-fuse first" on the first op of
+// `step` without a kernel.
+mlir::LogicalResult CheckKernels(mlir::Operation* step);
+
+// Emits "... has no precision; run --bloom-assign-precision first" on the
+// first computing op without one (alibi_attention needs two: its own and
+// qkv_precision).
+mlir::LogicalResult CheckPrecisionAssigned(mlir::Operation* step);
+
+// The attribute names that --bloom-plan-memory writes.
+inline constexpr char kArenaOffsetsAttr[] = "bloom.arena_offsets";
+inline constexpr char kInputOffsetsAttr[] = "bloom.input_offsets";
+inline constexpr char kMemoryPlanAttr[] = "bloom.memory";
+inline constexpr char kPrecisionPolicyAttr[] = "bloom.precision_policy";
+
+}  // namespace bloom
