@@ -35,6 +35,7 @@ def parse_args():
     p.add_argument("--hf", help="hf_reference.py JSON lines")
     p.add_argument("--ceilings", help="ceilings.py JSON")
     p.add_argument("--config", required=True, help="the benchmarked model's config.json")
+    p.add_argument("--model-name", help="shown in the table (default: the config's file name)")
     p.add_argument("--batches", default="1,8,32,64,128")
     p.add_argument("--prompt-len", type=int, default=32)
     p.add_argument("--new-tokens", type=int, default=100)
@@ -134,7 +135,7 @@ def build_results(args):
         "device": device or (ceilings or {}).get("device"),
         "ceilings": ceilings,
         "model": {
-            "config": os.path.basename(args.config),
+            "config": args.model_name or os.path.basename(args.config),
             "params": shape.params,
             "weight_bytes": shape.weight_bytes,
             "layers": shape.layers,
