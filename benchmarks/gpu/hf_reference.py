@@ -63,13 +63,16 @@ class Reporter:
 def load_model(checkpoint):
     from transformers import BloomForCausalLM
 
-    kwargs = dict(attn_implementation="eager")
+    # Straight to the GPU (device_map), not through a 14 GB host copy.
+    kwargs = dict(attn_implementation="eager", device_map="cuda")
     # transformers 5 spells it dtype=; 4.x spelled it torch_dtype=.
     try:
         model = BloomForCausalLM.from_pretrained(checkpoint, dtype=torch.bfloat16, **kwargs)
     except TypeError:
         model = BloomForCausalLM.from_pretrained(checkpoint, torch_dtype=torch.bfloat16, **kwargs)
-    model = model.to("cuda").eval()
+    model.eval()
+    if next(model.parameters()).device.type != "cuda":
+        model = model.to("cuda")
     return model
 
 

@@ -25,7 +25,9 @@
 # Environment: CONFIG (model config.json), CARRY, RUNTIME_BUILD (static
 # runtime build dir), RUNTIME_CMAKE_ARGS (its extra CMake flags; the CUDA
 # backend is ON for the GPU run, OFF for --dry-run), COMPILER_BUILD (a build dir with bloom-compile; built if
-# missing), PLAN_DTYPE (bloom-compile --dtype), JOBS.
+# missing), PLAN_DTYPE (bloom-compile --dtype), DEVICE_MEMORY (bloom-compile
+# --device-memory; default 76GiB: an H100's 80 GB less the CUDA context),
+# JOBS.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -97,10 +99,14 @@ decode_flags=(--max-sequences="$max_batch" --max-seq-len="$(round_up $((PROMPT_L
 prefill_flags=(--max-sequences=1 --max-seq-len="$(round_up $((max_ttft + 1)))"
                --max-batch-tokens="$max_ttft")
 target_flags=()
+# A plan that cannot fit the GPU fails here, at compile time, not there.
+if [[ $BACKEND == cuda ]] && "$COMPILE" --help 2>&1 | grep -q -- "--device-memory"; then
+  target_flags+=(--device-memory="${DEVICE_MEMORY:-76GiB}")
+fi
 # Name the target when the compiler knows it (plans may be target-neutral).
 if "$COMPILE" --help 2>&1 | grep -q -- "--target"; then
   if [[ $BACKEND == cuda ]] && "$COMPILE" --help 2>&1 | grep -A2 -- "--target" | grep -qi cuda; then
-    target_flags=(--target=cuda)
+    target_flags+=(--target=cuda)
   fi
 fi
 rm -rf "$CARRY"
