@@ -269,14 +269,14 @@ class BloomLowerToPlanPass
     if (!step) {
       return module.emitError("bloom-lower-to-plan: no func.func @step");
     }
+    if (mlir::failed(CheckKernels(step)) ||
+        mlir::failed(CheckPrecisionAssigned(step))) {
+      return mlir::failure();
+    }
     if (step.getNumArguments() != 4 || !step.getBody().hasOneBlock()) {
       return step.emitOpError(
           "must have one block and the arguments (token_ids, positions, "
           "sequence_slots, logit_rows)");
-    }
-    if (mlir::failed(CheckKernels(step)) ||
-        mlir::failed(CheckPrecisionAssigned(step))) {
-      return mlir::failure();
     }
     auto memory = module->getAttrOfType<mlir::DictionaryAttr>(kMemoryPlanAttr);
     auto inputs = step->getAttrOfType<mlir::DenseI64ArrayAttr>(kInputOffsetsAttr);

@@ -211,6 +211,10 @@ def Plan_LinearOp : Plan_KernelOp<"linear",
                 outs(%y : memref<?x192xf32>)
     ```
   }];
+  let assemblyFormat = [{
+    `ins` `(` $ins `:` type($ins) `)` `outs` `(` $out `:` type($out) `)`
+    (`epilogue` $epilogue^)? attr-dict
+  }];
 }
 
 def Plan_GeluOp : Plan_KernelOp<"gelu"> {

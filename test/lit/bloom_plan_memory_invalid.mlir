@@ -51,3 +51,16 @@ module {
     return
   }
 }
+
+// -----
+
+// Tests that all attention layers must share one KV-cache shape.
+module {
+  func.func @step(%x: tensor<?x8xf32>, %pos: tensor<?xi32>, %slots: tensor<?xi32>, %rows: tensor<?xi32>) {
+    %w = bloom.weight "qkv" : tensor<24x8xf32>
+    %a = bloom.alibi_attention %x, %w, %pos, %slots {layer = 0 : i64, num_heads = 2 : i64, head_dim = 4 : i64, alibi_slopes = array<f32: 0.25, 0.0625>} : (tensor<?x8xf32>, tensor<24x8xf32>, tensor<?xi32>, tensor<?xi32>) -> tensor<?x8xf32>
+    // expected-error @+1 {{has 1 heads of 8 in 'f32' but an earlier layer has 2 of 4 in 'f32'; the KV cache needs one shape}}
+    %b = bloom.alibi_attention %x, %w, %pos, %slots {layer = 1 : i64, num_heads = 1 : i64, head_dim = 8 : i64, alibi_slopes = array<f32: 0.5>} : (tensor<?x8xf32>, tensor<24x8xf32>, tensor<?xi32>, tensor<?xi32>) -> tensor<?x8xf32>
+    return
+  }
+}

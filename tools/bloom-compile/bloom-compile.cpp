@@ -204,7 +204,13 @@ int Run() {
   llvm::SmallString<256> absolute_dir(model_dir.empty() ? "." : model_dir);
   llvm::sys::fs::make_absolute(absolute_dir);
   llvm::sys::path::remove_dots(absolute_dir, /*remove_dot_dot=*/true);
+  // The model is named after its directory, or after a config file that is
+  // not called config.json (a preset: models/bloom/presets/bloom-176b.json).
   std::string model_name = llvm::sys::path::filename(absolute_dir).str();
+  if (config_path == model_flag &&
+      llvm::sys::path::filename(config_path) != "config.json") {
+    model_name = llvm::sys::path::stem(config_path).str();
+  }
 
   std::optional<bloom::Checkpoint> checkpoint;
   std::unique_ptr<bloom::model::WeightResolver> weights;

@@ -19,8 +19,17 @@
 // powers 0.5^1, 0.5^3 of the next power of two's base (2^-1).
 // CHECK: %[[LN1:.+]] = bloom.layer_norm %[[H0]], {{.*}} loc("h.0.attn_norm")
 // CHECK: bloom.weight "h.0.self_attention.query_key_value.weight" : tensor<144x48xf32>
+// The attention is emitted unfused, one op per step of BloomAttention.
 // CHECK: %[[QKV:.+]] = bloom.linear %[[LN1]], {{.*}} -> tensor<?x144xf32> loc("h.0.qkv")
-// CHECK: %[[CTX:.+]] = bloom.alibi_attention %[[QKV]], %[[POS]], %[[SLOTS]] {alibi_slopes = array<f32: 2.500000e-01, 6.250000e-02, 1.562500e-02, 3.906250e-03, 5.000000e-01, 1.250000e-01>, head_dim = 8 : i64, layer = 0 : i64, num_heads = 6 : i64} {{.*}} loc("h.0.attn_context")
+// CHECK: %[[Q:[^,]+]], %[[K:[^,]+]], %[[V:[^ ]+]] = bloom.split_heads %[[QKV]] {head_dim = 8 : i64, num_heads = 6 : i64} : tensor<?x144xf32> -> tensor<?x6x8xf32>, tensor<?x6x8xf32>, tensor<?x6x8xf32> loc(fused["h.0.query", "h.0.key", "h.0.value"])
+// CHECK: %[[CACHE:.+]] = bloom.kv_cache_append %[[K]], %[[V]], %[[POS]], %[[SLOTS]] {layer = 0 : i64} {{.*}} -> !bloom.kv_cache<heads = 6, head_dim = 8, f32> loc("h.0.kv_cache")
+// scale = 1 / sqrt(8)
+// CHECK: %[[S:.+]] = bloom.attention_scores %[[Q]], %[[CACHE]], %[[SLOTS]] {scale = 0.353553385 : f32} {{.*}} -> tensor<?x6x?xf32> loc("h.0.attn_scores")
+// CHECK: %[[B:.+]] = bloom.alibi_bias %[[S]] {alibi_slopes = array<f32: 2.500000e-01, 6.250000e-02, 1.562500e-02, 3.906250e-03, 5.000000e-01, 1.250000e-01>} {{.*}} loc("h.0.attn_alibi")
+// CHECK: %[[M:.+]] = bloom.causal_mask %[[B]], %[[POS]] {{.*}} loc("h.0.attn_masked")
+// CHECK: %[[P:.+]] = bloom.softmax %[[M]] {{.*}} loc("h.0.attn_probs")
+// CHECK: %[[H:.+]] = bloom.attention_context %[[P]], %[[CACHE]], %[[SLOTS]] {{.*}} -> tensor<?x6x8xf32> loc("h.0.attn_heads")
+// CHECK: %[[CTX:.+]] = bloom.merge_heads %[[H]] : tensor<?x6x8xf32> -> tensor<?x48xf32> loc("h.0.attn_context")
 // CHECK: %[[DENSE:.+]] = bloom.linear %[[CTX]], {{.*}} loc("h.0.attn_dense")
 // CHECK: %[[ATTN:.+]] = bloom.add %[[DENSE]], %[[H0]] {{.*}} loc("h.0.attn_residual")
 // CHECK: %[[LN2:.+]] = bloom.layer_norm %[[ATTN]], {{.*}} loc("h.0.mlp_norm")
@@ -31,7 +40,7 @@
 //
 // Block 1 reads block 0's output and uses cache layer 1.
 // CHECK: bloom.layer_norm %[[H1]], {{.*}} loc("h.1.attn_norm")
-// CHECK: bloom.alibi_attention {{.*}}, layer = 1 : i64, {{.*}} loc("h.1.attn_context")
+// CHECK: bloom.kv_cache_append {{.*}} {layer = 1 : i64} {{.*}} loc("h.1.kv_cache")
 // CHECK: %[[H2:.+]] = bloom.add {{.*}} loc("h.1.output")
 // CHECK-NOT: "h.2.
 // CHECK: %[[FINAL:.+]] = bloom.layer_norm %[[H2]], {{.*}} loc("ln_f")
