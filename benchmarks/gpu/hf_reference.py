@@ -154,6 +154,75 @@ def base_record(model, load_ms):
     }
 
 
+def guarded(reporter, model, load_ms, kind, batch, prompt_len, measure):
+    """Runs one configuration; an exception (out of memory, say) becomes an
+    error line for that configuration and the others still run."""
+    record = base_record(model, load_ms)
+    record.update({"kind": kind, "batch": batch, "prompt_len": prompt_len})
+    try:
+        record.update(measure())
+    except Exception as error:
+        record["error"] = f"{type(error).__name__}: {str(error)[:300]}"
+    torch.cuda.empty_cache()
+    reporter.emit(record)
+
+
+def measure_decode(model, greedy, args, batch, check):
+    prompt = random_prompt(batch, args.prompt_len, model.config.vocab_size, args.seed + batch)
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+    wall_start = time.perf_counter()
+    tokens, times = greedy.run(prompt, args.new_tokens)
+    total_ms = (time.perf_counter() - wall_start) * 1e3
+    decode = times[1:]
+    figures = {
+        "new_tokens": args.new_tokens,
+        "ttft_ms": times[0],
+        "decode_ms_per_step_median": statistics.median(decode) if decode else None,
+        "decode_ms_per_step_mean": statistics.fmean(decode) if decode else None,
+        "decode_ms_per_step_min": min(decode) if decode else None,
+        "decode_tokens_per_s": batch * 1e3 / statistics.fmean(decode) if decode else None,
+        "total_ms": total_ms,
+        "peak_device_bytes": torch.cuda.max_memory_allocated(),
+        "peak_reserved_bytes": torch.cuda.max_memory_reserved(),
+        "logits_to_keep": greedy.logits_to_keep,
+    }
+    if check and args.check_generate:
+        try:
+            figures["matches_generate"] = check_against_generate(model, prompt, tokens)
+        except Exception as error:  # the check is advisory; keep the figures
+            figures["matches_generate"] = f"error: {type(error).__name__}: {error}"
+    return figures
+
+
+def measure_ttft(greedy, args, length):
+    prompt = random_prompt(1, length, greedy.model.config.vocab_size, args.seed + length)
+    mask = torch.ones_like(prompt)
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+    samples = []
+    with torch.inference_mode():
+        for rep in range(args.ttft_reps + 1):  # the first is a warm-up
+            torch.cuda.synchronize()
+            begin = torch.cuda.Event(enable_timing=True)
+            end = torch.cuda.Event(enable_timing=True)
+            begin.record()
+            token, _ = greedy.forward(prompt, mask, None)
+            token_id = token.item()  # the first token reaches the host
+            end.record()
+            torch.cuda.synchronize()
+            if rep > 0:
+                samples.append(begin.elapsed_time(end))
+    return {
+        "new_tokens": 1,
+        "ttft_ms": statistics.median(samples),
+        "ttft_ms_samples": samples,
+        "first_token": token_id,
+        "peak_device_bytes": torch.cuda.max_memory_allocated(),
+        "logits_to_keep": greedy.logits_to_keep,
+    }
+
+
 def main():
     args = parse_args()
     reporter = Reporter(args.out)
@@ -175,69 +244,11 @@ def main():
 
     batches = [int(b) for b in args.batches.split(",") if b]
     for index, batch in enumerate(batches):
-        prompt = random_prompt(batch, args.prompt_len, vocab, args.seed + batch)
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-        wall_start = time.perf_counter()
-        tokens, times = greedy.run(prompt, args.new_tokens)
-        total_ms = (time.perf_counter() - wall_start) * 1e3
-        peak = torch.cuda.max_memory_allocated()
-        decode = times[1:]
-        record = base_record(model, load_ms)
-        record.update({
-            "kind": "decode",
-            "batch": batch,
-            "prompt_len": args.prompt_len,
-            "new_tokens": args.new_tokens,
-            "ttft_ms": times[0],
-            "decode_ms_per_step_median": statistics.median(decode) if decode else None,
-            "decode_ms_per_step_mean": statistics.fmean(decode) if decode else None,
-            "decode_ms_per_step_min": min(decode) if decode else None,
-            "decode_tokens_per_s": batch * 1e3 / statistics.fmean(decode) if decode else None,
-            "total_ms": total_ms,
-            "peak_device_bytes": peak,
-            "peak_reserved_bytes": torch.cuda.max_memory_reserved(),
-            "logits_to_keep": greedy.logits_to_keep,
-        })
-        if index == 0 and args.check_generate:
-            try:
-                record["matches_generate"] = check_against_generate(model, prompt, tokens)
-            except Exception as error:  # the check is advisory; keep the figures
-                record["matches_generate"] = f"error: {type(error).__name__}: {error}"
-        reporter.emit(record)
-        del tokens
-
+        guarded(reporter, model, load_ms, "decode", batch, args.prompt_len,
+                lambda: measure_decode(model, greedy, args, batch, check=index == 0))
     for length in [int(t) for t in args.ttft_prompts.split(",") if t]:
-        prompt = random_prompt(1, length, vocab, args.seed + length)
-        mask = torch.ones_like(prompt)
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-        samples = []
-        with torch.inference_mode():
-            for rep in range(args.ttft_reps + 1):  # the first is a warm-up
-                torch.cuda.synchronize()
-                begin = torch.cuda.Event(enable_timing=True)
-                end = torch.cuda.Event(enable_timing=True)
-                begin.record()
-                token, _ = greedy.forward(prompt, mask, None)
-                token_id = token.item()  # the first token reaches the host
-                end.record()
-                torch.cuda.synchronize()
-                if rep > 0:
-                    samples.append(begin.elapsed_time(end))
-        record = base_record(model, load_ms)
-        record.update({
-            "kind": "ttft",
-            "batch": 1,
-            "prompt_len": length,
-            "new_tokens": 1,
-            "ttft_ms": statistics.median(samples),
-            "ttft_ms_samples": samples,
-            "first_token": token_id,
-            "peak_device_bytes": torch.cuda.max_memory_allocated(),
-            "logits_to_keep": greedy.logits_to_keep,
-        })
-        reporter.emit(record)
+        guarded(reporter, model, load_ms, "ttft", 1, length,
+                lambda: measure_ttft(greedy, args, length))
     return 0
 
 
