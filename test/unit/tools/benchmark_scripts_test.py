@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""The benchmark's arithmetic (benchmarks/gpu/floors.py, compare.py, png_plot.py)
+against numbers derived by hand or published elsewhere: BLOOM's parameter
+counts as the model cards state them, the issue's batch-1 floor (4.7 ms for
+14.1 GB at 3.0 TB/s), prefill FLOPs written out term by term, and the
+comparison table built from hand-written runs.
+
+Usage: benchmark_scripts_test.py REPO_ROOT
+"""
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import unittest
+import zlib
+
+ROOT = sys.argv.pop(1) if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "../../..")
+GPU = os.path.join(ROOT, "benchmarks", "gpu")
+sys.path.insert(0, GPU)
+import floors  # noqa: E402
+import png_plot  # noqa: E402
+
+BLOOM_7B1 = {"vocab_size": 250880, "hidden_size": 4096, "n_head": 32, "n_layer": 30}
+H100 = {"bandwidth_bytes_per_s": 3.0e12, "bf16_flops_per_s": 756e12}
+
+
+class FloorsTest(unittest.TestCase):
+    def test_parameter_counts_match_the_model_cards(self):
+        self.assertEqual(floors.BloomShape(BLOOM_7B1).params, 7_069_016_064)
+        bloom_560m = {"vocab_size": 250880, "n_embed": 1024, "num_attention_heads": 16,
+                      "num_hidden_layers": 24}
+        self.assertEqual(floors.BloomShape(bloom_560m).params, 559_214_592)
+        untied = dict(BLOOM_7B1, tie_word_embeddings=False)
+        self.assertEqual(floors.BloomShape(untied).params, 7_069_016_064 + 250880 * 4096)
+
+    def test_batch_one_decode_floor_is_the_weights_over_bandwidth(self):
+        shape = floors.BloomShape(BLOOM_7B1)
+        floor = floors.decode_step_floor(shape, batch=1, context=82, ceilings=H100)
+        kv = 2 * 30 * 82 * 4096 * 2
+        self.assertEqual(floor["bytes"], 2 * 7_069_016_064 + kv)
+        self.assertEqual(floor["bound"], "memory")
+        self.assertAlmostEqual(floor["floor_ms"], (14_138_032_128 + kv) / 3.0e12 * 1e3)
+        self.assertAlmostEqual(floor["floor_ms"], 4.73, places=2)  # the issue's 4.7 ms
+
+    def test_median_decode_step_context(self):
+        shape = floors.BloomShape(BLOOM_7B1)
+        # 100 new tokens: decode steps 1..99 attend 33..131 positions; median 82.
+        median = floors.median_decode_floor(shape, 128, 32, 100, H100)
+        self.assertEqual(median, floors.decode_step_floor(shape, 128, 82, H100))
+        # Even count (steps 1..4: contexts 33..36): the mean of 34 and 35.
+        even = floors.median_decode_floor(shape, 8, 32, 5, H100)
+        low = floors.decode_step_floor(shape, 8, 34, H100)
+        high = floors.decode_step_floor(shape, 8, 35, H100)
+        self.assertAlmostEqual(even["floor_ms"], (low["floor_ms"] + high["floor_ms"]) / 2)
+
+    def test_prefill_flops_term_by_term(self):
+        shape = floors.BloomShape(BLOOM_7B1)
+        t, h, layers, vocab = 2048, 4096, 30, 250880
+        block_params = layers * (12 * h * h + 13 * h)
+        flops = 2 * t * block_params + 2 * h * vocab + 2 * t * t * h * layers
+        floor = floors.prefill_floor(shape, t, H100)
+        self.assertEqual(floor["flops"], flops)
+        self.assertEqual(floor["bound"], "compute")
+        self.assertAlmostEqual(floor["floor_ms"], flops / 756e12 * 1e3)
+
+
+class CompareTest(unittest.TestCase):
+    def test_table_and_json_from_hand_written_runs(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            config = os.path.join(tmp, "config.json")
+            with open(config, "w") as f:
+                json.dump(BLOOM_7B1, f)
+            ours = os.path.join(tmp, "ours.jsonl")
+            with open(ours, "w") as f:
+                f.write("loading weights...\n")  # non-JSON lines are skipped
+                f.write(json.dumps({"backend": "cuda", "device": "GPU", "batch": 1,
+                                    "prompt_len": 32, "new_tokens": 100,
+                                    "decode_ms_per_step_median": 5.0,
+                                    "decode_ms_per_step_mean": 5.0,
+                                    "peak_device_bytes": 2**31}) + "\n")
+                f.write(json.dumps({"backend": "bloom-run", "batch": 8, "prompt_len": 32,
+                                    "error": "exit 1: boom"}) + "\n")
+                f.write(json.dumps({"backend": "cuda", "batch": 1, "prompt_len": 512,
+                                    "ttft_ms": 20.0}) + "\n")
+            hf = os.path.join(tmp, "hf.jsonl")
+            with open(hf, "w") as f:
+                f.write(json.dumps({"kind": "decode", "batch": 1, "prompt_len": 32,
+                                    "decode_ms_per_step_median": 27.5,
+                                    "decode_ms_per_step_mean": 25.0}) + "\n")
+                f.write(json.dumps({"kind": "ttft", "batch": 1, "prompt_len": 512,
+                                    "ttft_ms": 70.0}) + "\n")
+            ceilings = os.path.join(tmp, "ceilings.json")
+            with open(ceilings, "w") as f:
+                json.dump(dict(H100, kind="ceilings", gemm_n=8192), f)
+            out = os.path.join(tmp, "out")
+            subprocess.run([sys.executable, os.path.join(GPU, "compare.py"), "--ours", ours,
+                            "--hf", hf, "--ceilings", ceilings, "--config", config,
+                            "--batches", "1,8", "--ttft-prompts", "512", "--out-dir", out],
+                           check=True, capture_output=True)
+            with open(os.path.join(out, "results.json")) as f:
+                results = json.load(f)
+            one, eight = results["decode"]
+            self.assertAlmostEqual(one["speedup"], 27.5 / 5.0)
+            self.assertAlmostEqual(one["ours"]["tokens_per_s"], 1 * 1e3 / 5.0)
+            self.assertAlmostEqual(one["hf"]["tokens_per_s"], 1 * 1e3 / 25.0)
+            self.assertAlmostEqual(one["ours_over_floor"], 5.0 / one["floor"]["floor_ms"])
+            self.assertTrue(one["target"]["met"])  # 5.0 ms against <= 5.5 ms
+            self.assertEqual(eight["ours"], {"error": "exit 1: boom"})
+            self.assertIsNone(eight["hf"])
+            ttft = results["ttft"][0]
+            self.assertAlmostEqual(ttft["speedup"], 70.0 / 20.0)
+            self.assertFalse(ttft["target"]["met"])  # 20 ms against <= 15 ms
+            with open(os.path.join(out, "results.md")) as f:
+                table = f.read()
+            self.assertIn("| 1 | 5.00 | 27.50 | 5.50× |", table)
+            self.assertIn("- ours at 8: exit 1: boom", table)
+            self.assertTrue(os.path.getsize(os.path.join(out, "decode.png")) > 0)
+
+
+class PngTest(unittest.TestCase):
+    def test_png_decodes_to_the_drawn_pixels(self):
+        canvas = png_plot.Canvas(4, 3)
+        canvas.set(1, 2, (10, 20, 30))
+        data = canvas.png()
+        self.assertEqual(data[:8], b"\x89PNG\r\n\x1a\n")
+        width, height = struct.unpack(">II", data[16:24])
+        self.assertEqual((width, height), (4, 3))
+        idat_length = struct.unpack(">I", data[33:37])[0]
+        self.assertEqual(data[37:41], b"IDAT")
+        raw = zlib.decompress(data[41:41 + idat_length])
+        row = 2 * (1 + 4 * 3)  # filter byte + 4 RGB pixels per row
+        self.assertEqual(raw[row], 0)  # filter type none
+        self.assertEqual(raw[row + 1 + 3:row + 1 + 6], bytes([10, 20, 30]))
+        self.assertEqual(raw[1:4], b"\xff\xff\xff")
+
+
+if __name__ == "__main__":
+    unittest.main()
