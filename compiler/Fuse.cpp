@@ -172,7 +172,7 @@ struct CancelCasts : mlir::OpRewritePattern<graph::CastOp> {
     auto inner = cast.getX().getDefiningOp<graph::CastOp>();
     if (!inner) return rewriter.notifyMatchFailure(cast, "not a cast of a cast");
     mlir::Value x = inner.getX();
-    if (!ConvertsExactly(x.getType().cast<mlir::ShapedType>().getElementType(),
+    if (!ConvertsExactly(mlir::cast<mlir::ShapedType>(x.getType()).getElementType(),
                          inner.getType().getElementType())) {
       // f32 → bf16 → f32 rounds: the pair is not an identity.
       return rewriter.notifyMatchFailure(cast, "the first cast rounds");
