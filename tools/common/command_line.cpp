@@ -1,5 +1,7 @@
 #include "tools/common/command_line.h"
 
+#include <cmath>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -9,6 +11,10 @@ namespace bloom::tools {
 void CommandLine::AddFlag(std::string name, Kind kind, std::string default_value, std::string help) {
   order_.push_back(name);
   flags_[std::move(name)] = Flag{kind, default_value, std::move(help), default_value, false};
+}
+
+void CommandLine::AddSection(std::string title) {
+  order_.push_back(std::string(1, kSectionMark) + title);
 }
 
 absl::Status CommandLine::Parse(int argc, char** argv) {
@@ -57,6 +63,12 @@ absl::Status CommandLine::Parse(int argc, char** argv) {
         return absl::InvalidArgumentError(
             absl::StrCat("--", name, ": '", value, "' is not an integer"));
       }
+    } else if (flag.kind == Kind::kFloat) {
+      double parsed;
+      if (!absl::SimpleAtod(value, &parsed) || !std::isfinite(parsed)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", name, ": '", value, "' is not a finite number"));
+      }
     } else if (flag.kind == Kind::kBool && value != "true" && value != "false") {
       return absl::InvalidArgumentError(absl::StrCat("--", name, ": expected true or false"));
     }
@@ -69,6 +81,10 @@ absl::Status CommandLine::Parse(int argc, char** argv) {
 std::string CommandLine::HelpText() const {
   std::string text = absl::StrCat("Usage: ", program_, " ", usage_, "\n\nFlags:\n");
   for (const std::string& name : order_) {
+    if (!name.empty() && name[0] == kSectionMark) {
+      absl::StrAppend(&text, "\n", name.substr(1), ":\n");
+      continue;
+    }
     const Flag& flag = flags_.at(name);
     std::string spelling = absl::StrCat("  --", name, flag.kind == Kind::kBool ? "" : "=VALUE");
     absl::StrAppend(&text, spelling, "\n      ", flag.help);
@@ -76,6 +92,7 @@ std::string CommandLine::HelpText() const {
     absl::StrAppend(&text, "\n");
   }
   absl::StrAppend(&text, "  --help\n      Print this text and exit.\n");
+  if (!epilogue_.empty()) absl::StrAppend(&text, "\n", epilogue_);
   return text;
 }
 
@@ -84,6 +101,11 @@ std::string CommandLine::GetString(const std::string& name) const { return flags
 int64_t CommandLine::GetInt(const std::string& name) const {
   int64_t value = 0;
   (void)absl::SimpleAtoi(flags_.at(name).value, &value);
+  return value;
+}
+double CommandLine::GetDouble(const std::string& name) const {
+  double value = 0;
+  (void)absl::SimpleAtod(flags_.at(name).value, &value);
   return value;
 }
 bool CommandLine::GetBool(const std::string& name) const { return flags_.at(name).value == "true"; }

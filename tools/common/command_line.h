@@ -3,7 +3,7 @@
 // Abseil's flags cannot express; the compiler side uses llvm::cl instead.
 //
 // Accepted forms: --name=value, --name value, and --name for boolean
-// flags. Everything not starting with "--" is a positional argument; "--"
+// flags (--name=false turns one off). Everything not starting with "--" is a positional argument; "--"
 // ends flag parsing. Unknown flags, missing values and malformed numbers are
 // errors that name the flag.
 #pragma once
@@ -19,12 +19,17 @@ namespace bloom::tools {
 
 class CommandLine {
  public:
-  enum class Kind { kString, kInt, kBool };
+  enum class Kind { kString, kInt, kFloat, kBool };
 
   CommandLine(std::string program, std::string usage) : program_(std::move(program)), usage_(std::move(usage)) {}
 
   // Declares a flag; `default_value` is shown by --help.
   void AddFlag(std::string name, Kind kind, std::string default_value, std::string help);
+
+  // Starts a group of flags in --help, e.g. "Sampling".
+  void AddSection(std::string title);
+  // Text printed after the flags by --help (exit codes, examples).
+  void SetEpilogue(std::string text) { epilogue_ = std::move(text); }
 
   // Parses argv. --help is recognised and reported through help_requested().
   absl::Status Parse(int argc, char** argv);
@@ -38,6 +43,8 @@ class CommandLine {
   std::string GetString(const std::string& name) const;
   // The value as an integer; parse errors were reported by Parse().
   int64_t GetInt(const std::string& name) const;
+  // The value as a double; parse errors were reported by Parse().
+  double GetDouble(const std::string& name) const;
   bool GetBool(const std::string& name) const;
 
  private:
@@ -50,7 +57,11 @@ class CommandLine {
   };
   std::string program_, usage_;
   std::map<std::string, Flag> flags_;
+  // Flag names in declaration order; section titles are kept as entries
+  // starting with kSectionMark.
+  static constexpr char kSectionMark = '\x01';
   std::vector<std::string> order_;
+  std::string epilogue_;
   std::vector<std::string> positional_;
   bool help_requested_ = false;
 };
