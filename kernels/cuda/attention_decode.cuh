@@ -1,0 +1,36 @@
+// ALiBi attention for single-token queries (decode steps) over the paged
+// cache, split along the sequence (split-K, "flash decoding"): each of up to
+// max_splits blocks per (token, head) reduces a contiguous range of key
+// positions to a partial (max, sum, unnormalised output), and a second pass
+// combines the partials. The number of splits a token uses is derived on the
+// device from its position, so the launch shape depends only on the number
+// of tokens and a CUDA graph can replay it as the context grows.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kernels/cuda/paged_kv.cuh"
+
+namespace bloom::cuda {
+
+// Key positions a split covers at least; shorter contexts use fewer splits.
+constexpr int kDecodeMinKeysPerSplit = 64;
+
+// Floats of partial-result scratch LaunchAttentionDecode needs.
+int64_t AttentionDecodeScratchFloats(int64_t max_tokens, int32_t num_heads, int32_t head_dim,
+                                     int32_t max_splits);
+
+// For each i in [0, num_tokens): token t = token_list[i] (device array)
+// attends with its query (row t of qkv) to key positions 0..positions[t] of
+// slots[t], and context row t is written, as LaunchAttentionPrefill
+// describes. Tokens with a negative slot (graph padding) get zero rows.
+// `scratch` holds AttentionDecodeScratchFloats(num_tokens, ...) floats.
+cudaError_t LaunchAttentionDecode(const void* qkv, const int32_t* token_list, int32_t num_tokens,
+                                  const int32_t* positions, const int32_t* slots,
+                                  const float* slopes, const PagedKvView& kv, int32_t max_splits,
+                                  float* scratch, void* context, DType context_dtype,
+                                  cudaStream_t stream);
+
+}  // namespace bloom::cuda

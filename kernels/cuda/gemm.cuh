@@ -1,0 +1,80 @@
+// The plan's Linear op through cuBLASLt: y[N, M] = epilogue(x[N, K] · Wᵀ +
+// bias) with W in the checkpoint's [M, K] layout, fp32 accumulation, and the
+// bias and GELU epilogues fused where cuBLASLt has them for the dtype mix
+// (otherwise a small kernel applies them after the product).
+//
+// Matrix descriptors and the heuristic's algorithm are cached per problem
+// (shape, dtypes, epilogue, pointer alignment), so a step after the first
+// does no descriptor work, and a CUDA graph capture sees only launches.
+#pragma once
+
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+
+#include "runtime/support/dtype.h"
+
+namespace bloom::cuda {
+
+struct GemmProblem {
+  int64_t rows = 0;          // N: rows of x and y (tokens)
+  int64_t in_features = 0;   // K
+  int64_t out_features = 0;  // M
+  DType x_dtype = DType::kF32;
+  DType w_dtype = DType::kF32;
+  DType y_dtype = DType::kF32;
+  bool has_bias = false;     // the bias is stored in y_dtype
+  bool gelu = false;         // BLOOM's tanh GELU after the bias, before rounding
+};
+
+class LinearGemm {
+ public:
+  LinearGemm() = default;
+  ~LinearGemm();
+  LinearGemm(const LinearGemm&) = delete;
+  LinearGemm& operator=(const LinearGemm&) = delete;
+
+  // Creates the cuBLASLt handle; `workspace` (device memory of
+  // `workspace_bytes`) is shared by every product this object runs.
+  cublasStatus_t Init(void* workspace, size_t workspace_bytes);
+
+  // Whether cuBLASLt takes this dtype mix directly: x and W of one dtype,
+  // y of that dtype or F32 (F32 x and W only with F32 y). The caller
+  // converts anything else (see runtime/cuda).
+  static bool Supports(DType x_dtype, DType w_dtype, DType y_dtype);
+
+  // Runs the product on `stream`. bias is null when !problem.has_bias.
+  // Returns CUBLAS_STATUS_NOT_SUPPORTED for a dtype mix Supports() refuses
+  // or when cuBLASLt has no algorithm for the problem.
+  cublasStatus_t Run(const GemmProblem& problem, const void* x, const void* w, const void* bias,
+                     void* y, cudaStream_t stream);
+
+  // Whether the last Run of `problem` fused its epilogue (for tests/reports).
+  bool FusedEpilogue(const GemmProblem& problem, const void* x, const void* w, const void* bias,
+                     const void* y) const;
+
+ private:
+  // A prepared product: descriptors and the chosen algorithm.
+  struct Plan {
+    cublasLtMatmulDesc_t desc = nullptr;
+    cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;
+    cublasLtMatmulAlgo_t algo{};
+    bool fused_epilogue = false;
+    ~Plan();
+  };
+  using Key = std::tuple<int64_t, int64_t, int64_t, int, int, int, bool, bool, int, int, int>;
+  Key MakeKey(const GemmProblem& problem, const void* x, const void* w, const void* y) const;
+  cublasStatus_t Prepare(const GemmProblem& problem, const Key& key, Plan** plan);
+
+  cublasLtHandle_t handle_ = nullptr;
+  void* workspace_ = nullptr;
+  size_t workspace_bytes_ = 0;
+  std::map<Key, std::unique_ptr<Plan>> plans_;
+};
+
+}  // namespace bloom::cuda

@@ -1,0 +1,450 @@
+#include "runtime/cuda/cuda_executor.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "kernels/cuda/argmax.cuh"
+#include "kernels/cuda/attention_prefill.cuh"
+#include "kernels/cuda/cast.cuh"
+#include "runtime/cuda/attention_work.h"
+#include "runtime/cuda/cuda_status.h"
+#include "runtime/cuda/weight_upload.h"
+#include "runtime/support/dtype.h"
+#include "runtime/support/status_macros.h"
+
+namespace bloom {
+namespace {
+
+constexpr size_t kAlignment = 256;
+
+size_t AlignUp(size_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; }
+
+DType ToDType(plan::DType dtype) {
+  switch (dtype) {
+    case plan::DType::F16: return DType::kF16;
+    case plan::DType::BF16: return DType::kBF16;
+    case plan::DType::I32: return DType::kI32;
+    default: return DType::kF32;
+  }
+}
+
+int64_t Elements(const plan::Tensor& tensor, int64_t rows) {
+  int64_t n = rows;
+  for (size_t i = 1; i < tensor.shape()->size(); ++i) n *= tensor.shape()->Get(i);
+  return n;
+}
+
+int64_t Columns(const plan::Tensor& tensor) { return Elements(tensor, 1); }
+
+int64_t NextPowerOfTwo(int64_t n) {
+  int64_t p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+// A progress bar on stderr, drawn only when stderr is a terminal.
+void DrawProgress(size_t done, size_t total) {
+  constexpr int kWidth = 40;
+  const int filled = total == 0 ? kWidth : static_cast<int>(kWidth * done / total);
+  std::fprintf(stderr, "\rloading weights to the GPU [%.*s%*s] %zu/%zu", filled,
+               "========================================", kWidth - filled, "", done, total);
+  if (done == total) std::fputc('\n', stderr);
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+// The device step-input buffer, in int32 units. Its prefix up to
+// block_tables + block_table_entries is uploaded in one copy per step.
+struct CudaExecutor::InputLayout {
+  int64_t tokens, positions, slots, logit_rows, decode_tokens, tiles, block_tables, end;
+
+  InputLayout(int64_t max_tokens, int64_t max_logit_rows, int64_t block_table_entries) {
+    tokens = 0;
+    positions = tokens + max_tokens;
+    slots = positions + max_tokens;
+    logit_rows = slots + max_tokens;
+    decode_tokens = logit_rows + max_logit_rows;
+    tiles = decode_tokens + max_tokens;  // AttentionTile is 4 int32s
+    block_tables = tiles + 4 * max_tokens;
+    end = block_tables + block_table_entries;
+  }
+};
+
+absl::StatusOr<std::unique_ptr<StepExecutor>> CreateCudaExecutor(LoadedPlan plan,
+                                                                 const ExecutorOptions& options) {
+  BLOOM_ASSIGN_OR_RETURN(std::unique_ptr<CudaExecutor> executor,
+                         CudaExecutor::Create(std::move(plan), options));
+  return std::unique_ptr<StepExecutor>(std::move(executor));
+}
+
+absl::StatusOr<std::unique_ptr<CudaExecutor>> CudaExecutor::Create(LoadedPlan plan,
+                                                                   const ExecutorOptions& options) {
+  int devices = 0;
+  const cudaError_t error = cudaGetDeviceCount(&devices);
+  if (error != cudaSuccess || devices == 0) {
+    cudaGetLastError();
+    return absl::FailedPreconditionError(
+        absl::StrCat("no CUDA GPU is usable (", error == cudaSuccess ? "none found" : cudaGetErrorString(error),
+                     "); use the CPU backend"));
+  }
+  std::unique_ptr<CudaExecutor> executor(new CudaExecutor(std::move(plan)));
+  BLOOM_RETURN_IF_ERROR(executor->Initialize(options));
+  return executor;
+}
+
+CudaExecutor::~CudaExecutor() {
+  if (stream_ != nullptr) cudaStreamSynchronize(stream_);
+  for (auto& [key, graph] : graphs_) cudaGraphExecDestroy(graph);
+  if (stream_ != nullptr) cudaStreamDestroy(stream_);
+}
+
+absl::Status CudaExecutor::Initialize(const ExecutorOptions& options) {
+  const plan::Plan& p = plan();
+  const auto* tensors = p.tensors();
+  const auto* limits = p.limits();
+  const auto* kv = p.kv_cache();
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaSetDevice(0), "cudaSetDevice(0)");
+  cudaDeviceProp properties{};
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaGetDeviceProperties(&properties, 0), "cudaGetDeviceProperties");
+  device_name_ = properties.name;
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking),
+                             "cudaStreamCreate");
+  if (p.tp_size() != 1) {
+    return absl::UnimplementedError(absl::StrCat(plan_.label(), ": a tensor-parallel plan (tp_size ",
+                                                 p.tp_size(), ") needs the multi-GPU executor"));
+  }
+
+  BLOOM_ASSIGN_OR_RETURN(KvCache cache,
+                         KvCache::Create(KvCacheShape{kv->num_layers(), kv->num_heads(), kv->head_dim(),
+                                                      kv->block_size(), kv->num_blocks(),
+                                                      limits->max_sequences(), limits->max_seq_len()},
+                                         KvPools::kExternal));
+  kv_cache_ = std::make_unique<KvCache>(std::move(cache));
+  auto allocate = [&](DeviceBuffer& buffer, size_t bytes, const std::string& what) -> absl::Status {
+    BLOOM_ASSIGN_OR_RETURN(buffer, DeviceBuffer::Allocate(bytes, what));
+    allocated_bytes_ += static_cast<int64_t>(bytes);
+    return absl::OkStatus();
+  };
+
+  // Weights: one allocation, each tensor 256-byte aligned (cuBLASLt's
+  // fastest kernels want 16 bytes at least).
+  std::vector<WeightDestination> weights;
+  std::vector<size_t> weight_offsets(tensors->size(), 0);
+  size_t weight_bytes = 0;
+  for (uint32_t i = 0; i < tensors->size(); ++i) {
+    const auto* t = tensors->Get(i);
+    if (t->kind() != plan::TensorKind::Weight) continue;
+    weight_offsets[i] = weight_bytes;
+    weight_bytes += AlignUp(Elements(*t, t->shape()->Get(0)) * DTypeSize(ToDType(t->dtype())));
+  }
+  BLOOM_RETURN_IF_ERROR(allocate(weights_, weight_bytes,
+                                 absl::StrCat("the weights of ", plan_.label())));
+  BLOOM_RETURN_IF_ERROR(allocate(arena_, AlignUp(std::max<uint64_t>(p.arena_bytes(), 1)),
+                                 "the activation arena"));
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(arena_.data(), 0, arena_.size(), stream_), "arena memset");
+  const size_t pool_bytes = static_cast<size_t>(kv->num_blocks()) * kv->num_heads() * kv->block_size() *
+                            kv->head_dim() * DTypeSize(ToDType(kv->dtype()));
+  BLOOM_RETURN_IF_ERROR(allocate(kv_pools_, 2 * AlignUp(pool_bytes) * kv->num_layers(),
+                                 absl::StrCat("the KV cache (", kv->num_layers(), " layers x ",
+                                              kv->num_blocks(), " blocks of ", kv->block_size(),
+                                              " positions, K and V)")));
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(kv_pools_.data(), 0, kv_pools_.size(), stream_),
+                             "KV cache memset");
+
+  const int64_t table_entries =
+      static_cast<int64_t>(limits->max_sequences()) * kv_cache_->max_blocks_per_sequence();
+  layout_ = std::make_unique<InputLayout>(limits->max_batch_tokens(), limits->max_logit_rows(),
+                                          table_entries);
+  BLOOM_RETURN_IF_ERROR(allocate(inputs_, layout_->end * sizeof(int32_t), "the step inputs"));
+  BLOOM_ASSIGN_OR_RETURN(host_inputs_, PinnedBuffer::Allocate(layout_->end * sizeof(int32_t),
+                                                              "the step inputs"));
+  logits_tensor_ = TensorWithRole(p, plan::TensorRole::Logits);
+  BLOOM_ASSIGN_OR_RETURN(
+      host_logits_, PinnedBuffer::Allocate(static_cast<size_t>(limits->max_logit_rows()) *
+                                               vocab_size() * sizeof(float),
+                                           "the logits"));
+  BLOOM_RETURN_IF_ERROR(allocate(argmax_, AlignUp(limits->max_logit_rows() * sizeof(int32_t)),
+                                 "the greedy tokens"));
+  BLOOM_ASSIGN_OR_RETURN(host_argmax_, PinnedBuffer::Allocate(limits->max_logit_rows() * sizeof(int32_t),
+                                                              "the greedy tokens"));
+
+  // Where each tensor lives. Step inputs live in inputs_ (one upload per
+  // step), not at their arena offsets.
+  int32_t* device_inputs = reinterpret_cast<int32_t*>(inputs_.data());
+  tensors_.resize(tensors->size());
+  for (uint32_t i = 0; i < tensors->size(); ++i) {
+    const auto* t = tensors->Get(i);
+    DeviceTensor& d = tensors_[i];
+    d.dtype = ToDType(t->dtype());
+    d.columns = Columns(*t);
+    switch (t->kind()) {
+      case plan::TensorKind::Weight: d.data = weights_.data() + weight_offsets[i]; break;
+      case plan::TensorKind::Activation: d.data = arena_.data() + t->arena_offset(); break;
+      case plan::TensorKind::StepInput:
+        switch (t->role()) {
+          case plan::TensorRole::TokenIds: d.data = device_inputs + layout_->tokens; break;
+          case plan::TensorRole::Positions: d.data = device_inputs + layout_->positions; break;
+          case plan::TensorRole::SequenceSlots: d.data = device_inputs + layout_->slots; break;
+          case plan::TensorRole::LogitRows: d.data = device_inputs + layout_->logit_rows; break;
+          default:
+            return absl::InvalidArgumentError(absl::StrCat(
+                plan_.label(), ": step input '", t->name()->str(), "' has no role the executor can fill"));
+        }
+        break;
+    }
+    if (t->kind() == plan::TensorKind::Weight) weights.push_back({i, d.data});
+  }
+
+  // Token ids are checked on the host against the embedding tables that
+  // read them (the kernel itself cannot report an error).
+  const uint32_t token_ids = TensorWithRole(p, plan::TensorRole::TokenIds);
+  std::vector<const float*> slopes(p.instructions()->size(), nullptr);
+  std::vector<float> host_slopes;
+  std::vector<size_t> slope_offsets(p.instructions()->size(), 0);
+  for (size_t i = 0; i < p.instructions()->size(); ++i) {
+    const auto* instruction = p.instructions()->Get(i);
+    if (const auto* e = instruction->kernel_as_EmbeddingGather();
+        e != nullptr && instruction->operands()->Get(0) == token_ids) {
+      const int64_t rows = tensors->Get(instruction->operands()->Get(1))->shape()->Get(0);
+      const int64_t vocab = e->vocab_size() > 0 ? e->vocab_size() : rows;
+      max_token_id_ = max_token_id_ < 0 ? vocab : std::min(max_token_id_, vocab);
+    }
+    if (const auto* a = instruction->kernel_as_AlibiAttention(); a != nullptr) {
+      slope_offsets[i] = host_slopes.size();
+      host_slopes.insert(host_slopes.end(), a->alibi_slopes()->begin(), a->alibi_slopes()->end());
+    }
+  }
+  BLOOM_RETURN_IF_ERROR(allocate(slopes_, AlignUp(std::max<size_t>(host_slopes.size(), 1) * sizeof(float)),
+                                 "the ALiBi slopes"));
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaMemcpy(slopes_.data(), host_slopes.data(),
+                                        host_slopes.size() * sizeof(float), cudaMemcpyHostToDevice),
+                             "copying the ALiBi slopes");
+  for (size_t i = 0; i < p.instructions()->size(); ++i) {
+    if (p.instructions()->Get(i)->kernel_type() == plan::Kernel::AlibiAttention) {
+      slopes[i] = reinterpret_cast<const float*>(slopes_.data()) + slope_offsets[i];
+    }
+  }
+
+  std::vector<cuda::PagedKvView> layers(kv->num_layers());
+  for (int32_t l = 0; l < kv->num_layers(); ++l) {
+    cuda::PagedKvView& view = layers[l];
+    view.keys = kv_pools_.data() + (2 * l) * AlignUp(pool_bytes);
+    view.values = kv_pools_.data() + (2 * l + 1) * AlignUp(pool_bytes);
+    view.dtype = ToDType(kv->dtype());
+    view.num_heads = kv->num_heads();
+    view.head_dim = kv->head_dim();
+    view.block_size = kv->block_size();
+    view.block_tables = device_inputs + layout_->block_tables;
+    view.max_blocks_per_sequence = kv_cache_->max_blocks_per_sequence();
+  }
+
+  BLOOM_ASSIGN_OR_RETURN(std::vector<WeightConversion> conversions,
+                         dispatch_.Prepare(p, tensors_, std::move(layers), std::move(slopes)));
+  BLOOM_RETURN_IF_ERROR(allocate(scratch_, dispatch_.ScratchBytes(),
+                                 "scratch (GEMM workspace, conversions, split-K partials)"));
+  BLOOM_RETURN_IF_ERROR(dispatch_.SetScratch(scratch_.data()));
+
+  const std::string dir = options.checkpoint_dir.empty() ? p.checkpoint_dir()->str() : options.checkpoint_dir;
+  std::function<void(size_t, size_t)> progress = options.on_weight_loaded;
+  if (!progress && isatty(STDERR_FILENO)) progress = DrawProgress;
+  BLOOM_RETURN_IF_ERROR(UploadWeights(p, dir, weights, stream_, progress));
+
+  // Converted copies of weights for Linears whose dtype mix cuBLASLt does
+  // not take as stored (none for plans whose Linear operands agree).
+  size_t conversion_bytes = 0;
+  std::vector<size_t> conversion_offsets;
+  for (const WeightConversion& c : conversions) {
+    conversion_offsets.push_back(conversion_bytes);
+    conversion_bytes += AlignUp(tensors_[c.tensor].columns * tensors->Get(c.tensor)->shape()->Get(0) *
+                                DTypeSize(c.dtype));
+  }
+  BLOOM_RETURN_IF_ERROR(allocate(conversions_, conversion_bytes, "converted weights"));
+  for (size_t i = 0; i < conversions.size(); ++i) {
+    const WeightConversion& c = conversions[i];
+    void* data = conversions_.data() + conversion_offsets[i];
+    const int64_t count = tensors_[c.tensor].columns * tensors->Get(c.tensor)->shape()->Get(0);
+    BLOOM_CUDA_RETURN_IF_ERROR(
+        cuda::LaunchCast(tensors_[c.tensor].data, tensors_[c.tensor].dtype, count, data, c.dtype, stream_),
+        "converting a weight");
+    dispatch_.SetConversion(c, data);
+  }
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "executor initialisation");
+  return absl::OkStatus();
+}
+
+int64_t CudaExecutor::RowsOf(const plan::Tensor& tensor) const {
+  switch (tensor.rows()) {
+    case plan::RowDim::Tokens: return num_tokens_;
+    case plan::RowDim::LogitRows: return num_logit_rows_;
+    default: return tensor.shape()->Get(0);
+  }
+}
+
+absl::Status CudaExecutor::RunInstructions(const StepShape& shape) {
+  const auto* instructions = plan().instructions();
+  for (size_t i = 0; i < instructions->size(); ++i) {
+    absl::Status status = dispatch_.Run(i, shape, stream_);
+    if (!status.ok()) {
+      const auto* instruction = instructions->Get(i);
+      return absl::Status(status.code(),
+                          absl::StrCat("instruction ", i, " (", plan::EnumNameKernel(instruction->kernel_type()),
+                                       " -> '", plan().tensors()->Get(instruction->results()->Get(0))->name()->str(),
+                                       "'): ", status.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CudaExecutor::RunStep(const StepBatch& batch, bool greedy) {
+  logits_valid_ = false;
+  BLOOM_RETURN_IF_ERROR(CheckStepBatch(plan(), *kv_cache_, batch));
+  if (max_token_id_ >= 0) {
+    for (size_t t = 0; t < batch.token_ids.size(); ++t) {
+      const int32_t id = batch.token_ids[t];
+      if (id < 0 || id >= max_token_id_) {
+        return absl::InvalidArgumentError(absl::StrCat("token id ", id, " at batch index ", t,
+                                                       " is outside the vocabulary [0, ", max_token_id_, ")"));
+      }
+    }
+  }
+  const int64_t t_real = static_cast<int64_t>(batch.token_ids.size());
+  const int64_t r_real = static_cast<int64_t>(batch.logit_rows.size());
+  const auto* limits = plan().limits();
+  const bool decode_graph =
+      use_graphs_ && IsDecodeOnlyStep(batch.positions, batch.sequence_slots, dispatch_.decode_capacity());
+
+  // Fill the pinned mirror of the step inputs. A graph bucket pads the
+  // batch: padding tokens have slot -1 (the attention kernels skip them)
+  // and padding logit rows read row 0.
+  int64_t t_run = t_real, r_run = r_real;
+  if (decode_graph) {
+    t_run = std::min<int64_t>(NextPowerOfTwo(t_real), dispatch_.decode_capacity());
+    r_run = std::min<int64_t>({NextPowerOfTwo(r_real), limits->max_logit_rows(), t_run});
+  }
+  int32_t* host = reinterpret_cast<int32_t*>(host_inputs_.data());
+  const InputLayout& l = *layout_;
+  for (int64_t i = 0; i < t_run; ++i) {
+    const bool real = i < t_real;
+    host[l.tokens + i] = real ? batch.token_ids[i] : 0;
+    host[l.positions + i] = real ? batch.positions[i] : 0;
+    host[l.slots + i] = real ? batch.sequence_slots[i] : -1;
+  }
+  for (int64_t i = 0; i < r_run; ++i) host[l.logit_rows + i] = i < r_real ? batch.logit_rows[i] : 0;
+  StepShape shape;
+  shape.tokens = t_run;
+  shape.logit_rows = r_run;
+  const int32_t* device = reinterpret_cast<const int32_t*>(inputs_.data());
+  shape.positions = device + l.positions;
+  shape.slots = device + l.slots;
+  shape.decode_tokens = device + l.decode_tokens;
+  shape.tiles = reinterpret_cast<const cuda::AttentionTile*>(device + l.tiles);
+  if (decode_graph) {
+    for (int64_t i = 0; i < t_run; ++i) host[l.decode_tokens + i] = static_cast<int32_t>(i);
+    shape.num_decode_tokens = static_cast<int32_t>(t_run);
+  } else {
+    AttentionWork work = PlanAttentionWork(batch.positions, batch.sequence_slots,
+                                           cuda::kAttentionTileQueries, dispatch_.decode_capacity());
+    std::copy(work.decode_tokens.begin(), work.decode_tokens.end(), host + l.decode_tokens);
+    std::memcpy(host + l.tiles, work.tiles.data(), work.tiles.size() * sizeof(cuda::AttentionTile));
+    shape.num_decode_tokens = static_cast<int32_t>(work.decode_tokens.size());
+    shape.num_tiles = static_cast<int32_t>(work.tiles.size());
+  }
+  std::memcpy(host + l.block_tables, kv_cache_->block_tables(),
+              (l.end - l.block_tables) * sizeof(int32_t));
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(inputs_.data(), host, l.end * sizeof(int32_t),
+                                             cudaMemcpyHostToDevice, stream_),
+                             "uploading the step inputs");
+  num_tokens_ = t_run;
+  num_logit_rows_ = r_run;
+
+  if (decode_graph) {
+    const auto key = std::make_pair(t_run, r_run);
+    auto found = graphs_.find(key);
+    if (found != graphs_.end()) {
+      BLOOM_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(found->second, stream_), "cudaGraphLaunch");
+    } else {
+      // First step of this bucket: run it eagerly (which also loads every
+      // kernel and settles cuBLASLt's choices), then capture the same
+      // launches for the steps that follow.
+      BLOOM_RETURN_IF_ERROR(RunInstructions(shape));
+      BLOOM_CUDA_RETURN_IF_ERROR(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal),
+                                 "cudaStreamBeginCapture");
+      absl::Status captured = RunInstructions(shape);
+      cudaGraph_t graph = nullptr;
+      const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
+      BLOOM_RETURN_IF_ERROR(captured);
+      BLOOM_CUDA_RETURN_IF_ERROR(end, "cudaStreamEndCapture");
+      cudaGraphExec_t exec = nullptr;
+      const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
+      cudaGraphDestroy(graph);
+      BLOOM_CUDA_RETURN_IF_ERROR(instantiated, "cudaGraphInstantiate");
+      graphs_[key] = exec;
+    }
+  } else {
+    BLOOM_RETURN_IF_ERROR(RunInstructions(shape));
+  }
+
+  const int64_t vocab = vocab_size();
+  const float* device_logits = static_cast<const float*>(tensors_[logits_tensor_].data);
+  if (greedy) {
+    BLOOM_CUDA_RETURN_IF_ERROR(cuda::LaunchArgMax(device_logits, r_real, vocab,
+                                                  reinterpret_cast<int32_t*>(argmax_.data()), stream_),
+                               "argmax launch");
+    BLOOM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host_argmax_.data(), argmax_.data(), r_real * sizeof(int32_t),
+                                               cudaMemcpyDeviceToHost, stream_),
+                               "copying the greedy tokens back");
+  } else {
+    BLOOM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host_logits_.data(), device_logits,
+                                               r_real * vocab * sizeof(float), cudaMemcpyDeviceToHost,
+                                               stream_),
+                               "copying the logits back");
+  }
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "step");
+  num_tokens_ = t_real;
+  num_logit_rows_ = r_real;
+  logits_valid_ = !greedy;
+  return absl::OkStatus();
+}
+
+absl::Status CudaExecutor::Step(const StepBatch& batch) { return RunStep(batch, /*greedy=*/false); }
+
+absl::StatusOr<absl::Span<const int32_t>> CudaExecutor::StepGreedy(const StepBatch& batch) {
+  BLOOM_RETURN_IF_ERROR(RunStep(batch, /*greedy=*/true));
+  return absl::MakeConstSpan(reinterpret_cast<const int32_t*>(host_argmax_.data()),
+                             static_cast<size_t>(num_logit_rows_));
+}
+
+absl::Span<const float> CudaExecutor::logits() const {
+  if (!logits_valid_) return {};
+  return absl::MakeConstSpan(reinterpret_cast<const float*>(host_logits_.data()),
+                             static_cast<size_t>(num_logit_rows_ * vocab_size()));
+}
+
+absl::StatusOr<std::vector<float>> CudaExecutor::ReadTensor(absl::string_view name) {
+  const auto* tensors = plan().tensors();
+  for (uint32_t i = 0; i < tensors->size(); ++i) {
+    const auto* t = tensors->Get(i);
+    if (absl::string_view(t->name()->c_str(), t->name()->size()) != name) continue;
+    const int64_t count = Elements(*t, RowsOf(*t));
+    const DType dtype = tensors_[i].dtype;
+    std::vector<uint8_t> raw(count * DTypeSize(dtype));
+    BLOOM_CUDA_RETURN_IF_ERROR(cudaMemcpy(raw.data(), tensors_[i].data, raw.size(), cudaMemcpyDeviceToHost),
+                               absl::StrCat("reading tensor '", name, "'"));
+    std::vector<float> values(count);
+    if (dtype == DType::kI32) {
+      const int32_t* ints = reinterpret_cast<const int32_t*>(raw.data());
+      for (int64_t k = 0; k < count; ++k) values[k] = static_cast<float>(ints[k]);
+    } else {
+      ConvertToFloat32(dtype, raw.data(), values.data(), count);
+    }
+    return values;
+  }
+  return absl::NotFoundError(absl::StrCat(plan_.label(), ": no tensor named '", name, "'"));
+}
+
+}  // namespace bloom

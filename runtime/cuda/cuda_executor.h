@@ -1,0 +1,100 @@
+// The CUDA backend's StepExecutor (DESIGN.md, decisions 1 and 8): the plan's
+// weights in device memory in their storage dtypes, one device activation
+// arena laid out as the plan says, the paged KV cache's pools on the device
+// (block tables kept on the host by KvCache and uploaded per step), and one
+// stream on which a step's kernels run without host synchronisation until
+// its results are copied back. Decode-only steps are captured once per batch
+// bucket (1, 2, 4, ... padded) as CUDA graphs and replayed.
+//
+// Like the CPU executor it knows no model: it walks the plan's instruction
+// list (runtime/cuda/cuda_dispatch.h maps each to kernels/cuda).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "runtime/cuda/cuda_dispatch.h"
+#include "runtime/cuda/device_buffer.h"
+#include "runtime/exec/executor.h"
+#include "runtime/plan/plan_loader.h"
+
+namespace bloom {
+
+class CudaExecutor : public StepExecutor {
+ public:
+  // Fails with FailedPrecondition when no CUDA GPU is usable, with
+  // ResourceExhausted (naming the allocation and its size) when device
+  // memory runs out, and as the CPU executor does for checkpoint problems.
+  static absl::StatusOr<std::unique_ptr<CudaExecutor>> Create(LoadedPlan plan,
+                                                              const ExecutorOptions& options);
+  ~CudaExecutor() override;
+
+  absl::Status Step(const StepBatch& batch) override;
+  // The last Step's logits (R rows × vocab), in pinned host memory. Empty
+  // after StepGreedy.
+  absl::Span<const float> logits() const override;
+  const plan::Plan& plan() const override { return plan_.plan(); }
+  KvCache& kv_cache() override { return *kv_cache_; }
+  std::string device_name() const override { return device_name_; }
+  // Bytes of device memory this executor has allocated (weights, arena, KV
+  // cache, step inputs, scratch and cuBLASLt workspace); the CUDA context's
+  // own memory is not counted.
+  int64_t peak_device_bytes() const override { return allocated_bytes_; }
+
+  // The greedy fast path: runs the step like Step, then takes each logit
+  // row's argmax on the GPU (first index on ties, as the CPU generator's
+  // ArgMax) and copies back R ints instead of R × vocab floats.
+  absl::StatusOr<absl::Span<const int32_t>> StepGreedy(const StepBatch& batch);
+
+  // A tensor's current contents as float32 (an activation after the last
+  // step, with its current row count, or a weight), for dumps and diffs.
+  absl::StatusOr<std::vector<float>> ReadTensor(absl::string_view name);
+
+  // CUDA graphs for decode-only steps (on by default); off runs every step
+  // eagerly, e.g. to compare the two.
+  void set_use_graphs(bool use) { use_graphs_ = use; }
+  int graphs_captured() const { return static_cast<int>(graphs_.size()); }
+
+ private:
+  struct InputLayout;  // int32 offsets of the step inputs in inputs_
+  explicit CudaExecutor(LoadedPlan plan) : plan_(std::move(plan)) {}
+  absl::Status Initialize(const ExecutorOptions& options);
+  absl::Status RunStep(const StepBatch& batch, bool greedy);
+  absl::Status RunInstructions(const StepShape& shape);
+  int64_t RowsOf(const plan::Tensor& tensor) const;
+
+  LoadedPlan plan_;
+  std::string device_name_;
+  cudaStream_t stream_ = nullptr;
+  std::unique_ptr<KvCache> kv_cache_;
+  CudaDispatch dispatch_;
+
+  DeviceBuffer weights_, conversions_, arena_, kv_pools_, inputs_, scratch_, slopes_, argmax_;
+  PinnedBuffer host_inputs_, host_logits_, host_argmax_;
+  int64_t allocated_bytes_ = 0;
+  std::vector<DeviceTensor> tensors_;
+  std::unique_ptr<InputLayout> layout_;
+  int64_t max_token_id_ = -1;  // ids must be below this (the embedding tables' vocabulary)
+
+  // Decode graphs by (padded T, padded R).
+  std::map<std::pair<int64_t, int64_t>, cudaGraphExec_t> graphs_;
+  bool use_graphs_ = true;
+
+  uint32_t logits_tensor_ = 0;
+  int64_t num_tokens_ = 0, num_logit_rows_ = 0;  // the last step's real T and R
+  bool logits_valid_ = false;
+};
+
+// The factory bloom-run calls for --backend=cuda.
+absl::StatusOr<std::unique_ptr<StepExecutor>> CreateCudaExecutor(LoadedPlan plan,
+                                                                 const ExecutorOptions& options);
+
+}  // namespace bloom
