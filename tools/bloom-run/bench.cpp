@@ -1,0 +1,127 @@
+#include "tools/bloom-run/bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "runtime/exec/scheduler.h"
+#include "runtime/support/status_macros.h"
+
+namespace bloom::run {
+namespace {
+
+std::vector<GenerationRequest> RandomRequests(const RunFlags& flags, int64_t vocab) {
+  std::mt19937_64 rng(flags.generation.sampling.seed);
+  std::vector<GenerationRequest> requests(flags.batch);
+  for (GenerationRequest& r : requests) {
+    r.prompt.resize(flags.prompt_len);
+    // Not std::uniform_int_distribution: its output differs between
+    // standard libraries, and the prompts should not.
+    for (int32_t& t : r.prompt) t = static_cast<int32_t>(rng() % static_cast<uint64_t>(vocab));
+    r.max_new_tokens = flags.generation.max_new_tokens;
+    r.eos_token_id = -1;
+  }
+  return requests;
+}
+
+double Round3(double v) { return std::round(v * 1000) / 1000; }
+
+}  // namespace
+
+absl::Status CheckBenchFits(const plan::Plan& plan, const RunFlags& flags) {
+  const auto* limits = plan.limits();
+  const int32_t per_step = std::min({limits->max_sequences(), limits->max_logit_rows(),
+                                     limits->max_batch_tokens()});
+  if (flags.batch > per_step) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--batch=", flags.batch, " sequences cannot decode in one step of this plan (max_sequences ",
+        limits->max_sequences(), ", max_logit_rows ", limits->max_logit_rows(), ", max_batch_tokens ",
+        limits->max_batch_tokens(), "); compile with larger limits or use --batch<=", per_step));
+  }
+  const int64_t needed = static_cast<int64_t>(flags.prompt_len) + flags.generation.max_new_tokens - 1;
+  if (needed > limits->max_seq_len()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--prompt-len=", flags.prompt_len, " + --max-new-tokens=", flags.generation.max_new_tokens,
+        " needs ", needed, " positions but the plan's max_seq_len is ", limits->max_seq_len()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunBench(StepExecutor& executor, const RunFlags& flags, double load_ms) {
+  BLOOM_RETURN_IF_ERROR(CheckBenchFits(executor.plan(), flags));
+  const std::vector<GenerationRequest> requests = RandomRequests(flags, executor.vocab_size());
+  for (int i = 0; i < flags.warmup; ++i) {
+    BLOOM_RETURN_IF_ERROR(
+        Scheduler(executor, {SchedulerOptions::Policy::kPrefillFirst, nullptr}).Run(requests).status());
+  }
+
+  std::vector<StepRecord> steps;
+  SchedulerOptions options;
+  options.policy = SchedulerOptions::Policy::kPrefillFirst;
+  options.on_step = [&](const StepRecord& r) { steps.push_back(r); };
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<std::vector<GenerationOutcome>> outcomes = Scheduler(executor, options).Run(requests);
+  const double total_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  if (!outcomes.ok()) return outcomes.status();
+
+  double ttft_ms = 0;
+  for (const GenerationOutcome& o : *outcomes) ttft_ms = std::max(ttft_ms, o.ttft_ms);
+  // Under prefill-first a step is all prompt or all decode.
+  std::vector<double> decode_ms;
+  int64_t decode_tokens = 0;
+  for (const StepRecord& r : steps) {
+    if (r.decode_tokens == 0) continue;
+    decode_ms.push_back(r.ms);
+    decode_tokens += r.decode_tokens;
+  }
+  double mean = 0, median = 0, sum = 0;
+  if (!decode_ms.empty()) {
+    for (double v : decode_ms) sum += v;
+    mean = sum / decode_ms.size();
+    std::vector<double> sorted = decode_ms;
+    std::sort(sorted.begin(), sorted.end());
+    const size_t n = sorted.size();
+    median = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+  }
+  const double tokens_per_s = sum > 0 ? decode_tokens / (sum / 1000) : 0;
+
+  nlohmann::ordered_json out;
+  out["backend"] = flags.backend;
+  out["device"] = executor.device_name();
+  out["plan"] = flags.plan_dir;
+  out["batch"] = flags.batch;
+  out["prompt_len"] = flags.prompt_len;
+  out["new_tokens"] = flags.generation.max_new_tokens;
+  out["load_ms"] = Round3(load_ms);
+  out["ttft_ms"] = Round3(ttft_ms);
+  out["decode_ms_per_step_median"] = Round3(median);
+  out["decode_ms_per_step_mean"] = Round3(mean);
+  out["decode_tokens_per_s"] = Round3(tokens_per_s);
+  out["total_ms"] = Round3(total_ms);
+  out["peak_device_bytes"] = executor.peak_device_bytes();
+  std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  std::fflush(stdout);
+
+  std::fprintf(stderr,
+               "bloom-run --bench: %s on %s, plan %s\n"
+               "  batch x prompt_len x new_tokens   %d x %d x %d\n"
+               "  load                              %10.2f ms\n"
+               "  time to first token (all)         %10.2f ms\n"
+               "  decode steps                      %10zu\n"
+               "  decode ms/step (median / mean)    %10.3f / %.3f ms\n"
+               "  decode tokens/s                   %10.1f\n"
+               "  total (measured run)              %10.2f ms\n"
+               "  peak device memory                %10.1f MiB\n",
+               flags.backend.c_str(), executor.device_name().c_str(), flags.plan_dir.c_str(),
+               flags.batch, flags.prompt_len, flags.generation.max_new_tokens, load_ms, ttft_ms,
+               decode_ms.size(), median, mean, tokens_per_s, total_ms,
+               executor.peak_device_bytes() / (1024.0 * 1024.0));
+  return absl::OkStatus();
+}
+
+}  // namespace bloom::run
