@@ -58,22 +58,17 @@ void DrawProgress(size_t done, size_t total) {
 
 }  // namespace
 
-// The device step-input buffer, in int32 units. Its prefix up to
-// block_tables + block_table_entries is uploaded in one copy per step.
-struct CudaExecutor::InputLayout {
-  int64_t tokens, positions, slots, logit_rows, decode_tokens, tiles, block_tables, end;
-
-  InputLayout(int64_t max_tokens, int64_t max_logit_rows, int64_t block_table_entries) {
-    tokens = 0;
-    positions = tokens + max_tokens;
-    slots = positions + max_tokens;
-    logit_rows = slots + max_tokens;
-    decode_tokens = logit_rows + max_logit_rows;
-    tiles = decode_tokens + max_tokens;  // AttentionTile is 4 int32s
-    block_tables = tiles + 4 * max_tokens;
-    end = block_tables + block_table_entries;
-  }
-};
+CudaExecutor::InputLayout::InputLayout(int64_t max_tokens, int64_t max_logit_rows,
+                                       int64_t block_table_entries) {
+  tokens = 0;
+  positions = tokens + max_tokens;
+  slots = positions + max_tokens;
+  logit_rows = slots + max_tokens;
+  decode_tokens = logit_rows + max_logit_rows;
+  tiles = decode_tokens + max_tokens;  // AttentionTile is 4 int32s
+  block_tables = tiles + 4 * max_tokens;
+  end = block_tables + block_table_entries;
+}
 
 absl::StatusOr<std::unique_ptr<StepExecutor>> CreateCudaExecutor(LoadedPlan plan,
                                                                  const ExecutorOptions& options) {

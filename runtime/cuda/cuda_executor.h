@@ -64,7 +64,12 @@ class CudaExecutor : public StepExecutor {
   int graphs_captured() const { return static_cast<int>(graphs_.size()); }
 
  private:
-  struct InputLayout;  // int32 offsets of the step inputs in inputs_
+  // The device step-input buffer, in int32 units. Its prefix up to `end`
+  // is uploaded in one copy per step.
+  struct InputLayout {
+    int64_t tokens, positions, slots, logit_rows, decode_tokens, tiles, block_tables, end;
+    InputLayout(int64_t max_tokens, int64_t max_logit_rows, int64_t block_table_entries);
+  };
   explicit CudaExecutor(LoadedPlan plan) : plan_(std::move(plan)) {}
   absl::Status Initialize(const ExecutorOptions& options);
   absl::Status RunStep(const StepBatch& batch, bool greedy);
