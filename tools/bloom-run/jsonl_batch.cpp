@@ -31,8 +31,12 @@ absl::Status ReadRequest(const json& object, const GenerationDefaults& defaults,
   auto integer = [&](const std::string& key, const json& v, int64_t lo, int64_t hi,
                      int64_t* out) -> absl::Status {
     if (!v.is_number_integer()) return bad(key, "an integer");
-    if (v.is_number_unsigned() ? v.get<uint64_t>() > static_cast<uint64_t>(hi)
-                               : (v.get<int64_t>() < lo || v.get<int64_t>() > hi)) {
+    // nlohmann keeps non-negative integers as unsigned: compare in that type.
+    const bool in_range = v.is_number_unsigned()
+                              ? v.get<uint64_t>() <= static_cast<uint64_t>(hi) &&
+                                    (lo <= 0 || v.get<uint64_t>() >= static_cast<uint64_t>(lo))
+                              : v.get<int64_t>() >= lo && v.get<int64_t>() <= hi;
+    if (!in_range) {
       return absl::InvalidArgumentError(
           absl::StrCat("\"", key, "\" must be in [", lo, ", ", hi, "], got ", v.dump()));
     }
