@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The CUDA backend's one script for the GPU machine (docs/cuda-backend.md).
+#
+#   scripts/gpu/cuda_backend.sh prepare   # here: build and compile into .carry/h7
+#   run(command="bash scripts/gpu/cuda_backend.sh device", carry=[".carry/h7"])
+#
+# prepare (on the development machine, which has MLIR, Abseil, FlatBuffers):
+#   1. the CUDA runtime, the GPU tests and bloom-cuda-bench, runtime only,
+#      Abseil linked statically (benchmarks/gpu/cmake/absl) and cudart
+#      statically, into CARRY/bin (cuBLASLt stays the machine's shared one);
+#   2. the golden cases' plans, fp32 and bf16, with bloom-compile into
+#      CARRY/plans/<case>[.bf16];
+#   3. BLOOM-7b1-shaped plans (bf16) compiled against a layout-only replica
+#      of the synthetic checkpoint (sparse files here): CARRY/plans/7b1-decode
+#      (128 sequences of 32 + 100 tokens, a 4096-token prefill step) and
+#      CARRY/plans/7b1-prefill (one sequence of 2048+ positions), plus
+#      make-synthetic-checkpoint to write the real weights there.
+# device (on the GPU machine, from the repository root):
+#   ldd and nvidia-smi; the op parity harness; the GPU goldens; then, unless
+#   SKIP_BENCH=1, the 7b1 weights and bloom-cuda-bench; and h9's
+#   benchmarks/gpu/run_benchmark.sh if RUN_HF_BENCH=1 and .carry/bench is
+#   carried too. Logs and JSON go to $OUT.
+#
+# Environment: CARRY (.carry/h7), BUILD (build/h7-carry), COMPILE (a
+# bloom-compile binary; default build/h7/bin/bloom-compile), JOBS (2), SRC
+# (the source tree to build, default this one: a clean snapshot helps when
+# other work in the tree is half-written).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+CARRY=${CARRY:-.carry/h7}
+MODE=${1:-}
+
+prepare() {
+  local build=${BUILD:-build/h7-carry} jobs=${JOBS:-2}
+  local compile=${COMPILE:-build/h7/bin/bloom-compile}
+  echo "== runtime + CUDA (static Abseil, static cudart) in $build"
+  cmake -S "${SRC:-$ROOT}" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBLOOM_ENABLE_COMPILER=OFF \
+    -DBLOOM_ENABLE_CUDA=ON -Dabsl_DIR="$ROOT/benchmarks/gpu/cmake/absl" >/dev/null
+  local targets=(cuda_op_parity_test cuda_attention_parity_test cuda_attention_work_test
+                 cuda_golden_test bloom-cuda-bench make-synthetic-checkpoint)
+  ninja -C "$build" -j"$jobs" "${targets[@]}"
+  rm -rf "$CARRY"
+  mkdir -p "$CARRY/bin" "$CARRY/plans"
+  for t in "${targets[@]}"; do
+    if [[ -f $build/test/bin/$t ]]; then cp "$build/test/bin/$t" "$CARRY/bin/"; else cp "$build/bin/$t" "$CARRY/bin/"; fi
+  done
+  strip "$CARRY"/bin/* 2>/dev/null || true
+  if ldd "$CARRY/bin/bloom-cuda-bench" | grep -qE "absl|libcudart"; then
+    echo "cuda_backend.sh: a carried binary still links Abseil or cudart dynamically" >&2
+    exit 1
+  fi
+
+  echo "== golden plans with $compile"
+  for case_dir in test/golden/cases/*/; do
+    local name
+    name=$(basename "$case_dir")
+    local model=$case_dir
+    local ckpt
+    ckpt=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get('checkpoint_dir',''))" "$case_dir/golden.json")
+    [[ -n $ckpt ]] && model=$ckpt
+    "$compile" --model="$model" -o "$CARRY/plans/$name"
+    "$compile" --model="$model" -o "$CARRY/plans/$name.bf16" --dtype=bf16
+  done
+
+  echo "== BLOOM-7b1 plans (bf16) against a layout-only replica"
+  local layout=/tmp/h7-layout/bloom-7b1
+  "$build/bin/make-synthetic-checkpoint" --config=models/bloom/presets/bloom-7b1.json -o "$layout" \
+    --dtype=bf16 --seed=0 --layout-only >/dev/null
+  "$compile" --model="$layout" -o "$CARRY/plans/7b1-decode" --dtype=bf16 \
+    --max-sequences=128 --max-seq-len=192 --max-batch-tokens=4096
+  "$compile" --model="$layout" -o "$CARRY/plans/7b1-prefill" --dtype=bf16 \
+    --max-sequences=1 --max-seq-len=2112 --max-batch-tokens=2048
+  cp models/bloom/presets/bloom-7b1.json "$CARRY/bloom-7b1.json"
+  echo "== $CARRY: $(du -sh "$CARRY" | cut -f1)"
+  echo "next: run(command=\"bash scripts/gpu/cuda_backend.sh device\", carry=[\"$CARRY\"])"
+}
+
+device() {
+  OUT=${OUT:-/tmp/h7-out}
+  mkdir -p "$OUT"
+  local bin=$CARRY/bin log=$OUT/log.txt
+  for dir in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
+    [[ -d $dir ]] && export LD_LIBRARY_PATH=$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  done
+  export BLOOM_GPU_PLANS=$ROOT/$CARRY/plans BLOOM_REPO=$ROOT
+  {
+    echo "== $(date -u +%FT%TZ) $(uname -r)"
+    nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv || true
+    echo "== ldd"
+    ldd "$bin/bloom-cuda-bench"
+  } 2>&1 | tee "$log"
+  if ldd "$bin/bloom-cuda-bench" | grep -q "not found"; then
+    echo "cuda_backend.sh: missing shared libraries" | tee -a "$log"
+    exit 1
+  fi
+  local failed=0
+  for t in cuda_attention_work_test cuda_op_parity_test cuda_attention_parity_test cuda_golden_test; do
+    echo "== $t" | tee -a "$log"
+    if ! timeout "${TEST_TIMEOUT:-300}" "$bin/$t" --gtest_output="json:$OUT/$t.json" >"$OUT/$t.txt" 2>&1; then
+      failed=1
+    fi
+    grep -E "^\[  (FAILED|PASSED|SKIPPED) |golden\]|Failure|error" "$OUT/$t.txt" | head -60 | tee -a "$log"
+  done
+  if [[ ${SKIP_BENCH:-0} != 1 ]]; then
+    local ckpt=/tmp/h7-bloom-7b1
+    if [[ ! -f $ckpt/model.safetensors.index.json && ! -f $ckpt/model.safetensors ]]; then
+      echo "== make-synthetic-checkpoint -> $ckpt" | tee -a "$log"
+      "$bin/make-synthetic-checkpoint" --config="$CARRY/bloom-7b1.json" -o "$ckpt" --dtype=bf16 --seed=0 \
+        2>&1 | tee -a "$log"
+    fi
+    echo "== bloom-cuda-bench" | tee -a "$log"
+    timeout "${BENCH_TIMEOUT:-300}" "$bin/bloom-cuda-bench" --plan="$CARRY/plans/7b1-decode" \
+      --checkpoint-dir="$ckpt" --batches="${BATCHES:-1,8,32,64,128}" --prompt=32 --new-tokens=100 \
+      2>&1 | tee "$OUT/bench.jsonl" | tee -a "$log" || failed=1
+    timeout "${BENCH_TIMEOUT:-300}" "$bin/bloom-cuda-bench" --plan="$CARRY/plans/7b1-prefill" \
+      --checkpoint-dir="$ckpt" --prefill="${PREFILL:-512,2048}" --batches=1 --prompt=32 --new-tokens=20 \
+      2>&1 | tee -a "$OUT/bench.jsonl" | tee -a "$log" || failed=1
+  fi
+  if [[ ${RUN_HF_BENCH:-0} == 1 && -f .carry/bench/bench.env ]]; then
+    echo "== benchmarks/gpu/run_benchmark.sh" | tee -a "$log"
+    OUT=$OUT/hf bash benchmarks/gpu/run_benchmark.sh .carry/bench 2>&1 | tail -40 | tee -a "$log" || failed=1
+  fi
+  return $failed
+}
+
+case $MODE in
+  prepare) prepare ;;
+  device) device ;;
+  *) echo "usage: scripts/gpu/cuda_backend.sh prepare|device" >&2; exit 2 ;;
+esac

@@ -1,0 +1,194 @@
+// bloom-cuda-bench: times the CUDA executor directly on a compiled plan (no
+// generator, no tokenizer): greedy decode steps at several batch sizes and
+// the time to first token of long prompts. One JSON object per line on
+// stdout. This is the CUDA backend's own measuring tool (scripts/gpu/
+// cuda_backend.sh runs it); the side-by-side comparison with transformers
+// is benchmarks/gpu.
+//
+//   bloom-cuda-bench --plan=DIR [--checkpoint-dir=DIR] [--batches=1,8]
+//       [--prompt=32] [--new-tokens=100] [--prefill=512,2048] [--no-graphs]
+//
+// Decode: B sequences get a random prompt (one prefill step when it fits
+// max_batch_tokens), then new-tokens greedy steps of B tokens each through
+// StepGreedy (argmax on the GPU). Each step is timed on the host clock from
+// the call to its return (inputs uploaded, kernels or graph launched,
+// tokens copied back): the latency a generator sees. The first two steps
+// (eager run, then graph capture) are left out of the statistics.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <cuda_runtime.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "runtime/cuda/cuda_executor.h"
+#include "tools/common/command_line.h"
+
+namespace bloom {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+std::vector<int64_t> ParseList(const std::string& text) {
+  std::vector<int64_t> values;
+  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    int64_t v;
+    if (absl::SimpleAtoi(part, &v) && v > 0) values.push_back(v);
+  }
+  return values;
+}
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "bloom-cuda-bench: %s\n", std::string(status.message()).c_str());
+  return 1;
+}
+
+absl::Status Decode(CudaExecutor& gpu, int64_t batch, int64_t prompt, int64_t new_tokens, std::mt19937& rng) {
+  KvCache& cache = gpu.kv_cache();
+  const auto* limits = gpu.plan().limits();
+  std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(gpu.vocab_size() - 1));
+  std::vector<int32_t> slots;
+  for (int64_t b = 0; b < batch; ++b) {
+    absl::StatusOr<int32_t> slot = cache.AddSequence();
+    if (!slot.ok()) return slot.status();
+    absl::Status reserved = cache.Reserve(*slot, static_cast<int32_t>(prompt + new_tokens + 1));
+    if (!reserved.ok()) return reserved;
+    slots.push_back(*slot);
+  }
+  // Prefill: as many whole prompts per step as max_batch_tokens allows.
+  std::vector<int32_t> next(batch);
+  const int64_t per_step = std::max<int64_t>(1, limits->max_batch_tokens() / prompt);
+  const auto prefill_start = Clock::now();
+  for (int64_t first = 0; first < batch; first += per_step) {
+    const int64_t n = std::min(per_step, batch - first);
+    std::vector<int32_t> ids, positions, step_slots, rows;
+    for (int64_t b = first; b < first + n; ++b) {
+      for (int64_t p = 0; p < prompt; ++p) {
+        ids.push_back(token(rng));
+        positions.push_back(static_cast<int32_t>(p));
+        step_slots.push_back(slots[b]);
+      }
+      rows.push_back(static_cast<int32_t>(ids.size() - 1));
+    }
+    absl::StatusOr<absl::Span<const int32_t>> out = gpu.StepGreedy({ids, positions, step_slots, rows});
+    if (!out.ok()) return out.status();
+    std::copy(out->begin(), out->end(), next.begin() + first);
+  }
+  const double prefill_ms = Ms(Clock::now() - prefill_start);
+
+  std::vector<double> step_ms;
+  std::vector<int32_t> positions(batch, static_cast<int32_t>(prompt)), rows(batch);
+  std::iota(rows.begin(), rows.end(), 0);
+  for (int64_t s = 0; s < new_tokens; ++s) {
+    const auto start = Clock::now();
+    absl::StatusOr<absl::Span<const int32_t>> out = gpu.StepGreedy({next, positions, slots, rows});
+    if (!out.ok()) return out.status();
+    step_ms.push_back(Ms(Clock::now() - start));
+    std::copy(out->begin(), out->end(), next.begin());
+    for (int32_t& p : positions) ++p;
+  }
+  for (int32_t slot : slots) cache.RemoveSequence(slot);
+  std::vector<double> timed(step_ms.begin() + std::min<size_t>(2, step_ms.size()), step_ms.end());
+  const double mean = timed.empty() ? 0.0 : std::accumulate(timed.begin(), timed.end(), 0.0) / timed.size();
+  std::printf(
+      "{\"kind\": \"decode\", \"batch\": %lld, \"prompt\": %lld, \"new_tokens\": %lld, \"prefill_ms\": %.3f, "
+      "\"ms_per_step_median\": %.4f, \"ms_per_step_mean\": %.4f, \"ms_per_step_min\": %.4f, "
+      "\"first_steps_ms\": [%.3f, %.3f], \"tokens_per_s\": %.1f, \"graphs\": %d}\n",
+      static_cast<long long>(batch), static_cast<long long>(prompt), static_cast<long long>(new_tokens),
+      prefill_ms, Median(timed), mean, timed.empty() ? 0.0 : *std::min_element(timed.begin(), timed.end()),
+      step_ms.size() > 0 ? step_ms[0] : 0.0, step_ms.size() > 1 ? step_ms[1] : 0.0,
+      mean > 0 ? batch * 1000.0 / mean : 0.0, gpu.graphs_captured());
+  std::fflush(stdout);
+  return absl::OkStatus();
+}
+
+absl::Status Prefill(CudaExecutor& gpu, int64_t prompt, std::mt19937& rng) {
+  KvCache& cache = gpu.kv_cache();
+  if (prompt > gpu.plan().limits()->max_batch_tokens()) {
+    return absl::InvalidArgumentError("--prefill longer than the plan's max_batch_tokens");
+  }
+  std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(gpu.vocab_size() - 1));
+  std::vector<double> times;
+  for (int repeat = 0; repeat < 4; ++repeat) {  // the first is a warm-up
+    absl::StatusOr<int32_t> slot = cache.AddSequence();
+    if (!slot.ok()) return slot.status();
+    absl::Status reserved = cache.Reserve(*slot, static_cast<int32_t>(prompt));
+    if (!reserved.ok()) return reserved;
+    std::vector<int32_t> ids(prompt), positions(prompt), slots(prompt, *slot);
+    for (int64_t p = 0; p < prompt; ++p) {
+      ids[p] = token(rng);
+      positions[p] = static_cast<int32_t>(p);
+    }
+    const int32_t last = static_cast<int32_t>(prompt - 1);
+    const auto start = Clock::now();
+    absl::StatusOr<absl::Span<const int32_t>> out =
+        gpu.StepGreedy({ids, positions, slots, absl::MakeConstSpan(&last, 1)});
+    if (!out.ok()) return out.status();
+    if (repeat > 0) times.push_back(Ms(Clock::now() - start));
+    cache.RemoveSequence(*slot);
+  }
+  std::printf("{\"kind\": \"prefill\", \"prompt\": %lld, \"ttft_ms_median\": %.3f, \"ttft_ms_min\": %.3f}\n",
+              static_cast<long long>(prompt), Median(times), *std::min_element(times.begin(), times.end()));
+  std::fflush(stdout);
+  return absl::OkStatus();
+}
+
+int Main(int argc, char** argv) {
+  tools::CommandLine cl("bloom-cuda-bench", "--plan=DIR [flags]");
+  cl.AddFlag("plan", tools::CommandLine::Kind::kString, "", "Plan directory.");
+  cl.AddFlag("checkpoint-dir", tools::CommandLine::Kind::kString, "", "Weights (default: the plan's).");
+  cl.AddFlag("batches", tools::CommandLine::Kind::kString, "", "Decode batch sizes, e.g. 1,8,32.");
+  cl.AddFlag("prompt", tools::CommandLine::Kind::kInt, "32", "Prompt tokens per sequence for decode.");
+  cl.AddFlag("new-tokens", tools::CommandLine::Kind::kInt, "100", "Decode steps per batch size.");
+  cl.AddFlag("prefill", tools::CommandLine::Kind::kString, "", "Prompt lengths for time to first token.");
+  cl.AddFlag("no-graphs", tools::CommandLine::Kind::kBool, "false", "Run decode steps eagerly.");
+  if (absl::Status s = cl.Parse(argc, argv); !s.ok()) return Fail(s);
+  if (cl.help_requested()) {
+    std::fputs(cl.HelpText().c_str(), stdout);
+    return 0;
+  }
+  absl::StatusOr<LoadedPlan> plan = LoadedPlan::Load(cl.GetString("plan"));
+  if (!plan.ok()) return Fail(plan.status());
+  ExecutorOptions options;
+  options.checkpoint_dir = cl.GetString("checkpoint-dir");
+  const auto load_start = Clock::now();
+  absl::StatusOr<std::unique_ptr<CudaExecutor>> executor = CudaExecutor::Create(*std::move(plan), options);
+  if (!executor.ok()) return Fail(executor.status());
+  const double load_s = Ms(Clock::now() - load_start) / 1000.0;
+  CudaExecutor& gpu = **executor;
+  gpu.set_use_graphs(!cl.GetBool("no-graphs"));
+  std::mt19937 rng(1234);
+  for (int64_t batch : ParseList(cl.GetString("batches"))) {
+    if (absl::Status s = Decode(gpu, batch, cl.GetInt("prompt"), cl.GetInt("new-tokens"), rng); !s.ok()) {
+      return Fail(s);
+    }
+  }
+  for (int64_t prompt : ParseList(cl.GetString("prefill"))) {
+    if (absl::Status s = Prefill(gpu, prompt, rng); !s.ok()) return Fail(s);
+  }
+  size_t free_bytes = 0, total_bytes = 0;
+  cudaMemGetInfo(&free_bytes, &total_bytes);
+  std::printf("{\"kind\": \"memory\", \"device\": \"%s\", \"load_seconds\": %.2f, \"executor_bytes\": %lld, "
+              "\"device_used_bytes\": %lld, \"graphs\": %s}\n",
+              gpu.device_name().c_str(), load_s, static_cast<long long>(gpu.peak_device_bytes()),
+              static_cast<long long>(total_bytes - free_bytes), cl.GetBool("no-graphs") ? "false" : "true");
+  return 0;
+}
+
+}  // namespace
+}  // namespace bloom
+
+int main(int argc, char** argv) { return bloom::Main(argc, argv); }
