@@ -47,7 +47,9 @@ void SetElement(Value value, Type element) {
   }
 }
 
-// A residual-stream tensor: a sum of the stream, or a tensor added into it.
+// A residual-stream tensor: a sum of the stream, or a tensor added into it
+// (directly, or through the all-reduce of a row-parallel partial sum, which
+// keeps its operand's type).
 bool IsResidual(Value value) {
   if (mlir::isa_and_nonnull<graph::AddOp>(value.getDefiningOp())) return true;
   if (auto fused = value.getDefiningOp<graph::AddLayerNormOp>()) {
@@ -56,6 +58,9 @@ bool IsResidual(Value value) {
   for (mlir::OpOperand& use : value.getUses()) {
     mlir::Operation* user = use.getOwner();
     if (mlir::isa<graph::AddOp>(user)) return true;
+    if (auto sum = mlir::dyn_cast<graph::AllReduceOp>(user)) {
+      if (IsResidual(sum.getResult())) return true;
+    }
     if (mlir::isa<graph::AddLayerNormOp>(user) && use.getOperandNumber() < 2) {
       return true;
     }
@@ -116,6 +121,18 @@ class Assigner {
           SetPrecision(op, policy_.storage);
         })
         .Case([&](graph::CastOp cast) { SetPrecision(op, ElementOf(cast)); })
+        .Case([&](graph::AllReduceOp sum) {
+          // plan.fbs: collectives sum in f32; the result keeps the type the
+          // partial sums are stored in.
+          Type storage = Storage(sum.getResult());
+          Store(sum.getResult(), storage);
+          SetPrecision(op, f32_);
+          CastOperand(op, 0, storage);
+        })
+        .Case([&](graph::AllGatherOp gather) {
+          Store(gather.getResult(), ElementOf(gather.getX()));  // a copy
+          SetPrecision(op, f32_);
+        })
         .Case([&](graph::KvCacheAppendOp append) {
           Type element = ElementOf(append.getK());
           auto cache = append.getCache().getType();

@@ -89,7 +89,8 @@ class StepLowering {
           auto lowered = builder_.create<plan_ir::WeightOp>(
               weight.getLoc(), BufferType(weight.getType()), weight.getNameAttr(),
               weight.getFileAttr(), weight.getTensorAttr(),
-              weight.getStoredDtypeAttr());
+              weight.getStoredDtypeAttr(), weight.getSliceDimAttr(),
+              weight.getSliceBeginAttr(), weight.getSliceEndAttr());
           lowered_[weight] = lowered.getResult();
           return mlir::success();
         })
@@ -97,7 +98,8 @@ class StepLowering {
           Value out = Buffer(embedding, 0);
           builder_.create<plan_ir::EmbeddingGatherOp>(
               embedding.getLoc(), Ins({embedding.getIds(), embedding.getTable()}),
-              out, types_.compute, types_.accumulate);
+              out, embedding.getVocabBeginAttr(), embedding.getVocabSizeAttr(),
+              types_.compute, types_.accumulate);
           return mlir::success();
         })
         .Case([&](graph::LayerNormOp norm) {
@@ -165,6 +167,20 @@ class StepLowering {
           builder_.create<plan_ir::LinearOp>(
               head.getLoc(), Ins({head.getX(), head.getWeight()}), out,
               plan_ir::EpilogueAttr(), types_.compute, types_.accumulate);
+          return mlir::success();
+        })
+        .Case([&](graph::AllReduceOp sum) {
+          Value out = Buffer(sum, 0);
+          builder_.create<plan_ir::AllReduceOp>(sum.getLoc(), Ins({sum.getX()}),
+                                                out, types_.compute,
+                                                types_.accumulate);
+          return mlir::success();
+        })
+        .Case([&](graph::AllGatherOp gather) {
+          Value out = Buffer(gather, 0);
+          builder_.create<plan_ir::AllGatherOp>(gather.getLoc(),
+                                                Ins({gather.getX()}), out,
+                                                types_.compute, types_.accumulate);
           return mlir::success();
         })
         .Case([&](mlir::func::ReturnOp ret) { return MarkLogits(ret); })
@@ -317,7 +333,9 @@ class BloomLowerToPlanPass
         i64("max_batch_tokens"), i64("max_logit_rows"), i64("max_seq_len"),
         i64("max_sequences"), i64("kv_num_layers"), i64("kv_num_heads"),
         i64("kv_head_dim"), i64("kv_block_size"), i64("kv_num_blocks"), kv_dtype,
-        i64("activations_bytes"));
+        i64("activations_bytes"),
+        module->getAttrOfType<mlir::IntegerAttr>(kTpRankAttr),
+        module->getAttrOfType<mlir::IntegerAttr>(kTpSizeAttr));
     program.getBody().emplaceBlock();
 
     StepLowering lowering(program);

@@ -10,7 +10,8 @@ bool HasKernel(mlir::Operation* op) {
   return mlir::isa<graph::WeightOp, graph::EmbeddingOp, graph::LayerNormOp,
                    graph::AddLayerNormOp, graph::LinearOp, graph::GeluOp,
                    graph::AddOp, graph::CastOp, graph::AlibiAttentionOp,
-                   graph::GatherRowsOp, graph::LmHeadOp>(op);
+                   graph::GatherRowsOp, graph::LmHeadOp, graph::AllReduceOp,
+                   graph::AllGatherOp>(op);
 }
 
 mlir::LogicalResult CheckKernels(mlir::Operation* step) {

@@ -12,7 +12,8 @@ namespace bloom {
 // True for the bloom ops that map to plan kernels (or to none, as
 // bloom.weight): weight, embedding, layer_norm, add_layer_norm, linear (with
 // or without the gelu epilogue), gelu, add, cast, alibi_attention (fused),
-// gather_rows, lm_head. The unfused attention ops have no kernel.
+// gather_rows, lm_head, and the collectives all_reduce and all_gather. The
+// unfused attention ops have no kernel.
 bool HasKernel(mlir::Operation* op);
 
 // Emits "NAME has no kernel; run --bloom-fuse first" on the first op of
@@ -29,5 +30,8 @@ inline constexpr char kArenaOffsetsAttr[] = "bloom.arena_offsets";
 inline constexpr char kInputOffsetsAttr[] = "bloom.input_offsets";
 inline constexpr char kMemoryPlanAttr[] = "bloom.memory";
 inline constexpr char kPrecisionPolicyAttr[] = "bloom.precision_policy";
+// What --bloom-partition-tp records: this graph is rank tp_rank of tp_size.
+inline constexpr char kTpRankAttr[] = "bloom.tp_rank";
+inline constexpr char kTpSizeAttr[] = "bloom.tp_size";
 
 }  // namespace bloom

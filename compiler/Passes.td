@@ -1,6 +1,6 @@
 // The compiler's passes, in pipeline order (bloom-compile runs them as
-// import → fuse → assign-precision → plan-memory → lower → emit; bloom-opt
-// runs each alone). docs/compiler-passes.md explains each in more depth.
+// import → fuse → [partition-tp, once per rank] → assign-precision →
+// plan-memory → lower → emit; bloom-opt runs each alone). docs/compiler-passes.md explains each in more depth.
 #ifndef BLOOM_COMPILER_PASSES_TD
 #define BLOOM_COMPILER_PASSES_TD
 
@@ -42,6 +42,65 @@ def BloomFuse : Pass<"bloom-fuse", "mlir::ModuleOp"> {
     %g = bloom.linear %x, %w, %b epilogue gelu : ... loc(fused["h.0.mlp_gelu", "h.0.mlp_h_to_4h"])
     ```
   }];
+}
+
+def BloomPartitionTp : Pass<"bloom-partition-tp", "mlir::ModuleOp"> {
+  let summary = "Rewrites the graph into one rank's part of a tensor-parallel group.";
+  let description = [{
+    Megatron-style tensor parallelism over `tp` ranks; the pass makes rank
+    `rank`'s graph (run it once per rank) and records `bloom.tp_rank` and
+    `bloom.tp_size` on the module. It runs after --bloom-fuse (it splits
+    whole heads of the fused attention and recognises the column-parallel
+    MLP by its gelu epilogue) and before --bloom-assign-precision (which
+    then chooses storage types on the final graph, collectives included)
+    and --bloom-plan-memory (which then counts this rank's bytes).
+
+    - `alibi_attention`: column-parallel. The QKV weight and bias keep rows
+      [3·h0·D, 3·h1·D), heads [h0, h1) = [r·H/N, (r+1)·H/N) (HF's fused
+      QKV is [heads, 3, head_dim] per row block, so a row slice holds whole
+      heads); `num_heads` = H/N, `alibi_slopes` = the slopes of those global
+      heads. The context holds this rank's heads.
+    - `linear ... epilogue gelu` on a replicated input (h→4h):
+      column-parallel, weight and bias sliced by rows.
+    - `linear` on a sharded input (attention dense, 4h→h): row-parallel,
+      weight sliced by input columns, bias kept on rank 0 only (added once),
+      then `bloom.all_reduce`.
+    - `embedding`: vocab-parallel, table rows [r·V/N, (r+1)·V/N) with
+      `vocab_begin`/`vocab_size` (other ids give zero rows), then
+      `bloom.all_reduce`.
+    - `lm_head`: vocab-parallel, the (tied) table sliced alike; local logits
+      [R, V/N], then `bloom.all_gather` into the full [R, V] on every rank
+      (greedy decoding reads the full logits; no distributed argmax).
+    - `gelu`/`cast` pass a sharded layout through; every other op needs
+      replicated operands.
+
+    Sliced weights are `bloom.weight ... slice(dim, begin, end)` so a rank
+    loads only its bytes. A head count not divisible by `tp` is an error; so
+    is a vocabulary, unless `replicate-vocab` keeps the embedding and LM head
+    whole on every rank (no collective for them). A row-parallel op's
+    partial result is renamed `<name>.partial` and the all-reduce takes the
+    name; the local logits are `logits.shard`. `tp=1` changes nothing but
+    the module attributes.
+
+    Before (tp=2, rank=1):
+    ```mlir
+    %w = bloom.weight "h.0.self_attention.dense.weight" : tensor<64x64xf32>
+    %b = bloom.weight "h.0.self_attention.dense.bias" : tensor<64xf32>
+    %d = bloom.linear %ctx, %w, %b : ... -> tensor<?x64xf32> loc("h.0.attn_dense")
+    ```
+    After:
+    ```mlir
+    %w = bloom.weight "h.0.self_attention.dense.weight" slice(dim = 1, begin = 32, end = 64) : tensor<64x32xf32>
+    %p = bloom.linear %ctx, %w : (tensor<?x32xf32>, tensor<64x32xf32>) -> tensor<?x64xf32> loc("h.0.attn_dense.partial")
+    %d = bloom.all_reduce %p : tensor<?x64xf32> loc("h.0.attn_dense")
+    ```
+  }];
+  let options = [
+    Option<"tp", "tp", "int64_t", "1", "Ranks in the tensor-parallel group">,
+    Option<"rank", "rank", "int64_t", "0", "The rank whose graph to make">,
+    Option<"replicateVocab", "replicate-vocab", "bool", "false",
+           "Keep the embedding and LM head whole when tp does not divide the vocabulary">,
+  ];
 }
 
 def BloomAssignPrecision : Pass<"bloom-assign-precision", "mlir::ModuleOp"> {

@@ -7,6 +7,16 @@ namespace bloom {
 void BuildPipeline(mlir::OpPassManager& pm, const PipelineOptions& options,
                    PipelineStage last) {
   if (last >= PipelineStage::kFuse) pm.addPass(createBloomFuse());
+  // After fusion (whole heads of the fused attention; the gelu epilogue
+  // marks the column-parallel MLP), before precision and memory (which then
+  // see the collectives and count this rank's bytes).
+  if (last >= PipelineStage::kPartition && options.tp_size > 1) {
+    BloomPartitionTpOptions partition;
+    partition.tp = options.tp_size;
+    partition.rank = options.tp_rank;
+    partition.replicateVocab = options.replicate_vocab;
+    pm.addPass(createBloomPartitionTp(partition));
+  }
   if (last >= PipelineStage::kPrecision) {
     BloomAssignPrecisionOptions precision;
     precision.policy = options.policy;

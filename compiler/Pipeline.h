@@ -1,5 +1,6 @@
 // The pass pipeline that bloom-compile runs from the imported bloom graph to
-// the plan: fuse → assign-precision → plan-memory → lower.
+// the plan: fuse → partition-tp (tp > 1: this rank's graph) →
+// assign-precision → plan-memory → lower.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +11,8 @@
 namespace bloom {
 
 // Where the pipeline may stop (bloom-compile --emit=...), in order.
-enum class PipelineStage { kImport, kFuse, kPrecision, kMemory, kPlan };
+// kPartition is --bloom-partition-tp (nothing at tp = 1).
+enum class PipelineStage { kImport, kFuse, kPartition, kPrecision, kMemory, kPlan };
 
 struct PipelineOptions {
   std::string policy = "fp32";  // fp32, bf16 or fp16
@@ -19,6 +21,9 @@ struct PipelineOptions {
   int64_t max_seq_len = 2048;
   int64_t max_sequences = 8;
   int64_t device_memory = 0;    // bytes; 0: no limit
+  int64_t tp_size = 1;          // tensor-parallel ranks; 1: no partitioning
+  int64_t tp_rank = 0;          // the rank whose plan this pipeline makes
+  bool replicate_vocab = false; // tp does not divide the vocabulary
 };
 
 // Appends the passes from a `bloom` graph module up to and including

@@ -98,7 +98,8 @@ class PlanSerializer {
         fbb_.CreateString(program.getCheckpointDir().str()), limits, kv_cache,
         program.getArenaBytes(), fbb_.CreateVector(tensors_),
         fbb_.CreateVector(instructions_),
-        Int32(static_cast<int64_t>(program.getEosTokenId())));
+        Int32(static_cast<int64_t>(program.getEosTokenId())),
+        Int32(program.tpRank()), Int32(program.tpSize()));
     fb::FinishPlanBuffer(fbb_, plan);
     bytes.assign(fbb_.GetBufferPointer(),
                  fbb_.GetBufferPointer() + fbb_.GetSize());
@@ -120,7 +121,9 @@ class PlanSerializer {
           auto stored = ToDType(*weight.getStoredDtype());
           auto source = fb::CreateWeightSource(
               fbb_, fbb_.CreateString(weight.getFile()->str()),
-              fbb_.CreateString(weight.getTensor()->str()), *stored);
+              fbb_.CreateString(weight.getTensor()->str()), *stored,
+              weight.getSliceDim() ? Int32(*weight.getSliceDim()) : -1,
+              weight.getSliceBegin().value_or(0), weight.getSliceEnd().value_or(0));
           return AddTensor(weight.getResult(), weight.getName(),
                            fb::TensorKind::Weight, fb::TensorRole::None,
                            fb::RowDim::Static, 0, source);
@@ -138,10 +141,12 @@ class PlanSerializer {
                            ToRowDim(buffer.getRows()), buffer.getOffset(), 0);
         })
         .Case([&](plan_ir::EmbeddingGatherOp k) {
-          return AddInstruction(k, k.getIns(), {k.getOut()},
-                                fb::Kernel::EmbeddingGather,
-                                fb::CreateEmbeddingGather(fbb_).Union(),
-                                k.getCompute(), k.getAccumulate());
+          return AddInstruction(
+              k, k.getIns(), {k.getOut()}, fb::Kernel::EmbeddingGather,
+              fb::CreateEmbeddingGather(fbb_, k.getVocabBegin().value_or(0),
+                                        k.getVocabSize().value_or(0))
+                  .Union(),
+              k.getCompute(), k.getAccumulate());
         })
         .Case([&](plan_ir::LayerNormOp k) {
           return AddInstruction(
@@ -191,6 +196,16 @@ class PlanSerializer {
         .Case([&](plan_ir::CastOp k) {
           return AddInstruction(k, k.getIns(), {k.getOut()}, fb::Kernel::Cast,
                                 fb::CreateCast(fbb_).Union(), k.getCompute(),
+                                k.getAccumulate());
+        })
+        .Case([&](plan_ir::AllReduceOp k) {
+          return AddInstruction(k, k.getIns(), {k.getOut()}, fb::Kernel::AllReduce,
+                                fb::CreateAllReduce(fbb_).Union(), k.getCompute(),
+                                k.getAccumulate());
+        })
+        .Case([&](plan_ir::AllGatherOp k) {
+          return AddInstruction(k, k.getIns(), {k.getOut()}, fb::Kernel::AllGather,
+                                fb::CreateAllGather(fbb_).Union(), k.getCompute(),
                                 k.getAccumulate());
         })
         .Default([&](mlir::Operation* other) -> LogicalResult {
@@ -265,24 +280,45 @@ LogicalResult WriteFile(mlir::ModuleOp module, const std::string& path,
   return mlir::success();
 }
 
-}  // namespace
-
-LogicalResult SerializePlan(mlir::ModuleOp module, std::vector<uint8_t>& bytes) {
+// The single plan.program of `module`, or null (with a diagnostic).
+plan_ir::ProgramOp SingleProgram(mlir::ModuleOp module) {
   auto programs = module.getOps<plan_ir::ProgramOp>();
   if (std::distance(programs.begin(), programs.end()) != 1) {
-    return module.emitError(
+    module.emitError(
         "expected exactly one plan.program (run --bloom-lower-to-plan first)");
+    return nullptr;
   }
+  return *programs.begin();
+}
+
+}  // namespace
+
+std::string PlanFileName(int64_t rank, int64_t size) {
+  if (size <= 1) return fb::kPlanFileName;
+  return "plan.rank" + std::to_string(rank) + ".bplan";
+}
+
+std::string PlanTextFileName(int64_t rank, int64_t size) {
+  if (size <= 1) return fb::kPlanTextFileName;
+  return "plan.rank" + std::to_string(rank) + ".mlir";
+}
+
+LogicalResult SerializePlan(mlir::ModuleOp module, std::vector<uint8_t>& bytes) {
+  plan_ir::ProgramOp program = SingleProgram(module);
+  if (!program) return mlir::failure();
   PlanSerializer serializer;
-  return serializer.Serialize(*programs.begin(), bytes);
+  return serializer.Serialize(program, bytes);
 }
 
 LogicalResult WritePlanText(mlir::ModuleOp module, llvm::StringRef dir) {
   if (std::error_code error = llvm::sys::fs::create_directories(dir)) {
     return module.emitError() << dir << ": " << error.message();
   }
+  plan_ir::ProgramOp program = SingleProgram(module);
+  if (!program) return mlir::failure();
   llvm::SmallString<256> mlir_path(dir);
-  llvm::sys::path::append(mlir_path, fb::kPlanTextFileName);
+  llvm::sys::path::append(mlir_path,
+                          PlanTextFileName(program.tpRank(), program.tpSize()));
   // Kernel ops keep the graph's NameLocs; print them so that plan.mlir says
   // which graph tensor each instruction computes.
   return WriteFile(module, mlir_path.str().str(), [&](llvm::raw_ostream& os) {
@@ -298,8 +334,10 @@ LogicalResult WritePlanDirectory(mlir::ModuleOp module, llvm::StringRef dir) {
   if (std::error_code error = llvm::sys::fs::create_directories(dir)) {
     return module.emitError() << dir << ": " << error.message();
   }
+  plan_ir::ProgramOp program = SingleProgram(module);
   llvm::SmallString<256> plan_path(dir);
-  llvm::sys::path::append(plan_path, fb::kPlanFileName);
+  llvm::sys::path::append(plan_path,
+                          PlanFileName(program.tpRank(), program.tpSize()));
   if (mlir::failed(WriteFile(module, plan_path.str().str(), [&](llvm::raw_ostream& os) {
         os.write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
       }))) {

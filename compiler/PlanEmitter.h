@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "mlir/IR/BuiltinOps.h"
@@ -17,11 +18,20 @@ namespace bloom {
 mlir::LogicalResult SerializePlan(mlir::ModuleOp module,
                                   std::vector<uint8_t>& bytes);
 
-// Creates `dir` if needed and writes dir/plan.mlir only (a shapes-only plan,
-// which has no weights to serialize).
+// The names of rank `rank`'s plan file and its textual twin in a plan
+// directory of `size` ranks: plan.bplan and plan.mlir for one rank,
+// plan.rank<R>.bplan and plan.rank<R>.mlir for each of several.
+std::string PlanFileName(int64_t rank, int64_t size);
+std::string PlanTextFileName(int64_t rank, int64_t size);
+
+// Creates `dir` if needed and writes the plan-dialect IR only (a
+// shapes-only plan, which has no weights to serialize), under the name of
+// the program's rank (PlanTextFileName).
 mlir::LogicalResult WritePlanText(mlir::ModuleOp module, llvm::StringRef dir);
 
-// Creates `dir` if needed and writes dir/plan.bplan and dir/plan.mlir.
+// Creates `dir` if needed and writes the program's plan file and its IR
+// under the names of its rank (tensor_parallel(rank, size); rank 0 of 1
+// when absent).
 mlir::LogicalResult WritePlanDirectory(mlir::ModuleOp module,
                                        llvm::StringRef dir);
 

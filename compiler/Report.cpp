@@ -15,6 +15,7 @@ namespace {
 // emitter library does not link the passes).
 constexpr char kMemoryPlanAttr[] = "bloom.memory";
 constexpr char kPrecisionPolicyAttr[] = "bloom.precision_policy";
+constexpr char kTpSizeAttr[] = "bloom.tp_size";
 
 std::string TypeName(mlir::Type type) {
   std::string text;
@@ -24,12 +25,33 @@ std::string TypeName(mlir::Type type) {
 
 }  // namespace
 
-mlir::LogicalResult WriteReport(mlir::ModuleOp module, llvm::StringRef dir,
-                                bool shapes_only) {
-  auto memory = module->getAttrOfType<mlir::DictionaryAttr>(kMemoryPlanAttr);
-  if (!memory) {
-    return module.emitError("no memory plan to report (run --bloom-plan-memory)");
+mlir::LogicalResult WriteReport(llvm::ArrayRef<mlir::ModuleOp> ranks,
+                                llvm::StringRef dir, bool shapes_only) {
+  if (ranks.empty()) return mlir::failure();
+  mlir::ModuleOp module = ranks.front();
+  llvm::json::Array devices;
+  for (size_t index = 0; index < ranks.size(); ++index) {
+    mlir::ModuleOp rank_module = ranks[index];
+    auto memory = rank_module->getAttrOfType<mlir::DictionaryAttr>(kMemoryPlanAttr);
+    if (!memory) {
+      return rank_module.emitError(
+          "no memory plan to report (run --bloom-plan-memory)");
+    }
+    auto get = [&](llvm::StringRef key) -> int64_t {
+      auto attr = memory.getAs<mlir::IntegerAttr>(key);
+      return attr ? attr.getInt() : 0;
+    };
+    // Device r runs rank r: one device per rank.
+    devices.push_back(llvm::json::Object{
+        {"device", static_cast<int64_t>(index)},
+        {"weights_bytes", get("weights_bytes")},
+        {"kv_cache_bytes", get("kv_cache_bytes")},
+        {"activations_bytes", get("activations_bytes")},
+        {"workspace_bytes", get("workspace_bytes")},
+        {"total_bytes", get("total_bytes")},
+    });
   }
+  auto memory = module->getAttrOfType<mlir::DictionaryAttr>(kMemoryPlanAttr);
   auto get = [&](llvm::StringRef key) -> int64_t {
     auto attr = memory.getAs<mlir::IntegerAttr>(key);
     return attr ? attr.getInt() : 0;
@@ -39,20 +61,14 @@ mlir::LogicalResult WriteReport(mlir::ModuleOp module, llvm::StringRef dir,
     return attr ? attr.str() : "";
   };
   auto kv_dtype = memory.getAs<mlir::TypeAttr>("kv_dtype");
+  auto tp_size = module->getAttrOfType<mlir::IntegerAttr>(kTpSizeAttr);
 
-  llvm::json::Object device{
-      {"device", 0},
-      {"weights_bytes", get("weights_bytes")},
-      {"kv_cache_bytes", get("kv_cache_bytes")},
-      {"activations_bytes", get("activations_bytes")},
-      {"workspace_bytes", get("workspace_bytes")},
-      {"total_bytes", get("total_bytes")},
-  };
   llvm::json::Object report{
       {"report_version", 1},
       {"model", string_attr("bloom.model_name")},
       {"policy", string_attr(kPrecisionPolicyAttr)},
       {"shapes_only", shapes_only},
+      {"tp_size", tp_size ? tp_size.getInt() : 1},
       {"limits",
        llvm::json::Object{{"max_batch_tokens", get("max_batch_tokens")},
                           {"max_logit_rows", get("max_logit_rows")},
@@ -72,7 +88,7 @@ mlir::LogicalResult WriteReport(mlir::ModuleOp module, llvm::StringRef dir,
        memory.get("device_memory_bytes")
            ? llvm::json::Value(get("device_memory_bytes"))
            : llvm::json::Value(nullptr)},
-      {"devices", llvm::json::Array{std::move(device)}},
+      {"devices", std::move(devices)},
   };
 
   llvm::SmallString<256> path(dir);

@@ -68,11 +68,38 @@ LogicalResult WeightOp::verify() {
   if (getType().getRank() < 1 || getType().getRank() > 2) {
     return emitOpError("result must be a 1-D or 2-D tensor");
   }
+  bool dim = getSliceDim().has_value();
+  if (dim != getSliceBegin().has_value() || dim != getSliceEnd().has_value()) {
+    return emitOpError("needs all of slice_dim, slice_begin and slice_end or none");
+  }
+  if (dim) {
+    int64_t axis = *getSliceDim(), begin = *getSliceBegin(), end = *getSliceEnd();
+    if (axis < 0 || axis >= getType().getRank()) {
+      return emitOpError() << "slices dimension " << axis << " of a rank-"
+                           << getType().getRank() << " tensor";
+    }
+    if (begin < 0 || end <= begin || end - begin != getType().getDimSize(axis)) {
+      return emitOpError() << "slice [" << begin << ", " << end
+                           << ") of dimension " << axis
+                           << " does not match the result " << getType();
+    }
+  }
   return mlir::success();
 }
 
 LogicalResult EmbeddingOp::verify() {
   auto table = getTable().getType();
+  if (getVocabBegin().has_value() != getVocabSize().has_value()) {
+    return emitOpError("needs both vocab_begin and vocab_size or neither");
+  }
+  if (getVocabBegin()) {
+    int64_t begin = *getVocabBegin(), vocab = *getVocabSize();
+    if (begin < 0 || begin + table.getDimSize(0) > vocab) {
+      return emitOpError() << "table rows [" << begin << ", "
+                           << begin + table.getDimSize(0)
+                           << ") do not lie in the vocabulary of " << vocab;
+    }
+  }
   return CheckShape(*this, "result", getType(),
                     {getIds().getType().getDimSize(0), table.getDimSize(1)});
 }
@@ -275,6 +302,18 @@ LogicalResult LmHeadOp::verify() {
   }
   return CheckShape(*this, "result", getType(),
                     {x.getDimSize(0), weight.getDimSize(0)});
+}
+
+LogicalResult AllGatherOp::verify() {
+  auto x = getX().getType();
+  if (x.getElementType() != getType().getElementType()) {
+    return emitOpError("result and x must have one element type");
+  }
+  int64_t columns = x.getDimSize(1);
+  return CheckShape(*this, "result", getType(),
+                    {x.getDimSize(0), ShapedType::isDynamic(columns)
+                                          ? kDynamic
+                                          : columns * getNumRanks()});
 }
 
 }  // namespace bloom::graph

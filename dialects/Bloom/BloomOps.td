@@ -27,26 +27,40 @@ def Bloom_WeightOp : Bloom_Op<"weight", [Pure]> {
     memory (its storage type, which precision assignment chooses); the
     runtime converts from `stored_dtype` when it loads the weight.
 
+    After tensor-parallel partitioning a weight may be a contiguous `slice`
+    of the stored tensor along one dimension: indices [begin, end) of
+    dimension `dim`; the result type is the slice's shape (a rank reads only
+    those bytes).
+
     ```mlir
     %w = bloom.weight "h.0.input_layernorm.weight"
            from "model.safetensors" ["transformer.h.0.input_layernorm.weight"] bf16
            : tensor<64xf32>
     %u = bloom.weight "ln_f.weight" : tensor<64xbf16>
+    %q = bloom.weight "h.0.self_attention.query_key_value.weight"
+           slice(dim = 0, begin = 96, end = 192) : tensor<96x64xf32>
     ```
   }];
   let arguments = (ins
     StrAttr:$name,
     OptionalAttr<StrAttr>:$file,
     OptionalAttr<StrAttr>:$tensor,
-    OptionalAttr<TypeAttrOf<Bloom_Float>>:$stored_dtype);
+    OptionalAttr<TypeAttrOf<Bloom_Float>>:$stored_dtype,
+    OptionalAttr<I64Attr>:$slice_dim,
+    OptionalAttr<I64Attr>:$slice_begin,
+    OptionalAttr<I64Attr>:$slice_end);
   let results = (outs StaticShapeTensorOf<[F32, F16, BF16]>:$result);
   let assemblyFormat = [{
-    $name (`from` $file^ ` ` `[` $tensor `]` $stored_dtype)? attr-dict `:` type($result)
+    $name (`from` $file^ ` ` `[` $tensor `]` $stored_dtype)?
+    (`slice` `(` `dim` `=` $slice_dim^ `,` `begin` `=` $slice_begin `,` `end` `=` $slice_end `)`)?
+    attr-dict `:` type($result)
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     // True when the op records where the tensor is stored.
     bool hasSource() { return getFile().has_value(); }
+    // True when the op is a slice of the stored tensor.
+    bool hasSlice() { return getSliceDim().has_value(); }
   }];
 }
 
@@ -55,12 +69,21 @@ def Bloom_EmbeddingOp : Bloom_Op<"embedding", [Pure]> {
   let description = [{
     `result[t] = table[ids[t]]`.
 
+    Vocab-parallel (after --bloom-partition-tp): the table holds rows
+    [vocab_begin, vocab_begin + rows) of a `vocab_size` vocabulary; an id
+    outside that range gives a zero row, and a bloom.all_reduce afterwards
+    sums the ranks' rows into the lookup.
+
     ```mlir
     %e = bloom.embedding %ids, %table
            : (tensor<?xi32>, tensor<250880x1024xf32>) -> tensor<?x1024xf32>
+    %p = bloom.embedding %ids, %half {vocab_begin = 125440 : i64, vocab_size = 250880 : i64}
+           : (tensor<?xi32>, tensor<125440x1024xf32>) -> tensor<?x1024xf32>
     ```
   }];
   let arguments = (ins Bloom_IndexVector:$ids, Bloom_Matrix:$table,
+                       OptionalAttr<I64Attr>:$vocab_begin,
+                       OptionalAttr<I64Attr>:$vocab_size,
                        Bloom_Precision:$precision);
   let results = (outs Bloom_RowsTensor:$result);
   let assemblyFormat = [{
@@ -450,6 +473,48 @@ def Bloom_LmHeadOp : Bloom_Op<"lm_head", [Pure]> {
   let assemblyFormat = [{
     $x `,` $weight attr-dict `:` functional-type(operands, results)
   }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Collectives: what --bloom-partition-tp inserts. Every rank's graph has the
+// same collectives in the same order; `num_ranks` is the group's size.
+//===----------------------------------------------------------------------===//
+
+def Bloom_AllReduceOp : Bloom_Op<"all_reduce", [SameOperandsAndResultType]> {
+  let summary = "Sums a tensor over the tensor-parallel ranks.";
+  let description = [{
+    `result = Σ_rank x` (elementwise, in f32), the same value on every rank.
+    Follows each row-parallel linear (partial products of the hidden size)
+    and the vocab-parallel embedding (each token's row lives on one rank).
+    Not Pure: a collective must not be removed, merged or reordered.
+
+    ```mlir
+    %s = bloom.all_reduce %partial : tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Bloom_RowsTensor:$x, Bloom_Precision:$precision);
+  let results = (outs Bloom_RowsTensor:$result);
+  let assemblyFormat = "$x attr-dict `:` type($result)";
+}
+
+def Bloom_AllGatherOp : Bloom_Op<"all_gather"> {
+  let summary = "Concatenates the ranks' tensors along the last dimension.";
+  let description = [{
+    `result[:, r·C + c] = x_r[:, c]` for rank r of `num_ranks`, C the
+    columns of x: the vocab-parallel LM head's local logits become the full
+    logits on every rank.
+
+    ```mlir
+    %l = bloom.all_gather %local {num_ranks = 2 : i64}
+           : tensor<?x128xf32> -> tensor<?x256xf32>
+    ```
+  }];
+  let arguments = (ins Bloom_RowsTensor:$x,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$num_ranks,
+                       Bloom_Precision:$precision);
+  let results = (outs Bloom_RowsTensor:$result);
+  let assemblyFormat = "$x attr-dict `:` type($x) `->` type($result)";
   let hasVerifier = 1;
 }
 

@@ -195,6 +195,13 @@ std::vector<ArenaRange> LiveArenaRanges(ProgramOp program) {
 }  // namespace
 
 LogicalResult ProgramOp::verify() {
+  if (getTpRank().has_value() != getTpSize().has_value()) {
+    return emitOpError("needs both tp_rank and tp_size or neither");
+  }
+  if (tpSize() < 1 || tpRank() < 0 || tpRank() >= tpSize()) {
+    return emitOpError() << "tensor-parallel rank " << tpRank()
+                         << " is not in [0, " << tpSize() << ")";
+  }
   if (getMaxLogitRows() > getMaxBatchTokens()) {
     return emitOpError() << "max_logit_rows " << getMaxLogitRows()
                          << " exceeds max_batch_tokens " << getMaxBatchTokens();
@@ -222,6 +229,22 @@ LogicalResult WeightOp::verify() {
     return emitOpError("needs all of file, tensor and stored_dtype or none");
   }
   if (getName().empty()) return emitOpError("needs a non-empty name");
+  bool dim = getSliceDim().has_value();
+  if (dim != getSliceBegin().has_value() || dim != getSliceEnd().has_value()) {
+    return emitOpError("needs all of slice_dim, slice_begin and slice_end or none");
+  }
+  if (dim) {
+    int64_t axis = *getSliceDim(), begin = *getSliceBegin(), end = *getSliceEnd();
+    if (axis < 0 || axis >= getType().getRank()) {
+      return emitOpError() << "slices dimension " << axis << " of a rank-"
+                           << getType().getRank() << " tensor";
+    }
+    if (begin < 0 || end <= begin || end - begin != getType().getDimSize(axis)) {
+      return emitOpError() << "slice [" << begin << ", " << end
+                           << ") of dimension " << axis
+                           << " does not match the result " << getType();
+    }
+  }
   return mlir::success();
 }
 
@@ -268,6 +291,17 @@ LogicalResult EmbeddingGatherOp::verify() {
   }
   int64_t tokens = TypeOf(ids).getRank() == 1 ? TypeOf(ids).getDimSize(0)
                                               : ShapedType::kDynamic;
+  if (getVocabBegin().has_value() != getVocabSize().has_value()) {
+    return emitOpError("needs both vocab_begin and vocab_size or neither");
+  }
+  if (getVocabBegin()) {
+    int64_t begin = *getVocabBegin(), vocab = *getVocabSize();
+    int64_t rows = TypeOf(table).getDimSize(0);
+    if (begin < 0 || begin + rows > vocab) {
+      return emitOpError() << "table rows [" << begin << ", " << begin + rows
+                           << ") do not lie in the vocabulary of " << vocab;
+    }
+  }
   return mlir::success(
       mlir::succeeded(Expect(*this, "token_ids", ids, b.getI32Type(), {tokens})) &&
       mlir::succeeded(Expect(*this, "out", getOut(), {},
@@ -408,6 +442,29 @@ LogicalResult CastOp::verify() {
   return mlir::success(
       mlir::succeeded(Expect(*this, "x", getIns()[0], mlir::Type(), x.getShape())) &&
       mlir::succeeded(Expect(*this, "out", getOut(), mlir::Type(), x.getShape())));
+}
+
+LogicalResult AllReduceOp::verify() {
+  if (mlir::failed(VerifyKernelOperands(*this, getIns(), getOut(), 1, 1))) {
+    return mlir::failure();
+  }
+  if (getIns()[0].getType() != getOut().getType()) {
+    return emitOpError("operand and result must have the same type");
+  }
+  return mlir::success();
+}
+
+LogicalResult AllGatherOp::verify() {
+  if (mlir::failed(VerifyKernelOperands(*this, getIns(), getOut(), 1, 1))) {
+    return mlir::failure();
+  }
+  MemRefType x = TypeOf(getIns()[0]);
+  if (x.getRank() != 2) return emitOpError() << "x must be 2-D, got " << x;
+  int64_t ranks = getParentOp().tpSize();
+  int64_t columns = x.getDimSize(1);
+  return Expect(*this, "out", getOut(), x.getElementType(),
+                {x.getDimSize(0),
+                 ShapedType::isDynamic(columns) ? columns : columns * ranks});
 }
 
 }  // namespace bloom::plan_ir

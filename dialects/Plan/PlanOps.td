@@ -23,7 +23,8 @@ def Plan_ProgramOp : Plan_Op<"program", [
     room for `max_batch_tokens` rows, logit-row tensors for `max_logit_rows`), the paged KV cache's
     shape (per layer, K and V pools of [blocks, heads, block_size, head_dim]),
     the activation arena's size in bytes, where the checkpoint lives and the
-    generation defaults. The body declares tensors (`plan.weight`,
+    generation defaults. A tensor-parallel plan says which rank of how many
+    it is (`tensor_parallel(rank = R, size = N)`; absent: rank 0 of 1). The body declares tensors (`plan.weight`,
     `plan.input`, `plan.buffer`) and calls kernels, in execution order.
 
     ```mlir
@@ -52,7 +53,9 @@ def Plan_ProgramOp : Plan_Op<"program", [
     Plan_PositiveI64:$kv_block_size,
     Plan_NonNegativeI64:$kv_num_blocks,
     TypeAttrOf<AnyTypeOf<[F32, F16, BF16]>>:$kv_dtype,
-    Plan_NonNegativeI64:$arena_bytes);
+    Plan_NonNegativeI64:$arena_bytes,
+    OptionalAttr<I64Attr>:$tp_rank,
+    OptionalAttr<I64Attr>:$tp_size);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = [{
     $model_name `checkpoint` $checkpoint_dir `eos_token_id` `=` $eos_token_id
@@ -63,12 +66,17 @@ def Plan_ProgramOp : Plan_Op<"program", [
     `kv_cache` `(` `layers` `=` $kv_num_layers `,` `heads` `=` $kv_num_heads `,`
                    `head_dim` `=` $kv_head_dim `,` `block_size` `=` $kv_block_size `,`
                    `blocks` `=` $kv_num_blocks `,` `dtype` `=` $kv_dtype `)`
-    `arena_bytes` `=` $arena_bytes attr-dict-with-keyword $body
+    `arena_bytes` `=` $arena_bytes
+    (`tensor_parallel` `(` `rank` `=` $tp_rank^ `,` `size` `=` $tp_size `)`)?
+    attr-dict-with-keyword $body
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     // Rows a tensor with a dynamic leading dimension has room for.
     int64_t capacityRows(::bloom::plan_ir::RowDim rows);
+    // The tensor-parallel group: rank 0 of 1 when not partitioned.
+    int64_t tpRank() { return getTpRank() ? *getTpRank() : 0; }
+    int64_t tpSize() { return getTpSize() ? *getTpSize() : 1; }
   }];
 }
 
@@ -85,19 +93,31 @@ def Plan_WeightOp : Plan_Op<"weight", [Pure, HasParent<"ProgramOp">]> {
     compiled without a checkpoint (shapes only) has no source and cannot be
     serialized.
 
+    A `slice` is a contiguous range [begin, end) of one dimension of the
+    stored tensor (plan.fbs's WeightSource.slice_*): the rank loads only
+    those bytes, and the result type is the slice's shape.
+
     ```mlir
     %w = plan.weight "ln_f.weight" from "model.safetensors" ["ln_f.weight"] bf16
            : memref<64xf32>
+    %d = plan.weight "h.0.self_attention.dense.weight" from "model.safetensors"
+           ["h.0.self_attention.dense.weight"] bf16 slice(dim = 1, begin = 32, end = 64)
+           : memref<64x32xf32>
     ```
   }];
   let arguments = (ins
     StrAttr:$name,
     OptionalAttr<StrAttr>:$file,
     OptionalAttr<StrAttr>:$tensor,
-    OptionalAttr<TypeAttrOf<AnyTypeOf<[F32, F16, BF16]>>>:$stored_dtype);
+    OptionalAttr<TypeAttrOf<AnyTypeOf<[F32, F16, BF16]>>>:$stored_dtype,
+    OptionalAttr<I64Attr>:$slice_dim,
+    OptionalAttr<I64Attr>:$slice_begin,
+    OptionalAttr<I64Attr>:$slice_end);
   let results = (outs StaticShapeMemRefOf<[F32, F16, BF16]>:$result);
   let assemblyFormat = [{
-    $name (`from` $file^ ` ` `[` $tensor `]` $stored_dtype)? attr-dict `:` type($result)
+    $name (`from` $file^ ` ` `[` $tensor `]` $stored_dtype)?
+    (`slice` `(` `dim` `=` $slice_dim^ `,` `begin` `=` $slice_begin `,` `end` `=` $slice_end `)`)?
+    attr-dict `:` type($result)
   }];
   let hasVerifier = 1;
 }
@@ -175,10 +195,13 @@ class Plan_KernelOp<string mnemonic, dag params = (ins),
   let hasVerifier = 1;
 }
 
-def Plan_EmbeddingGatherOp : Plan_KernelOp<"embedding_gather"> {
+def Plan_EmbeddingGatherOp : Plan_KernelOp<"embedding_gather",
+    (ins OptionalAttr<I64Attr>:$vocab_begin, OptionalAttr<I64Attr>:$vocab_size)> {
   let summary = "out[t] = table[token_ids[t]].";
   let description = [{
-    ins: (token_ids[T] i32, table[V, H]); outs: (out[T, H]).
+    ins: (token_ids[T] i32, table[V, H]); outs: (out[T, H]). Vocab-parallel
+    (`vocab_begin`, `vocab_size`): the table is rows [vocab_begin,
+    vocab_begin + V) of the full vocabulary; other ids give zero rows.
 
     ```mlir
     plan.embedding_gather ins(%ids, %table : memref<?xi32>, memref<256x64xf32>)
@@ -306,6 +329,30 @@ def Plan_CastOp : Plan_KernelOp<"cast"> {
 
     ```mlir
     plan.cast ins(%x : memref<?x64xf32>) outs(%y : memref<?x64xbf16>)
+    ```
+  }];
+}
+
+def Plan_AllReduceOp : Plan_KernelOp<"all_reduce"> {
+  let summary = "y = sum over the tensor-parallel ranks of x.";
+  let description = [{
+    ins: (x); outs: (y), same type. Summed in f32; every rank runs the same
+    collectives in the same order.
+
+    ```mlir
+    plan.all_reduce ins(%partial : memref<?x64xf32>) outs(%sum : memref<?x64xf32>)
+    ```
+  }];
+}
+
+def Plan_AllGatherOp : Plan_KernelOp<"all_gather"> {
+  let summary = "y = the ranks' x side by side along the last dimension.";
+  let description = [{
+    ins: (x[N, C]); outs: (y[N, C * tp_size]), in rank order (the
+    vocab-parallel LM head's logits).
+
+    ```mlir
+    plan.all_gather ins(%local : memref<?x128xf32>) outs(%logits : memref<?x256xf32>)
     ```
   }];
 }

@@ -1,23 +1,32 @@
 // bloom-compile: Hugging Face BLOOM checkpoint -> plan directory.
 //
 //   bloom-compile --model=DIR -o PLAN_DIR [--target=cpu] [--dtype=fp32|bf16|fp16]
-//                 [--emit=bloom|fuse|precision|memory|plan] [--max-seq-len=N]
+//                 [--emit=bloom|fuse|partition|precision|memory|plan] [--max-seq-len=N]
 //                 [--max-batch-tokens=N] [--max-sequences=N] [--max-logit-rows=N]
 //                 [--device-memory=BYTES] [--shapes-only]
+//                 [--tp=N [--tp-rank=R] [--tp-replicate-vocab]] [--pack-weights]
 //
 // Builds the bloom graph from DIR (config.json + safetensors), runs
 // fuse → assign-precision → plan-memory → lower (compiler/Pipeline.h) and
 // writes PLAN_DIR/plan.bplan, PLAN_DIR/plan.mlir and PLAN_DIR/report.json.
+// With --tp=N > 1 the pipeline runs once per rank with --bloom-partition-tp
+// after fusion and writes plan.rank<R>.bplan and plan.rank<R>.mlir for
+// every rank R, and one report.json with a device entry per rank.
+// --pack-weights also writes each rank's weights (its slices, in the plan's
+// storage types) to PLAN_DIR/rank<R>.safetensors (PLAN_DIR/weights.safetensors
+// at tp=1) and points the plan at them instead of the checkpoint.
 // --emit prints the IR after that stage to stdout instead and writes
-// nothing; --shapes-only reads only the config (DIR or a config.json file)
-// and writes plan.mlir and report.json but no plan.bplan (there are no
-// weights to point at). Any error is one line on stderr and exit code 1.
+// nothing (rank --tp-rank's, default 0); --shapes-only reads only the config
+// (DIR or a config.json file) and writes the plan IR and report.json but no
+// plan files (there are no weights to point at). Any error is one line on
+// stderr and exit code 1.
 #include <cstdint>
 #include <limits>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "compiler/PlanEmitter.h"
+#include "tools/bloom-compile/pack_weights.h"
 #include "compiler/Pipeline.h"
 #include "compiler/Report.h"
 #include "dialects/Bloom/TensorNames.h"
@@ -62,6 +71,8 @@ cl::opt<PipelineStage> emit_flag(
     "emit", cl::desc("Print the IR after a stage to stdout and stop"),
     cl::values(clEnumValN(PipelineStage::kImport, "bloom", "the imported bloom graph"),
                clEnumValN(PipelineStage::kFuse, "fuse", "after --bloom-fuse"),
+               clEnumValN(PipelineStage::kPartition, "partition",
+                          "after --bloom-partition-tp (rank --tp-rank of --tp)"),
                clEnumValN(PipelineStage::kPrecision, "precision",
                           "after --bloom-assign-precision"),
                clEnumValN(PipelineStage::kMemory, "memory",
@@ -87,6 +98,22 @@ cl::opt<std::string> device_memory_flag(
     cl::desc("Device memory the plan must fit, e.g. 80GiB, 512MiB, 1.5GB or "
              "plain bytes (default: no limit)"),
     cl::value_desc("BYTES"), cl::cat(category));
+cl::opt<int64_t> tp_flag(
+    "tp", cl::desc("Tensor-parallel ranks: write one plan per rank"),
+    cl::init(1), cl::cat(category));
+cl::opt<int64_t> tp_rank_flag(
+    "tp-rank", cl::desc("With --emit: the rank whose IR to print (default 0)"),
+    cl::init(0), cl::cat(category));
+cl::opt<bool> tp_replicate_vocab_flag(
+    "tp-replicate-vocab",
+    cl::desc("Keep the embedding and LM head whole on every rank when --tp "
+             "does not divide the vocabulary (otherwise an error)"),
+    cl::cat(category));
+cl::opt<bool> pack_weights_flag(
+    "pack-weights",
+    cl::desc("Write each rank's weights, sliced and in the plan's storage "
+             "types, into PLAN_DIR and point its plan at them"),
+    cl::cat(category));
 cl::opt<bool> shapes_only_flag(
     "shapes-only",
     cl::desc("Read only the config; write plan.mlir and report.json, no "
@@ -164,6 +191,26 @@ absl::Status CheckFlags() {
         "--max-logit-rows must be in [1, --max-batch-tokens=" +
         std::to_string(max_batch_tokens_flag) + "], got " +
         std::to_string(max_logit_rows_flag));
+  }
+  if (tp_flag < 1 || tp_flag > 4096) {
+    return absl::InvalidArgumentError("--tp must be in [1, 4096], got " +
+                                      std::to_string(tp_flag));
+  }
+  if (tp_rank_flag.getNumOccurrences() > 0) {
+    if (emit_flag.getNumOccurrences() == 0) {
+      return absl::InvalidArgumentError(
+          "--tp-rank selects the rank whose IR --emit prints; without --emit "
+          "every rank's plan is written");
+    }
+    if (tp_rank_flag < 0 || tp_rank_flag >= tp_flag) {
+      return absl::InvalidArgumentError(
+          "--tp-rank=" + std::to_string(tp_rank_flag) + " is not in [0, --tp=" +
+          std::to_string(tp_flag) + ")");
+    }
+  }
+  if (pack_weights_flag && shapes_only_flag) {
+    return absl::InvalidArgumentError(
+        "--pack-weights needs a checkpoint; --shapes-only has no weights to pack");
   }
   for (const cl::opt<int64_t>* limit :
        {&max_seq_len_flag, &max_batch_tokens_flag, &max_sequences_flag}) {
@@ -246,10 +293,7 @@ int Run() {
 
   mlir::DefaultTimingManager timing;
   mlir::applyDefaultTimingManagerCLOptions(timing);
-  mlir::PassManager pm(&context);
-  if (mlir::failed(mlir::applyPassManagerCLOptions(pm))) return 1;
   mlir::TimingScope root_timing = timing.getRootScope();
-  pm.enableTiming(root_timing);
   bloom::PipelineOptions options;
   options.policy = dtype_flag;
   options.max_batch_tokens = max_batch_tokens_flag;
@@ -257,18 +301,45 @@ int Run() {
   options.max_seq_len = max_seq_len_flag;
   options.max_sequences = max_sequences_flag;
   options.device_memory = device_memory;
-  bloom::BuildPipeline(pm, options, emit ? emit_flag.getValue() : PipelineStage::kPlan);
-  if (mlir::failed(pm.run(**module))) return 1;
+  options.tp_size = tp_flag;
+  options.replicate_vocab = tp_replicate_vocab_flag;
+  const PipelineStage last = emit ? emit_flag.getValue() : PipelineStage::kPlan;
+
+  // One pipeline run per rank, each on its own copy of the imported graph
+  // (--emit: only the rank it prints).
+  std::vector<mlir::OwningOpRef<mlir::ModuleOp>> ranks;
+  const int64_t first_rank = emit ? tp_rank_flag.getValue() : 0;
+  const int64_t end_rank = emit ? first_rank + 1 : tp_flag.getValue();
+  for (int64_t rank = first_rank; rank < end_rank; ++rank) {
+    mlir::OwningOpRef<mlir::ModuleOp> copy = (**module).clone();
+    mlir::PassManager pm(&context);
+    if (mlir::failed(mlir::applyPassManagerCLOptions(pm))) return 1;
+    pm.enableTiming(root_timing);
+    options.tp_rank = rank;
+    bloom::BuildPipeline(pm, options, last);
+    if (mlir::failed(pm.run(*copy))) return 1;
+    ranks.push_back(std::move(copy));
+  }
   if (emit) {
-    (**module)->print(llvm::outs(), print_flags);
+    (*ranks.front())->print(llvm::outs(), print_flags);
     llvm::outs() << "\n";
     return 0;
   }
-  mlir::LogicalResult written =
-      shapes_only_flag ? bloom::WritePlanText(**module, output_flag)
-                       : bloom::WritePlanDirectory(**module, output_flag);
-  if (mlir::failed(written) ||
-      mlir::failed(bloom::WriteReport(**module, output_flag, shapes_only_flag))) {
+  llvm::SmallVector<mlir::ModuleOp> rank_modules;
+  for (auto& rank : ranks) {
+    rank_modules.push_back(*rank);
+    if (pack_weights_flag) {
+      absl::Status packed =
+          bloom::PackWeights(*rank, *checkpoint, output_flag.getValue());
+      if (!packed.ok()) return Fail(std::string(packed.message()));
+    }
+    mlir::LogicalResult written =
+        shapes_only_flag ? bloom::WritePlanText(*rank, output_flag)
+                         : bloom::WritePlanDirectory(*rank, output_flag);
+    if (mlir::failed(written)) return 1;
+  }
+  if (mlir::failed(
+          bloom::WriteReport(rank_modules, output_flag, shapes_only_flag))) {
     return 1;
   }
   return 0;

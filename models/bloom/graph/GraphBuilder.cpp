@@ -44,8 +44,11 @@ class StepBuilder {
                               Value sequence_slots, Value logit_rows) {
     const int64_t vocab = config_.vocab_size;
     BLOOM_ASSIGN_OR_RETURN(Value table, Weight(kWordEmbeddings, {vocab, hidden_}));
+    // The whole vocabulary (no vocab_begin/vocab_size): partitioning is a
+    // later pass's choice (--bloom-partition-tp).
     Value h = b_.create<graph::EmbeddingOp>(Loc("embeddings"), Rows(hidden_),
-                                            token_ids, table, kNoPrecision);
+                                            token_ids, table, nullptr, nullptr,
+                                            kNoPrecision);
     BLOOM_ASSIGN_OR_RETURN(
         h, LayerNorm(h, kEmbeddingsNormWeight, kEmbeddingsNormBias,
                      "embeddings_norm"));
@@ -179,9 +182,11 @@ class StepBuilder {
       tensor = b_.getStringAttr(location->tensor);
       stored = mlir::TypeAttr::get(StoredType(b_, location->stored_dtype));
     }
+    // The whole tensor (no slice): --bloom-partition-tp slices.
     return Value(b_.create<graph::WeightOp>(Loc(canonical), type,
                                             b_.getStringAttr(canonical), file,
-                                            tensor, stored));
+                                            tensor, stored, nullptr, nullptr,
+                                            nullptr));
   }
 
   // A per-token tensor of `columns` f32 values.
