@@ -11,6 +11,8 @@ PACKAGES=(
   llvm-19-dev llvm-19-tools libmlir-19-dev mlir-19-tools
   # Runtime side.
   libabsl-dev flatbuffers-compiler libflatbuffers-dev nlohmann-json3-dev
+  # Multi-process tensor parallelism: mpirun and the MPI communicator.
+  openmpi-bin libopenmpi-dev
   # Tests and fuzzing (libFuzzer needs clang and its runtime).
   libgtest-dev libgmock-dev clang-19 libclang-rt-19-dev
   # LLVM's CMake config looks for these libraries when it is imported.

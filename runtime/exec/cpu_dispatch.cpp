@@ -1,9 +1,11 @@
 #include "runtime/exec/cpu_dispatch.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 #include "kernels/cpu/add.h"
 #include "kernels/cpu/alibi_attention.h"
-#include "kernels/cpu/embedding.h"
 #include "kernels/cpu/gather_rows.h"
 #include "kernels/cpu/gelu.h"
 #include "kernels/cpu/layer_norm.h"
@@ -67,7 +69,14 @@ absl::Status CpuDispatch::Run(const plan::Instruction& instruction, const Instru
   const auto& out = args.results;
   switch (instruction.kernel_type()) {
     case plan::Kernel::EmbeddingGather: {
-      const int64_t vocab = in[1].tensor->shape()->Get(0);
+      // A vocab-parallel table holds rows [begin, begin + rows) of a
+      // vocabulary of `vocab` ids; other ranks supply the other rows, and
+      // the AllReduce after this sums the ranks' (mostly zero) rows.
+      const auto* params = instruction.kernel_as_EmbeddingGather();
+      const int64_t rows = in[1].tensor->shape()->Get(0);
+      const int64_t hidden = Columns(in[1]);
+      const int64_t begin = params->vocab_begin();
+      const int64_t vocab = params->vocab_size() == 0 ? rows : params->vocab_size();
       for (int64_t t = 0; t < in[0].rows; ++t) {
         const int32_t id = I32(in[0])[t];
         if (id < 0 || id >= vocab) {
@@ -75,8 +84,17 @@ absl::Status CpuDispatch::Run(const plan::Instruction& instruction, const Instru
               "token id ", id, " at batch index ", t, " is outside the vocabulary [0, ", vocab, ")"));
         }
       }
-      cpu::EmbeddingGather(I32(in[0]), in[0].rows, Widen(in[1], 1), vocab, Columns(in[1]),
-                           Output(out[0], 0));
+      const float* table = Widen(in[1], 1);
+      float* y = Output(out[0], 0);
+      for (int64_t t = 0; t < in[0].rows; ++t) {
+        const int64_t row = I32(in[0])[t] - begin;
+        float* dst = y + t * hidden;
+        if (row >= 0 && row < rows) {
+          std::copy(table + row * hidden, table + (row + 1) * hidden, dst);
+        } else {
+          std::fill(dst, dst + hidden, 0.f);
+        }
+      }
       break;
     }
     case plan::Kernel::LayerNorm:
@@ -112,6 +130,7 @@ absl::Status CpuDispatch::Run(const plan::Instruction& instruction, const Instru
       // widened (exact) K and V in the float32 cache loses nothing.
       const auto* params = instruction.kernel_as_AlibiAttention();
       cpu::PagedKvLayer layer = args.kv_cache->Layer(params->layer());
+      if (args.block_tables != nullptr) layer.block_tables = args.block_tables;
       cpu::AlibiAttention(Widen(in[0], 0), I32(in[1]), I32(in[2]), in[0].rows,
                           params->alibi_slopes()->data(), layer, Output(out[0], 0));
       break;
@@ -123,6 +142,41 @@ absl::Status CpuDispatch::Run(const plan::Instruction& instruction, const Instru
       const float* x = Widen(in[0], 0);
       float* y = Output(out[0], 0);
       if (x != y) std::copy(x, x + Elements(in[0]), y);
+      break;
+    }
+    case plan::Kernel::AllReduce: {
+      // Sums in float32 whatever the storage dtypes; each rank's x is first
+      // copied into y's float32 view, which the communicator reduces in place.
+      const float* x = Widen(in[0], 0);
+      float* y = Output(out[0], 0);
+      const int64_t n = Elements(in[0]);
+      if (x != y) std::memmove(y, x, n * sizeof(float));
+      if (args.comm != nullptr) {
+        if (auto status = args.comm->AllReduceSum(y, n); !status.ok()) return status;
+      }
+      break;
+    }
+    case plan::Kernel::AllGather: {
+      // The communicator gathers whole buffers in rank order ([ranks, N, C]);
+      // the plan wants the ranks' columns side by side ([N, ranks * C]).
+      const float* x = Widen(in[0], 0);
+      float* y = Output(out[0], 0);
+      const int64_t rows = in[0].rows, columns = Columns(in[0]);
+      if (args.comm == nullptr || args.comm->size() == 1) {
+        if (x != y) std::memmove(y, x, rows * columns * sizeof(float));
+        break;
+      }
+      const int ranks = args.comm->size();
+      gathered_.resize(static_cast<size_t>(ranks) * rows * columns);
+      if (auto status = args.comm->AllGather(x, rows * columns, gathered_.data()); !status.ok()) {
+        return status;
+      }
+      for (int r = 0; r < ranks; ++r) {
+        for (int64_t i = 0; i < rows; ++i) {
+          const float* src = gathered_.data() + (r * rows + i) * columns;
+          std::copy(src, src + columns, y + i * ranks * columns + r * columns);
+        }
+      }
       break;
     }
     default:

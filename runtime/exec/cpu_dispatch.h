@@ -4,12 +4,17 @@
 // plan's storage precision (DESIGN.md, decision 8): operands stored in F16
 // or BF16 are widened to float32 scratch, the kernel computes in float32 (or
 // wider), and each result is rounded to its storage dtype.
+//
+// Tensor parallelism: collectives (AllReduce, AllGather) go through the
+// rank's Communicator, in float32; a vocab-parallel embedding gives zero rows
+// for ids outside its rank's rows.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "runtime/comm/communicator.h"
 #include "runtime/exec/kv_cache.h"
 #include "runtime/plan/plan_generated.h"
 
@@ -26,13 +31,21 @@ struct ResolvedOperand {
 struct InstructionArgs {
   std::vector<ResolvedOperand> operands;
   std::vector<ResolvedOperand> results;
-  KvCache* kv_cache;
+  KvCache* kv_cache = nullptr;
+  // The KV cache's block tables to use instead of kv_cache's own, or null: a
+  // rank of a group whose slots and blocks are kept by the group's leader
+  // (RankGroup) reads the leader's tables and keeps only its own pools.
+  const int32_t* block_tables = nullptr;
+  // The tensor-parallel group; null for a tp_size-1 plan, where AllReduce
+  // and AllGather are copies.
+  Communicator* comm = nullptr;
 };
 
 class CpuDispatch {
  public:
   // Runs `instruction`. Fails only on data-dependent problems that plan
-  // validation cannot see (a token id outside the vocabulary).
+  // validation cannot see (a token id outside the vocabulary) and on a
+  // failed collective (a peer rank failed or timed out).
   absl::Status Run(const plan::Instruction& instruction, const InstructionArgs& args);
 
  private:
@@ -43,6 +56,7 @@ class CpuDispatch {
   void Narrow(const ResolvedOperand& result, size_t slot);
 
   std::vector<std::vector<float>> scratch_;
+  std::vector<float> gathered_;  // AllGather's rank-major buffer
 };
 
 }  // namespace bloom

@@ -29,10 +29,70 @@ std::optional<DType> ToRuntimeDType(plan::DType dtype) {
 
 }  // namespace
 
+absl::Status ReadTensorSliceAsFloat32(DType dtype, absl::Span<const int64_t> shape,
+                                      absl::Span<const uint8_t> data, int dim, int64_t begin,
+                                      int64_t end, absl::Span<float> dst, absl::string_view what) {
+  if (dtype != DType::kF32 && dtype != DType::kF16 && dtype != DType::kBF16) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": dtype ", std::string(DTypeName(dtype)),
+                                                   " cannot be read as float32"));
+  }
+  const size_t element = DTypeSize(dtype);
+  // outer × [dim] × inner elements; the slice takes [begin, end) of [dim].
+  int64_t outer = 1, inner = 1, extent = 1;
+  if (dim == -1) {
+    for (int64_t d : shape) extent *= d;
+    begin = 0;
+    end = extent;
+  } else {
+    if (dim < 0 || static_cast<size_t>(dim) >= shape.size() || begin < 0 || end <= begin ||
+        end > shape[dim]) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": slice [", begin, ", ", end, ") of dimension ", dim, " is outside the stored tensor"));
+    }
+    for (int i = 0; i < dim; ++i) outer *= shape[i];
+    for (size_t i = dim + 1; i < shape.size(); ++i) inner *= shape[i];
+    extent = shape[dim];
+  }
+  const uint64_t run = static_cast<uint64_t>(end - begin) * inner;
+  if (static_cast<uint64_t>(outer) * extent * inner * element != data.size() ||
+      static_cast<uint64_t>(outer) * run != dst.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": slice of ", dst.size(),
+                                                   " elements does not fit the stored tensor"));
+  }
+  for (int64_t o = 0; o < outer; ++o) {
+    const uint64_t first = (static_cast<uint64_t>(o) * extent + begin) * inner;
+    ConvertToFloat32(dtype, data.data() + first * element, dst.data() + o * run, run);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<CpuExecutor>> CpuExecutor::Create(LoadedPlan plan,
-                                                           const ExecutorOptions& options) {
+                                                           const ExecutorOptions& options,
+                                                           Communicator* comm) {
   std::unique_ptr<CpuExecutor> executor(new CpuExecutor(std::move(plan)));
   const plan::Plan& p = executor->plan();
+  // A plan for tp=N runs only in a group of N ranks, as the rank it was
+  // compiled for: anything else would compute garbage or hang.
+  if (comm == nullptr && p.tp_size() != 1) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        executor->plan_.label(), ": rank ", p.tp_rank(), " of a tp=", p.tp_size(),
+        " plan needs a group of ", p.tp_size(), " ranks (a thread per rank, or mpirun -np ",
+        p.tp_size(), "), but was started alone"));
+  }
+  if (comm != nullptr && comm->size() != p.tp_size()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        executor->plan_.label(), ": the plan is for tp=", p.tp_size(), " but was started with ",
+        comm->size(), " rank(s) (", comm->transport(), "); start exactly ", p.tp_size()));
+  }
+  if (comm != nullptr && comm->rank() != p.tp_rank()) {
+    return absl::FailedPreconditionError(absl::StrCat(executor->plan_.label(), ": the plan of rank ",
+                                                      p.tp_rank(), " was given to rank ", comm->rank()));
+  }
+  if (comm != nullptr && comm->memory_space() != MemorySpace::kHost) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the CPU backend needs a host-memory communicator, not ", comm->transport()));
+  }
+  executor->comm_ = comm;
   const auto* tensors = p.tensors();
   executor->token_ids_ = TensorWithRole(p, plan::TensorRole::TokenIds);
   executor->positions_ = TensorWithRole(p, plan::TensorRole::Positions);
@@ -104,17 +164,33 @@ absl::Status CpuExecutor::LoadWeights(const ExecutorOptions& options) {
           what, " is ", std::string(DTypeName(ref.tensor->dtype)), " but the plan expects ",
           plan::EnumNameDType(source->dtype()), "; recompile the plan for this checkpoint"));
     }
+    // The stored shape must equal the plan's, except along a slice's
+    // dimension, which must hold the slice.
     const std::vector<int64_t> expected(tensor->shape()->begin(), tensor->shape()->end());
-    if (ref.tensor->shape != expected) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(what, " has a different shape from the plan's; recompile the plan"));
+    const int dim = source->slice_dim();
+    bool shape_ok = ref.tensor->shape.size() == expected.size();
+    for (size_t d = 0; shape_ok && d < expected.size(); ++d) {
+      shape_ok = static_cast<int>(d) == dim ? source->slice_end() <= ref.tensor->shape[d]
+                                            : ref.tensor->shape[d] == expected[d];
+    }
+    if (!shape_ok) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          what, " has a shape that does not hold the plan's ",
+          dim == -1 ? "tensor" : absl::StrCat("slice [", source->slice_begin(), ", ",
+                                               source->slice_end(), ") of dimension ", dim),
+          "; recompile the plan"));
     }
     // The CPU backend keeps every weight in float32, holding exactly the
     // values of the plan's storage dtype (a BF16 plan of an F32 checkpoint
-    // sees its weights rounded to bf16, as a GPU holding bf16 would).
+    // sees its weights rounded to bf16, as a GPU holding bf16 would). A
+    // rank reads only its slice's bytes of the mapped file.
     std::vector<float>& storage = weight_storage_[i];
-    storage.resize(ref.tensor->NumElements());
-    BLOOM_RETURN_IF_ERROR(checkpoint.ReadAsFloat32(source->tensor()->str(), absl::MakeSpan(storage)));
+    size_t elements = 1;
+    for (int64_t d : expected) elements *= static_cast<size_t>(d);
+    storage.resize(elements);
+    BLOOM_RETURN_IF_ERROR(ReadTensorSliceAsFloat32(ref.tensor->dtype, ref.tensor->shape, ref.data, dim,
+                                                   source->slice_begin(), source->slice_end(),
+                                                   absl::MakeSpan(storage), what));
     RoundThroughDType(*ToRuntimeDType(tensor->dtype()), storage.data(), storage.size());
     tensor_data_[i] = reinterpret_cast<uint8_t*>(storage.data());
     if (options.on_weight_loaded) options.on_weight_loaded(++done, total);
@@ -132,6 +208,24 @@ int64_t CpuExecutor::RowsOf(const plan::Tensor& tensor) const {
 
 absl::Status CpuExecutor::Step(const StepBatch& batch) {
   BLOOM_RETURN_IF_ERROR(CheckStepBatch(plan(), *kv_cache_, batch));
+  return RunInstructions(batch, nullptr);
+}
+
+absl::Status CpuExecutor::StepWithBlockTables(const StepBatch& batch, const int32_t* block_tables) {
+  const auto* limits = plan().limits();
+  const size_t t = batch.token_ids.size();
+  if (block_tables == nullptr || t < 1 || t > static_cast<size_t>(limits->max_batch_tokens()) ||
+      batch.positions.size() != t || batch.sequence_slots.size() != t ||
+      batch.logit_rows.size() > t ||
+      batch.logit_rows.size() > static_cast<size_t>(limits->max_logit_rows())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        plan_.label(), ": a step of ", t, " tokens and ", batch.logit_rows.size(),
+        " logit rows does not fit the plan's limits (or no block tables were given)"));
+  }
+  return RunInstructions(batch, block_tables);
+}
+
+absl::Status CpuExecutor::RunInstructions(const StepBatch& batch, const int32_t* block_tables) {
   num_tokens_ = static_cast<int64_t>(batch.token_ids.size());
   num_logit_rows_ = static_cast<int64_t>(batch.logit_rows.size());
   auto write_input = [&](uint32_t index, absl::Span<const int32_t> values) {
@@ -145,6 +239,8 @@ absl::Status CpuExecutor::Step(const StepBatch& batch) {
   const auto* tensors = plan().tensors();
   InstructionArgs args;
   args.kv_cache = kv_cache_.get();
+  args.block_tables = block_tables;
+  args.comm = comm_;
   auto resolve = [&](uint32_t id) {
     const plan::Tensor* tensor = tensors->Get(id);
     const plan::DType memory_dtype =

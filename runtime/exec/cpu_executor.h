@@ -3,12 +3,20 @@
 // dtype), one activation arena laid out as the plan says, the KV cache's
 // pools in host memory, and the fp32 kernels of kernels/cpu through
 // CpuDispatch, which emulates F16/BF16 storage by rounding.
+//
+// Tensor parallelism: a rank's executor runs its own plan (rank tp_rank of
+// tp_size) with a Communicator over the group, loads only its slice of each
+// sliced weight, and can take its slots' block tables from the group's
+// leader (StepWithBlockTables) so that one KvCache's bookkeeping drives every
+// rank's pools.
 #pragma once
 
 #include <memory>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "runtime/checkpoint/checkpoint.h"
+#include "runtime/comm/communicator.h"
 #include "runtime/exec/cpu_dispatch.h"
 #include "runtime/exec/executor.h"
 #include "runtime/plan/plan_loader.h"
@@ -24,10 +32,20 @@ struct TensorView {
 
 class CpuExecutor : public StepExecutor {
  public:
+  // `comm` (not owned; must outlive the executor) is the tensor-parallel
+  // group; a plan with tp_size > 1 needs one of exactly tp_size ranks whose
+  // rank is the plan's tp_rank, and is refused otherwise.
   static absl::StatusOr<std::unique_ptr<CpuExecutor>> Create(LoadedPlan plan,
-                                                             const ExecutorOptions& options);
+                                                             const ExecutorOptions& options,
+                                                             Communicator* comm = nullptr);
 
   absl::Status Step(const StepBatch& batch) override;
+  // Step for a rank whose slots and blocks are kept by another KvCache (the
+  // group leader's): `block_tables` is that cache's block_tables(), of the
+  // same [max_sequences, max_blocks_per_sequence] shape as this executor's,
+  // and the caller has checked `batch` against that cache (CheckStepBatch).
+  // Only the batch's sizes are checked here.
+  absl::Status StepWithBlockTables(const StepBatch& batch, const int32_t* block_tables);
   absl::Span<const float> logits() const override;
   const plan::Plan& plan() const override { return plan_.plan(); }
   KvCache& kv_cache() override { return *kv_cache_; }
@@ -41,11 +59,13 @@ class CpuExecutor : public StepExecutor {
  private:
   explicit CpuExecutor(LoadedPlan plan) : plan_(std::move(plan)) {}
   absl::Status LoadWeights(const ExecutorOptions& options);
+  absl::Status RunInstructions(const StepBatch& batch, const int32_t* block_tables);
   absl::Status AllocateArena();
   int64_t RowsOf(const plan::Tensor& tensor) const;
 
   LoadedPlan plan_;
   CpuDispatch cpu_;
+  Communicator* comm_ = nullptr;
   std::unique_ptr<KvCache> kv_cache_;
   // Per tensor index: its memory (weights in weight_storage_, the rest in
   // the arena).
@@ -57,5 +77,14 @@ class CpuExecutor : public StepExecutor {
   int64_t num_tokens_ = 0;      // T of the last step
   int64_t num_logit_rows_ = 0;  // R of the last step
 };
+
+// Copies the part [begin, end) along dimension `dim` of a stored tensor
+// (`dtype`, row-major `shape`, raw bytes `data`) into `dst` as float32,
+// reading only that part's bytes: one contiguous run per index of the
+// dimensions before `dim` (one run for a row slice, one per row for a
+// column slice). `dim` -1 copies the whole tensor. Errors name `what`.
+absl::Status ReadTensorSliceAsFloat32(DType dtype, absl::Span<const int64_t> shape,
+                                      absl::Span<const uint8_t> data, int dim, int64_t begin,
+                                      int64_t end, absl::Span<float> dst, absl::string_view what);
 
 }  // namespace bloom

@@ -1,5 +1,7 @@
 #include "runtime/plan/plan_loader.h"
 
+#include <sys/stat.h>
+
 #include <fstream>
 #include <iterator>
 
@@ -11,8 +13,16 @@
 
 namespace bloom {
 
-absl::StatusOr<LoadedPlan> LoadedPlan::Load(const std::string& plan_dir) {
-  const std::string path = absl::StrCat(plan_dir, "/", plan::kPlanFileName);
+namespace {
+
+bool FileExists(const std::string& path) {
+  struct stat info {};
+  return stat(path.c_str(), &info) == 0;
+}
+
+}  // namespace
+
+absl::StatusOr<LoadedPlan> LoadedPlan::LoadFile(const std::string& path, const std::string& plan_dir) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return absl::NotFoundError(
@@ -21,6 +31,42 @@ absl::StatusOr<LoadedPlan> LoadedPlan::Load(const std::string& plan_dir) {
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read failed"));
   return FromBytes(std::move(bytes), path);
+}
+
+absl::StatusOr<LoadedPlan> LoadedPlan::Load(const std::string& plan_dir) {
+  const std::string path = absl::StrCat(plan_dir, "/", plan::kPlanFileName);
+  const std::string rank0 = absl::StrCat(plan_dir, "/", plan::RankPlanFileName(0));
+  if (!FileExists(path) && FileExists(rank0)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        plan_dir, ": a tensor-parallel plan directory (", plan::RankPlanFileName(0),
+        ", ... and no ", plan::kPlanFileName, "); run its ranks together (a thread per rank, or "
+        "mpirun with one process per rank)"));
+  }
+  BLOOM_ASSIGN_OR_RETURN(LoadedPlan loaded, LoadFile(path, plan_dir));
+  if (loaded.plan().tp_size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": holds rank ", loaded.plan().tp_rank(), " of a tp=", loaded.plan().tp_size(),
+        " plan, but ", plan::kPlanFileName, " is the name of a tp=1 plan (ranks are ",
+        plan::RankPlanFileName(0), ", ...)"));
+  }
+  return loaded;
+}
+
+absl::StatusOr<LoadedPlan> LoadedPlan::Load(const std::string& plan_dir, int rank) {
+  const std::string path = absl::StrCat(plan_dir, "/", plan::RankPlanFileName(rank));
+  if (!FileExists(path)) {
+    if (rank == 0 && FileExists(absl::StrCat(plan_dir, "/", plan::kPlanFileName))) return Load(plan_dir);
+    return absl::NotFoundError(absl::StrCat(
+        path, ": cannot open the plan of rank ", rank, " (is ", plan_dir,
+        " a plan directory written by bloom-compile for this many ranks?)"));
+  }
+  BLOOM_ASSIGN_OR_RETURN(LoadedPlan loaded, LoadFile(path, plan_dir));
+  if (loaded.plan().tp_rank() != rank || loaded.plan().tp_size() < 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": holds rank ", loaded.plan().tp_rank(), " of a tp=", loaded.plan().tp_size(),
+        " plan, not rank ", rank, " of a tensor-parallel plan"));
+  }
+  return loaded;
 }
 
 absl::StatusOr<LoadedPlan> LoadedPlan::FromBytes(std::vector<uint8_t> bytes, std::string label) {

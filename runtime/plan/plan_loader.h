@@ -1,7 +1,10 @@
-// Loads a plan directory's plan.bplan: reads the bytes, runs FlatBuffers'
+// Loads a plan directory's plan file: reads the bytes, runs FlatBuffers'
 // Verifier (every offset and vector in bounds), checks the file identifier
 // and schema version, then ValidatePlan's semantic checks. Nothing in a plan
 // is trusted before this returns OK.
+//
+// A directory holds either one plan (plan.bplan, tp_size 1) or one plan per
+// tensor-parallel rank (plan.rank<R>.bplan; see plan_version.h).
 #pragma once
 
 #include <cstdint>
@@ -15,8 +18,13 @@ namespace bloom {
 
 class LoadedPlan {
  public:
-  // `plan_dir` is a directory written by bloom-compile.
+  // The single plan (tp_size 1) of `plan_dir`, a directory written by
+  // bloom-compile. A tensor-parallel directory is refused with a message
+  // saying how to run it.
   static absl::StatusOr<LoadedPlan> Load(const std::string& plan_dir);
+  // Rank `rank`'s plan: plan.rank<rank>.bplan, whose tp_rank must be `rank`;
+  // for rank 0 of a tp_size-1 directory, plan.bplan.
+  static absl::StatusOr<LoadedPlan> Load(const std::string& plan_dir, int rank);
   // Verifies an in-memory plan file; `label` names it in errors.
   static absl::StatusOr<LoadedPlan> FromBytes(std::vector<uint8_t> bytes,
                                               std::string label);
@@ -26,6 +34,8 @@ class LoadedPlan {
   const std::string& label() const { return label_; }
 
  private:
+  static absl::StatusOr<LoadedPlan> LoadFile(const std::string& path, const std::string& plan_dir);
+
   std::vector<uint8_t> bytes_;  // owns what plan_ points into
   const plan::Plan* plan_ = nullptr;
   std::string label_;

@@ -21,6 +21,8 @@ using plan::TensorRole;
 // attempted: it is far beyond any device or host.
 constexpr uint64_t kMaxBytes = uint64_t{1} << 50;
 constexpr uint64_t kArenaAlignment = 64;
+// More ranks than any deployment has; beyond it a plan is treated as corrupt.
+constexpr int32_t kMaxTpSize = 4096;
 
 uint64_t ElementSize(DType dtype) {
   switch (dtype) {
@@ -106,6 +108,22 @@ absl::Status ValidateTensor(const plan::Plan& plan, const plan::Tensor& tensor, 
       return fail(absl::StrCat("weight source file '", file, "' leaves the checkpoint directory"));
     }
     if (tensor.role() != TensorRole::None) return fail("a weight cannot have a step role");
+    // A slice: the tensor's shape is the stored shape with slice_dim cut to
+    // [slice_begin, slice_end). The stored shape is checked at load time.
+    if (source->slice_dim() != -1) {
+      if (source->slice_dim() < 0 || static_cast<size_t>(source->slice_dim()) >= shape->size()) {
+        return fail(absl::StrCat("weight slice dimension ", source->slice_dim(), " is not a dimension of ",
+                                 ShapeText(tensor)));
+      }
+      if (source->slice_begin() < 0 || source->slice_end() <= source->slice_begin() ||
+          source->slice_end() - source->slice_begin() != shape->Get(source->slice_dim())) {
+        return fail(absl::StrCat("weight slice [", source->slice_begin(), ", ", source->slice_end(),
+                                 ") of dimension ", source->slice_dim(), " does not match the shape ",
+                                 ShapeText(tensor)));
+      }
+    } else if (source->slice_begin() != 0 || source->slice_end() != 0) {
+      return fail("weight slice bounds given without a slice dimension");
+    }
     return absl::OkStatus();
   }
   if (tensor.source() != nullptr) return fail("only weights have a source");
@@ -177,6 +195,8 @@ class InstructionChecker {
       case plan::Kernel::GatherRows: return CheckGatherRows();
       case plan::Kernel::AddLayerNorm: return CheckAddLayerNorm();
       case plan::Kernel::Cast: return CheckCast();
+      case plan::Kernel::AllReduce: return CheckAllReduce();
+      case plan::Kernel::AllGather: return CheckAllGather();
       default: return Fail("unknown kernel");
     }
   }
@@ -235,6 +255,17 @@ class InstructionChecker {
       return Fail("table must be a float [vocab, hidden] matrix");
     }
     if (auto s = Expect(Operand(0), "token ids", Elem::kI32, {-1}, RowDim::Tokens); !s.ok()) return s;
+    // Vocab-parallel: the table holds rows [vocab_begin, vocab_begin + rows)
+    // of a vocabulary of vocab_size ids (0: the table is the whole of it).
+    const auto* params = inst_.kernel_as_EmbeddingGather();
+    const int64_t rows = table.shape()->Get(0);
+    if (params->vocab_size() == 0 ? params->vocab_begin() != 0
+                                  : params->vocab_begin() < 0 || params->vocab_size() < 0 ||
+                                        params->vocab_begin() > params->vocab_size() - rows) {
+      return Fail(absl::StrCat("table rows [", params->vocab_begin(), ", ",
+                               params->vocab_begin() + rows, ") are not inside the vocabulary [0, ",
+                               params->vocab_size() == 0 ? rows : params->vocab_size(), ")"));
+    }
     return Expect(Result(0), "output", Elem::kFloat, {-1, table.shape()->Get(1)}, RowDim::Tokens);
   }
   absl::Status CheckLayerNorm() const {
@@ -342,6 +373,21 @@ class InstructionChecker {
     return Expect(Result(0), "output", Elem::kFloat, Dims(x), x.rows());
   }
 
+  // Collectives act on activations: every rank holds the same row count.
+  absl::Status CheckAllReduce() const {
+    if (auto s = Arity(1, 1, 1); !s.ok()) return s;
+    const auto& x = Operand(0);
+    if (auto s = ExpectMatrix(x, "input"); !s.ok()) return s;
+    return Expect(Result(0), "output", Elem::kFloat, Dims(x), x.rows());
+  }
+  absl::Status CheckAllGather() const {
+    if (auto s = Arity(1, 1, 1); !s.ok()) return s;
+    const auto& x = Operand(0);
+    if (auto s = ExpectMatrix(x, "input"); !s.ok()) return s;
+    return Expect(Result(0), "output", Elem::kFloat, {-1, x.shape()->Get(1) * plan_.tp_size()},
+                  x.rows());
+  }
+
   const plan::Plan& plan_;
   const plan::Instruction& inst_;
   size_t index_;
@@ -381,6 +427,12 @@ absl::Status ValidatePlan(const plan::Plan& plan, absl::string_view label) {
     return fail(
         "limits out of range (need 0 < max_logit_rows <= max_batch_tokens, and positive "
         "max_seq_len and max_sequences)");
+  }
+  // Before the instructions: AllGather's shapes depend on tp_size.
+  if (plan.tp_size() < 1 || plan.tp_size() > kMaxTpSize || plan.tp_rank() < 0 ||
+      plan.tp_rank() >= plan.tp_size()) {
+    return fail(absl::StrCat("tensor-parallel rank ", plan.tp_rank(), " of ", plan.tp_size(),
+                             " is out of range (need 0 <= tp_rank < tp_size <= ", kMaxTpSize, ")"));
   }
   const auto* kv = plan.kv_cache();
   if (kv->num_layers() <= 0 || kv->num_heads() <= 0 || kv->head_dim() <= 0 ||

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace bloom::plan {
 
@@ -11,5 +12,15 @@ inline constexpr uint32_t kPlanSchemaVersion = 2;
 // The file bloom-compile writes into a plan directory, and its readable twin.
 inline constexpr char kPlanFileName[] = "plan.bplan";
 inline constexpr char kPlanTextFileName[] = "plan.mlir";
+
+// A tensor-parallel plan directory (tp_size N > 1) holds one plan per rank,
+// plan.rank0.bplan ... plan.rank<N-1>.bplan, and no plan.bplan; a tp_size-1
+// directory holds plan.bplan alone. Each rank reads only its own file.
+inline std::string RankPlanFileName(int rank) {
+  return "plan.rank" + std::to_string(rank) + ".bplan";
+}
+inline std::string RankPlanTextFileName(int rank) {
+  return "plan.rank" + std::to_string(rank) + ".mlir";
+}
 
 }  // namespace bloom::plan

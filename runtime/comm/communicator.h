@@ -1,0 +1,66 @@
+// The collectives a tensor-parallel group needs (DESIGN.md, decision 6),
+// behind one interface so that executors are written once for every
+// transport. Implementations:
+//   - ThreadCommunicator (thread_communicator.h): the ranks are threads of
+//     one process; shared memory and a poisonable barrier.
+//   - MpiCommunicator (mpi_communicator.h): a rank per process, launched by
+//     mpirun; the CPU backend's multi-process transport and the bootstrap
+//     that hands NCCL its unique id.
+//   - NcclCommunicator (nccl_communicator.h): GPU collectives on a stream.
+//
+// Contract shared by all of them:
+//   - Every rank calls the same collectives in the same order with the same
+//     counts (the plan guarantees it: every rank runs the same instruction
+//     sequence over the same batch).
+//   - Results are identical bit for bit on every rank, so that ranks which
+//     feed them to identical computations stay in lockstep. The CPU
+//     transports also sum in a fixed order (rank 0 + rank 1 + ...), so the
+//     threaded and the MPI group give the same bits.
+//   - Failures are values. Once any rank has called Abort(), or a peer is
+//     known to have failed, every pending and later collective returns an
+//     error naming the failed rank and its cause; none waits forever (the
+//     CPU transports also give up after a timeout).
+//
+// Pointers address memory of the transport's memory_space(): host memory
+// for threads and MPI, device memory for NCCL.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/status/status.h"
+
+namespace bloom {
+
+enum class MemorySpace { kHost, kDevice };
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  virtual MemorySpace memory_space() const = 0;
+  // A short name for messages: "threads", "mpi", "nccl".
+  virtual const char* transport() const = 0;
+
+  // data[i] = sum over ranks of data[i], for i in [0, count).
+  virtual absl::Status AllReduceSum(float* data, size_t count) = 0;
+  // out[r * count + i] = rank r's in[i]: `out` holds size() * count floats,
+  // in rank order. `in` and `out` must not overlap.
+  virtual absl::Status AllGather(const float* in, size_t count, float* out) = 0;
+  // Copies `bytes` bytes at `data` on rank `root` to `data` on every rank.
+  virtual absl::Status Broadcast(void* data, size_t bytes, int root) = 0;
+  // Returns when every rank has called Barrier (or with an error).
+  virtual absl::Status Barrier() = 0;
+
+  // The poison path: this rank has failed with `cause` (not OK). The other
+  // ranks' collectives stop waiting and return an error naming this rank
+  // and the cause. For MPI, which cannot interrupt a peer blocked in a
+  // collective, this reports on stderr and ends the whole job with
+  // MPI_Abort: it is the one call in the runtime that may end the process,
+  // and only a tool's top level calls it. Idempotent.
+  virtual void Abort(const absl::Status& cause) = 0;
+};
+
+}  // namespace bloom

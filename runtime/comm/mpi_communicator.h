@@ -1,0 +1,59 @@
+// A rank per process, launched by mpirun (OpenMPI), possibly on several
+// nodes: the CPU backend's multi-process transport, and the bootstrap that
+// hands NCCL its unique id (nccl_communicator.h). Built only where MPI is
+// found (BLOOM_ENABLE_MPI).
+//
+// Collectives are MPI's, with two choices made for the contract of
+// communicator.h:
+//   - AllReduceSum is an MPI_Allgather followed by a local sum in rank
+//     order. MPI_Allreduce's reduction order depends on the algorithm and
+//     the rank, so its bits may differ between ranks and from the threaded
+//     group; the gather costs size() times the bytes, which the CPU
+//     reference backend can afford.
+//   - MPI_ERRORS_RETURN on the communicator, so MPI errors become values.
+// A peer blocked in an MPI collective cannot be interrupted, so Abort()
+// prints the cause and ends the job with MPI_Abort; mpirun then stops every
+// process. A process that dies (a signal) is noticed by mpirun, which stops
+// the others and names the failed rank.
+#pragma once
+
+#include <mpi.h>
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "runtime/comm/communicator.h"
+
+namespace bloom {
+
+class MpiCommunicator : public Communicator {
+ public:
+  // Initializes MPI if this process has not (and then finalizes it in the
+  // destructor) and wraps a duplicate of MPI_COMM_WORLD.
+  static absl::StatusOr<std::unique_ptr<MpiCommunicator>> Create();
+  ~MpiCommunicator() override;
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  MemorySpace memory_space() const override { return MemorySpace::kHost; }
+  const char* transport() const override { return "mpi"; }
+
+  absl::Status AllReduceSum(float* data, size_t count) override;
+  absl::Status AllGather(const float* in, size_t count, float* out) override;
+  absl::Status Broadcast(void* data, size_t bytes, int root) override;
+  absl::Status Barrier() override;
+  // Prints "bloom: rank R: <cause>" on stderr and calls MPI_Abort: never returns.
+  void Abort(const absl::Status& cause) override;
+
+ private:
+  MpiCommunicator() = default;
+
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  int rank_ = 0;
+  int size_ = 1;
+  bool finalize_ = false;  // whether Create() initialized MPI
+  std::vector<float> gathered_;
+};
+
+}  // namespace bloom

@@ -1,0 +1,156 @@
+#include "runtime/comm/thread_communicator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace bloom {
+
+// What the ranks of one group share. Guarded by `mu` except the slot
+// vectors, which rank r writes only before a barrier and peers read only
+// between that barrier and the next (the barrier's mutex orders them).
+struct ThreadGroupState {
+  explicit ThreadGroupState(int n, absl::Duration t)
+      : size(n), timeout(t), arrived_flags(n, false), in(n), out(n), counts(n) {}
+
+  const int size;
+  const absl::Duration timeout;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  int arrived = 0;
+  uint64_t generation = 0;
+  std::vector<bool> arrived_flags;  // who is waiting at the current barrier
+  bool poisoned = false;
+  std::string poison;  // "rank 2 failed: ..." once poisoned
+
+  std::vector<const void*> in;
+  std::vector<void*> out;
+  std::vector<size_t> counts;
+};
+
+namespace {
+
+absl::Status PoisonedError(const std::string& why) {
+  return absl::AbortedError(absl::StrCat("tensor-parallel group stopped: ", why));
+}
+
+}  // namespace
+
+std::vector<std::unique_ptr<ThreadCommunicator>> ThreadCommunicator::CreateGroup(
+    int size, absl::Duration timeout) {
+  auto state = std::make_shared<ThreadGroupState>(size, timeout);
+  std::vector<std::unique_ptr<ThreadCommunicator>> group;
+  for (int r = 0; r < size; ++r) group.emplace_back(new ThreadCommunicator(state, r));
+  return group;
+}
+
+int ThreadCommunicator::size() const { return state_->size; }
+
+absl::Status ThreadCommunicator::Wait(const char* what) {
+  ThreadGroupState& s = *state_;
+  std::unique_lock<std::mutex> lock(s.mu);
+  if (s.poisoned) return PoisonedError(s.poison);
+  const uint64_t generation = s.generation;
+  s.arrived_flags[rank_] = true;
+  if (++s.arrived == s.size) {
+    s.arrived = 0;
+    std::fill(s.arrived_flags.begin(), s.arrived_flags.end(), false);
+    ++s.generation;
+    s.cv.notify_all();
+    return absl::OkStatus();
+  }
+  const auto deadline = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(s.timeout);
+  while (s.generation == generation && !s.poisoned) {
+    if (s.cv.wait_until(lock, deadline) == std::cv_status::timeout && s.generation == generation &&
+        !s.poisoned) {
+      std::vector<int> missing;
+      for (int r = 0; r < s.size; ++r) {
+        if (!s.arrived_flags[r]) missing.push_back(r);
+      }
+      s.poisoned = true;
+      s.poison = absl::StrCat("rank ", rank_, " waited ", absl::FormatDuration(s.timeout), " in ",
+                              what, " for rank(s) ", absl::StrJoin(missing, ", "),
+                              ", which never arrived (hung, or failed without reporting)");
+      s.cv.notify_all();
+      return absl::DeadlineExceededError(s.poison);
+    }
+  }
+  // A barrier that completed before a later poisoning still succeeded.
+  if (s.generation != generation) return absl::OkStatus();
+  return PoisonedError(s.poison);
+}
+
+absl::Status ThreadCommunicator::Publish(const char* what, const void* in, void* out, size_t count) {
+  ThreadGroupState& s = *state_;
+  s.in[rank_] = in;
+  s.out[rank_] = out;
+  s.counts[rank_] = count;
+  if (auto status = Wait(what); !status.ok()) return status;
+  // Every rank sees the same table, so a mismatch fails all ranks alike
+  // without further waiting.
+  for (int r = 0; r < s.size; ++r) {
+    if (s.counts[r] != count) {
+      return absl::InternalError(absl::StrCat(what, ": rank ", rank_, " has ", count,
+                                              " elements but rank ", r, " has ", s.counts[r],
+                                              " (the ranks' plans disagree)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ThreadCommunicator::AllReduceSum(float* data, size_t count) {
+  ThreadGroupState& s = *state_;
+  if (auto status = Publish("AllReduceSum", data, data, count); !status.ok()) return status;
+  const size_t begin = count * rank_ / s.size;
+  const size_t end = count * (rank_ + 1) / s.size;
+  partial_.resize(end - begin);
+  for (size_t i = begin; i < end; ++i) {
+    float sum = static_cast<const float*>(s.in[0])[i];
+    for (int r = 1; r < s.size; ++r) sum += static_cast<const float*>(s.in[r])[i];
+    partial_[i - begin] = sum;
+  }
+  if (auto status = Wait("AllReduceSum"); !status.ok()) return status;
+  for (int r = 0; r < s.size; ++r) {
+    std::memcpy(static_cast<float*>(s.out[r]) + begin, partial_.data(), partial_.size() * sizeof(float));
+  }
+  return Wait("AllReduceSum");
+}
+
+absl::Status ThreadCommunicator::AllGather(const float* in, size_t count, float* out) {
+  ThreadGroupState& s = *state_;
+  if (auto status = Publish("AllGather", in, out, count); !status.ok()) return status;
+  for (int r = 0; r < s.size; ++r) {
+    std::memcpy(out + count * r, s.in[r], count * sizeof(float));
+  }
+  return Wait("AllGather");
+}
+
+absl::Status ThreadCommunicator::Broadcast(void* data, size_t bytes, int root) {
+  ThreadGroupState& s = *state_;
+  if (root < 0 || root >= s.size) {
+    return absl::InvalidArgumentError(absl::StrCat("Broadcast: root ", root, " is not a rank of ", s.size));
+  }
+  if (auto status = Publish("Broadcast", data, data, bytes); !status.ok()) return status;
+  if (rank_ != root) std::memcpy(data, s.in[root], bytes);
+  return Wait("Broadcast");
+}
+
+absl::Status ThreadCommunicator::Barrier() { return Wait("Barrier"); }
+
+void ThreadCommunicator::Abort(const absl::Status& cause) {
+  ThreadGroupState& s = *state_;
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (s.poisoned) return;  // the first cause is the one reported
+  s.poisoned = true;
+  s.poison = absl::StrCat("rank ", rank_, " failed: ", cause.message());
+  s.cv.notify_all();
+}
+
+}  // namespace bloom

@@ -1,0 +1,424 @@
+#include "runtime/exec/rank_group.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <functional>
+#include <limits>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "runtime/comm/agree_on_status.h"
+#include "runtime/comm/launcher_env.h"
+#include "runtime/comm/thread_communicator.h"
+#include "runtime/plan/plan_version.h"
+#include "runtime/support/status_macros.h"
+#if BLOOM_HAVE_MPI
+#include "runtime/comm/mpi_communicator.h"
+#endif
+
+namespace bloom {
+
+// A thread that runs one rank's jobs, one at a time, so that each rank
+// always runs on the same thread (what a GPU rank bound to its device
+// needs, and harmless on the CPU).
+class RankWorker {
+ public:
+  RankWorker() : thread_([this] { Loop(); }) {}
+  ~RankWorker() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      quit_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void Post(std::function<void()> job) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      job_ = std::move(job);
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [this] { return job_ != nullptr || quit_; });
+      if (job_ == nullptr) return;
+      std::function<void()> job = std::move(job_);
+      job_ = nullptr;
+      lock.unlock();
+      job();
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::function<void()> job_;
+  bool quit_ = false;
+  std::thread thread_;  // last: starts after the members above exist
+};
+
+namespace {
+
+// The results of one round of jobs, one per rank. Shared with the jobs, so
+// that it outlives a worker that is abandoned mid-job.
+struct Round {
+  explicit Round(int n) : results(n), done(n, false) {}
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<absl::Status> results;
+  std::vector<bool> done;
+  int finished = 0;
+  bool failed = false;
+};
+
+// What every rank's plan must agree on for the ranks to run in lockstep:
+// tp_size, the limits, the KV cache's slot/block geometry, the vocabulary.
+using Fingerprint = std::array<int64_t, 9>;
+Fingerprint PlanFingerprint(const plan::Plan& p) {
+  const auto* limits = p.limits();
+  const auto* kv = p.kv_cache();
+  return {p.tp_size(),          limits->max_batch_tokens(), limits->max_seq_len(),
+          limits->max_sequences(), limits->max_logit_rows(), kv->num_layers(),
+          kv->block_size(),       kv->num_blocks(),
+          p.tensors()->Get(TensorWithRole(p, plan::TensorRole::Logits))->shape()->Get(1)};
+}
+
+// The ids every embedding of the plan accepts: [0, result).
+int64_t EmbeddingVocab(const plan::Plan& p) {
+  int64_t vocab = std::numeric_limits<int64_t>::max();
+  for (const auto* inst : *p.instructions()) {
+    if (inst->kernel_type() != plan::Kernel::EmbeddingGather) continue;
+    const auto* params = inst->kernel_as_EmbeddingGather();
+    const int64_t rows = p.tensors()->Get(inst->operands()->Get(1))->shape()->Get(0);
+    vocab = std::min(vocab, params->vocab_size() == 0 ? rows : params->vocab_size());
+  }
+  return vocab;
+}
+
+absl::Status WithRank(int rank, const absl::Status& status) {
+  return absl::Status(status.code(), absl::StrCat("rank ", rank, ": ", status.message()));
+}
+
+// A directory compiled for tp=N holds ranks 0..N-1; a plan file of rank N
+// means files of two compilations are mixed, and is refused rather than
+// ignored.
+absl::Status CheckNoExtraRank(const std::string& plan_dir, int tp_size) {
+  if (tp_size == 1) return absl::OkStatus();
+  const std::string extra = absl::StrCat(plan_dir, "/", plan::RankPlanFileName(tp_size));
+  struct stat info {};
+  if (stat(extra.c_str(), &info) == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        extra, ": present, but rank 0's plan is for tp=", tp_size,
+        "; the plan directory mixes files of different compilations"));
+  }
+  return absl::OkStatus();
+}
+
+// Distributed step protocol: a header, then (for kStep) one int32 payload.
+enum Command : int32_t { kStep = 1, kShutdown = 2 };
+constexpr int kHeaderInts = 4;  // command, T, R, block-table entries
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RankGroup>> RankGroup::CreateThreaded(const std::string& plan_dir,
+                                                                     const RankGroupOptions& options) {
+  std::unique_ptr<RankGroup> group(new RankGroup());
+  group->plan_dir_ = plan_dir;
+  group->timeout_ = options.collective_timeout;
+  BLOOM_ASSIGN_OR_RETURN(LoadedPlan plan0, LoadedPlan::Load(plan_dir, 0));
+  const int n = plan0.plan().tp_size();
+  if (options.num_ranks != 0 && options.num_ranks != n) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        plan0.label(), ": the plan is for tp=", n, " but ", options.num_ranks,
+        " rank(s) were asked for; start exactly ", n));
+  }
+  BLOOM_RETURN_IF_ERROR(CheckNoExtraRank(plan_dir, n));
+  const Fingerprint fingerprint0 = PlanFingerprint(plan0.plan());
+  group->tp_size_ = n;
+  group->embedding_vocab_ = EmbeddingVocab(plan0.plan());
+  for (auto& comm : ThreadCommunicator::CreateGroup(n, options.collective_timeout)) {
+    group->thread_comms_.push_back(std::move(comm));
+  }
+  group->executors_.resize(n);
+  for (int r = 0; r < n; ++r) group->workers_.push_back(std::make_unique<RankWorker>());
+
+  // Ranks load their plans and weights in parallel. Loading involves no
+  // collective, so a failed rank cannot leave the others waiting.
+  auto round = std::make_shared<Round>(n);
+  RankGroup* g = group.get();
+  for (int r = 0; r < n; ++r) {
+    g->workers_[r]->Post([g, r, round, &plan0, &plan_dir, &options, &fingerprint0] {
+      absl::Status status = [&]() -> absl::Status {
+        absl::StatusOr<LoadedPlan> plan =
+            r == 0 ? absl::StatusOr<LoadedPlan>(std::move(plan0)) : LoadedPlan::Load(plan_dir, r);
+        if (!plan.ok()) return plan.status();
+        if (PlanFingerprint(plan->plan()) != fingerprint0) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              plan->label(), ": its tp_size, limits, KV cache or vocabulary differ from rank 0's; "
+              "the plan directory mixes files of different compilations"));
+        }
+        ExecutorOptions rank_options = options.executor;
+        if (r != 0) rank_options.on_weight_loaded = nullptr;
+        BLOOM_ASSIGN_OR_RETURN(g->executors_[r],
+                               CpuExecutor::Create(*std::move(plan), rank_options, g->thread_comms_[r].get()));
+        return absl::OkStatus();
+      }();
+      std::lock_guard<std::mutex> lock(round->mu);
+      round->results[r] = status;
+      ++round->finished;
+      round->cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock<std::mutex> lock(round->mu);
+    round->cv.wait(lock, [&] { return round->finished == n; });
+  }
+  for (int r = 0; r < n; ++r) {
+    if (!round->results[r].ok()) return WithRank(r, round->results[r]);
+  }
+  return group;
+}
+
+absl::StatusOr<std::unique_ptr<RankGroup>> RankGroup::CreateDistributed(
+    const std::string& plan_dir, std::unique_ptr<Communicator> comm, const RankGroupOptions& options) {
+  std::unique_ptr<RankGroup> group(new RankGroup());
+  group->plan_dir_ = plan_dir;
+  group->timeout_ = options.collective_timeout;
+  group->rank_ = comm->rank();
+  group->tp_size_ = comm->size();
+  group->comm_ = std::move(comm);
+  Communicator& c = *group->comm_;
+  group->executors_.resize(1);
+
+  // Each rank loads its own plan and weights; then all ranks check that
+  // their plans agree with rank 0's and agree on the outcome, so that a
+  // failure anywhere stops every rank here, before any step.
+  absl::Status local = [&]() -> absl::Status {
+    BLOOM_ASSIGN_OR_RETURN(LoadedPlan plan, LoadedPlan::Load(plan_dir, c.rank()));
+    if (plan.plan().tp_size() != c.size()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          plan.label(), ": the plan is for tp=", plan.plan().tp_size(), " but was started with ",
+          c.size(), " rank(s) (", c.transport(), "); start exactly ", plan.plan().tp_size()));
+    }
+    if (c.rank() == 0) BLOOM_RETURN_IF_ERROR(CheckNoExtraRank(plan_dir, c.size()));
+    ExecutorOptions rank_options = options.executor;
+    if (c.rank() != 0) rank_options.on_weight_loaded = nullptr;
+    BLOOM_ASSIGN_OR_RETURN(group->executors_[0], CpuExecutor::Create(std::move(plan), rank_options, &c));
+    return absl::OkStatus();
+  }();
+  Fingerprint mine{};
+  if (local.ok()) mine = PlanFingerprint(group->executors_[0]->plan());
+  Fingerprint leader = mine;
+  BLOOM_RETURN_IF_ERROR(c.Broadcast(leader.data(), sizeof(leader), 0));
+  if (local.ok() && leader[0] != 0 && leader != mine) {
+    local = absl::FailedPreconditionError(absl::StrCat(
+        plan_dir, "/", plan::RankPlanFileName(c.rank()),
+        ": its limits, KV cache or vocabulary differ from rank 0's; the plan directory mixes files "
+        "of different compilations"));
+  }
+  BLOOM_RETURN_IF_ERROR(AgreeOnStatus(c, local));
+  group->shut_down_ = false;  // from here on the leader owes the followers a Shutdown()
+  group->embedding_vocab_ = EmbeddingVocab(group->executors_[0]->plan());
+  return group;
+}
+
+RankGroup::~RankGroup() {
+  if (distributed() && is_leader() && failure_.ok()) Shutdown().IgnoreError();
+  bool abandoned = false;
+  for (auto& worker : workers_) abandoned |= worker == nullptr;
+  if (abandoned) {
+    // A stuck rank thread may still touch its executor and communicator:
+    // leak them rather than free memory under it. The process is about to
+    // report the failure and exit.
+    for (auto& executor : executors_) executor.release();
+    for (auto& comm : thread_comms_) comm.release();
+  }
+  workers_.clear();  // joins the threads before the executors they step go
+}
+
+std::string RankGroup::device_name() const {
+  return distributed() ? absl::StrCat("cpu (tp=", tp_size_, ", rank ", rank_, ", ", comm_->transport(), ")")
+                       : absl::StrCat("cpu (tp=", tp_size_, ", threads)");
+}
+
+absl::Status RankGroup::Fail(absl::Status cause) {
+  if (failure_.ok()) failure_ = cause;
+  for (auto& comm : thread_comms_) comm->Abort(cause);
+  if (comm_ != nullptr) comm_->Abort(cause);  // MPI: does not return
+  return failure_;
+}
+
+void RankGroup::Abort(const absl::Status& cause) { Fail(cause).IgnoreError(); }
+
+absl::Status RankGroup::CheckBatch(const StepBatch& batch) {
+  BLOOM_RETURN_IF_ERROR(CheckStepBatch(plan(), kv_cache(), batch));
+  for (size_t t = 0; t < batch.token_ids.size(); ++t) {
+    const int32_t id = batch.token_ids[t];
+    if (id < 0 || id >= embedding_vocab_) {
+      return absl::InvalidArgumentError(absl::StrCat("token id ", id, " at batch index ", t,
+                                                     " is outside the vocabulary [0, ", embedding_vocab_, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RankGroup::Step(const StepBatch& batch) {
+  if (!failure_.ok()) return failure_;
+  if (!is_leader()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Step() called on rank ", rank_, "; ranks other than 0 run RunFollower()"));
+  }
+  if (distributed() && shut_down_) return absl::FailedPreconditionError("Step() after Shutdown()");
+  // A bad batch is the caller's error and leaves the group intact.
+  BLOOM_RETURN_IF_ERROR(CheckBatch(batch));
+  return distributed() ? StepDistributed(batch) : StepThreaded(batch);
+}
+
+absl::Status RankGroup::StepThreaded(const StepBatch& batch) {
+  const int n = tp_size_;
+  const int32_t* tables = kv_cache().block_tables();
+  auto round = std::make_shared<Round>(n);
+  for (int r = 0; r < n; ++r) {
+    CpuExecutor* executor = executors_[r].get();
+    Communicator* comm = thread_comms_[r].get();
+    workers_[r]->Post([executor, comm, round, r, &batch, tables] {
+      absl::Status status = executor->StepWithBlockTables(batch, tables);
+      // Poison at once, so that peers blocked in a collective return now.
+      if (!status.ok()) comm->Abort(status);
+      std::lock_guard<std::mutex> lock(round->mu);
+      round->results[r] = status;
+      round->done[r] = true;
+      round->failed |= !status.ok();
+      ++round->finished;
+      round->cv.notify_all();
+    });
+  }
+  std::unique_lock<std::mutex> lock(round->mu);
+  round->cv.wait(lock, [&] { return round->finished == n || round->failed; });
+  if (round->finished < n) {
+    // Poisoned peers return promptly; one that does not is stuck outside
+    // any collective and is abandoned after the timeout.
+    round->cv.wait_for(lock, absl::ToChronoNanoseconds(timeout_), [&] { return round->finished == n; });
+  }
+  // The root cause is a rank's own error; the others report the poison
+  // (kAborted) or a timeout waiting for it.
+  int cause = -1;
+  for (int r = 0; r < n && cause < 0; ++r) {
+    if (round->done[r] && !round->results[r].ok() && round->results[r].code() != absl::StatusCode::kAborted) {
+      cause = r;
+    }
+  }
+  for (int r = 0; r < n && cause < 0; ++r) {
+    if (round->done[r] && !round->results[r].ok()) cause = r;
+  }
+  if (cause < 0) return absl::OkStatus();
+  absl::Status status = WithRank(cause, round->results[cause]);
+  std::vector<int> stuck;
+  for (int r = 0; r < n; ++r) {
+    if (!round->done[r]) stuck.push_back(r);
+  }
+  if (!stuck.empty()) {
+    // A worker stuck in a job cannot be joined: it is leaked with its
+    // thread, and so is what the job uses (see ~RankGroup).
+    for (int r : stuck) workers_[r].release();
+    status = absl::Status(status.code(), absl::StrCat(status.message(), "; rank(s) ",
+                                                      absl::StrJoin(stuck, ", "), " did not stop within ",
+                                                      absl::FormatDuration(timeout_)));
+  }
+  lock.unlock();
+  return Fail(status);
+}
+
+absl::Status RankGroup::StepDistributed(const StepBatch& batch) {
+  const KvCache& cache = kv_cache();
+  const int32_t table_entries = cache.shape().max_sequences * cache.max_blocks_per_sequence();
+  const int32_t t = static_cast<int32_t>(batch.token_ids.size());
+  const int32_t r = static_cast<int32_t>(batch.logit_rows.size());
+  int32_t header[kHeaderInts] = {kStep, t, r, table_entries};
+  message_.clear();
+  message_.insert(message_.end(), batch.token_ids.begin(), batch.token_ids.end());
+  message_.insert(message_.end(), batch.positions.begin(), batch.positions.end());
+  message_.insert(message_.end(), batch.sequence_slots.begin(), batch.sequence_slots.end());
+  message_.insert(message_.end(), batch.logit_rows.begin(), batch.logit_rows.end());
+  message_.insert(message_.end(), cache.block_tables(), cache.block_tables() + table_entries);
+  if (auto s = comm_->Broadcast(header, sizeof(header), 0); !s.ok()) return Fail(WithRank(0, s));
+  if (auto s = comm_->Broadcast(message_.data(), message_.size() * sizeof(int32_t), 0); !s.ok()) {
+    return Fail(WithRank(0, s));
+  }
+  if (auto s = executors_[0]->StepWithBlockTables(batch, cache.block_tables()); !s.ok()) {
+    return Fail(WithRank(0, s));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RankGroup::RunFollower() {
+  if (!distributed() || is_leader()) {
+    return absl::FailedPreconditionError("RunFollower() is for ranks other than 0 of a distributed group");
+  }
+  CpuExecutor& executor = *executors_[0];
+  const KvCache& cache = executor.kv_cache();
+  const int64_t table_entries = int64_t{cache.shape().max_sequences} * cache.max_blocks_per_sequence();
+  const auto* limits = executor.plan().limits();
+  while (failure_.ok()) {
+    int32_t header[kHeaderInts] = {0, 0, 0, 0};
+    if (auto s = comm_->Broadcast(header, sizeof(header), 0); !s.ok()) return Fail(WithRank(rank_, s));
+    if (header[0] == kShutdown) {
+      shut_down_ = true;
+      return absl::OkStatus();
+    }
+    const int32_t t = header[1], r = header[2];
+    if (header[0] != kStep || t < 1 || t > limits->max_batch_tokens() || r < 0 || r > t ||
+        header[3] != table_entries) {
+      return Fail(WithRank(rank_, absl::InternalError(absl::StrCat(
+                                      "the leader's step header {", header[0], ", ", t, ", ", r, ", ",
+                                      header[3], "} does not fit this rank's plan"))));
+    }
+    message_.resize(size_t{4} * t + r + table_entries);
+    if (auto s = comm_->Broadcast(message_.data(), message_.size() * sizeof(int32_t), 0); !s.ok()) {
+      return Fail(WithRank(rank_, s));
+    }
+    const int32_t* p = message_.data();
+    StepBatch batch;
+    batch.token_ids = absl::MakeConstSpan(p, t);
+    batch.positions = absl::MakeConstSpan(p + t, t);
+    batch.sequence_slots = absl::MakeConstSpan(p + 2 * t, t);
+    batch.logit_rows = absl::MakeConstSpan(p + 3 * t, r);
+    if (auto s = executor.StepWithBlockTables(batch, p + 3 * t + r); !s.ok()) {
+      return Fail(WithRank(rank_, s));
+    }
+  }
+  return failure_;
+}
+
+absl::Status RankGroup::Shutdown() {
+  if (!distributed() || !is_leader() || shut_down_ || !failure_.ok()) return absl::OkStatus();
+  shut_down_ = true;
+  int32_t header[kHeaderInts] = {kShutdown, 0, 0, 0};
+  if (auto s = comm_->Broadcast(header, sizeof(header), 0); !s.ok()) return Fail(WithRank(0, s));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<RankGroup>> OpenRankGroup(const std::string& plan_dir,
+                                                         const RankGroupOptions& options) {
+  if (LaunchedByMpiLauncher()) {
+#if BLOOM_HAVE_MPI
+    BLOOM_ASSIGN_OR_RETURN(std::unique_ptr<MpiCommunicator> mpi, MpiCommunicator::Create());
+    return RankGroup::CreateDistributed(plan_dir, std::move(mpi), options);
+#else
+    return absl::UnimplementedError(
+        "started by mpirun, but this build has no MPI communicator (install libopenmpi-dev and "
+        "rebuild with BLOOM_ENABLE_MPI)");
+#endif
+  }
+  return RankGroup::CreateThreaded(plan_dir, options);
+}
+
+}  // namespace bloom
