@@ -132,3 +132,48 @@ func.func @alibi_bias_slopes(%s: tensor<?x2x?xf32>) -> tensor<?x2x?xf32> {
   %b = bloom.alibi_bias %s {alibi_slopes = array<f32: 0.5, 0.25, 0.125>} : tensor<?x2x?xf32> -> tensor<?x2x?xf32>
   return %b : tensor<?x2x?xf32>
 }
+
+// -----
+
+// Tests that a weight slice matches the result's extent along its dimension.
+func.func @slice_extent() -> tensor<4x8xf32> {
+  // expected-error @+1 {{slice [0, 8) of dimension 0 does not match the result 'tensor<4x8xf32>'}}
+  %0 = bloom.weight "w" slice(dim = 0, begin = 0, end = 8) : tensor<4x8xf32>
+  return %0 : tensor<4x8xf32>
+}
+
+// -----
+
+// Tests that a slice names a dimension the tensor has.
+func.func @slice_dim() -> tensor<4xf32> {
+  // expected-error @+1 {{slices dimension 1 of a rank-1 tensor}}
+  %0 = bloom.weight "w" slice(dim = 1, begin = 0, end = 4) : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+// Tests that a vocab-parallel table lies inside the vocabulary.
+func.func @vocab_range(%ids: tensor<?xi32>, %t: tensor<16x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{table rows [24, 40) do not lie in the vocabulary of 32}}
+  %0 = bloom.embedding %ids, %t {vocab_begin = 24 : i64, vocab_size = 32 : i64} : (tensor<?xi32>, tensor<16x8xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that an all-gather's result has num_ranks times the columns.
+func.func @gather_columns(%x: tensor<?x16xf32>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{result must have shape [?, 32]}}
+  %0 = bloom.all_gather %x {num_ranks = 2 : i64} : tensor<?x16xf32> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
+// Tests that an all-reduce keeps its operand's type.
+func.func @reduce_type(%x: tensor<?x16xf32>) -> tensor<?x16xbf16> {
+  // expected-error @+1 {{requires the same type for all operands and results}}
+  %0 = "bloom.all_reduce"(%x) : (tensor<?x16xf32>) -> tensor<?x16xbf16>
+  return %0 : tensor<?x16xbf16>
+}

@@ -82,3 +82,23 @@ func.func @fused_forms(%a: tensor<?x8xf32>, %g: tensor<8xbf16>, %w: tensor<16x8x
   %c = bloom.cast %u : tensor<?x16xbf16> to tensor<?x16xf32>
   return %sum, %u : tensor<?x8xf32>, tensor<?x16xbf16>
 }
+
+// -----
+
+// Tests that tensor-parallel forms round-trip: a weight slice (with and
+// without a source), a vocab-parallel embedding and both collectives.
+// CHECK-LABEL: func.func @tensor_parallel
+func.func @tensor_parallel(%ids: tensor<?xi32>, %x: tensor<?x8xf32>) -> (tensor<?x8xf32>, tensor<?x32xf32>) {
+  // CHECK: bloom.weight "word_embeddings.weight" from "model.safetensors" ["transformer.word_embeddings.weight"] bf16 slice(dim = 0, begin = 16, end = 32) : tensor<16x8xf32>
+  %t = bloom.weight "word_embeddings.weight" from "model.safetensors" ["transformer.word_embeddings.weight"] bf16 slice(dim = 0, begin = 16, end = 32) : tensor<16x8xf32>
+  // CHECK: bloom.weight "dense.weight" slice(dim = 1, begin = 4, end = 8) : tensor<8x4xf32>
+  %d = bloom.weight "dense.weight" slice(dim = 1, begin = 4, end = 8) : tensor<8x4xf32>
+  // CHECK: %[[E:.+]] = bloom.embedding %{{.+}}, %{{.+}} {vocab_begin = 16 : i64, vocab_size = 32 : i64} : (tensor<?xi32>, tensor<16x8xf32>) -> tensor<?x8xf32>
+  %e = bloom.embedding %ids, %t {vocab_begin = 16 : i64, vocab_size = 32 : i64} : (tensor<?xi32>, tensor<16x8xf32>) -> tensor<?x8xf32>
+  // CHECK: bloom.all_reduce %[[E]] : tensor<?x8xf32>
+  %s = bloom.all_reduce %e : tensor<?x8xf32>
+  %l = bloom.lm_head %x, %t : (tensor<?x8xf32>, tensor<16x8xf32>) -> tensor<?x16xf32>
+  // CHECK: bloom.all_gather %{{.+}} {num_ranks = 2 : i64} : tensor<?x16xf32> -> tensor<?x32xf32>
+  %g = bloom.all_gather %l {num_ranks = 2 : i64} : tensor<?x16xf32> -> tensor<?x32xf32>
+  return %s, %g : tensor<?x8xf32>, tensor<?x32xf32>
+}

@@ -199,3 +199,37 @@ plan.program "tiny" checkpoint "" eos_token_id = 2
   // expected-error @+1 {{qkv (stored as the KV cache) must be [?, 24] 'bf16'}}
   plan.alibi_attention ins(%qkv, %pos, %pos : memref<?x24xf32>, memref<?xi32>, memref<?xi32>) outs(%ctx : memref<?x8xbf16>) {layer = 0 : i64, num_heads = 2 : i64, head_dim = 4 : i64, alibi_slopes = array<f32: 0.5, 0.25>}
 }
+
+// -----
+
+// Tests that a rank lies in its group.
+// expected-error @+1 {{tensor-parallel rank 2 is not in [0, 2)}}
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 tensor_parallel(rank = 2, size = 2) {
+}
+
+// -----
+
+// Tests that an all-gather's result has tp_size times the columns.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 tensor_parallel(rank = 0, size = 4) {
+  %x = plan.buffer "x" tokens at 0 : memref<?x8xf32>
+  %y = plan.buffer "y" tokens at 256 : memref<?x16xf32>
+  // expected-error @+1 {{out must be [?, 32] 'f32', got 'memref<?x16xf32>'}}
+  plan.all_gather ins(%x : memref<?x8xf32>) outs(%y : memref<?x16xf32>)
+}
+
+// -----
+
+// Tests that a weight slice matches the declared shape.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 {
+  // expected-error @+1 {{slice [0, 3) of dimension 1 does not match the result 'memref<8x4xf32>'}}
+  %w = plan.weight "w" slice(dim = 1, begin = 0, end = 3) : memref<8x4xf32>
+}

@@ -67,3 +67,29 @@ plan.program "empty" checkpoint "" eos_token_id = -1
   // CHECK: plan.buffer "scratch" static at 0 : memref<4x4xf32>
   %s = plan.buffer "scratch" static at 0 : memref<4x4xf32>
 }
+
+// -----
+
+// Tests that a rank's program round-trips: the tensor-parallel group, a
+// sliced weight, a vocab-parallel embedding gather and both collectives.
+// CHECK: plan.program "tp" checkpoint "/models/tp" eos_token_id = 2
+// CHECK-SAME: arena_bytes = 4096 tensor_parallel(rank = 1, size = 2)
+plan.program "tp" checkpoint "/models/tp" eos_token_id = 2
+    limits(max_batch_tokens = 8, max_logit_rows = 2, max_seq_len = 64, max_sequences = 2)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 8, dtype = f32)
+    arena_bytes = 4096 tensor_parallel(rank = 1, size = 2) {
+  %ids = plan.input "token_ids" token_ids at 0 : memref<?xi32>
+  // CHECK: plan.weight "word_embeddings.weight" from "model.safetensors" ["word_embeddings.weight"] bf16 slice(dim = 0, begin = 8, end = 16) : memref<8x8xf32>
+  %table = plan.weight "word_embeddings.weight" from "model.safetensors" ["word_embeddings.weight"] bf16 slice(dim = 0, begin = 8, end = 16) : memref<8x8xf32>
+  %p = plan.buffer "embeddings.partial" tokens at 64 : memref<?x8xf32>
+  // CHECK: plan.embedding_gather {{.+}} {vocab_begin = 8 : i64, vocab_size = 16 : i64}
+  plan.embedding_gather ins(%ids, %table : memref<?xi32>, memref<8x8xf32>) outs(%p : memref<?x8xf32>) {vocab_begin = 8 : i64, vocab_size = 16 : i64}
+  %e = plan.buffer "embeddings" tokens at 512 : memref<?x8xf32>
+  // CHECK: plan.all_reduce ins(%{{.+}} : memref<?x8xf32>) outs(%{{.+}} : memref<?x8xf32>)
+  plan.all_reduce ins(%p : memref<?x8xf32>) outs(%e : memref<?x8xf32>)
+  %l = plan.buffer "logits.shard" tokens at 1024 : memref<?x8xf32>
+  plan.linear ins(%e, %table : memref<?x8xf32>, memref<8x8xf32>) outs(%l : memref<?x8xf32>)
+  %g = plan.buffer "logits" tokens at 2048 : memref<?x16xf32>
+  // CHECK: plan.all_gather ins(%{{.+}} : memref<?x8xf32>) outs(%{{.+}} : memref<?x16xf32>)
+  plan.all_gather ins(%l : memref<?x8xf32>) outs(%g : memref<?x16xf32>)
+}
