@@ -122,6 +122,17 @@ TEST(SamplerTest, WarpersRunInHfOrderAfterTheProcessors) {
                      {0.5, 0.5, 0, 0});
 }
 
+TEST(SamplerTest, TopPSeesTheDistributionLeftByTopK) {
+  // p = [0.5, 0.3, 0.1, 0.1], top_k = 2, top_p = 0.55. HF's order: top-k
+  // leaves [0.625, 0.375]; then the mass before token 1 is 0.625 >= 0.55, so
+  // only token 0 stays. (The other order would keep tokens 0 and 1.)
+  SamplingParams params;
+  params.do_sample = true;
+  params.top_k = 2;
+  params.top_p = 0.55f;
+  ExpectDistribution(Sampler(params).Distribution(LogOf({0.5, 0.3, 0.1, 0.1}), {}, -1), {1, 0, 0, 0});
+}
+
 TEST(SamplerTest, GreedyIgnoresWarpersAndBannedTokenIsNeverChosen) {
   SamplingParams params;  // do_sample false
   params.temperature = 5.0f;

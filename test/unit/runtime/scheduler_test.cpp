@@ -250,6 +250,38 @@ TEST_F(SchedulerTest, KeptLogitsEqualTheSingleSequenceGenerator) {
   EXPECT_EQ((*outcomes)[3].logits, single->logits);
 }
 
+TEST_F(SchedulerTest, KeptLogitsSurvivePreemption) {
+  // As PreemptionWhenBlocksRunOutKeepsTheTokens, with every request keeping
+  // its logits: a recomputed context must not keep its rows twice.
+  MakePlan(8, 4, 3);
+  auto executor = MakeExecutor(/*num_blocks=*/7);
+  int preempted = 0;
+  SchedulerOptions options;
+  options.on_step = [&](const StepRecord& r) { preempted += r.preempted; };
+  std::vector<GenerationRequest> requests;
+  for (int i = 0; i < 4; ++i) {
+    GenerationRequest r;
+    r.prompt = Prompt(6 + i, 200 + i);
+    r.max_new_tokens = 12;
+    r.keep_all_logits = true;
+    requests.push_back(r);
+  }
+  auto outcomes = Scheduler(*executor, options).Run(requests);
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  EXPECT_GT(preempted, 0);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    auto alone = MakeExecutor();
+    GenerationOptions single_options;
+    single_options.max_new_tokens = 12;
+    single_options.keep_all_logits = true;
+    auto single = GenerateGreedy(*alone, requests[i].prompt, single_options);
+    ASSERT_TRUE(single.ok());
+    EXPECT_EQ((*outcomes)[i].tokens, single->tokens) << i;
+    EXPECT_EQ((*outcomes)[i].logit_rows, single->logit_rows) << i;
+    EXPECT_EQ((*outcomes)[i].logits, single->logits) << i;
+  }
+}
+
 TEST_F(SchedulerTest, EosStopsAndMinNewTokensSuppressesIt) {
   MakePlan(8, 8, 4);
   // Find an eos id that the naive model produces early for this prompt.
