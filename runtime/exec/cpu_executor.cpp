@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "runtime/checkpoint/checkpoint.h"
@@ -139,8 +140,11 @@ absl::Status CpuExecutor::LoadWeights(const ExecutorOptions& options) {
   const plan::Plan& p = plan();
   const std::string dir =
       options.checkpoint_dir.empty() ? p.checkpoint_dir()->str() : options.checkpoint_dir;
-  BLOOM_ASSIGN_OR_RETURN(Checkpoint checkpoint, Checkpoint::Open(dir));
-
+  // Each file the plan names is opened (mapped) once, and only those: a
+  // rank of a pre-sharded plan opens its own rank<R>.safetensors alone, and
+  // a rank of a sliced plan maps the checkpoint's shards but reads only its
+  // slices' bytes.
+  std::map<std::string, std::unique_ptr<SafetensorsFile>> files;
   const auto* tensors = p.tensors();
   size_t total = 0, done = 0;
   for (const auto* tensor : *tensors) total += tensor->kind() == plan::TensorKind::Weight;
@@ -149,16 +153,22 @@ absl::Status CpuExecutor::LoadWeights(const ExecutorOptions& options) {
     const auto* tensor = tensors->Get(i);
     if (tensor->kind() != plan::TensorKind::Weight) continue;
     const auto* source = tensor->source();
-    const std::string what = absl::StrCat(dir, ": tensor '", source->tensor()->str(),
+    const std::string path = absl::StrCat(dir, "/", source->file()->str());
+    const std::string what = absl::StrCat(path, ": tensor '", source->tensor()->str(),
                                           "' (plan weight '", tensor->name()->str(), "')");
-    BLOOM_ASSIGN_OR_RETURN(CheckpointTensorRef ref, checkpoint.Find(source->tensor()->str()));
+    std::unique_ptr<SafetensorsFile>& file = files[source->file()->str()];
+    if (file == nullptr) {
+      BLOOM_ASSIGN_OR_RETURN(SafetensorsFile opened, SafetensorsFile::Open(path));
+      file = std::make_unique<SafetensorsFile>(std::move(opened));
+    }
     // The plan was compiled against a specific checkpoint layout; a
     // different one is refused rather than silently reinterpreted.
-    if (ref.file != source->file()->str()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          what, " is in '", ref.file, "' but the plan expects '", source->file()->str(),
-          "'; recompile the plan for this checkpoint"));
+    const SafetensorsTensor* stored = file->Find(source->tensor()->str());
+    if (stored == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, " is not in that file; recompile the plan for this checkpoint"));
     }
+    CheckpointTensorRef ref{source->file()->str(), stored, file->Data(*stored)};
     if (ToRuntimeDType(source->dtype()) != ref.tensor->dtype) {
       return absl::FailedPreconditionError(absl::StrCat(
           what, " is ", std::string(DTypeName(ref.tensor->dtype)), " but the plan expects ",
@@ -191,6 +201,7 @@ absl::Status CpuExecutor::LoadWeights(const ExecutorOptions& options) {
     BLOOM_RETURN_IF_ERROR(ReadTensorSliceAsFloat32(ref.tensor->dtype, ref.tensor->shape, ref.data, dim,
                                                    source->slice_begin(), source->slice_end(),
                                                    absl::MakeSpan(storage), what));
+    weight_bytes_read_ += static_cast<int64_t>(elements * DTypeSize(ref.tensor->dtype));
     RoundThroughDType(*ToRuntimeDType(tensor->dtype()), storage.data(), storage.size());
     tensor_data_[i] = reinterpret_cast<uint8_t*>(storage.data());
     if (options.on_weight_loaded) options.on_weight_loaded(++done, total);

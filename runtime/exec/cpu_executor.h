@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "runtime/checkpoint/checkpoint.h"
+#include "runtime/checkpoint/safetensors.h"
 #include "runtime/comm/communicator.h"
 #include "runtime/exec/cpu_dispatch.h"
 #include "runtime/exec/executor.h"
@@ -53,6 +54,10 @@ class CpuExecutor : public StepExecutor {
   // The process's peak resident set size.
   int64_t peak_device_bytes() const override;
 
+  // Bytes of weight data read from the weight files while loading: the
+  // slices' bytes for a sliced plan, never whole tensors it slices.
+  int64_t weight_bytes_read() const { return weight_bytes_read_; }
+
   // Finds an activation or weight by its graph name (e.g. "h.0.attn_norm").
   absl::StatusOr<TensorView> FindTensor(absl::string_view name) const;
 
@@ -74,6 +79,7 @@ class CpuExecutor : public StepExecutor {
   std::unique_ptr<uint8_t, void (*)(void*)> arena_{nullptr, nullptr};
   // Indices of the step interface's tensors.
   uint32_t token_ids_ = 0, positions_ = 0, sequence_slots_ = 0, logit_rows_ = 0, logits_ = 0;
+  int64_t weight_bytes_read_ = 0;
   int64_t num_tokens_ = 0;      // T of the last step
   int64_t num_logit_rows_ = 0;  // R of the last step
 };
