@@ -8,6 +8,7 @@ one-line error with its exit code (docs/cli.md). Standard library only.
 import argparse
 import json
 import os
+import pty
 import re
 import shutil
 import subprocess
@@ -215,6 +216,26 @@ def main():
                   bench["prompt_len"] == 10 and bench["new_tokens"] == 5 and bench["ttft_ms"] > 0 and
                   bench["decode_tokens_per_s"] > 0 and bench["peak_device_bytes"] > 0 and
                   bench["total_ms"] >= bench["ttft_ms"], str(bench))
+
+        # --- The weight-loading progress bar: on a terminal only.
+        code, _, err = run([bloom_run, plan, "--tokens=1,2", "--max-new-tokens=2"])
+        check("no progress bar when stderr is a pipe", code == 0 and err == "", repr(err))
+        master, slave = pty.openpty()
+        proc = subprocess.run([bloom_run, plan, "--tokens=1,2", "--max-new-tokens=2"], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=slave, timeout=TIMEOUT_S)
+        os.close(slave)
+        tty = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO once the child's side is closed
+                break
+            if not chunk:
+                break
+            tty += chunk
+        os.close(master)
+        check("progress bar on a terminal", proc.returncode == 0 and b"loading weights [" in tty
+              and b"#" * 30 in tty, repr(tty[-200:]))
 
         # --- --help documents every flag, and docs/cli.md does too.
         help_text = run_ok("--help", [bloom_run, "--help"]).decode()
