@@ -95,7 +95,8 @@ absl::Status MpiCommunicator::Barrier() {
 }
 
 void MpiCommunicator::Abort(const absl::Status& cause) {
-  std::fprintf(stderr, "bloom: rank %d of %d: %s\n", rank_, size_, std::string(cause.message()).c_str());
+  std::fprintf(stderr, "bloom: %s (MPI rank %d of %d ends the job)\n", std::string(cause.message()).c_str(),
+               rank_, size_);
   std::fflush(stderr);
   MPI_Abort(MPI_COMM_WORLD, 1);
 }

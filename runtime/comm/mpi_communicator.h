@@ -43,7 +43,8 @@ class MpiCommunicator : public Communicator {
   absl::Status AllGather(const float* in, size_t count, float* out) override;
   absl::Status Broadcast(void* data, size_t bytes, int root) override;
   absl::Status Barrier() override;
-  // Prints "bloom: rank R: <cause>" on stderr and calls MPI_Abort: never returns.
+  // Prints "bloom: <cause> (MPI rank R of N ends the job)" on stderr and
+  // calls MPI_Abort: never returns. The cause should name the failed rank.
   void Abort(const absl::Status& cause) override;
 
  private:

@@ -25,10 +25,10 @@
 // rank, before any step (the distributed mode agrees on it collectively). A
 // rank that fails during a step aborts the group (Communicator::Abort): the
 // other threads' collectives return at once and Step() returns the failed
-// rank's error; under MPI the failed process prints "bloom: rank R of N:
-// <cause>" and MPI_Abort ends the job. A rank that hangs is caught by the
-// collective timeout. After a failure the group is unusable: every later
-// Step() returns the same error.
+// rank's error; under MPI the failed process prints "bloom: rank R: <cause>
+// (MPI rank R of N ends the job)" and MPI_Abort ends the job. A rank that
+// hangs is caught by the collective timeout (threads). After a failure the
+// group is unusable: every later Step() returns the same error.
 #pragma once
 
 #include <array>
