@@ -295,12 +295,12 @@ plan_ir::ProgramOp SingleProgram(mlir::ModuleOp module) {
 
 std::string PlanFileName(int64_t rank, int64_t size) {
   if (size <= 1) return fb::kPlanFileName;
-  return "plan.rank" + std::to_string(rank) + ".bplan";
+  return fb::RankPlanFileName(static_cast<int>(rank));
 }
 
 std::string PlanTextFileName(int64_t rank, int64_t size) {
   if (size <= 1) return fb::kPlanTextFileName;
-  return "plan.rank" + std::to_string(rank) + ".mlir";
+  return fb::RankPlanTextFileName(static_cast<int>(rank));
 }
 
 LogicalResult SerializePlan(mlir::ModuleOp module, std::vector<uint8_t>& bytes) {

@@ -20,7 +20,8 @@ mlir::LogicalResult SerializePlan(mlir::ModuleOp module,
 
 // The names of rank `rank`'s plan file and its textual twin in a plan
 // directory of `size` ranks: plan.bplan and plan.mlir for one rank,
-// plan.rank<R>.bplan and plan.rank<R>.mlir for each of several.
+// plan.rank<R>.bplan and plan.rank<R>.mlir for each of several (the
+// runtime's naming, runtime/plan/plan_version.h).
 std::string PlanFileName(int64_t rank, int64_t size);
 std::string PlanTextFileName(int64_t rank, int64_t size);
 
