@@ -285,8 +285,9 @@ class Partitioner {
     return op->emitError()
            << "bloom-partition-tp: vocabulary of " << vocab
            << " is not divisible by tp=" << ranks_
-           << " (pass replicate-vocab, bloom-compile --tp-replicate-vocab, to "
-              "keep the embedding and LM head whole on every rank)";
+           << " (bloom-compile --tp-replicate-vocab, the pass option "
+              "replicate-vocab, keeps the embedding and LM head whole on every "
+              "rank)";
   }
 
   LogicalResult Embedding(graph::EmbeddingOp embedding) {

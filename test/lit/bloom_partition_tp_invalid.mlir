@@ -15,7 +15,7 @@ func.func @step(%x: tensor<?x12xf32>, %pos: tensor<?xi32>, %slots: tensor<?xi32>
 // with the flag that keeps the table whole instead.
 func.func @step(%ids: tensor<?xi32>) -> tensor<?x8xf32> {
   %t = bloom.weight "word_embeddings.weight" : tensor<10x8xf32>
-  // expected-error @+1 {{bloom-partition-tp: vocabulary of 10 is not divisible by tp=4 (pass replicate-vocab, bloom-compile --tp-replicate-vocab, to keep the embedding and LM head whole on every rank)}}
+  // expected-error @+1 {{bloom-partition-tp: vocabulary of 10 is not divisible by tp=4 (bloom-compile --tp-replicate-vocab, the pass option replicate-vocab, keeps the embedding and LM head whole on every rank)}}
   %e = bloom.embedding %ids, %t : (tensor<?xi32>, tensor<10x8xf32>) -> tensor<?x8xf32>
   return %e : tensor<?x8xf32>
 }

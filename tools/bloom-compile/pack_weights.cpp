@@ -92,7 +92,8 @@ absl::Status FillSlice(const Checkpoint& checkpoint, const PackedWeight& weight,
 
 }  // namespace
 
-std::string PackedWeightsFileName(int64_t rank) {
+std::string PackedWeightsFileName(int64_t rank, int64_t size) {
+  if (size <= 1) return "weights.safetensors";
   return absl::StrCat("rank", rank, ".safetensors");
 }
 
@@ -142,7 +143,7 @@ absl::Status PackWeights(mlir::ModuleOp module, const Checkpoint& checkpoint,
   }
   llvm::sys::fs::make_absolute(dir);
   llvm::sys::path::remove_dots(dir, /*remove_dot_dot=*/true);
-  const std::string file = PackedWeightsFileName(program.tpRank());
+  const std::string file = PackedWeightsFileName(program.tpRank(), program.tpSize());
   llvm::SmallString<256> path(dir);
   llvm::sys::path::append(path, file);
 

@@ -1,6 +1,7 @@
 // bloom-compile --pack-weights: writes the weights one rank's plan reads
 // (its slices of the checkpoint's tensors, converted to the plan's storage
-// types) into PLAN_DIR/rank<R>.safetensors, and points the plan at them.
+// types) into PLAN_DIR/rank<R>.safetensors (PLAN_DIR/weights.safetensors for
+// a tp=1 plan), and points the plan at them.
 //
 // After packing, every plan.weight reads the whole tensor named after its
 // graph name from that file, stored in its own storage type (no slice, no
@@ -17,8 +18,9 @@
 
 namespace bloom {
 
-// The packed weight file of rank `rank`: "rank<R>.safetensors".
-std::string PackedWeightsFileName(int64_t rank);
+// The packed weight file of rank `rank` of `size`: "rank<R>.safetensors",
+// or "weights.safetensors" when size is 1.
+std::string PackedWeightsFileName(int64_t rank, int64_t size);
 
 // Packs the weights of `module`'s plan.program (lowered, with checkpoint
 // sources) from `checkpoint` into `plan_dir` and rewrites the program's

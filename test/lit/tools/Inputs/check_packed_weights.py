@@ -8,6 +8,8 @@ its own safetensors parser, converts the stored values to the storage dtype
 itself (round to nearest even) and requires bit-equal data. It also requires
 that a rank's file holds nothing else, and that the rank's plan IR points
 its weights at that file with the plan directory as checkpoint directory.
+Files: rank<R>.safetensors beside plan.rank<R>.mlir; weights.safetensors
+beside plan.mlir at tp=1.
 
 usage: check_packed_weights.py CHECKPOINT_DIR PLAN_DIR TP DTYPE [--replicate-vocab]
 Prints one line per rank ("rank R: N tensors, B bytes") and exits 1 on the
@@ -108,7 +110,8 @@ def main():
     vocab = json.load(open(os.path.join(ckpt, "config.json")))["vocab_size"]
     vocab_parallel = not replicate_vocab and vocab % tp == 0
     for rank in range(tp):
-        packed = read_safetensors(os.path.join(plan_dir, "rank%d.safetensors" % rank))
+        packed_file = "rank%d.safetensors" % rank if tp > 1 else "weights.safetensors"
+        packed = read_safetensors(os.path.join(plan_dir, packed_file))
         want = {}
         for name, (sdtype, shape, raw) in source.items():
             sl = expected_slice(name, shape, tp, rank, vocab_parallel)
@@ -128,8 +131,8 @@ def main():
             total += len(pdata)
         text = open(os.path.join(plan_dir, "plan.rank%d.mlir" % rank if tp > 1 else "plan.mlir")).read()
         weights = re.findall(r'plan\.weight "[^"]+" from "([^"]+)" \["[^"]+"\] (\w+)( slice)?', text)
-        if not weights or any(f != "rank%d.safetensors" % rank or s for f, _, s in weights):
-            sys.exit("rank %d: the plan does not read every weight whole from rank%d.safetensors" % (rank, rank))
+        if not weights or any(f != packed_file or s for f, _, s in weights):
+            sys.exit("rank %d: the plan does not read every weight whole from %s" % (rank, packed_file))
         if 'checkpoint "%s"' % os.path.realpath(plan_dir) not in text:
             sys.exit("rank %d: the plan's checkpoint directory is not the plan directory" % rank)
         print("rank %d: %d tensors, %d bytes" % (rank, len(want), total))
