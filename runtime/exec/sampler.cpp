@@ -26,7 +26,9 @@ std::vector<int32_t> IdsByIncreasingLogit(absl::Span<const float> logits) {
 
 absl::Status ValidateSamplingParams(const SamplingParams& params,
                                     const std::function<std::string(const char*)>& field_name) {
-  auto name = [&](const char* field) { return field_name ? field_name(field) : std::string(field); };
+  auto name = [&](const char* field) {
+    return field_name ? field_name(field) : std::string(field);
+  };
   auto bad = [&](const char* field, auto value, const char* rule) {
     return absl::InvalidArgumentError(
         absl::StrCat(name(field), " must be ", rule, ", got ", value));
@@ -109,8 +111,8 @@ void ApplyTypicalP(absl::Span<float> logits, float typical_p) {
   // |-log p - H|: how far each token's information is from the expected one.
   std::vector<double> distance(p.size());
   for (size_t i = 0; i < p.size(); ++i) {
-    distance[i] = p[i] > 0 ? std::fabs(-std::log(p[i]) - entropy)
-                           : std::numeric_limits<double>::infinity();
+    distance[i] =
+        p[i] > 0 ? std::fabs(-std::log(p[i]) - entropy) : std::numeric_limits<double>::infinity();
   }
   std::vector<int32_t> order(p.size());
   std::iota(order.begin(), order.end(), 0);
@@ -152,8 +154,7 @@ void Sampler::Process(absl::Span<const float> logits, absl::Span<const int32_t> 
 }
 
 std::vector<double> Sampler::Distribution(absl::Span<const float> logits,
-                                          absl::Span<const int32_t> context,
-                                          int32_t banned_token) {
+                                          absl::Span<const int32_t> context, int32_t banned_token) {
   Process(logits, context, banned_token);
   if (sampling()) return Softmax(scratch_);
   std::vector<double> p(scratch_.size(), 0.0);

@@ -27,11 +27,11 @@ namespace bloom {
 struct SamplingParams {
   // false: greedy (argmax after the processors); the warpers are unused.
   bool do_sample = false;
-  float temperature = 1.0f;        // > 0 when sampling; 0 means greedy
-  int32_t top_k = 0;               // 0: off
-  float top_p = 1.0f;              // (0, 1]; 1: off
-  float typical_p = 1.0f;          // (0, 1]; 1: off
-  float repetition_penalty = 1.0f; // > 0; 1: off
+  float temperature = 1.0f;         // > 0 when sampling; 0 means greedy
+  int32_t top_k = 0;                // 0: off
+  float top_p = 1.0f;               // (0, 1]; 1: off
+  float typical_p = 1.0f;           // (0, 1]; 1: off
+  float repetition_penalty = 1.0f;  // > 0; 1: off
   uint64_t seed = 0;
 };
 
@@ -75,6 +75,10 @@ class Sampler {
   // `banned_token` >= 0, that token cannot be chosen (min-length).
   int32_t Choose(absl::Span<const float> logits, absl::Span<const int32_t> context,
                  int32_t banned_token);
+
+  // Whether Choose is a bare argmax of the logits, given no banned token:
+  // a backend's on-device argmax can then stand in for it.
+  bool plain_greedy() const { return !sampling() && params_.repetition_penalty == 1.0f; }
 
   // The distribution Choose draws from (after every processor and warper),
   // for tests; greedy mode puts all mass on the argmax.

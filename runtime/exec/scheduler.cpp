@@ -60,9 +60,12 @@ int32_t CeilDiv(int32_t a, int32_t b) { return (a + b - 1) / b; }
 
 const char* FinishReasonName(FinishReason reason) {
   switch (reason) {
-    case FinishReason::kLength: return "length";
-    case FinishReason::kEos: return "eos";
-    case FinishReason::kStop: return "stop";
+    case FinishReason::kLength:
+      return "length";
+    case FinishReason::kEos:
+      return "eos";
+    case FinishReason::kStop:
+      return "stop";
   }
   return "length";
 }
@@ -70,12 +73,13 @@ const char* FinishReasonName(FinishReason reason) {
 absl::Status ValidateRequest(const plan::Plan& plan, int64_t vocab_size,
                              const GenerationRequest& request, const std::string& label) {
   const auto* limits = plan.limits();
-  if (request.prompt.empty()) return absl::InvalidArgumentError(absl::StrCat(label, ": the prompt is empty"));
+  if (request.prompt.empty())
+    return absl::InvalidArgumentError(absl::StrCat(label, ": the prompt is empty"));
   for (size_t i = 0; i < request.prompt.size(); ++i) {
     if (request.prompt[i] < 0 || request.prompt[i] >= vocab_size) {
-      return absl::InvalidArgumentError(absl::StrCat(label, ": token id ", request.prompt[i],
-                                                     " at index ", i, " is outside the vocabulary [0, ",
-                                                     vocab_size, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(label, ": token id ", request.prompt[i], " at index ", i,
+                       " is outside the vocabulary [0, ", vocab_size, ")"));
     }
   }
   if (request.max_new_tokens < 1) {
@@ -83,24 +87,25 @@ absl::Status ValidateRequest(const plan::Plan& plan, int64_t vocab_size,
         absl::StrCat(label, ": max_new_tokens must be at least 1, got ", request.max_new_tokens));
   }
   if (request.min_new_tokens < 0 || request.min_new_tokens > request.max_new_tokens) {
-    return absl::InvalidArgumentError(absl::StrCat(label, ": min_new_tokens (", request.min_new_tokens,
-                                                   ") must be in [0, max_new_tokens=",
-                                                   request.max_new_tokens, "]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(label, ": min_new_tokens (", request.min_new_tokens,
+                     ") must be in [0, max_new_tokens=", request.max_new_tokens, "]"));
   }
   // The last generated token is never fed back, so P + N - 1 positions.
   const int64_t needed = static_cast<int64_t>(request.prompt.size()) + request.max_new_tokens - 1;
   if (needed > limits->max_seq_len()) {
-    return absl::OutOfRangeError(absl::StrCat(
-        label, ": prompt (", request.prompt.size(), " tokens) + max_new_tokens (",
-        request.max_new_tokens, ") needs ", needed, " positions but the plan's max_seq_len is ",
-        limits->max_seq_len()));
+    return absl::OutOfRangeError(
+        absl::StrCat(label, ": prompt (", request.prompt.size(), " tokens) + max_new_tokens (",
+                     request.max_new_tokens, ") needs ", needed,
+                     " positions but the plan's max_seq_len is ", limits->max_seq_len()));
   }
   if (request.eos_token_id >= vocab_size) {
-    return absl::InvalidArgumentError(absl::StrCat(label, ": eos token id ", request.eos_token_id,
-                                                   " is outside the vocabulary"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(label, ": eos token id ", request.eos_token_id, " is outside the vocabulary"));
   }
   absl::Status sampling = ValidateSamplingParams(request.sampling);
-  if (!sampling.ok()) return absl::InvalidArgumentError(absl::StrCat(label, ": ", sampling.message()));
+  if (!sampling.ok())
+    return absl::InvalidArgumentError(absl::StrCat(label, ": ", sampling.message()));
   return absl::OkStatus();
 }
 
@@ -205,9 +210,9 @@ absl::StatusOr<std::vector<GenerationOutcome>> Scheduler::Run(
             "no free KV-cache sequence slot: every slot is held outside this scheduler");
       }
       if (running.size() == 1) {
-        return absl::ResourceExhaustedError(absl::StrCat(
-            "the KV cache (", cache.shape().num_blocks, " blocks of ", block_size,
-            " positions) cannot hold the next token of a single sequence"));
+        return absl::ResourceExhaustedError(
+            absl::StrCat("the KV cache (", cache.shape().num_blocks, " blocks of ", block_size,
+                         " positions) cannot hold the next token of a single sequence"));
       }
       Sequence* victim = running.back();
       running.pop_back();
@@ -229,7 +234,8 @@ absl::StatusOr<std::vector<GenerationOutcome>> Scheduler::Run(
       const Sequence& s = *c.seq;
       for (int32_t i = 0; i < c.count; ++i) {
         const int32_t position = s.fed + i;
-        if (s.request->keep_all_logits ? position >= s.rows_kept : i == c.count - 1 && c.rows == 1) {
+        if (s.request->keep_all_logits ? position >= s.rows_kept
+                                       : i == c.count - 1 && c.rows == 1) {
           logit_rows.push_back(static_cast<int32_t>(token_ids.size()));
         }
         token_ids.push_back(s.context[position]);
@@ -238,9 +244,32 @@ absl::StatusOr<std::vector<GenerationOutcome>> Scheduler::Run(
       }
       if (!s.prefilling()) ++record.decode_tokens;
     }
+    auto banned_token = [](const Sequence& s) {
+      const int32_t eos = s.request->eos_token_id;
+      return eos >= 0 && s.generated() < s.request->min_new_tokens ? eos : -1;
+    };
+    bool greedy = static_cast<bool>(options_.greedy_step);
+    for (const Chunk& c : chunks) {
+      const Sequence& s = *c.seq;
+      const bool samples = s.fed + c.count == static_cast<int32_t>(s.context.size());
+      greedy = greedy && !s.request->keep_all_logits &&
+               (!samples || (s.sampler->plain_greedy() && banned_token(s) < 0));
+    }
     const Clock::time_point step_start = Clock::now();
-    BLOOM_RETURN_IF_ERROR(executor_.Step({token_ids, positions, slots, logit_rows}));
-    const absl::Span<const float> logits = executor_.logits();
+    const StepBatch batch{token_ids, positions, slots, logit_rows};
+    absl::Span<const float> logits;
+    absl::Span<const int32_t> argmax;
+    if (greedy) {
+      BLOOM_ASSIGN_OR_RETURN(argmax, options_.greedy_step(batch));
+      if (argmax.size() != logit_rows.size()) {
+        return absl::InternalError(absl::StrCat("the greedy step returned ", argmax.size(),
+                                                " ids for ", logit_rows.size(), " logit rows"));
+      }
+    } else {
+      BLOOM_RETURN_IF_ERROR(executor_.Step(batch));
+      logits = executor_.logits();
+    }
+    record.greedy_step = greedy;
 
     for (const Chunk& c : chunks) {
       Sequence& s = *c.seq;
@@ -254,10 +283,11 @@ absl::StatusOr<std::vector<GenerationOutcome>> Scheduler::Run(
       }
       if (!samples) continue;
       const int32_t eos = s.request->eos_token_id;
-      const int32_t banned = eos >= 0 && s.generated() < s.request->min_new_tokens ? eos : -1;
-      const int32_t token = s.sampler->Choose(
-          logits.subspan(static_cast<size_t>(c.first_row + c.rows - 1) * vocab, vocab), s.context,
-          banned);
+      const int32_t row = c.first_row + c.rows - 1;
+      const int32_t token =
+          greedy ? argmax[row]
+                 : s.sampler->Choose(logits.subspan(static_cast<size_t>(row) * vocab, vocab),
+                                     s.context, banned_token(s));
       s.context.push_back(token);
       s.outcome->tokens.push_back(token);
       const double now_ms = MsBetween(start, Clock::now());

@@ -62,13 +62,19 @@ struct GenerationOutcome {
 
 // What one step did, for benchmarks and tests.
 struct StepRecord {
-  double ms = 0;                  // Step() plus choosing the tokens
-  int32_t tokens = 0;             // T
-  int32_t decode_tokens = 0;      // one-token steps of sequences past their first token
-  int32_t logit_rows = 0;         // R
-  int32_t sequences = 0;          // distinct sequences in the step
-  int32_t preempted = 0;          // sequences preempted before this step
+  double ms = 0;              // Step() plus choosing the tokens
+  int32_t tokens = 0;         // T
+  int32_t decode_tokens = 0;  // one-token steps of sequences past their first token
+  int32_t logit_rows = 0;     // R
+  int32_t sequences = 0;      // distinct sequences in the step
+  int32_t preempted = 0;      // sequences preempted before this step
+  bool greedy_step = false;   // ran through SchedulerOptions::greedy_step
 };
+
+// A backend's fused "step, then argmax of each logit row on the device"
+// (first index on ties, as ArgMaxOf): returns R ids instead of copying
+// R × vocab logits to the host. Optional; see SchedulerOptions.
+using GreedyStepFn = std::function<absl::StatusOr<absl::Span<const int32_t>>(const StepBatch&)>;
 
 struct SchedulerOptions {
   enum class Policy {
@@ -82,6 +88,11 @@ struct SchedulerOptions {
   };
   Policy policy = Policy::kMixed;
   std::function<void(const StepRecord&)> on_step;
+  // When set, used instead of StepExecutor::Step for every step whose
+  // chosen tokens are all plain greedy choices (no sampling, no repetition
+  // penalty, no banned end-of-sequence token, no kept logits): the tokens
+  // are the same, without the logits' round trip to the host.
+  GreedyStepFn greedy_step;
 };
 
 class Scheduler {

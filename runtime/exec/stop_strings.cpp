@@ -26,7 +26,8 @@ std::string StopStringMatcher::Push(absl::string_view text) {
   size_t keep = 0;  // length of the longest tail that may begin a stop string
   for (const std::string& stop : stops_) {
     for (size_t n = std::min(stop.size() - 1, held_.size()); n > keep; --n) {
-      if (absl::string_view(held_).substr(held_.size() - n) == absl::string_view(stop).substr(0, n)) {
+      if (absl::string_view(held_).substr(held_.size() - n) ==
+          absl::string_view(stop).substr(0, n)) {
         keep = n;
         break;
       }

@@ -34,15 +34,18 @@ double Round3(double v) { return std::round(v * 1000) / 1000; }
 
 absl::Status CheckBenchFits(const plan::Plan& plan, const RunFlags& flags) {
   const auto* limits = plan.limits();
-  const int32_t per_step = std::min({limits->max_sequences(), limits->max_logit_rows(),
-                                     limits->max_batch_tokens()});
+  const int32_t per_step =
+      std::min({limits->max_sequences(), limits->max_logit_rows(), limits->max_batch_tokens()});
   if (flags.batch > per_step) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--batch=", flags.batch, " sequences cannot decode in one step of this plan (max_sequences ",
-        limits->max_sequences(), ", max_logit_rows ", limits->max_logit_rows(), ", max_batch_tokens ",
-        limits->max_batch_tokens(), "); compile with larger limits or use --batch<=", per_step));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--batch=", flags.batch,
+                     " sequences cannot decode in one step of this plan (max_sequences ",
+                     limits->max_sequences(), ", max_logit_rows ", limits->max_logit_rows(),
+                     ", max_batch_tokens ", limits->max_batch_tokens(),
+                     "); compile with larger limits or use --batch<=", per_step));
   }
-  const int64_t needed = static_cast<int64_t>(flags.prompt_len) + flags.generation.max_new_tokens - 1;
+  const int64_t needed =
+      static_cast<int64_t>(flags.prompt_len) + flags.generation.max_new_tokens - 1;
   if (needed > limits->max_seq_len()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--prompt-len=", flags.prompt_len, " + --max-new-tokens=", flags.generation.max_new_tokens,
@@ -51,20 +54,25 @@ absl::Status CheckBenchFits(const plan::Plan& plan, const RunFlags& flags) {
   return absl::OkStatus();
 }
 
-absl::Status RunBench(StepExecutor& executor, const RunFlags& flags, double load_ms) {
+absl::Status RunBench(const Backend& backend, const RunFlags& flags, double load_ms) {
+  StepExecutor& executor = *backend.executor;
   BLOOM_RETURN_IF_ERROR(CheckBenchFits(executor.plan(), flags));
   const std::vector<GenerationRequest> requests = RandomRequests(flags, executor.vocab_size());
   for (int i = 0; i < flags.warmup; ++i) {
     BLOOM_RETURN_IF_ERROR(
-        Scheduler(executor, {SchedulerOptions::Policy::kPrefillFirst, nullptr}).Run(requests).status());
+        Scheduler(executor, {SchedulerOptions::Policy::kPrefillFirst, nullptr, backend.greedy_step})
+            .Run(requests)
+            .status());
   }
 
   std::vector<StepRecord> steps;
   SchedulerOptions options;
   options.policy = SchedulerOptions::Policy::kPrefillFirst;
+  options.greedy_step = backend.greedy_step;
   options.on_step = [&](const StepRecord& r) { steps.push_back(r); };
   const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<std::vector<GenerationOutcome>> outcomes = Scheduler(executor, options).Run(requests);
+  absl::StatusOr<std::vector<GenerationOutcome>> outcomes =
+      Scheduler(executor, options).Run(requests);
   const double total_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (!outcomes.ok()) return outcomes.status();

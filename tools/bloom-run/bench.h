@@ -14,7 +14,7 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "runtime/exec/executor.h"
+#include "tools/bloom-run/executor_factory.h"
 #include "tools/bloom-run/run_flags.h"
 
 namespace bloom::run {
@@ -24,6 +24,6 @@ namespace bloom::run {
 absl::Status CheckBenchFits(const plan::Plan& plan, const RunFlags& flags);
 
 // Runs the benchmark; `load_ms` is the time the plan and weights took.
-absl::Status RunBench(StepExecutor& executor, const RunFlags& flags, double load_ms);
+absl::Status RunBench(const Backend& backend, const RunFlags& flags, double load_ms);
 
 }  // namespace bloom::run

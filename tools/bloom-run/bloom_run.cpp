@@ -56,13 +56,20 @@ PlanFacts FactsOf(const LoadedPlan& loaded, const RunFlags& flags) {
   facts.vocab = p.tensors()->Get(TensorWithRole(p, plan::TensorRole::Logits))->shape()->Get(1);
   facts.max_seq_len = p.limits()->max_seq_len();
   facts.eos_token_id = p.eos_token_id();
-  facts.checkpoint_dir = flags.checkpoint_dir.empty() ? p.checkpoint_dir()->str() : flags.checkpoint_dir;
+  facts.checkpoint_dir =
+      flags.checkpoint_dir.empty() ? p.checkpoint_dir()->str() : flags.checkpoint_dir;
   return facts;
 }
 
-absl::StatusOr<std::unique_ptr<StepExecutor>> Load(const RunFlags& flags, LoadedPlan plan) {
-  return CreateExecutor(flags.backend, std::move(plan), flags.checkpoint_dir,
-                        /*progress=*/::isatty(STDERR_FILENO) != 0);
+absl::StatusOr<Backend> Load(const RunFlags& flags, LoadedPlan plan) {
+  return CreateBackend(flags.backend, std::move(plan), flags.checkpoint_dir,
+                       /*progress=*/::isatty(STDERR_FILENO) != 0);
+}
+
+SchedulerOptions SchedulingOf(const Backend& backend) {
+  SchedulerOptions options;
+  options.greedy_step = backend.greedy_step;
+  return options;
 }
 
 GenerationRequest SingleRequest(const RunFlags& flags, const PlanFacts& facts) {
@@ -84,9 +91,12 @@ void PrintTimings(const RunFlags& flags, double load_ms, const GenerationOutcome
   if (!flags.verbose) return;
   const double decode_ms = o.total_ms - o.ttft_ms;
   const size_t decoded = o.tokens.size() > 0 ? o.tokens.size() - 1 : 0;
-  std::fprintf(stderr, "bloom-run: load %.1f ms, first token %.1f ms, %zu tokens in %.1f ms (%.1f tokens/s after the first), finish: %s\n",
+  std::fprintf(stderr,
+               "bloom-run: load %.1f ms, first token %.1f ms, %zu tokens in %.1f ms (%.1f tokens/s "
+               "after the first), finish: %s\n",
                load_ms, o.ttft_ms, o.tokens.size(), o.total_ms,
-               decode_ms > 0 ? decoded / (decode_ms / 1000) : 0.0, FinishReasonName(o.finish_reason));
+               decode_ms > 0 ? decoded / (decode_ms / 1000) : 0.0,
+               FinishReasonName(o.finish_reason));
 }
 
 // --tokens: ids in, ids out; the contract golden_parity.py relies on.
@@ -102,10 +112,11 @@ int RunTokens(const RunFlags& flags, LoadedPlan plan) {
     return Fail(kExitUsage, s);
   }
   const Clock::time_point load_start = Clock::now();
-  absl::StatusOr<std::unique_ptr<StepExecutor>> executor = Load(flags, std::move(plan));
-  if (!executor.ok()) return Fail(kExitFailure, executor.status());
+  absl::StatusOr<Backend> backend = Load(flags, std::move(plan));
+  if (!backend.ok()) return Fail(kExitFailure, backend.status());
   const double load_ms = MsSince(load_start);
-  absl::StatusOr<std::vector<GenerationOutcome>> outcomes = Scheduler(**executor).Run({request});
+  absl::StatusOr<std::vector<GenerationOutcome>> outcomes =
+      Scheduler(*backend->executor, SchedulingOf(*backend)).Run({request});
   if (!outcomes.ok()) return Fail(kExitFailure, outcomes.status());
   const GenerationOutcome& outcome = (*outcomes)[0];
   std::printf("%s\n", absl::StrJoin(outcome.tokens, " ").c_str());
@@ -122,7 +133,8 @@ int RunTokens(const RunFlags& flags, LoadedPlan plan) {
 // --prompt / --prompt-file / stdin: the continuation streamed as it comes.
 int RunText(const RunFlags& flags, LoadedPlan plan) {
   const PlanFacts facts = FactsOf(plan, flags);
-  absl::StatusOr<Tokenizer> tokenizer = LoadTokenizer(flags.tokenizer, flags.plan_dir, facts.checkpoint_dir);
+  absl::StatusOr<Tokenizer> tokenizer =
+      LoadTokenizer(flags.tokenizer, flags.plan_dir, facts.checkpoint_dir);
   if (!tokenizer.ok()) return Fail(kExitFailure, tokenizer.status());
 
   std::string text = flags.prompt, label = "--prompt";
@@ -137,11 +149,17 @@ int RunText(const RunFlags& flags, LoadedPlan plan) {
     // Editors end files with a newline that is not part of the prompt.
     if (!text.empty() && text.back() == '\n') text.pop_back();
     if (!text.empty() && text.back() == '\r') text.pop_back();
-    if (text.empty()) return Fail(kExitUsage, absl::InvalidArgumentError(absl::StrCat(label, ": the prompt is empty")));
+    if (text.empty())
+      return Fail(kExitUsage,
+                  absl::InvalidArgumentError(absl::StrCat(label, ": the prompt is empty")));
   }
   absl::StatusOr<std::vector<int32_t>> ids = tokenizer->Encode(text);
-  if (!ids.ok()) return Fail(kExitUsage, absl::InvalidArgumentError(absl::StrCat(label, ": ", ids.status().message())));
-  if (ids->empty()) return Fail(kExitUsage, absl::InvalidArgumentError(absl::StrCat(label, ": the prompt encodes to no tokens")));
+  if (!ids.ok())
+    return Fail(kExitUsage,
+                absl::InvalidArgumentError(absl::StrCat(label, ": ", ids.status().message())));
+  if (ids->empty())
+    return Fail(kExitUsage, absl::InvalidArgumentError(
+                                absl::StrCat(label, ": the prompt encodes to no tokens")));
 
   GenerationRequest request = SingleRequest(flags, facts);
   request.prompt = *std::move(ids);
@@ -152,8 +170,8 @@ int RunText(const RunFlags& flags, LoadedPlan plan) {
   }
 
   const Clock::time_point load_start = Clock::now();
-  absl::StatusOr<std::unique_ptr<StepExecutor>> executor = Load(flags, std::move(plan));
-  if (!executor.ok()) return Fail(kExitFailure, executor.status());
+  absl::StatusOr<Backend> backend = Load(flags, std::move(plan));
+  if (!backend.ok()) return Fail(kExitFailure, backend.status());
   const double load_ms = MsSince(load_start);
 
   if (flags.echo) {
@@ -170,7 +188,8 @@ int RunText(const RunFlags& flags, LoadedPlan plan) {
     }
     return stream.stopped();
   };
-  absl::StatusOr<std::vector<GenerationOutcome>> outcomes = Scheduler(**executor).Run({request});
+  absl::StatusOr<std::vector<GenerationOutcome>> outcomes =
+      Scheduler(*backend->executor, SchedulingOf(*backend)).Run({request});
   if (!outcomes.ok()) {
     std::fputs("\n", stdout);
     return Fail(kExitFailure, outcomes.status());
@@ -201,7 +220,8 @@ int RunBatch(const RunFlags& flags, LoadedPlan plan) {
   // Text results need the tokenizer when there is one; text prompts and
   // stop strings cannot do without it.
   absl::StatusOr<Tokenizer> tokenizer = absl::NotFoundError("no tokenizer");
-  if (FindTokenizer(flags.tokenizer, flags.plan_dir, facts.checkpoint_dir) || NeedsTokenizer(*items)) {
+  if (FindTokenizer(flags.tokenizer, flags.plan_dir, facts.checkpoint_dir) ||
+      NeedsTokenizer(*items)) {
     tokenizer = LoadTokenizer(flags.tokenizer, flags.plan_dir, facts.checkpoint_dir);
     if (!tokenizer.ok()) return Fail(kExitFailure, tokenizer.status());
   }
@@ -215,12 +235,13 @@ int RunBatch(const RunFlags& flags, LoadedPlan plan) {
   if (!flags.output.empty()) {
     out = std::fopen(flags.output.c_str(), "w");
     if (out == nullptr) {
-      return Fail(kExitUsage, absl::InvalidArgumentError(absl::StrCat("--output: cannot write ", flags.output)));
+      return Fail(kExitUsage, absl::InvalidArgumentError(
+                                  absl::StrCat("--output: cannot write ", flags.output)));
     }
   }
 
-  absl::StatusOr<std::unique_ptr<StepExecutor>> executor = Load(flags, std::move(plan));
-  if (!executor.ok()) return Fail(kExitFailure, executor.status());
+  absl::StatusOr<Backend> backend = Load(flags, std::move(plan));
+  if (!backend.ok()) return Fail(kExitFailure, backend.status());
 
   std::vector<std::unique_ptr<TextStream>> streams(items->size());
   std::vector<GenerationRequest> requests;
@@ -236,7 +257,8 @@ int RunBatch(const RunFlags& flags, LoadedPlan plan) {
     }
     requests.push_back(std::move(r));
   }
-  absl::StatusOr<std::vector<GenerationOutcome>> outcomes = Scheduler(**executor).Run(std::move(requests));
+  absl::StatusOr<std::vector<GenerationOutcome>> outcomes =
+      Scheduler(*backend->executor, SchedulingOf(*backend)).Run(std::move(requests));
   if (!outcomes.ok()) return Fail(kExitFailure, outcomes.status());
   for (size_t i = 0; i < items->size(); ++i) {
     const std::string* text = nullptr;
@@ -249,7 +271,8 @@ int RunBatch(const RunFlags& flags, LoadedPlan plan) {
   }
   const bool write_failed = std::fflush(out) != 0 || std::ferror(out);
   if (out != stdout && std::fclose(out) != 0) {
-    return Fail(kExitFailure, absl::DataLossError(absl::StrCat("--output: writing ", flags.output, " failed")));
+    return Fail(kExitFailure,
+                absl::DataLossError(absl::StrCat("--output: writing ", flags.output, " failed")));
   }
   if (write_failed) return Fail(kExitFailure, absl::DataLossError("writing the results failed"));
   return kExitOk;
@@ -258,9 +281,9 @@ int RunBatch(const RunFlags& flags, LoadedPlan plan) {
 int RunBenchMode(const RunFlags& flags, LoadedPlan plan) {
   if (absl::Status s = CheckBenchFits(plan.plan(), flags); !s.ok()) return Fail(kExitUsage, s);
   const Clock::time_point load_start = Clock::now();
-  absl::StatusOr<std::unique_ptr<StepExecutor>> executor = Load(flags, std::move(plan));
-  if (!executor.ok()) return Fail(kExitFailure, executor.status());
-  if (absl::Status s = RunBench(**executor, flags, MsSince(load_start)); !s.ok()) {
+  absl::StatusOr<Backend> backend = Load(flags, std::move(plan));
+  if (!backend.ok()) return Fail(kExitFailure, backend.status());
+  if (absl::Status s = RunBench(*backend, flags, MsSince(load_start)); !s.ok()) {
     return Fail(kExitFailure, s);
   }
   return kExitOk;
@@ -280,10 +303,14 @@ int Main(int argc, char** argv) {
   absl::StatusOr<LoadedPlan> plan = LoadedPlan::Load(flags->plan_dir);
   if (!plan.ok()) return Fail(kExitFailure, plan.status());
   switch (flags->mode) {
-    case Mode::kTokens: return RunTokens(*flags, *std::move(plan));
-    case Mode::kText: return RunText(*flags, *std::move(plan));
-    case Mode::kBatch: return RunBatch(*flags, *std::move(plan));
-    case Mode::kBench: return RunBenchMode(*flags, *std::move(plan));
+    case Mode::kTokens:
+      return RunTokens(*flags, *std::move(plan));
+    case Mode::kText:
+      return RunText(*flags, *std::move(plan));
+    case Mode::kBatch:
+      return RunBatch(*flags, *std::move(plan));
+    case Mode::kBench:
+      return RunBenchMode(*flags, *std::move(plan));
   }
   return kExitFailure;
 }

@@ -5,13 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "runtime/exec/cpu_executor.h"
 #ifdef BLOOM_HAVE_CUDA
-namespace bloom {
-// Declared in runtime/cuda/cuda_executor.h; repeated here so that this file
-// sees only the factory's signature, not the CUDA executor's class (whose
-// header needs the CUDA toolkit's headers and its private types).
-absl::StatusOr<std::unique_ptr<StepExecutor>> CreateCudaExecutor(LoadedPlan plan,
-                                                                 const ExecutorOptions& options);
-}  // namespace bloom
+#include "runtime/cuda/cuda_executor.h"
 #endif
 
 namespace bloom::run {
@@ -43,20 +37,28 @@ absl::Status CheckBackendAvailable(const std::string& backend) {
   return absl::InvalidArgumentError(absl::StrCat("--backend: '", backend, "' is not cpu or cuda"));
 }
 
-absl::StatusOr<std::unique_ptr<StepExecutor>> CreateExecutor(const std::string& backend,
-                                                             LoadedPlan plan,
-                                                             const std::string& checkpoint_dir,
-                                                             bool progress) {
+absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan plan,
+                                      const std::string& checkpoint_dir, bool progress) {
   if (absl::Status s = CheckBackendAvailable(backend); !s.ok()) return s;
   ExecutorOptions options;
   options.checkpoint_dir = checkpoint_dir;
   if (progress) options.on_weight_loaded = DrawProgress;
+  Backend result;
 #ifdef BLOOM_HAVE_CUDA
-  if (backend == "cuda") return CreateCudaExecutor(std::move(plan), options);
+  if (backend == "cuda") {
+    absl::StatusOr<std::unique_ptr<CudaExecutor>> cuda =
+        CudaExecutor::Create(std::move(plan), options);
+    if (!cuda.ok()) return cuda.status();
+    CudaExecutor* raw = cuda->get();
+    result.greedy_step = [raw](const StepBatch& batch) { return raw->StepGreedy(batch); };
+    result.executor = *std::move(cuda);
+    return result;
+  }
 #endif
   absl::StatusOr<std::unique_ptr<CpuExecutor>> cpu = CpuExecutor::Create(std::move(plan), options);
   if (!cpu.ok()) return cpu.status();
-  return std::unique_ptr<StepExecutor>(*std::move(cpu));
+  result.executor = *std::move(cpu);
+  return result;
 }
 
 }  // namespace bloom::run

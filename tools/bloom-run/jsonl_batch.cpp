@@ -93,7 +93,8 @@ absl::Status ReadRequest(const json& object, const GenerationDefaults& defaults,
       st = number(key, v, &s.temperature);
       warper_given = true;
     } else if (key == "top_k") {
-      st = integer(key, v, std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max(), &i);
+      st = integer(key, v, std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max(),
+                   &i);
       s.top_k = static_cast<int32_t>(i);
       warper_given = true;
     } else if (key == "top_p") {
@@ -129,12 +130,13 @@ absl::Status ReadRequest(const json& object, const GenerationDefaults& defaults,
   if (has_prompt == has_tokens) {
     return absl::InvalidArgumentError("needs exactly one of \"prompt\" (text) or \"tokens\" (ids)");
   }
-  if (item.text_prompt && item.prompt_text.empty()) return absl::InvalidArgumentError("\"prompt\" is empty");
+  if (item.text_prompt && item.prompt_text.empty())
+    return absl::InvalidArgumentError("\"prompt\" is empty");
   if (has_tokens && r.prompt.empty()) return absl::InvalidArgumentError("\"tokens\" is empty");
   if (!do_sample_given && !defaults.do_sample_given && warper_given) s.do_sample = true;
   if (r.min_new_tokens > r.max_new_tokens) {
-    return absl::InvalidArgumentError(absl::StrCat("min_new_tokens (", r.min_new_tokens,
-                                                   ") exceeds max_new_tokens (", r.max_new_tokens, ")"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "min_new_tokens (", r.min_new_tokens, ") exceeds max_new_tokens (", r.max_new_tokens, ")"));
   }
   // -2 marks "stop at the plan's eos" until PrepareRequests knows it.
   r.eos_token_id = stop_at_eos ? -2 : -1;
@@ -157,7 +159,8 @@ absl::StatusOr<std::vector<BatchItem>> ReadJsonlRequests(const std::string& path
     try {
       object = json::parse(line);
     } catch (const json::exception& e) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ":", number, ": not valid JSON (", e.what(), ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", number, ": not valid JSON (", e.what(), ")"));
     }
     if (absl::Status s = ReadRequest(object, defaults, item); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(path, ":", number, ": ", s.message()));
@@ -165,7 +168,8 @@ absl::StatusOr<std::vector<BatchItem>> ReadJsonlRequests(const std::string& path
     items.push_back(std::move(item));
   }
   if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read failed"));
-  if (items.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no requests in the file"));
+  if (items.empty())
+    return absl::InvalidArgumentError(absl::StrCat(path, ": no requests in the file"));
   return items;
 }
 
@@ -184,18 +188,23 @@ absl::Status PrepareRequests(std::vector<BatchItem>& items, const std::string& p
     GenerationRequest& r = item.request;
     if (item.text_prompt) {
       absl::StatusOr<std::vector<int32_t>> ids = tokenizer->Encode(item.prompt_text);
-      if (!ids.ok()) return absl::InvalidArgumentError(absl::StrCat(where, ": \"prompt\": ", ids.status().message()));
+      if (!ids.ok())
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": \"prompt\": ", ids.status().message()));
       r.prompt = *std::move(ids);
-      if (r.prompt.empty()) return absl::InvalidArgumentError(absl::StrCat(where, ": the prompt encodes to no tokens"));
+      if (r.prompt.empty())
+        return absl::InvalidArgumentError(absl::StrCat(where, ": the prompt encodes to no tokens"));
     }
     for (size_t i = 0; i < r.prompt.size(); ++i) {
       if (r.prompt[i] >= vocab) {
-        return absl::InvalidArgumentError(absl::StrCat(where, ": token id ", r.prompt[i], " at index ", i,
-                                                       " is outside the vocabulary [0, ", vocab, ")"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": token id ", r.prompt[i], " at index ", i,
+                         " is outside the vocabulary [0, ", vocab, ")"));
       }
     }
     const size_t before = r.prompt.size();
-    if (absl::Status s = FitPrompt(r.prompt, r.max_new_tokens, max_seq_len, truncate, where); !s.ok()) {
+    if (absl::Status s = FitPrompt(r.prompt, r.max_new_tokens, max_seq_len, truncate, where);
+        !s.ok()) {
       return s;
     }
     item.truncated = r.prompt.size() != before;

@@ -28,7 +28,7 @@ struct BatchItem {
   nlohmann::ordered_json id;  // null when the line has none
   bool text_prompt = false;   // "prompt" (text) rather than "tokens"
   std::string prompt_text;
-  int32_t min_length = 0;     // "min_length": prompt + generated
+  int32_t min_length = 0;  // "min_length": prompt + generated
   bool truncated = false;
   std::vector<std::string> stop_strings;
   GenerationRequest request;  // prompt ids filled for "tokens" only

@@ -1,11 +1,12 @@
 #include "tools/bloom-run/prompts.h"
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <sstream>
-#include <sys/stat.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -73,8 +74,8 @@ absl::StatusOr<std::vector<int32_t>> ParseTokenList(const std::string& text, int
   for (absl::string_view part : absl::StrSplit(text, ',')) {
     int64_t id;
     if (!absl::SimpleAtoi(part, &id)) {
-      return absl::InvalidArgumentError(absl::StrCat("--tokens: '", part, "' at index ", ids.size(),
-                                                     " is not an integer"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--tokens: '", part, "' at index ", ids.size(), " is not an integer"));
     }
     if (id < 0 || id >= vocab) {
       return absl::InvalidArgumentError(absl::StrCat("--tokens: token id ", id, " at index ",
@@ -92,15 +93,16 @@ absl::Status FitPrompt(std::vector<int32_t>& prompt, int32_t max_new_tokens, int
   const int64_t room = static_cast<int64_t>(max_seq_len) - max_new_tokens + 1;
   if (static_cast<int64_t>(prompt.size()) <= room) return absl::OkStatus();
   if (room < 1) {
-    return absl::OutOfRangeError(absl::StrCat(label, ": max_new_tokens=", max_new_tokens,
-                                              " leaves no room for a prompt in the plan's max_seq_len=",
-                                              max_seq_len));
+    return absl::OutOfRangeError(
+        absl::StrCat(label, ": max_new_tokens=", max_new_tokens,
+                     " leaves no room for a prompt in the plan's max_seq_len=", max_seq_len));
   }
   if (!truncate) {
     return absl::OutOfRangeError(absl::StrCat(
         label, ": the prompt has ", prompt.size(), " tokens; with max_new_tokens=", max_new_tokens,
-        " it needs ", prompt.size() + max_new_tokens - 1, " positions but the plan's max_seq_len is ",
-        max_seq_len, " (--truncate keeps the last ", room, " tokens)"));
+        " it needs ", prompt.size() + max_new_tokens - 1,
+        " positions but the plan's max_seq_len is ", max_seq_len, " (--truncate keeps the last ",
+        room, " tokens)"));
   }
   prompt.erase(prompt.begin(), prompt.end() - room);
   return absl::OkStatus();

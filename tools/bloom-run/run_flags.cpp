@@ -63,8 +63,7 @@ CommandLine MakeCommandLine() {
              "--top-p or --typical-p turns it on unless --do-sample=false.");
   cl.AddFlag("temperature", CommandLine::Kind::kFloat, "1.0",
              "Divide logits by this (> 0; 0 means greedy).");
-  cl.AddFlag("top-k", CommandLine::Kind::kInt, "0",
-             "Keep the k most likely tokens (0: off).");
+  cl.AddFlag("top-k", CommandLine::Kind::kInt, "0", "Keep the k most likely tokens (0: off).");
   cl.AddFlag("top-p", CommandLine::Kind::kFloat, "1.0",
              "Nucleus sampling: keep the most likely tokens up to this mass, in (0, 1] (1: off).");
   cl.AddFlag("typical-p", CommandLine::Kind::kFloat, "1.0",
@@ -112,10 +111,10 @@ absl::Status Bad(absl::string_view flag, absl::string_view problem) {
 absl::StatusOr<RunFlags> ReadRunFlags(const CommandLine& cl) {
   RunFlags f;
   if (cl.positional().size() != 1) {
-    return absl::InvalidArgumentError(
-        cl.positional().empty() ? "expected a PLAN_DIR argument (see --help)"
-                                : absl::StrCat("expected one PLAN_DIR argument, got ",
-                                               cl.positional().size(), " (see --help)"));
+    return absl::InvalidArgumentError(cl.positional().empty()
+                                          ? "expected a PLAN_DIR argument (see --help)"
+                                          : absl::StrCat("expected one PLAN_DIR argument, got ",
+                                                         cl.positional().size(), " (see --help)"));
   }
   f.plan_dir = cl.positional()[0];
 
@@ -166,10 +165,12 @@ absl::StatusOr<RunFlags> ReadRunFlags(const CommandLine& cl) {
   const bool single = f.mode == Mode::kTokens || f.mode == Mode::kText;
   for (auto status : {
            only("output", f.mode == Mode::kBatch, "with --input"),
-           only("dump-logits", single, "to a single prompt (--tokens, --prompt, --prompt-file, stdin)"),
+           only("dump-logits", single,
+                "to a single prompt (--tokens, --prompt, --prompt-file, stdin)"),
            only("echo", f.mode == Mode::kText, "to text prompts"),
            only("print-tokens", f.mode == Mode::kText, "to text prompts"),
-           only("stop", f.mode == Mode::kText || f.mode == Mode::kBatch, "to text prompts and --input"),
+           only("stop", f.mode == Mode::kText || f.mode == Mode::kBatch,
+                "to text prompts and --input"),
            only("batch", f.mode == Mode::kBench, "with --bench"),
            only("prompt-len", f.mode == Mode::kBench, "with --bench"),
            only("warmup", f.mode == Mode::kBench, "with --bench"),
@@ -199,17 +200,17 @@ absl::StatusOr<RunFlags> ReadRunFlags(const CommandLine& cl) {
   SamplingParams& s = g.sampling;
   s.temperature = static_cast<float>(cl.GetDouble("temperature"));
   const int64_t top_k = cl.GetInt("top-k");
-  s.top_k = static_cast<int32_t>(std::min<int64_t>(std::max<int64_t>(top_k, -1),
-                                                   std::numeric_limits<int32_t>::max()));
+  s.top_k = static_cast<int32_t>(
+      std::min<int64_t>(std::max<int64_t>(top_k, -1), std::numeric_limits<int32_t>::max()));
   s.top_p = static_cast<float>(cl.GetDouble("top-p"));
   s.typical_p = static_cast<float>(cl.GetDouble("typical-p"));
   s.repetition_penalty = static_cast<float>(cl.GetDouble("repetition-penalty"));
   if (cl.GetInt("seed") < 0) return Bad("seed", "must be >= 0");
   s.seed = static_cast<uint64_t>(cl.GetInt("seed"));
   g.do_sample_given = cl.Has("do-sample");
-  s.do_sample = g.do_sample_given
-                    ? cl.GetBool("do-sample")
-                    : cl.Has("temperature") || cl.Has("top-k") || cl.Has("top-p") || cl.Has("typical-p");
+  s.do_sample = g.do_sample_given ? cl.GetBool("do-sample")
+                                  : cl.Has("temperature") || cl.Has("top-k") || cl.Has("top-p") ||
+                                        cl.Has("typical-p");
   absl::Status sampling = ValidateSamplingParams(s, [](const char* field) {
     std::string flag = absl::StrCat("--", field);
     for (char& c : flag) c = c == '_' ? '-' : c;
@@ -218,7 +219,8 @@ absl::StatusOr<RunFlags> ReadRunFlags(const CommandLine& cl) {
   if (!sampling.ok()) return sampling;
 
   if (f.mode == Mode::kBench) {
-    const int64_t batch = cl.GetInt("batch"), len = cl.GetInt("prompt-len"), warmup = cl.GetInt("warmup");
+    const int64_t batch = cl.GetInt("batch"), len = cl.GetInt("prompt-len"),
+                  warmup = cl.GetInt("warmup");
     if (batch < 1 || batch > (1 << 20)) return Bad("batch", "must be at least 1");
     if (len < 1 || len > (1 << 24)) return Bad("prompt-len", "must be at least 1");
     if (warmup < 0 || warmup > 1000) return Bad("warmup", "must be in [0, 1000]");

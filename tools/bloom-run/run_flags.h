@@ -44,8 +44,8 @@ struct RunFlags {
   std::string checkpoint_dir;
   std::string tokenizer;  // --tokenizer, empty when not given
 
-  std::string tokens;       // --tokens
-  std::string prompt;       // --prompt
+  std::string tokens;  // --tokens
+  std::string prompt;  // --prompt
   bool prompt_given = false;
   std::string prompt_file;  // --prompt-file
   std::string input;        // --input

@@ -8,7 +8,8 @@
 
 namespace bloom::tools {
 
-void CommandLine::AddFlag(std::string name, Kind kind, std::string default_value, std::string help) {
+void CommandLine::AddFlag(std::string name, Kind kind, std::string default_value,
+                          std::string help) {
   order_.push_back(name);
   flags_[std::move(name)] = Flag{kind, default_value, std::move(help), default_value, false};
 }
@@ -79,7 +80,10 @@ absl::Status CommandLine::Parse(int argc, char** argv) {
 }
 
 std::string CommandLine::HelpText() const {
-  std::string text = absl::StrCat("Usage: ", program_, " ", usage_, "\n\nFlags:\n");
+  // With sections, their titles head the groups; otherwise one "Flags:".
+  const bool sections = !order_.empty() && !order_[0].empty() && order_[0][0] == kSectionMark;
+  std::string text =
+      absl::StrCat("Usage: ", program_, " ", usage_, "\n", sections ? "" : "\nFlags:\n");
   for (const std::string& name : order_) {
     if (!name.empty() && name[0] == kSectionMark) {
       absl::StrAppend(&text, "\n", name.substr(1), ":\n");

@@ -3,9 +3,9 @@
 // Abseil's flags cannot express; the compiler side uses llvm::cl instead.
 //
 // Accepted forms: --name=value, --name value, and --name for boolean
-// flags (--name=false turns one off). Everything not starting with "--" is a positional argument; "--"
-// ends flag parsing. Unknown flags, missing values and malformed numbers are
-// errors that name the flag.
+// flags (--name=false turns one off). Everything not starting with "--" is a positional argument;
+// "--" ends flag parsing. Unknown flags, missing values and malformed numbers are errors that name
+// the flag.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +21,8 @@ class CommandLine {
  public:
   enum class Kind { kString, kInt, kFloat, kBool };
 
-  CommandLine(std::string program, std::string usage) : program_(std::move(program)), usage_(std::move(usage)) {}
+  CommandLine(std::string program, std::string usage)
+      : program_(std::move(program)), usage_(std::move(usage)) {}
 
   // Declares a flag; `default_value` is shown by --help.
   void AddFlag(std::string name, Kind kind, std::string default_value, std::string help);

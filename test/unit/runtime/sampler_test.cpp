@@ -130,7 +130,8 @@ TEST(SamplerTest, TopPSeesTheDistributionLeftByTopK) {
   params.do_sample = true;
   params.top_k = 2;
   params.top_p = 0.55f;
-  ExpectDistribution(Sampler(params).Distribution(LogOf({0.5, 0.3, 0.1, 0.1}), {}, -1), {1, 0, 0, 0});
+  ExpectDistribution(Sampler(params).Distribution(LogOf({0.5, 0.3, 0.1, 0.1}), {}, -1),
+                     {1, 0, 0, 0});
 }
 
 TEST(SamplerTest, GreedyIgnoresWarpersAndBannedTokenIsNeverChosen) {

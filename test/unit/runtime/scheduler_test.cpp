@@ -40,7 +40,8 @@ std::vector<int32_t> NaiveGreedy(std::vector<int32_t> context, int n, int32_t eo
   while (static_cast<int>(out.size()) < n) {
     std::vector<float> logits = ContextLogits(context);
     if (eos >= 0 && static_cast<int>(out.size()) < min_new) logits[eos] = -1e30f;
-    const int32_t next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    const int32_t next =
+        static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     out.push_back(next);
     context.push_back(next);
     if (next == eos) break;
@@ -279,6 +280,50 @@ TEST_F(SchedulerTest, KeptLogitsSurvivePreemption) {
     EXPECT_EQ((*outcomes)[i].tokens, single->tokens) << i;
     EXPECT_EQ((*outcomes)[i].logit_rows, single->logit_rows) << i;
     EXPECT_EQ((*outcomes)[i].logits, single->logits) << i;
+  }
+}
+
+TEST_F(SchedulerTest, GreedyStepIsUsedOnlyWhereItGivesTheSameTokens) {
+  MakePlan(8, 3, 2);
+  auto executor = MakeExecutor();
+  // A stand-in for a device argmax: the fake's logits, argmax per row.
+  std::vector<int32_t> ids;
+  int greedy_calls = 0;
+  SchedulerOptions options;
+  options.greedy_step = [&](const StepBatch& batch) -> absl::StatusOr<absl::Span<const int32_t>> {
+    ++greedy_calls;
+    if (absl::Status s = executor->Step(batch); !s.ok()) return s;
+    ids.clear();
+    for (size_t r = 0; r < batch.logit_rows.size(); ++r) {
+      ids.push_back(ArgMaxOf(executor->logits().subspan(r * kVocab, kVocab)));
+    }
+    return absl::MakeConstSpan(ids);
+  };
+  int steps = 0, greedy_steps = 0;
+  options.on_step = [&](const StepRecord& r) {
+    ++steps;
+    greedy_steps += r.greedy_step;
+  };
+  const auto requests = MixedRequests();
+  auto outcomes = Scheduler(*executor, options).Run(requests);
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  ExpectEachAlone(requests, *outcomes);
+  EXPECT_EQ(greedy_steps, steps);
+  EXPECT_EQ(greedy_calls, steps);
+
+  // With a repetition penalty on one request, the steps that choose its
+  // tokens go through Step and the sampler; the rest may stay greedy.
+  auto mixed = MixedRequests();
+  mixed[0].sampling.repetition_penalty = 1.3f;
+  steps = greedy_steps = 0;
+  auto fresh = MakeExecutor();
+  executor = std::move(fresh);
+  outcomes = Scheduler(*executor, options).Run(mixed);
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  EXPECT_LT(greedy_steps, steps);
+  EXPECT_GT(greedy_steps, 0);
+  for (size_t i = 1; i < mixed.size(); ++i) {
+    EXPECT_EQ((*outcomes)[i].tokens, NaiveGreedy(mixed[i].prompt, mixed[i].max_new_tokens)) << i;
   }
 }
 

@@ -2,11 +2,12 @@
 // whole-text reference on random chunkings, and TextStream on the embedded
 // tiny BLOOM tokenizer with stop strings that span token boundaries and
 // split UTF-8 characters.
+#include "runtime/exec/stop_strings.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
-#include "runtime/exec/stop_strings.h"
 #include "runtime/exec/text_stream.h"
 
 namespace bloom {
@@ -102,7 +103,8 @@ TEST(StopStringMatcherTest, MatchesNaiveReferenceOnRandomChunkings) {
 class TextStreamTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto loaded = Tokenizer::Load(std::string(BLOOM_SOURCE_DIR) + "/models/bloom/tiny-random/tokenizer.json");
+    auto loaded =
+        Tokenizer::Load(std::string(BLOOM_SOURCE_DIR) + "/models/bloom/tiny-random/tokenizer.json");
     ASSERT_TRUE(loaded.ok()) << loaded.status();
     tokenizer_ = new Tokenizer(*std::move(loaded));
   }
