@@ -77,10 +77,8 @@ __global__ void __launch_bounds__(kThreads)
     const int key = chunk + lane;
     float score = -FLT_MAX;
     if (key < end) {
-      const T* k = key_pool + PagedOffset(kv, slot, key, head);
-      float dot = 0.0f;
-      for (int d = 0; d < head_dim; ++d) dot += q_s[d] * ToFloat(k[d]);
-      score = dot * scale + slope * static_cast<float>(key);
+      score = DotRow(key_pool + PagedOffset(kv, slot, key, head), q_s, head_dim) * scale +
+              slope * static_cast<float>(key);
     }
     float chunk_max = score;
     for (int o = 16; o > 0; o /= 2) chunk_max = fmaxf(chunk_max, __shfl_xor_sync(0xffffffffu, chunk_max, o));
@@ -94,14 +92,11 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
     for (int e = 0; e < kDims; ++e) acc[e] *= correction;
     const int keys_here = min(32, end - chunk);
+#pragma unroll 4
     for (int j = 0; j < keys_here; ++j) {
       const float pj = __shfl_sync(0xffffffffu, p, j);
-      const T* v = value_pool + PagedOffset(kv, slot, chunk + j, head);
-#pragma unroll
-      for (int e = 0; e < kDims; ++e) {
-        const int d = lane + e * 32;
-        if (d < head_dim) acc[e] += pj * ToFloat(v[d]);
-      }
+      AccumulateRow<T, kDims>(acc, pj, value_pool + PagedOffset(kv, slot, chunk + j, head),
+                              lane * kDims, head_dim);
     }
   }
 
@@ -112,7 +107,7 @@ __global__ void __launch_bounds__(kThreads)
   }
 #pragma unroll
   for (int e = 0; e < kDims; ++e) {
-    const int d = lane + e * 32;
+    const int d = lane * kDims + e;  // contiguous dims per lane (AccumulateRow)
     if (d < head_dim) out_s[warp * head_dim + d] = acc[e];
   }
   __syncthreads();

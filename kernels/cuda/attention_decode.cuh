@@ -16,7 +16,8 @@
 namespace bloom::cuda {
 
 // Key positions a split covers at least; shorter contexts use fewer splits.
-constexpr int kDecodeMinKeysPerSplit = 64;
+// 128 keeps all four warps of a split's block busy (32 keys each).
+constexpr int kDecodeMinKeysPerSplit = 128;
 
 // Floats of partial-result scratch LaunchAttentionDecode needs.
 int64_t AttentionDecodeScratchFloats(int64_t max_tokens, int32_t num_heads, int32_t head_dim,

@@ -4,6 +4,7 @@
 #include <type_traits>
 
 #include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_prefill_mma.cuh"
 
 namespace bloom::cuda {
 namespace {
@@ -134,6 +135,24 @@ cudaError_t LaunchAttentionPrefill(const void* qkv, const AttentionTile* tiles, 
                                    DType context_dtype, cudaStream_t stream) {
   if (num_tiles <= 0) return cudaSuccess;
   if (kv.head_dim < 1 || kv.head_dim > kAttentionMaxHeadDim) return cudaErrorInvalidValue;
+  static_assert(mma_attention::kQueries == kAttentionTileQueries, "one tile per tensor-core block");
+  // Tensor cores for 16-bit caches at the common head sizes; the SIMT
+  // kernel below for everything else (F32, other head_dims).
+  if ((kv.dtype == DType::kBF16 || kv.dtype == DType::kF16) && (kv.head_dim == 64 || kv.head_dim == 128)) {
+    const dim3 grid(static_cast<unsigned>(num_tiles), static_cast<unsigned>(kv.num_heads));
+    auto launch = [&](auto type, auto dim) {
+      using T = decltype(type);
+      mma_attention::PrefillMmaKernel<T, decltype(dim)::value><<<grid, mma_attention::kThreads, 0, stream>>>(
+          static_cast<const T*>(qkv), tiles, slopes, kv, context, context_dtype);
+      return cudaGetLastError();
+    };
+    using D64 = std::integral_constant<int, 64>;
+    using D128 = std::integral_constant<int, 128>;
+    if (kv.dtype == DType::kBF16) {
+      return kv.head_dim == 64 ? launch(__nv_bfloat16{}, D64{}) : launch(__nv_bfloat16{}, D128{});
+    }
+    return kv.head_dim == 64 ? launch(__half{}, D64{}) : launch(__half{}, D128{});
+  }
   const size_t shared_bytes =
       sizeof(float) * (kSubTile * kv.head_dim + kKeyChunk * (kv.head_dim + 1) + kKeyChunk * kv.head_dim);
   const dim3 grid(static_cast<unsigned>(num_tiles), static_cast<unsigned>(kv.num_heads),

@@ -17,7 +17,8 @@
 #      make-synthetic-checkpoint to write the real weights there.
 # device (on the GPU machine, from the repository root):
 #   ldd and nvidia-smi; the op parity harness; the GPU goldens; then, unless
-#   SKIP_BENCH=1, the 7b1 weights and bloom-cuda-bench; and h9's
+#   SKIP_BENCH=1, the 7b1 weights and bloom-cuda-bench; with PROFILE=1 an
+#   ncu kernel breakdown of decode steps; and h9's
 #   benchmarks/gpu/run_benchmark.sh if RUN_HF_BENCH=1 and .carry/bench is
 #   carried too. Logs and JSON go to $OUT.
 #
@@ -97,7 +98,7 @@ device() {
   local failed=0
   for t in cuda_attention_work_test cuda_op_parity_test cuda_attention_parity_test cuda_golden_test; do
     echo "== $t" | tee -a "$log"
-    if ! timeout "${TEST_TIMEOUT:-300}" "$bin/$t" --gtest_output="json:$OUT/$t.json" >"$OUT/$t.txt" 2>&1; then
+    if ! timeout "${TEST_TIMEOUT:-300}" "$bin/$t" >"$OUT/$t.txt" 2>&1; then
       failed=1
     fi
     grep -E "^\[  (FAILED|PASSED|SKIPPED) |golden\]|Failure|error" "$OUT/$t.txt" | head -60 | tee -a "$log"
@@ -116,6 +117,19 @@ device() {
     timeout "${BENCH_TIMEOUT:-300}" "$bin/bloom-cuda-bench" --plan="$CARRY/plans/7b1-prefill" \
       --checkpoint-dir="$ckpt" --prefill="${PREFILL:-512,2048}" --batches=1 --prompt=32 --new-tokens=20 \
       2>&1 | tee -a "$OUT/bench.jsonl" | tee -a "$log" || failed=1
+  fi
+  if [[ ${PROFILE:-0} == 1 ]] && command -v ncu >/dev/null; then
+    # Kernel-by-kernel breakdown of eager decode steps (graphs off, so
+    # each launch is its own result): skip the load, prefill and first
+    # steps, then profile about one step's launches.
+    for batch in 1 128; do
+      echo "== ncu decode batch $batch" | tee -a "$log"
+      # ncu replays each launch ~10 times: 130 launches (about 12 layers) fit in 150 s.
+      timeout 150 ncu --launch-skip 1500 --launch-count 130 --print-summary per-kernel \
+        "$bin/bloom-cuda-bench" --plan="$CARRY/plans/7b1-decode" --checkpoint-dir=/tmp/h7-bloom-7b1 \
+        --batches=$batch --prompt=32 --new-tokens=12 --no-graphs >"$OUT/profile_b$batch.txt" 2>&1 || true
+      grep -E "^  [A-Za-z_]|Duration" "$OUT/profile_b$batch.txt" | head -80 >>"$log" || true
+    done
   fi
   if [[ ${RUN_HF_BENCH:-0} == 1 && -f .carry/bench/bench.env ]]; then
     echo "== benchmarks/gpu/run_benchmark.sh" | tee -a "$log"
