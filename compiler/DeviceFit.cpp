@@ -37,7 +37,8 @@ std::string FormatBytes(int64_t bytes) {
 
 std::string DescribeMisfit(const MemoryFootprint& needs, int64_t available,
                            const PlanLimits& limits, const KvGeometry& kv,
-                           llvm::function_ref<int64_t(int64_t)> arena_for_tokens) {
+                           llvm::function_ref<int64_t(int64_t)> arena_for_tokens,
+                           int64_t tp_size) {
   std::string line = "plan needs " + FormatBytes(needs.total()) + " (weights " +
                      FormatBytes(needs.weights) + ", KV cache " +
                      FormatBytes(needs.kv_cache) + ", activations " +
@@ -83,14 +84,23 @@ std::string DescribeMisfit(const MemoryFootprint& needs, int64_t available,
     if (low >= 1) fits.push_back("--max-batch-tokens=" + std::to_string(low));
   }
   // Tensor parallelism splits weights and KV heads over ranks; activations
-  // stay (roughly) whole on each.
+  // stay (roughly) whole on each. --bloom-partition-tp needs whole heads per
+  // rank, so the suggestion is the fewest ranks that divide the heads.
   const int64_t per_rank_room = available - needs.activations - needs.workspace;
   if (per_rank_room > 0) {
     int64_t sharded = needs.weights + needs.kv_cache;
-    int64_t ranks = static_cast<int64_t>(llvm::divideCeil(sharded, per_rank_room));
-    if (ranks >= 2) {
-      fits.push_back("tensor parallelism over N >= " + std::to_string(ranks) +
-                     " ranks (a later feature)");
+    int64_t ranks =
+        static_cast<int64_t>(llvm::divideCeil(sharded, per_rank_room)) * tp_size;
+    const int64_t heads = kv.layers > 0 ? kv.heads * tp_size : 0;
+    if (heads > 0) {
+      while (ranks <= heads && heads % ranks != 0) ++ranks;
+    }
+    if (ranks > tp_size && (heads == 0 || ranks <= heads)) {
+      fits.push_back("--tp=" + std::to_string(ranks) + " (the fewest ranks" +
+                     (heads > 0 ? " that divide the " + std::to_string(heads) +
+                                      " heads"
+                                : std::string()) +
+                     ")");
     }
   }
   if (needs.weights > 0 && needs.kv_cache + needs.activations + needs.workspace < available) {

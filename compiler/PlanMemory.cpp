@@ -129,8 +129,10 @@ class BloomPlanMemoryPass
                           std::min(limits.max_logit_rows, tokens), reuse)
             .arena_bytes;
       };
-      return module.emitError() << DescribeMisfit(needs, deviceMemory, limits,
-                                                  *kv, arena_for_tokens);
+      auto tp_size = module->getAttrOfType<mlir::IntegerAttr>(kTpSizeAttr);
+      return module.emitError() << DescribeMisfit(
+                 needs, deviceMemory, limits, *kv, arena_for_tokens,
+                 tp_size ? tp_size.getInt() : 1);
     }
     return mlir::success();
   }
