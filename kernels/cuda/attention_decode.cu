@@ -16,28 +16,38 @@ __device__ __forceinline__ int SplitsFor(int keys, int max_splits) {
   return wanted < max_splits ? wanted : max_splits;
 }
 
-// Partial results: per (list index, head, split) the running max, the sum
-// of exponentials, and head_dim unnormalised output values.
-__device__ __forceinline__ float* PartialAt(float* scratch, int index, int head, int split,
-                                            int num_heads, int head_dim, int max_splits) {
-  return scratch + ((static_cast<int64_t>(index) * num_heads + head) * max_splits + split) *
-                       (head_dim + 2);
+// Scratch per (list index, head): a 4-float header whose first word is the
+// count of splits done (an int), then max_splits partials of the running
+// max, the sum of exponentials and head_dim unnormalised output values.
+__host__ __device__ __forceinline__ int64_t GroupFloats(int head_dim, int max_splits) {
+  return 4 + static_cast<int64_t>(max_splits) * (head_dim + 2);
+}
+
+__device__ __forceinline__ float* GroupAt(float* scratch, int index, int head, int num_heads,
+                                          int head_dim, int max_splits) {
+  return scratch + (static_cast<int64_t>(index) * num_heads + head) * GroupFloats(head_dim, max_splits);
+}
+
+__device__ __forceinline__ float* PartialAt(float* group, int split, int head_dim) {
+  return group + 4 + static_cast<int64_t>(split) * (head_dim + 2);
 }
 
 // Block (i, head, split): warps take chunks of 32 keys in turn; in a chunk
 // lane j scores key j against the query (held in shared memory), then the
 // warp folds the chunk into its running (max, sum, output) with each lane
-// owning kDims dims. The warps' states are merged at the end.
+// owning kDims dims. The warps' states are merged at the end; with several
+// splits the last block of the (token, head) to finish combines them.
 template <typename T, int kDims>
 __global__ void __launch_bounds__(kThreads)
     DecodeKernel(const T* qkv, const int32_t* token_list, const int32_t* positions,
                  const int32_t* slots, const float* slopes, PagedKvView kv, int max_splits,
-                 float* scratch, void* context, DType context_dtype) {
+                 bool store_kv, float* scratch, void* context, DType context_dtype) {
   extern __shared__ float shared[];
   const int head_dim = kv.head_dim;
   float* q_s = shared;                              // [head_dim]
   float* state_s = q_s + head_dim;                  // [kWarps][2]
   float* out_s = state_s + 2 * kWarps;              // [kWarps][head_dim]
+  __shared__ int is_last;
 
   const int index = blockIdx.x, head = blockIdx.y, split = blockIdx.z;
   const int t = token_list[index];
@@ -52,6 +62,7 @@ __global__ void __launch_bounds__(kThreads)
     return;
   }
   const int keys = positions[t] + 1;
+  const int last = keys - 1;  // the token's own position
   const int splits = SplitsFor(keys, max_splits);
   if (split >= splits) return;
   const int per_split = (keys + splits - 1) / splits;
@@ -59,8 +70,19 @@ __global__ void __launch_bounds__(kThreads)
   const int end = min(keys, begin + per_split);
 
   const int64_t qkv_row = static_cast<int64_t>(kv.num_heads) * 3 * head_dim;
-  for (int d = threadIdx.x; d < head_dim; d += kThreads) {
-    q_s[d] = ToFloat(qkv[t * qkv_row + head * 3 * head_dim + d]);
+  const T* own_q = qkv + t * qkv_row + head * 3 * head_dim;
+  const T* own_k = own_q + head_dim;
+  const T* own_v = own_k + head_dim;
+  for (int d = threadIdx.x; d < head_dim; d += kThreads) q_s[d] = ToFloat(own_q[d]);
+  if (store_kv && end == keys) {
+    // Only this block reads position `last`, and it reads it from qkv.
+    const int64_t offset = PagedOffset(kv, slot, last, head);
+    T* k_dst = static_cast<T*>(kv.keys) + offset;
+    T* v_dst = static_cast<T*>(kv.values) + offset;
+    for (int d = threadIdx.x; d < head_dim; d += kThreads) {
+      k_dst[d] = own_k[d];
+      v_dst[d] = own_v[d];
+    }
   }
   __syncthreads();
 
@@ -77,8 +99,8 @@ __global__ void __launch_bounds__(kThreads)
     const int key = chunk + lane;
     float score = -FLT_MAX;
     if (key < end) {
-      score = DotRow(key_pool + PagedOffset(kv, slot, key, head), q_s, head_dim) * scale +
-              slope * static_cast<float>(key);
+      const T* k_row = key == last ? own_k : key_pool + PagedOffset(kv, slot, key, head);
+      score = DotRow(k_row, q_s, head_dim) * scale + slope * static_cast<float>(key);
     }
     float chunk_max = score;
     for (int o = 16; o > 0; o /= 2) chunk_max = fmaxf(chunk_max, __shfl_xor_sync(0xffffffffu, chunk_max, o));
@@ -95,8 +117,9 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll 4
     for (int j = 0; j < keys_here; ++j) {
       const float pj = __shfl_sync(0xffffffffu, p, j);
-      AccumulateRow<T, kDims>(acc, pj, value_pool + PagedOffset(kv, slot, chunk + j, head),
-                              lane * kDims, head_dim);
+      const int key_j = chunk + j;
+      const T* v_row = key_j == last ? own_v : value_pool + PagedOffset(kv, slot, key_j, head);
+      AccumulateRow<T, kDims>(acc, pj, v_row, lane * kDims, head_dim);
     }
   }
 
@@ -117,6 +140,8 @@ __global__ void __launch_bounds__(kThreads)
   for (int w = 0; w < kWarps; ++w) {
     if (state_s[2 * w + 1] > 0.0f) block_sum += state_s[2 * w + 1] * __expf(state_s[2 * w] - block_max);
   }
+  float* group = GroupAt(scratch, index, head, kv.num_heads, head_dim, max_splits);
+  float* partial = PartialAt(group, split, head_dim);
   for (int d = threadIdx.x; d < head_dim; d += kThreads) {
     float value = 0.0f;
     for (int w = 0; w < kWarps; ++w) {
@@ -125,44 +150,40 @@ __global__ void __launch_bounds__(kThreads)
     if (splits == 1) {
       StoreFloat(context, t * context_row + head * head_dim + d, context_dtype, value / block_sum);
     } else {
-      PartialAt(scratch, index, head, split, kv.num_heads, head_dim, max_splits)[2 + d] = value;
+      partial[2 + d] = value;
     }
   }
-  if (splits > 1 && threadIdx.x == 0) {
-    float* partial = PartialAt(scratch, index, head, split, kv.num_heads, head_dim, max_splits);
+  if (splits == 1) return;
+  if (threadIdx.x == 0) {
     partial[0] = block_max;
     partial[1] = block_sum;
   }
-}
-
-// Block (i, head): combines the token's splits (when it used more than one).
-__global__ void DecodeCombineKernel(const int32_t* token_list, const int32_t* positions,
-                                    const int32_t* slots, int num_heads, int head_dim,
-                                    int max_splits, const float* scratch, void* context,
-                                    DType context_dtype) {
-  const int index = blockIdx.x, head = blockIdx.y;
-  const int t = token_list[index];
-  if (slots[t] < 0) return;
-  const int splits = SplitsFor(positions[t] + 1, max_splits);
-  if (splits == 1) return;
-  float global_max = -FLT_MAX;
-  for (int s = 0; s < splits; ++s) {
-    global_max = fmaxf(global_max, PartialAt(const_cast<float*>(scratch), index, head, s, num_heads,
-                                             head_dim, max_splits)[0]);
+  // Publish this split's partial, then count it; the block that completes
+  // the count combines (threadfence-reduction pattern) and re-arms the
+  // counter for the next launch.
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    int* counter = reinterpret_cast<int*>(group);
+    const int done = atomicAdd(counter, 1);
+    is_last = done == splits - 1;
+    if (is_last) atomicExch(counter, 0);
   }
+  __syncthreads();
+  if (!is_last) return;
+  __threadfence();
+  float global_max = -FLT_MAX;
+  for (int s = 0; s < splits; ++s) global_max = fmaxf(global_max, __ldcg(PartialAt(group, s, head_dim)));
   float total = 0.0f;
   for (int s = 0; s < splits; ++s) {
-    const float* partial =
-        PartialAt(const_cast<float*>(scratch), index, head, s, num_heads, head_dim, max_splits);
-    total += partial[1] * __expf(partial[0] - global_max);
+    const float* other = PartialAt(group, s, head_dim);
+    total += __ldcg(other + 1) * __expf(__ldcg(other) - global_max);
   }
-  const int64_t context_row = static_cast<int64_t>(num_heads) * head_dim;
-  for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+  for (int d = threadIdx.x; d < head_dim; d += kThreads) {
     float value = 0.0f;
     for (int s = 0; s < splits; ++s) {
-      const float* partial =
-          PartialAt(const_cast<float*>(scratch), index, head, s, num_heads, head_dim, max_splits);
-      value += partial[2 + d] * __expf(partial[0] - global_max);
+      const float* other = PartialAt(group, s, head_dim);
+      value += __ldcg(other + 2 + d) * __expf(__ldcg(other) - global_max);
     }
     StoreFloat(context, t * context_row + head * head_dim + d, context_dtype, value / total);
   }
@@ -172,13 +193,20 @@ __global__ void DecodeCombineKernel(const int32_t* token_list, const int32_t* po
 
 int64_t AttentionDecodeScratchFloats(int64_t max_tokens, int32_t num_heads, int32_t head_dim,
                                      int32_t max_splits) {
-  return max_tokens * num_heads * max_splits * (static_cast<int64_t>(head_dim) + 2);
+  return max_tokens * num_heads * GroupFloats(head_dim, max_splits);
+}
+
+cudaError_t ClearAttentionDecodeScratch(float* scratch, int64_t max_tokens, int32_t num_heads,
+                                        int32_t head_dim, int32_t max_splits, cudaStream_t stream) {
+  return cudaMemsetAsync(scratch, 0,
+                         sizeof(float) * AttentionDecodeScratchFloats(max_tokens, num_heads, head_dim, max_splits),
+                         stream);
 }
 
 cudaError_t LaunchAttentionDecode(const void* qkv, const int32_t* token_list, int32_t num_tokens,
                                   const int32_t* positions, const int32_t* slots,
                                   const float* slopes, const PagedKvView& kv, int32_t max_splits,
-                                  float* scratch, void* context, DType context_dtype,
+                                  bool store_kv, float* scratch, void* context, DType context_dtype,
                                   cudaStream_t stream) {
   if (num_tokens <= 0) return cudaSuccess;
   if (kv.head_dim < 1 || kv.head_dim > kAttentionMaxHeadDim || max_splits < 1) {
@@ -187,7 +215,7 @@ cudaError_t LaunchAttentionDecode(const void* qkv, const int32_t* token_list, in
   const size_t shared_bytes = sizeof(float) * (kv.head_dim + 2 * kWarps + kWarps * kv.head_dim);
   const dim3 grid(static_cast<unsigned>(num_tokens), static_cast<unsigned>(kv.num_heads),
                   static_cast<unsigned>(max_splits));
-  cudaError_t status = DispatchStorage(kv.dtype, [&](auto type) {
+  return DispatchStorage(kv.dtype, [&](auto type) {
     using T = decltype(type);
     return DispatchDimsPerLane(kv.head_dim, [&](auto dims) {
       // At most (256 + 8 + 4 * 256) floats: under the default 48 KB, so no
@@ -195,15 +223,10 @@ cudaError_t LaunchAttentionDecode(const void* qkv, const int32_t* token_list, in
       auto kernel = DecodeKernel<T, decltype(dims)::value>;
       kernel<<<grid, kThreads, shared_bytes, stream>>>(static_cast<const T*>(qkv), token_list,
                                                        positions, slots, slopes, kv, max_splits,
-                                                       scratch, context, context_dtype);
+                                                       store_kv, scratch, context, context_dtype);
       return cudaGetLastError();
     });
   });
-  if (status != cudaSuccess || max_splits == 1) return status;
-  DecodeCombineKernel<<<dim3(static_cast<unsigned>(num_tokens), static_cast<unsigned>(kv.num_heads)),
-                        128, 0, stream>>>(token_list, positions, slots, kv.num_heads, kv.head_dim,
-                                          max_splits, scratch, context, context_dtype);
-  return cudaGetLastError();
 }
 
 }  // namespace bloom::cuda

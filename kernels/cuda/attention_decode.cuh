@@ -2,9 +2,15 @@
 // cache, split along the sequence (split-K, "flash decoding"): each of up to
 // max_splits blocks per (token, head) reduces a contiguous range of key
 // positions to a partial (max, sum, unnormalised output), and a second pass
-// combines the partials. The number of splits a token uses is derived on the
-// device from its position, so the launch shape depends only on the number
-// of tokens and a CUDA graph can replay it as the context grows.
+// combines the partials: the last split block of a (token, head) to finish,
+// found by a counter in the scratch, merges them, so decode is one launch.
+// The number of splits a token uses is derived on the device from its
+// position, so the launch shape depends only on the number of tokens and a
+// CUDA graph can replay it as the context grows.
+//
+// The token's own key and value (position positions[t]) are read from its
+// qkv row, not from the cache; with store_kv the kernel also writes them to
+// the cache, so a step of decode tokens alone needs no LaunchKvStore.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -19,19 +25,26 @@ namespace bloom::cuda {
 // 128 keeps all four warps of a split's block busy (32 keys each).
 constexpr int kDecodeMinKeysPerSplit = 128;
 
-// Floats of partial-result scratch LaunchAttentionDecode needs.
+// Floats of scratch LaunchAttentionDecode needs: per (token, head) a
+// counter and max_splits partial results.
 int64_t AttentionDecodeScratchFloats(int64_t max_tokens, int32_t num_heads, int32_t head_dim,
                                      int32_t max_splits);
+
+// Zeroes the scratch's counters; needed once after allocation, since every
+// launch leaves them zero again.
+cudaError_t ClearAttentionDecodeScratch(float* scratch, int64_t max_tokens, int32_t num_heads,
+                                        int32_t head_dim, int32_t max_splits, cudaStream_t stream);
 
 // For each i in [0, num_tokens): token t = token_list[i] (device array)
 // attends with its query (row t of qkv) to key positions 0..positions[t] of
 // slots[t], and context row t is written, as LaunchAttentionPrefill
-// describes. Tokens with a negative slot (graph padding) get zero rows.
-// `scratch` holds AttentionDecodeScratchFloats(num_tokens, ...) floats.
+// describes. Tokens with a negative slot (graph padding) get zero rows and
+// touch neither cache nor counters. `scratch` holds
+// AttentionDecodeScratchFloats(num_tokens, ...) floats, cleared once.
 cudaError_t LaunchAttentionDecode(const void* qkv, const int32_t* token_list, int32_t num_tokens,
                                   const int32_t* positions, const int32_t* slots,
                                   const float* slopes, const PagedKvView& kv, int32_t max_splits,
-                                  float* scratch, void* context, DType context_dtype,
+                                  bool store_kv, float* scratch, void* context, DType context_dtype,
                                   cudaStream_t stream);
 
 }  // namespace bloom::cuda

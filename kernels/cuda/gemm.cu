@@ -1,9 +1,18 @@
 #include "kernels/cuda/gemm.cuh"
 
+#include <cstdlib>
+#include <cstring>
+
 #include "kernels/cuda/cuda_dtype.cuh"
+#include "kernels/cuda/gemv.cuh"
 
 namespace bloom::cuda {
 namespace {
+
+// Algorithms the heuristic is asked for; only BLOOM_CUDA_GEMM_TUNE=1 looks
+// past the first.
+constexpr int kTuneCandidates = 8;
+constexpr int kTuneRepeats = 3;
 
 cudaDataType_t CudaType(DType dtype) {
   switch (dtype) {
@@ -53,6 +62,13 @@ LinearGemm::~LinearGemm() {
 cublasStatus_t LinearGemm::Init(void* workspace, size_t workspace_bytes) {
   workspace_ = workspace;
   workspace_bytes_ = workspace_bytes;
+  if (const char* rows = std::getenv("BLOOM_CUDA_GEMV_MAX_ROWS"); rows != nullptr && *rows != 0) {
+    const long value = std::strtol(rows, nullptr, 10);
+    gemv_max_rows_ = value < 0 ? 0 : (value > kGemvMaxRows ? kGemvMaxRows : value);
+  }
+  if (const char* tune = std::getenv("BLOOM_CUDA_GEMM_TUNE"); tune != nullptr) {
+    tune_ = std::strcmp(tune, "1") == 0;
+  }
   return handle_ != nullptr ? CUBLAS_STATUS_SUCCESS : cublasLtCreate(&handle_);
 }
 
@@ -108,12 +124,15 @@ cublasStatus_t LinearGemm::Prepare(const GemmProblem& p, const Key& key, Plan** 
   for (int attempt = 0; attempt < 2; ++attempt) {
     cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
                                    sizeof(epilogue));
-    cublasLtMatmulHeuristicResult_t result{};
+    cublasLtMatmulHeuristicResult_t results[kTuneCandidates]{};
     int found = 0;
     s = cublasLtMatmulAlgoGetHeuristic(handle_, plan->desc, plan->a, plan->b, plan->d, plan->d,
-                                       preference, 1, &result, &found);
+                                       preference, tune_ ? kTuneCandidates : 1, results, &found);
     if (s == CUBLAS_STATUS_SUCCESS && found > 0) {
-      plan->algo = result.algo;
+      plan->algo = results[0].algo;
+      for (int i = 0; i < found; ++i) {
+        if (results[i].state == CUBLAS_STATUS_SUCCESS) plan->candidates.push_back(results[i].algo);
+      }
       plan->fused_epilogue = epilogue != CUBLASLT_EPILOGUE_DEFAULT;
       break;
     }
@@ -129,12 +148,55 @@ cublasStatus_t LinearGemm::Prepare(const GemmProblem& p, const Key& key, Plan** 
   return CUBLAS_STATUS_SUCCESS;
 }
 
+cublasStatus_t LinearGemm::Matmul(Plan& plan, const cublasLtMatmulAlgo_t& algo, const void* x,
+                                  const void* w, void* y, cudaStream_t stream) {
+  const float alpha = 1.0f, beta = 0.0f;
+  return cublasLtMatmul(handle_, plan.desc, &alpha, w, plan.a, x, plan.b, &beta, y, plan.d, y, plan.d,
+                        &algo, workspace_, workspace_bytes_, stream);
+}
+
+void LinearGemm::Tune(Plan& plan, const void* x, const void* w, void* y, cudaStream_t stream) {
+  cudaEvent_t start = nullptr, stop = nullptr;
+  if (cudaEventCreate(&start) != cudaSuccess || cudaEventCreate(&stop) != cudaSuccess) {
+    cudaGetLastError();
+    if (start != nullptr) cudaEventDestroy(start);
+    return;
+  }
+  float best_ms = -1.0f;
+  for (const cublasLtMatmulAlgo_t& algo : plan.candidates) {
+    if (Matmul(plan, algo, x, w, y, stream) != CUBLAS_STATUS_SUCCESS) continue;  // also a warm-up
+    cudaEventRecord(start, stream);
+    bool ok = true;
+    for (int i = 0; i < kTuneRepeats && ok; ++i) ok = Matmul(plan, algo, x, w, y, stream) == CUBLAS_STATUS_SUCCESS;
+    cudaEventRecord(stop, stream);
+    float ms = 0.0f;
+    if (!ok || cudaEventSynchronize(stop) != cudaSuccess || cudaEventElapsedTime(&ms, start, stop) != cudaSuccess) {
+      cudaGetLastError();
+      continue;
+    }
+    if (best_ms < 0.0f || ms < best_ms) {
+      best_ms = ms;
+      plan.algo = algo;
+    }
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+}
+
+bool LinearGemm::UsesGemv(const GemmProblem& p, const void* x, const void* w) const {
+  return p.rows <= gemv_max_rows_ && GemvSupports(p, x, w);
+}
+
 cublasStatus_t LinearGemm::Run(const GemmProblem& p, const void* x, const void* w,
                                const void* bias, void* y, cudaStream_t stream) {
   if (!Supports(p.x_dtype, p.w_dtype, p.y_dtype) || handle_ == nullptr) {
     return CUBLAS_STATUS_NOT_SUPPORTED;
   }
   if (p.rows <= 0 || p.out_features <= 0) return CUBLAS_STATUS_SUCCESS;
+  if (UsesGemv(p, x, w)) {
+    return LaunchGemv(p, x, w, bias, y, stream) == cudaSuccess ? CUBLAS_STATUS_SUCCESS
+                                                                : CUBLAS_STATUS_EXECUTION_FAILED;
+  }
   const Key key = MakeKey(p, x, w, y);
   Plan* plan = nullptr;
   auto found = plans_.find(key);
@@ -147,10 +209,15 @@ cublasStatus_t LinearGemm::Run(const GemmProblem& p, const void* x, const void* 
     cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
                                    sizeof(bias));
   }
-  const float alpha = 1.0f, beta = 0.0f;
-  cublasStatus_t s = cublasLtMatmul(handle_, plan->desc, &alpha, w, plan->a, x, plan->b, &beta, y,
-                                    plan->d, y, plan->d, &plan->algo, workspace_, workspace_bytes_,
-                                    stream);
+  if (!plan->tuned) {
+    plan->tuned = true;
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    if (tune_ && plan->candidates.size() > 1 && cudaStreamIsCapturing(stream, &capture) == cudaSuccess &&
+        capture == cudaStreamCaptureStatusNone) {
+      Tune(*plan, x, w, y, stream);
+    }
+  }
+  cublasStatus_t s = Matmul(*plan, plan->algo, x, w, y, stream);
   if (s != CUBLAS_STATUS_SUCCESS || plan->fused_epilogue || !(p.has_bias || p.gelu)) return s;
   const int64_t count = p.rows * p.out_features;
   BiasGeluKernel<<<GridFor(count, 256), 256, 0, stream>>>(y, p.y_dtype, p.has_bias ? bias : nullptr,
@@ -161,6 +228,7 @@ cublasStatus_t LinearGemm::Run(const GemmProblem& p, const void* x, const void* 
 bool LinearGemm::FusedEpilogue(const GemmProblem& p, const void* x, const void* w, const void* bias,
                                const void* y) const {
   (void)bias;
+  if (UsesGemv(p, x, w)) return true;
   auto found = plans_.find(MakeKey(p, x, w, y));
   return found != plans_.end() && found->second->fused_epilogue;
 }

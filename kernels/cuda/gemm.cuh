@@ -6,6 +6,13 @@
 // Matrix descriptors and the heuristic's algorithm are cached per problem
 // (shape, dtypes, epilogue, pointer alignment), so a step after the first
 // does no descriptor work, and a CUDA graph capture sees only launches.
+//
+// Problems of at most kGemvMaxRows rows with 16-bit operands go to the
+// GEMV kernel (kernels/cuda/gemv.cuh) instead; BLOOM_CUDA_GEMV_MAX_ROWS
+// (0 to 8, default 8) moves that limit. With BLOOM_CUDA_GEMM_TUNE=1 the
+// first run of a problem outside stream capture times up to
+// kTuneCandidates of the heuristic's algorithms on the real operands and
+// keeps the fastest.
 #pragma once
 
 #include <cublasLt.h>
@@ -16,6 +23,7 @@
 #include <memory>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "runtime/support/dtype.h"
 
@@ -54,6 +62,9 @@ class LinearGemm {
   cublasStatus_t Run(const GemmProblem& problem, const void* x, const void* w, const void* bias,
                      void* y, cudaStream_t stream);
 
+  // Whether Run takes `problem` to the GEMV kernel.
+  bool UsesGemv(const GemmProblem& problem, const void* x, const void* w) const;
+
   // Whether the last Run of `problem` fused its epilogue (for tests/reports).
   bool FusedEpilogue(const GemmProblem& problem, const void* x, const void* w, const void* bias,
                      const void* y) const;
@@ -64,16 +75,24 @@ class LinearGemm {
     cublasLtMatmulDesc_t desc = nullptr;
     cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;
     cublasLtMatmulAlgo_t algo{};
+    std::vector<cublasLtMatmulAlgo_t> candidates;  // the heuristic's, best first
+    bool tuned = false;
     bool fused_epilogue = false;
     ~Plan();
   };
   using Key = std::tuple<int64_t, int64_t, int64_t, int, int, int, bool, bool, int, int, int>;
   Key MakeKey(const GemmProblem& problem, const void* x, const void* w, const void* y) const;
   cublasStatus_t Prepare(const GemmProblem& problem, const Key& key, Plan** plan);
+  cublasStatus_t Matmul(Plan& plan, const cublasLtMatmulAlgo_t& algo, const void* x, const void* w,
+                        void* y, cudaStream_t stream);
+  // Times each candidate on the operands and keeps the fastest in plan.algo.
+  void Tune(Plan& plan, const void* x, const void* w, void* y, cudaStream_t stream);
 
   cublasLtHandle_t handle_ = nullptr;
   void* workspace_ = nullptr;
   size_t workspace_bytes_ = 0;
+  int64_t gemv_max_rows_ = 8;
+  bool tune_ = false;
   std::map<Key, std::unique_ptr<Plan>> plans_;
 };
 

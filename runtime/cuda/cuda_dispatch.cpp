@@ -150,6 +150,16 @@ void CudaDispatch::SetConversion(const WeightConversion& conversion, void* data)
 
 absl::Status CudaDispatch::SetScratch(void* scratch) {
   scratch_ = static_cast<uint8_t*>(scratch);
+  if (decode_capacity_ > 0) {
+    const auto* kv = plan_->kv_cache();
+    BLOOM_RETURN_IF_ERROR(CudaStatus(
+        cuda::ClearAttentionDecodeScratch(reinterpret_cast<float*>(scratch_ + x_scratch_bytes_ + out_scratch_bytes_),
+                                          decode_capacity_, kv->num_heads(), kv->head_dim(), decode_splits_,
+                                          nullptr),
+        "clearing the decode attention scratch"));
+    // The executor's stream does not wait for the legacy stream.
+    BLOOM_RETURN_IF_ERROR(CudaStatus(cudaDeviceSynchronize(), "clearing the decode attention scratch"));
+  }
   return CublasStatus(gemm_.Init(scratch_ + scratch_bytes_ - kGemmWorkspaceBytes, kGemmWorkspaceBytes),
                       "cublasLtCreate");
 }
@@ -242,7 +252,13 @@ absl::Status CudaDispatch::Run(size_t index, const StepShape& shape, cudaStream_
     case plan::Kernel::AlibiAttention: {
       const auto* params = instruction.kernel_as_AlibiAttention();
       const cuda::PagedKvView& kv = kv_layers_[params->layer()];
-      error = cuda::LaunchKvStore(operand(0).data, shape.positions, shape.slots, rows, kv, stream);
+      // A step of decode tokens alone (every graph step) lets the decode
+      // kernel store each token's K and V; otherwise every token is stored
+      // first, so that prefill tiles see their own chunk.
+      const bool decode_stores = shape.num_tiles == 0;
+      if (!decode_stores) {
+        error = cuda::LaunchKvStore(operand(0).data, shape.positions, shape.slots, rows, kv, stream);
+      }
       if (error == cudaSuccess) {
         error = cuda::LaunchAttentionPrefill(operand(0).data, shape.tiles, shape.num_tiles,
                                              slopes_[index], kv, result(0).data, result(0).dtype,
@@ -252,7 +268,7 @@ absl::Status CudaDispatch::Run(size_t index, const StepShape& shape, cudaStream_
         const size_t decode_offset = x_scratch_bytes_ + out_scratch_bytes_;
         error = cuda::LaunchAttentionDecode(
             operand(0).data, shape.decode_tokens, shape.num_decode_tokens, shape.positions,
-            shape.slots, slopes_[index], kv, decode_splits_,
+            shape.slots, slopes_[index], kv, decode_splits_, decode_stores,
             reinterpret_cast<float*>(scratch_ + decode_offset), result(0).data, result(0).dtype,
             stream);
       }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +13,7 @@
 #include "kernels/cuda/cast.cuh"
 #include "runtime/cuda/attention_work.h"
 #include "runtime/cuda/cuda_status.h"
+#include "runtime/cuda/step_profile.h"
 #include "runtime/cuda/weight_upload.h"
 #include "runtime/support/dtype.h"
 #include "runtime/support/status_macros.h"
@@ -107,6 +109,9 @@ absl::Status CudaExecutor::Initialize(const ExecutorOptions& options) {
   cudaDeviceProp properties{};
   BLOOM_CUDA_RETURN_IF_ERROR(cudaGetDeviceProperties(&properties, 0), "cudaGetDeviceProperties");
   device_name_ = properties.name;
+  if (const char* profile = std::getenv("BLOOM_CUDA_PROFILE"); profile != nullptr) {
+    profile_ = std::atoi(profile);
+  }
   BLOOM_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking),
                              "cudaStreamCreate");
   if (p.tp_size() != 1) {
@@ -280,9 +285,13 @@ int64_t CudaExecutor::RowsOf(const plan::Tensor& tensor) const {
   }
 }
 
-absl::Status CudaExecutor::RunInstructions(const StepShape& shape) {
+absl::Status CudaExecutor::RunInstructions(const StepShape& shape,
+                                           const std::vector<cudaEvent_t>* events) {
   const auto* instructions = plan().instructions();
   for (size_t i = 0; i < instructions->size(); ++i) {
+    if (events != nullptr) {
+      BLOOM_CUDA_RETURN_IF_ERROR(cudaEventRecord((*events)[i], stream_), "profile event");
+    }
     absl::Status status = dispatch_.Run(i, shape, stream_);
     if (!status.ok()) {
       const auto* instruction = instructions->Get(i);
@@ -292,6 +301,42 @@ absl::Status CudaExecutor::RunInstructions(const StepShape& shape) {
                                        "'): ", status.message()));
     }
   }
+  if (events != nullptr) {
+    BLOOM_CUDA_RETURN_IF_ERROR(cudaEventRecord(events->back(), stream_), "profile event");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CudaExecutor::ProfileStep(const StepShape& shape, const StepBatch& batch) {
+  const size_t n = plan().instructions()->size();
+  std::vector<cudaEvent_t> events(n + 1, nullptr);
+  absl::Status status = absl::OkStatus();
+  for (cudaEvent_t& e : events) {
+    if (status.ok()) status = CudaStatus(cudaEventCreate(&e), "profile event");
+  }
+  if (status.ok()) status = RunInstructions(shape, &events);
+  if (status.ok()) status = CudaStatus(cudaEventSynchronize(events.back()), "profiled step");
+  std::vector<double> ms(n, 0.0);
+  float total = 0.0f;
+  for (size_t i = 0; status.ok() && i < n; ++i) {
+    float elapsed = 0.0f;
+    status = CudaStatus(cudaEventElapsedTime(&elapsed, events[i], events[i + 1]), "profile event time");
+    ms[i] = elapsed;
+  }
+  if (status.ok()) {
+    status = CudaStatus(cudaEventElapsedTime(&total, events.front(), events.back()), "profile event time");
+  }
+  for (cudaEvent_t e : events) {
+    if (e != nullptr) cudaEventDestroy(e);
+  }
+  BLOOM_RETURN_IF_ERROR(status);
+  ProfiledStep step;
+  step.tokens = shape.tokens;
+  step.logit_rows = shape.logit_rows;
+  step.positions.assign(batch.positions.begin(), batch.positions.end());
+  const std::string report = FormatStepProfile(plan(), step, ms, total, profile_ >= 2);
+  std::fprintf(stderr, "%s", report.c_str());
+  std::fflush(stderr);
   return absl::OkStatus();
 }
 
@@ -360,7 +405,9 @@ absl::Status CudaExecutor::RunStep(const StepBatch& batch, bool greedy) {
   if (decode_graph) {
     const auto key = std::make_pair(t_run, r_run);
     auto found = graphs_.find(key);
-    if (found != graphs_.end()) {
+    if (found != graphs_.end() && profile_ > 0 && profiled_.insert(key).second) {
+      BLOOM_RETURN_IF_ERROR(ProfileStep(shape, batch));
+    } else if (found != graphs_.end()) {
       BLOOM_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(found->second, stream_), "cudaGraphLaunch");
     } else {
       // First step of this bucket: run it eagerly (which also loads every

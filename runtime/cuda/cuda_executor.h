@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -61,6 +62,11 @@ class CudaExecutor : public StepExecutor {
   // CUDA graphs for decode-only steps (on by default); off runs every step
   // eagerly, e.g. to compare the two.
   void set_use_graphs(bool use) { use_graphs_ = use; }
+  // A per-instruction time breakdown (runtime/cuda/step_profile.h) of the
+  // first step of each decode bucket that would replay its graph: that step
+  // runs eagerly with events instead and the table goes to stderr. Also
+  // switched on by BLOOM_CUDA_PROFILE=1 (=2 lists every instruction).
+  void set_profile(int level) { profile_ = level; }
   int graphs_captured() const { return static_cast<int>(graphs_.size()); }
 
  private:
@@ -73,7 +79,10 @@ class CudaExecutor : public StepExecutor {
   explicit CudaExecutor(LoadedPlan plan) : plan_(std::move(plan)) {}
   absl::Status Initialize(const ExecutorOptions& options);
   absl::Status RunStep(const StepBatch& batch, bool greedy);
-  absl::Status RunInstructions(const StepShape& shape);
+  // With `events` (one per instruction plus one), each is recorded before
+  // its instruction and the last after them all.
+  absl::Status RunInstructions(const StepShape& shape, const std::vector<cudaEvent_t>* events = nullptr);
+  absl::Status ProfileStep(const StepShape& shape, const StepBatch& batch);
   int64_t RowsOf(const plan::Tensor& tensor) const;
 
   LoadedPlan plan_;
@@ -92,6 +101,8 @@ class CudaExecutor : public StepExecutor {
   // Decode graphs by (padded T, padded R).
   std::map<std::pair<int64_t, int64_t>, cudaGraphExec_t> graphs_;
   bool use_graphs_ = true;
+  int profile_ = 0;
+  std::set<std::pair<int64_t, int64_t>> profiled_;  // buckets already profiled
 
   uint32_t logits_tensor_ = 0;
   int64_t num_tokens_ = 0, num_logit_rows_ = 0;  // the last step's real T and R

@@ -18,14 +18,21 @@
 # device (on the GPU machine, from the repository root):
 #   ldd and nvidia-smi; the op parity harness; the GPU goldens; then, unless
 #   SKIP_BENCH=1, the 7b1 weights and bloom-cuda-bench; with PROFILE=1 an
-#   ncu kernel breakdown of decode steps; and h9's
+#   ncu kernel breakdown of decode steps; BLOOM_CUDA_PROFILE=1 (the default
+#   here) makes bloom-cuda-bench print the executor's own per-instruction
+#   breakdown of one step per decode bucket into $OUT/profile.txt;
+#   VARIANTS="name:ENV=VALUE:batches ..." reruns the decode bench with an
+#   environment switch (e.g. gemv0:BLOOM_CUDA_GEMV_MAX_ROWS=0:1,8) into
+#   bench.jsonl, each line tagged by the run's name on stderr; and h9's
 #   benchmarks/gpu/run_benchmark.sh if RUN_HF_BENCH=1 and .carry/bench is
 #   carried too. Logs and JSON go to $OUT.
 #
 # Environment: CARRY (.carry/h7), BUILD (build/h7-carry), COMPILE (a
 # bloom-compile binary; default build/h7/bin/bloom-compile), JOBS (2), SRC
 # (the source tree to build, default this one: a clean snapshot helps when
-# other work in the tree is half-written).
+# other work in the tree is half-written), PLANS (a directory of plans
+# compiled before, copied instead of compiling: the compiler is not needed
+# when only the runtime changed).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -52,6 +59,12 @@ prepare() {
     exit 1
   fi
 
+  if [[ -n ${PLANS:-} ]]; then
+    cp -r "$PLANS"/. "$CARRY/plans/"
+    cp models/bloom/presets/bloom-7b1.json "$CARRY/bloom-7b1.json"
+    echo "== $CARRY: $(du -sh "$CARRY" | cut -f1) (plans copied from $PLANS)"
+    return 0
+  fi
   echo "== golden plans with $compile"
   for case_dir in test/golden/cases/*/; do
     local name
@@ -96,12 +109,17 @@ device() {
     exit 1
   fi
   local failed=0
+  # One file for all test output: the device tool returns at most 8 files.
+  local tests=$OUT/tests.txt
+  : >"$tests"
   for t in cuda_attention_work_test cuda_op_parity_test cuda_attention_parity_test cuda_golden_test; do
-    echo "== $t" | tee -a "$log"
-    if ! timeout "${TEST_TIMEOUT:-300}" "$bin/$t" >"$OUT/$t.txt" 2>&1; then
+    echo "== $t" | tee -a "$log" "$tests" >/dev/null
+    echo "== $t"
+    if ! timeout "${TEST_TIMEOUT:-300}" "$bin/$t" >"/tmp/$t.txt" 2>&1; then
       failed=1
     fi
-    grep -E "^\[  (FAILED|PASSED|SKIPPED) |golden\]|Failure|error" "$OUT/$t.txt" | head -60 | tee -a "$log"
+    cat "/tmp/$t.txt" >>"$tests"
+    grep -E "^\[  (FAILED|PASSED|SKIPPED) |golden\]|Failure|error" "/tmp/$t.txt" | head -60 | tee -a "$log"
   done
   if [[ ${SKIP_BENCH:-0} != 1 ]]; then
     local ckpt=/tmp/h7-bloom-7b1
@@ -111,9 +129,18 @@ device() {
         2>&1 | tee -a "$log"
     fi
     echo "== bloom-cuda-bench" | tee -a "$log"
-    timeout "${BENCH_TIMEOUT:-300}" "$bin/bloom-cuda-bench" --plan="$CARRY/plans/7b1-decode" \
+    BLOOM_CUDA_PROFILE=${BLOOM_CUDA_PROFILE:-1} timeout "${BENCH_TIMEOUT:-300}" "$bin/bloom-cuda-bench" \
+      --plan="$CARRY/plans/7b1-decode" \
       --checkpoint-dir="$ckpt" --batches="${BATCHES:-1,8,32,64,128}" --prompt=32 --new-tokens=100 \
-      2>&1 | tee "$OUT/bench.jsonl" | tee -a "$log" || failed=1
+      2>>"$OUT/profile.txt" | tee "$OUT/bench.jsonl" | tee -a "$log" || failed=1
+    grep -A14 "^== profile" "$OUT/profile.txt" | grep -vE "^  +[0-9]+ " | tee -a "$log" || true
+    for variant in ${VARIANTS:-}; do
+      IFS=: read -r name setting batches <<<"$variant"
+      echo "== bloom-cuda-bench, variant $name ($setting, batches $batches)" | tee -a "$log"
+      env "$setting" timeout "${BENCH_TIMEOUT:-300}" "$bin/bloom-cuda-bench" --plan="$CARRY/plans/7b1-decode" \
+        --checkpoint-dir="$ckpt" --batches="$batches" --prompt=32 --new-tokens=100 2>&1 \
+        | sed "s/^{/{\"variant\": \"$name\", /" | tee -a "$OUT/bench.jsonl" | tee -a "$log" || failed=1
+    done
     timeout "${BENCH_TIMEOUT:-300}" "$bin/bloom-cuda-bench" --plan="$CARRY/plans/7b1-prefill" \
       --checkpoint-dir="$ckpt" --prefill="${PREFILL:-512,2048}" --batches=1 --prompt=32 --new-tokens=20 \
       2>&1 | tee -a "$OUT/bench.jsonl" | tee -a "$log" || failed=1

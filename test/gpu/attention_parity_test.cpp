@@ -120,7 +120,13 @@ void AttentionParity::Check(const Scenario& scenario, const Shape& s, bool pad_t
                        static_cast<const int32_t*>(d_tables->data()), blocks_per_seq};
   const auto* pos = static_cast<const int32_t*>(d_positions->data());
   const auto* slt = static_cast<const int32_t*>(d_slots->data());
-  BLOOM_CUDA_OK(cuda::LaunchKvStore(d_qkv.data(), pos, slt, gpu_tokens, kv, nullptr));
+  BLOOM_CUDA_OK(cuda::ClearAttentionDecodeScratch(static_cast<float*>(scratch.data()),
+                                                  std::max<int64_t>(work.decode_tokens.size(), 1), s.heads,
+                                                  s.head_dim, kSplits, nullptr));
+  // A step of decode tokens alone lets the decode kernel store K and V (as
+  // the executor does); otherwise LaunchKvStore stores every token first.
+  const bool decode_stores = work.tiles.empty();
+  if (!decode_stores) BLOOM_CUDA_OK(cuda::LaunchKvStore(d_qkv.data(), pos, slt, gpu_tokens, kv, nullptr));
   BLOOM_CUDA_OK(cuda::LaunchAttentionPrefill(d_qkv.data(),
                                              static_cast<const cuda::AttentionTile*>(d_tiles->data()),
                                              static_cast<int32_t>(work.tiles.size()),
@@ -129,11 +135,27 @@ void AttentionParity::Check(const Scenario& scenario, const Shape& s, bool pad_t
   BLOOM_CUDA_OK(cuda::LaunchAttentionDecode(
       d_qkv.data(), static_cast<const int32_t*>(d_decode->data()),
       static_cast<int32_t>(work.decode_tokens.size()), pos, slt,
-      static_cast<const float*>(d_slopes.data()), kv, kSplits, static_cast<float*>(scratch.data()),
-      context.data(), d, nullptr));
+      static_cast<const float*>(d_slopes.data()), kv, kSplits, decode_stores,
+      static_cast<float*>(scratch.data()), context.data(), d, nullptr));
   // fp32: __expf's approximation (a few ulp, growing with |x|) over
   // thousands of keys stays under 5e-5 of the output's norm.
   ExpectClose(context, Rounded(ref, d), Tolerance(d, 5e-5), what + ": context");
+  if (!work.decode_tokens.empty()) {
+    // Again into a poisoned output: the split counters must have re-armed
+    // themselves, or the combine would not run (NaN rows) or run early.
+    DeviceTensorF again(d, ref.size());
+    BLOOM_CUDA_OK(cuda::LaunchAttentionPrefill(d_qkv.data(),
+                                               static_cast<const cuda::AttentionTile*>(d_tiles->data()),
+                                               static_cast<int32_t>(work.tiles.size()),
+                                               static_cast<const float*>(d_slopes.data()), kv,
+                                               again.data(), d, nullptr));
+    BLOOM_CUDA_OK(cuda::LaunchAttentionDecode(
+        d_qkv.data(), static_cast<const int32_t*>(d_decode->data()),
+        static_cast<int32_t>(work.decode_tokens.size()), pos, slt,
+        static_cast<const float*>(d_slopes.data()), kv, kSplits, decode_stores,
+        static_cast<float*>(scratch.data()), again.data(), d, nullptr));
+    ExpectClose(again, Rounded(ref, d), Tolerance(d, 5e-5), what + ": context, second launch");
+  }
   ExpectClose(device_keys, keys, 0.0, what + ": K cache after the store");
   ExpectClose(device_values, values, 0.0, what + ": V cache after the store");
   EXPECT_TRUE(scratch.GuardsIntact()) << what << ": split-K partials overran their scratch";

@@ -23,6 +23,7 @@
 #include "kernels/cuda/gather_rows.cuh"
 #include "kernels/cuda/gelu.cuh"
 #include "kernels/cuda/gemm.cuh"
+#include "kernels/cuda/gemv.cuh"
 #include "kernels/cuda/layer_norm.cuh"
 #include "test/gpu/gpu_test_util.h"
 
@@ -165,6 +166,7 @@ TEST_P(OpParity, CastToEveryDtype) {
 struct LinearCase {
   int64_t rows, in, out;
   bool bias, gelu;
+  bool expect_gemv = false;  // 16-bit operands take the GEMV kernel (rows <= 8, K % 8 == 0)
 };
 
 // Runs one Linear through LinearGemm and checks it against cpu::Linear.
@@ -189,6 +191,10 @@ void CheckLinear(cuda::LinearGemm& gemm, std::mt19937& rng, DType ab, DType y_dt
   // Products of 16-bit operands are exact in fp32; the accumulation order
   // differs from the CPU's, so F32 outputs of long dot products get 1e-5.
   ExpectClose(dy, Rounded(ref, y_dtype), Tolerance(y_dtype), what);
+  if (c.expect_gemv) {
+    // The decode shapes must reach the GEMV kernel, not fall back silently.
+    EXPECT_TRUE(gemm.UsesGemv(problem, dx.data(), dw.data())) << what;
+  }
   ::testing::Test::RecordProperty(what, gemm.FusedEpilogue(problem, dx.data(), dw.data(), db.data(), dy.data())
                            ? "fused epilogue"
                            : "separate epilogue");
@@ -201,12 +207,21 @@ TEST_P(OpParity, LinearWithBiasAndGeluEpilogues) {
   {
     cuda::LinearGemm gemm;
     ASSERT_EQ(gemm.Init(workspace, 32 << 20), CUBLAS_STATUS_SUCCESS);
-    for (const LinearCase& c : {LinearCase{1, 64, 96, true, false}, LinearCase{37, 200, 129, true, true},
-                                LinearCase{128, 256, 512, false, false}, LinearCase{5, 4096, 48, true, true},
-                                LinearCase{3, 96, 40, false, true}}) {
+    const bool half = d != DType::kF32;
+    for (const LinearCase& c : {LinearCase{1, 64, 96, true, false, half}, LinearCase{37, 200, 129, true, true},
+                                LinearCase{128, 256, 512, false, false}, LinearCase{5, 4096, 48, true, true, half},
+                                LinearCase{3, 96, 40, false, true, half},
+                                // GEMV: every row count 1..8, M not a multiple of the rows per
+                                // block, K with a partial last stride (1032 = 8 * 129), K = 16384
+                                // (several strides), K not a multiple of 8 (cuBLASLt).
+                                LinearCase{2, 1032, 131, true, false, half}, LinearCase{4, 2056, 67, true, true, half},
+                                LinearCase{6, 16384, 45, true, false, half}, LinearCase{7, 520, 1001, false, true, half},
+                                LinearCase{8, 4096, 258, true, true, half}, LinearCase{4, 100, 33, true, false},
+                                // A BLOOM-7b1 decode shape at batch 1.
+                                LinearCase{1, 4096, 12288, true, false, half}}) {
       CheckLinear(gemm, rng_, d, d, c);
       // The LM head's form: 16-bit operands, F32 logits.
-      if (d != DType::kF32) CheckLinear(gemm, rng_, d, DType::kF32, c);
+      if (half) CheckLinear(gemm, rng_, d, DType::kF32, c);
     }
     EXPECT_FALSE(cuda::LinearGemm::Supports(DType::kF32, DType::kBF16, DType::kF32));
     EXPECT_FALSE(cuda::LinearGemm::Supports(DType::kBF16, DType::kBF16, DType::kF16));
