@@ -12,4 +12,11 @@ bool LaunchedByMpiLauncher() {
   return false;
 }
 
+int MpiLauncherRank() {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"}) {
+    if (const char* value = std::getenv(name)) return std::atoi(value);
+  }
+  return 0;
+}
+
 }  // namespace bloom

@@ -10,4 +10,9 @@ namespace bloom {
 // PMI_SIZE).
 bool LaunchedByMpiLauncher();
 
+// This process's rank as the launcher set it (0 when not launched by one),
+// known before MPI is initialised: a tool uses it to make every rank but 0 a
+// silent follower before reading any input.
+int MpiLauncherRank();
+
 }  // namespace bloom

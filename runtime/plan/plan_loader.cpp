@@ -55,7 +55,13 @@ absl::StatusOr<LoadedPlan> LoadedPlan::Load(const std::string& plan_dir) {
 absl::StatusOr<LoadedPlan> LoadedPlan::Load(const std::string& plan_dir, int rank) {
   const std::string path = absl::StrCat(plan_dir, "/", plan::RankPlanFileName(rank));
   if (!FileExists(path)) {
-    if (rank == 0 && FileExists(absl::StrCat(plan_dir, "/", plan::kPlanFileName))) return Load(plan_dir);
+    if (rank == 0) {
+      const std::string single = absl::StrCat(plan_dir, "/", plan::kPlanFileName);
+      if (FileExists(single)) return Load(plan_dir);
+      return absl::NotFoundError(absl::StrCat(
+          single, ": cannot open (nor ", plan::RankPlanFileName(0), "; is ", plan_dir,
+          " a plan directory written by bloom-compile?)"));
+    }
     return absl::NotFoundError(absl::StrCat(
         path, ": cannot open the plan of rank ", rank, " (is ", plan_dir,
         " a plan directory written by bloom-compile for this many ranks?)"));

@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "runtime/comm/launcher_env.h"
 #include "runtime/exec/scheduler.h"
 #include "runtime/exec/text_stream.h"
 #include "runtime/support/npy.h"
@@ -62,7 +63,7 @@ PlanFacts FactsOf(const LoadedPlan& loaded, const RunFlags& flags) {
 }
 
 absl::StatusOr<Backend> Load(const RunFlags& flags, LoadedPlan plan) {
-  return CreateBackend(flags.backend, std::move(plan), flags.checkpoint_dir,
+  return CreateBackend(flags.backend, std::move(plan), flags.plan_dir, flags.checkpoint_dir,
                        /*progress=*/::isatty(STDERR_FILENO) != 0);
 }
 
@@ -300,7 +301,14 @@ int Main(int argc, char** argv) {
   if (!flags.ok()) return Fail(kExitUsage, flags.status());
   if (absl::Status s = CheckBackendAvailable(flags->backend); !s.ok()) return Fail(kExitUsage, s);
 
-  absl::StatusOr<LoadedPlan> plan = LoadedPlan::Load(flags->plan_dir);
+  // Under mpirun, ranks other than 0 only follow rank 0's steps; they read
+  // no prompt and print nothing.
+  if (LaunchedByMpiLauncher() && MpiLauncherRank() != 0) {
+    return RunMpiFollower(flags->plan_dir, flags->checkpoint_dir);
+  }
+  // Rank 0's plan: for a tensor-parallel directory it has the full
+  // vocabulary (its logits are all-gathered) and the shared limits.
+  absl::StatusOr<LoadedPlan> plan = LoadedPlan::Load(flags->plan_dir, /*rank=*/0);
   if (!plan.ok()) return Fail(kExitFailure, plan.status());
   switch (flags->mode) {
     case Mode::kTokens:

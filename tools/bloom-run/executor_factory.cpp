@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/comm/launcher_env.h"
 #include "runtime/exec/cpu_executor.h"
 #ifdef BLOOM_HAVE_CUDA
 #include "runtime/cuda/cuda_executor.h"
@@ -38,12 +39,28 @@ absl::Status CheckBackendAvailable(const std::string& backend) {
 }
 
 absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan plan,
+                                      const std::string& plan_dir,
                                       const std::string& checkpoint_dir, bool progress) {
   if (absl::Status s = CheckBackendAvailable(backend); !s.ok()) return s;
   ExecutorOptions options;
   options.checkpoint_dir = checkpoint_dir;
   if (progress) options.on_weight_loaded = DrawProgress;
   Backend result;
+  if (plan.plan().tp_size() > 1 || LaunchedByMpiLauncher()) {
+    if (backend != "cpu") {
+      return absl::UnimplementedError(absl::StrCat(
+          "tensor-parallel plans (tp_size ", plan.plan().tp_size(),
+          ") and mpirun launches run on --backend=cpu only for now; the CUDA executor has no "
+          "NCCL collectives yet"));
+    }
+    RankGroupOptions group_options;
+    group_options.executor = options;
+    absl::StatusOr<std::unique_ptr<RankGroup>> group = OpenRankGroup(plan_dir, group_options);
+    if (!group.ok()) return group.status();
+    result.rank_group = group->get();
+    result.executor = *std::move(group);
+    return result;
+  }
 #ifdef BLOOM_HAVE_CUDA
   if (backend == "cuda") {
     absl::StatusOr<std::unique_ptr<CudaExecutor>> cuda =
@@ -59,6 +76,15 @@ absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan pla
   if (!cpu.ok()) return cpu.status();
   result.executor = *std::move(cpu);
   return result;
+}
+
+int RunMpiFollower(const std::string& plan_dir, const std::string& checkpoint_dir) {
+  RankGroupOptions options;
+  options.executor.checkpoint_dir = checkpoint_dir;
+  absl::StatusOr<std::unique_ptr<RankGroup>> group = OpenRankGroup(plan_dir, options);
+  // Every rank gets the same error; rank 0 prints it.
+  if (!group.ok()) return 1;
+  return (*group)->RunFollower().ok() ? 0 : 1;
 }
 
 }  // namespace bloom::run

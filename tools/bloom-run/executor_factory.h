@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "runtime/exec/executor.h"
+#include "runtime/exec/rank_group.h"
 #include "runtime/exec/scheduler.h"
 #include "runtime/plan/plan_loader.h"
 
@@ -23,12 +24,24 @@ struct Backend {
   // The backend's fused step + on-device argmax, for the scheduler's greedy
   // steps (SchedulerOptions::greedy_step); empty where there is none (CPU).
   GreedyStepFn greedy_step;
+  // Set when the plan is tensor-parallel or the process was started by
+  // mpirun: `executor` is then this group (rank 0's face of it).
+  RankGroup* rank_group = nullptr;
 };
 
 // Loads the plan's weights onto the backend's device. With `progress`, a
 // bar on stderr follows the weights as they load (callers pass it only
 // when stderr is a terminal).
+// A tensor-parallel plan directory (tp_size > 1), or any plan under mpirun,
+// runs as a RankGroup on the CPU backend: a thread per rank, or a rank per
+// process under mpirun (`plan_dir` is then reloaded rank by rank).
 absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan plan,
+                                      const std::string& plan_dir,
                                       const std::string& checkpoint_dir, bool progress);
+
+// Under mpirun, every process but rank 0 runs this instead of reading any
+// input: it joins the rank group and executes rank 0's steps until rank 0
+// shuts the group down. Returns the exit code.
+int RunMpiFollower(const std::string& plan_dir, const std::string& checkpoint_dir);
 
 }  // namespace bloom::run
