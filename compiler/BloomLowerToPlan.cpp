@@ -72,7 +72,7 @@ class StepLowering {
 
   LogicalResult Lower(mlir::Operation* op) {
     if (mlir::isa<graph::BloomDialect>(op->getDialect()) &&
-        !mlir::isa<graph::WeightOp>(op)) {
+        !mlir::isa<graph::WeightOp, graph::PrefetchWeightsOp, graph::AwaitWeightsOp>(op)) {
       auto offsets = op->getAttrOfType<mlir::DenseI64ArrayAttr>(kArenaOffsetsAttr);
       unsigned internal = mlir::isa<graph::AlibiAttentionOp>(op) ? 1 : 0;
       if (!offsets || offsets.size() != op->getNumResults() + internal) {
@@ -90,8 +90,19 @@ class StepLowering {
               weight.getLoc(), BufferType(weight.getType()), weight.getNameAttr(),
               weight.getFileAttr(), weight.getTensorAttr(),
               weight.getStoredDtypeAttr(), weight.getSliceDimAttr(),
-              weight.getSliceBeginAttr(), weight.getSliceEndAttr());
+              weight.getSliceBeginAttr(), weight.getSliceEndAttr(),
+              weight->getAttrOfType<mlir::StringAttr>(kStreamUnitAttr),
+              weight->getAttrOfType<mlir::IntegerAttr>(kSlotOffsetAttr));
           lowered_[weight] = lowered.getResult();
+          return mlir::success();
+        })
+        .Case([&](graph::PrefetchWeightsOp prefetch) {
+          builder_.create<plan_ir::PrefetchWeightsOp>(prefetch.getLoc(),
+                                                      prefetch.getUnitAttr());
+          return mlir::success();
+        })
+        .Case([&](graph::AwaitWeightsOp await) {
+          builder_.create<plan_ir::AwaitWeightsOp>(await.getLoc(), await.getUnitAttr());
           return mlir::success();
         })
         .Case([&](graph::EmbeddingOp embedding) {
@@ -335,7 +346,8 @@ class BloomLowerToPlanPass
         i64("kv_head_dim"), i64("kv_block_size"), i64("kv_num_blocks"), kv_dtype,
         i64("activations_bytes"),
         module->getAttrOfType<mlir::IntegerAttr>(kTpRankAttr),
-        module->getAttrOfType<mlir::IntegerAttr>(kTpSizeAttr));
+        module->getAttrOfType<mlir::IntegerAttr>(kTpSizeAttr),
+        /*num_weight_slots=*/nullptr, /*weight_slot_bytes=*/nullptr);
     program.getBody().emplaceBlock();
 
     StepLowering lowering(program);
@@ -357,6 +369,45 @@ class BloomLowerToPlanPass
       if (mlir::failed(lowering.Lower(&op))) return mlir::failure();
     }
     step.erase();
+    return LowerWeightUnits(module, program);
+  }
+
+  // --bloom-tier-memory's offloaded units become plan.weight_units at the
+  // top of the program (their order is plan.fbs's WeightUnit index) and
+  // its slots the program's weight_slots.
+  LogicalResult LowerWeightUnits(mlir::ModuleOp module, plan_ir::ProgramOp program) {
+    auto tiering = module->getAttrOfType<mlir::DictionaryAttr>(kTieringAttr);
+    if (!tiering) return mlir::success();
+    auto num_slots = tiering.getAs<mlir::IntegerAttr>("num_slots");
+    auto slot_bytes = tiering.getAs<mlir::IntegerAttr>("slot_bytes");
+    auto units = tiering.getAs<mlir::ArrayAttr>("units");
+    auto file = tiering.getAs<mlir::StringAttr>("units_file");
+    if (!num_slots || !slot_bytes || !units || !file) {
+      return module.emitError("bloom-lower-to-plan: bloom.tiering is incomplete; run "
+                              "--bloom-tier-memory again");
+    }
+    if (num_slots.getInt() == 0) return mlir::success();
+    program.setNumWeightSlotsAttr(num_slots);
+    program.setWeightSlotBytesAttr(slot_bytes);
+    mlir::OpBuilder builder(program.getBody());
+    builder.setInsertionPointToStart(&program.getBody().front());
+    for (mlir::Attribute attr : units) {
+      auto unit = mlir::dyn_cast<mlir::DictionaryAttr>(attr);
+      auto name = unit ? unit.getAs<mlir::StringAttr>("name") : nullptr;
+      auto residency = unit ? unit.getAs<mlir::StringAttr>("residency") : nullptr;
+      if (!name || !residency || !unit.getAs<mlir::IntegerAttr>("bytes") ||
+          !unit.getAs<mlir::IntegerAttr>("slot")) {
+        return module.emitError("bloom-lower-to-plan: a bloom.tiering unit lacks its fields");
+      }
+      if (residency.getValue() == "device") continue;
+      bool disk = residency.getValue() == "disk";
+      builder.create<plan_ir::WeightUnitOp>(
+          mlir::NameLoc::get(name), name,
+          plan_ir::ResidencyAttr::get(builder.getContext(),
+                                      disk ? plan_ir::Residency::Disk : plan_ir::Residency::Host),
+          unit.getAs<mlir::IntegerAttr>("bytes"), unit.getAs<mlir::IntegerAttr>("slot"),
+          disk ? file : nullptr, disk ? unit.getAs<mlir::IntegerAttr>("file_offset") : nullptr);
+    }
     return mlir::success();
   }
 };

@@ -11,7 +11,8 @@ bool HasKernel(mlir::Operation* op) {
                    graph::AddLayerNormOp, graph::LinearOp, graph::GeluOp,
                    graph::AddOp, graph::CastOp, graph::AlibiAttentionOp,
                    graph::GatherRowsOp, graph::LmHeadOp, graph::AllReduceOp,
-                   graph::AllGatherOp>(op);
+                   graph::AllGatherOp, graph::PrefetchWeightsOp,
+                   graph::AwaitWeightsOp>(op);
 }
 
 mlir::LogicalResult CheckKernels(mlir::Operation* step) {
@@ -26,7 +27,7 @@ mlir::LogicalResult CheckKernels(mlir::Operation* step) {
 mlir::LogicalResult CheckPrecisionAssigned(mlir::Operation* step) {
   mlir::WalkResult walk = step->walk([](mlir::Operation* op) {
     if (!mlir::isa<graph::BloomDialect>(op->getDialect()) ||
-        mlir::isa<graph::WeightOp>(op)) {
+        mlir::isa<graph::WeightOp, graph::PrefetchWeightsOp, graph::AwaitWeightsOp>(op)) {
       return mlir::WalkResult::advance();
     }
     bool assigned = op->hasAttr("precision");

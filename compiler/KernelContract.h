@@ -33,5 +33,11 @@ inline constexpr char kPrecisionPolicyAttr[] = "bloom.precision_policy";
 // What --bloom-partition-tp records: this graph is rank tp_rank of tp_size.
 inline constexpr char kTpRankAttr[] = "bloom.tp_rank";
 inline constexpr char kTpSizeAttr[] = "bloom.tp_size";
+// What --bloom-tier-memory records: the module's placement (units, slots,
+// bytes per tier, the cost model's figures), and on each streamed
+// bloom.weight its unit and byte offset inside the unit.
+inline constexpr char kTieringAttr[] = "bloom.tiering";
+inline constexpr char kStreamUnitAttr[] = "bloom.stream_unit";
+inline constexpr char kSlotOffsetAttr[] = "bloom.slot_offset";
 
 }  // namespace bloom

@@ -186,6 +186,88 @@ def BloomPlanMemory : Pass<"bloom-plan-memory", "mlir::ModuleOp"> {
   ];
 }
 
+def BloomTierMemory : Pass<"bloom-tier-memory", "mlir::ModuleOp"> {
+  let summary = "Places weight units on device, host or disk; streams the offloaded ones.";
+  let description = [{
+    Runs after --bloom-plan-memory, whose `bloom.memory` gives what stays on
+    the device first: the KV cache, the arena and the workspace. Weights are
+    grouped into units by name: one per transformer layer (`h.N.*` →
+    "h.N"), the embedding (`word_embeddings*` → "embedding") and the head
+    (`ln_f.*`, an untied `lm_head.weight` → "head"). A unit is packed in
+    first-use order, each weight at a 256-byte-aligned offset, and its size
+    rounded up to 4096. The tied LM head reads the embedding's table, so the
+    "embedding" unit is visited twice per step (at the first op and at the
+    LM head) and, if offloaded, streamed twice.
+
+    If everything fits `device-memory`, nothing changes. Otherwise units
+    leave the device, cheapest first by the cost model: streaming a unit
+    costs visits × bytes / link bandwidth (host: `h2d-bandwidth`; disk: the
+    slower of `disk-bandwidth` and `h2d-bandwidth`, the copy being staged
+    through pinned host memory). Layers (one visit) go before the tied
+    embedding (two); equal layers are taken evenly spread over the step so
+    that each copy overlaps resident layers' compute. Streamed units rotate
+    through `slots` device slots, each as large as the largest streamed
+    unit, and the slots count against the device; every candidate slot size
+    (each distinct unit size) is tried and the cheapest plan kept.
+    Offloaded units fill `host-memory`, the most visited first, then the
+    disk (`disk-budget`; a disk unit also needs `slots` × slot bytes of
+    pinned host staging, counted against `host-memory`). `offload=host|disk`
+    forces every unit to that tier (tests). A plan that cannot fit is an
+    error with the numbers and what would fit.
+
+    Offloaded unit k (in first-use order) streams into slot k mod `slots`.
+    Each visit gets `bloom.prefetch_weights` right after the last op of the
+    slot's previous visit (at the start of the step for a slot's first
+    visit) and `bloom.await_weights` right before its first op, so a copy
+    runs `slots` − 1 units ahead of its use. Streamed weights get
+    `bloom.stream_unit` and `bloom.slot_offset`; the module gets
+    `bloom.tiering`: units (name, residency, bytes, visits, slot, disk file
+    offset), slots, bytes per tier and the expected decode step time
+    (resident bytes / `device-bandwidth` + streamed bytes / link bandwidth)
+    for report.json.
+
+    Before (device budget for one of two layers):
+    ```mlir
+    %q0 = bloom.weight "h.0.self_attention.query_key_value.weight" : tensor<24x8xf32>
+    %a0 = bloom.alibi_attention %n, %q0, ... loc("h.0.attn_context")
+    ...
+    %q1 = bloom.weight "h.1.self_attention.query_key_value.weight" : tensor<24x8xf32>
+    %a1 = bloom.alibi_attention %m, %q1, ... loc("h.1.attn_context")
+    ```
+    After:
+    ```mlir
+    bloom.prefetch_weights "h.1"
+    %q0 = bloom.weight "h.0.self_attention.query_key_value.weight" : tensor<24x8xf32>
+    %a0 = bloom.alibi_attention %n, %q0, ...
+    ...
+    %q1 = bloom.weight "h.1.self_attention.query_key_value.weight"
+            {bloom.slot_offset = 0 : i64, bloom.stream_unit = "h.1"} : tensor<24x8xf32>
+    bloom.await_weights "h.1"
+    %a1 = bloom.alibi_attention %m, %q1, ...
+    ```
+  }];
+  let options = [
+    Option<"deviceMemory", "device-memory", "int64_t", "0",
+           "Bytes of device memory (0: no limit)">,
+    Option<"hostMemory", "host-memory", "int64_t", "-1",
+           "Bytes of pinned host memory for weights (-1: no limit, 0: no host tier)">,
+    Option<"diskBudget", "disk-budget", "int64_t", "0",
+           "Bytes of disk for weight units (0: no disk tier, -1: no limit)">,
+    Option<"slots", "slots", "int64_t", "2",
+           "Device slots streamed units rotate through (at least 2)">,
+    Option<"offload", "offload", "std::string", "\"\"",
+           "Force every weight unit to this tier: host or disk (tests)">,
+    Option<"deviceBandwidth", "device-bandwidth", "double", "3.0e12",
+           "Device memory read bandwidth, bytes/s">,
+    Option<"h2dBandwidth", "h2d-bandwidth", "double", "25.0e9",
+           "Pinned host to device bandwidth, bytes/s">,
+    Option<"diskBandwidth", "disk-bandwidth", "double", "3.0e9",
+           "Disk to pinned host bandwidth, bytes/s">,
+    Option<"unitsFile", "units-file", "std::string", "\"weight_units.bin\"",
+           "The disk units' file, relative to the plan directory">,
+  ];
+}
+
 def BloomLowerToPlan : Pass<"bloom-lower-to-plan", "mlir::ModuleOp"> {
   let summary = "Lowers the bloom graph to a plan program.";
   let description = [{

@@ -28,8 +28,21 @@ void BuildPipeline(mlir::OpPassManager& pm, const PipelineOptions& options,
     memory.maxLogitRows = options.max_logit_rows;
     memory.maxSeqLen = options.max_seq_len;
     memory.maxSequences = options.max_sequences;
-    memory.deviceMemory = options.device_memory;
+    memory.deviceMemory = options.tiering ? 0 : options.device_memory;
     pm.addPass(createBloomPlanMemory(memory));
+  }
+  if (last >= PipelineStage::kTier && options.tiering) {
+    BloomTierMemoryOptions tier;
+    tier.deviceMemory = options.device_memory;
+    tier.hostMemory = options.host_memory;
+    tier.diskBudget = options.disk_budget;
+    tier.slots = options.weight_slots;
+    tier.offload = options.offload;
+    tier.deviceBandwidth = options.device_bandwidth;
+    tier.h2dBandwidth = options.h2d_bandwidth;
+    tier.diskBandwidth = options.disk_bandwidth;
+    tier.unitsFile = options.units_file;
+    pm.addPass(createBloomTierMemory(tier));
   }
   if (last >= PipelineStage::kPlan) pm.addPass(createBloomLowerToPlan());
 }

@@ -1,6 +1,6 @@
 // The pass pipeline that bloom-compile runs from the imported bloom graph to
 // the plan: fuse → partition-tp (tp > 1: this rank's graph) →
-// assign-precision → plan-memory → lower.
+// assign-precision → plan-memory → tier-memory (when tiering) → lower.
 #pragma once
 
 #include <cstdint>
@@ -11,8 +11,9 @@
 namespace bloom {
 
 // Where the pipeline may stop (bloom-compile --emit=...), in order.
-// kPartition is --bloom-partition-tp (nothing at tp = 1).
-enum class PipelineStage { kImport, kFuse, kPartition, kPrecision, kMemory, kPlan };
+// kPartition is --bloom-partition-tp (nothing at tp = 1), kTier
+// --bloom-tier-memory (nothing without tiering).
+enum class PipelineStage { kImport, kFuse, kPartition, kPrecision, kMemory, kTier, kPlan };
 
 struct PipelineOptions {
   std::string policy = "fp32";  // fp32, bf16 or fp16
@@ -24,6 +25,16 @@ struct PipelineOptions {
   int64_t tp_size = 1;          // tensor-parallel ranks; 1: no partitioning
   int64_t tp_rank = 0;          // the rank whose plan this pipeline makes
   bool replicate_vocab = false; // tp does not divide the vocabulary
+  // Memory tiering (--bloom-tier-memory). Off: every weight on the device
+  // and --bloom-plan-memory checks device_memory. On: the tier pass checks
+  // it, offloading weights as the budgets allow.
+  bool tiering = false;
+  int64_t host_memory = -1;  // -1: no limit; 0: no host tier
+  int64_t disk_budget = 0;   // 0: no disk tier; -1: no limit
+  int64_t weight_slots = 2;
+  std::string offload;       // "", "host" or "disk"
+  double device_bandwidth = 3.0e12, h2d_bandwidth = 25.0e9, disk_bandwidth = 3.0e9;
+  std::string units_file = "weight_units.bin";  // relative to the plan directory
 };
 
 // Appends the passes from a `bloom` graph module up to and including

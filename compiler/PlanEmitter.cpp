@@ -1,7 +1,9 @@
 // Writes plan.fbs from the plan dialect. The mapping is one to one: each
 // tensor-declaring op (plan.weight, plan.input, plan.buffer) is a Tensor, each
 // kernel op an Instruction whose operands are its `ins` and whose result is
-// its `outs`, as indices into the tensor list.
+// its `outs`, as indices into the tensor list. Tiering: each plan.weight_unit
+// is a WeightUnit (in declaration order), a streamed weight's unit is that
+// index, and prefetch/await are instructions without operands.
 #include "compiler/PlanEmitter.h"
 
 #include <limits>
@@ -9,6 +11,7 @@
 
 #include "dialects/Plan/PlanOps.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -57,6 +60,17 @@ class PlanSerializer {
  public:
   LogicalResult Serialize(plan_ir::ProgramOp program,
                           std::vector<uint8_t>& bytes) {
+    // Units first: weights and instructions refer to them by index.
+    for (auto unit : program.getBody().getOps<plan_ir::WeightUnitOp>()) {
+      unit_index_[unit.getName()] = static_cast<int32_t>(units_.size());
+      bool disk = unit.getResidency() == plan_ir::Residency::Disk;
+      units_.push_back(fb::CreateWeightUnit(
+          fbb_, fbb_.CreateString(unit.getName().str()),
+          disk ? fb::Residency::Disk : fb::Residency::Host, unit.getBytes(),
+          Int32(static_cast<int64_t>(unit.getSlot())),
+          disk ? fbb_.CreateString(unit.getFile()->str()) : 0,
+          unit.getFileOffset().value_or(0)));
+    }
     for (mlir::Operation& op : program.getBody().getOps()) {
       if (mlir::failed(Emit(&op))) return mlir::failure();
     }
@@ -99,7 +113,10 @@ class PlanSerializer {
         program.getArenaBytes(), fbb_.CreateVector(tensors_),
         fbb_.CreateVector(instructions_),
         Int32(static_cast<int64_t>(program.getEosTokenId())),
-        Int32(program.tpRank()), Int32(program.tpSize()));
+        Int32(program.tpRank()), Int32(program.tpSize()),
+        units_.empty() ? 0 : fbb_.CreateVector(units_),
+        Int32(program.getNumWeightSlots().value_or(0)),
+        program.getWeightSlotBytes().value_or(0));
     fb::FinishPlanBuffer(fbb_, plan);
     bytes.assign(fbb_.GetBufferPointer(),
                  fbb_.GetBufferPointer() + fbb_.GetSize());
@@ -124,9 +141,25 @@ class PlanSerializer {
               fbb_.CreateString(weight.getTensor()->str()), *stored,
               weight.getSliceDim() ? Int32(*weight.getSliceDim()) : -1,
               weight.getSliceBegin().value_or(0), weight.getSliceEnd().value_or(0));
+          int32_t unit = -1;
+          if (weight.getStreamUnit()) unit = unit_index_.lookup(*weight.getStreamUnit());
           return AddTensor(weight.getResult(), weight.getName(),
                            fb::TensorKind::Weight, fb::TensorRole::None,
-                           fb::RowDim::Static, 0, source);
+                           fb::RowDim::Static, 0, source, unit,
+                           weight.getSlotOffset().value_or(0));
+        })
+        .Case([&](plan_ir::WeightUnitOp) { return mlir::success(); })
+        .Case([&](plan_ir::PrefetchWeightsOp k) {
+          return AddInstruction(
+              k, {}, {}, fb::Kernel::PrefetchWeights,
+              fb::CreatePrefetchWeights(fbb_, unit_index_.lookup(k.getUnit())).Union(),
+              std::nullopt, std::nullopt);
+        })
+        .Case([&](plan_ir::AwaitWeightsOp k) {
+          return AddInstruction(
+              k, {}, {}, fb::Kernel::AwaitWeights,
+              fb::CreateAwaitWeights(fbb_, unit_index_.lookup(k.getUnit())).Union(),
+              std::nullopt, std::nullopt);
         })
         .Case([&](plan_ir::InputOp input) {
           return AddTensor(input.getResult(), input.getName(),
@@ -216,7 +249,8 @@ class PlanSerializer {
   LogicalResult AddTensor(mlir::Value value, llvm::StringRef name,
                           fb::TensorKind kind, fb::TensorRole role,
                           fb::RowDim rows, uint64_t offset,
-                          flatbuffers::Offset<fb::WeightSource> source) {
+                          flatbuffers::Offset<fb::WeightSource> source,
+                          int32_t stream_unit = -1, uint64_t slot_offset = 0) {
     auto type = mlir::cast<mlir::MemRefType>(value.getType());
     std::optional<fb::DType> dtype = ToDType(type.getElementType());
     if (!dtype) {
@@ -231,7 +265,7 @@ class PlanSerializer {
     index_[value] = static_cast<uint32_t>(tensors_.size());
     tensors_.push_back(fb::CreateTensor(
         fbb_, fbb_.CreateString(name.str()), kind, role, *dtype,
-        fbb_.CreateVector(shape), rows, offset, source));
+        fbb_.CreateVector(shape), rows, offset, source, stream_unit, slot_offset));
     return mlir::success();
   }
 
@@ -263,6 +297,8 @@ class PlanSerializer {
   std::vector<flatbuffers::Offset<fb::Instruction>> instructions_;
   llvm::DenseMap<mlir::Value, uint32_t> index_;
   llvm::DenseSet<uint32_t> roles_;
+  std::vector<flatbuffers::Offset<fb::WeightUnit>> units_;
+  llvm::StringMap<int32_t> unit_index_;  // plan.weight_unit name -> WeightUnit index
 };
 
 LogicalResult WriteFile(mlir::ModuleOp module, const std::string& path,

@@ -1,5 +1,6 @@
 #include "compiler/Report.h"
 
+#include <algorithm>
 #include <string>
 
 #include "llvm/Support/FileSystem.h"
@@ -16,6 +17,85 @@ namespace {
 constexpr char kMemoryPlanAttr[] = "bloom.memory";
 constexpr char kPrecisionPolicyAttr[] = "bloom.precision_policy";
 constexpr char kTpSizeAttr[] = "bloom.tp_size";
+constexpr char kTieringAttr[] = "bloom.tiering";
+
+int64_t IntField(mlir::DictionaryAttr dict, llvm::StringRef key) {
+  auto attr = dict ? dict.getAs<mlir::IntegerAttr>(key) : nullptr;
+  return attr ? attr.getInt() : 0;
+}
+
+double FloatField(mlir::DictionaryAttr dict, llvm::StringRef key) {
+  auto attr = dict ? dict.getAs<mlir::FloatAttr>(key) : nullptr;
+  return attr ? attr.getValueAsDouble() : 0.0;
+}
+
+// A budget: null when unlimited (-1), else bytes (0: the tier is unused).
+llvm::json::Value BudgetValue(int64_t bytes) {
+  return bytes < 0 ? llvm::json::Value(nullptr) : llvm::json::Value(bytes);
+}
+
+// report.json's "tiering" section from --bloom-tier-memory's record.
+llvm::json::Object TieringReport(mlir::DictionaryAttr tiering) {
+  llvm::json::Array units;
+  if (auto list = tiering.getAs<mlir::ArrayAttr>("units")) {
+    for (mlir::Attribute attr : list) {
+      auto unit = mlir::cast<mlir::DictionaryAttr>(attr);
+      auto name = unit.getAs<mlir::StringAttr>("name");
+      auto residency = unit.getAs<mlir::StringAttr>("residency");
+      llvm::json::Object entry{{"name", name ? name.str() : ""},
+                               {"residency", residency ? residency.str() : ""},
+                               {"bytes", IntField(unit, "bytes")},
+                               {"visits", IntField(unit, "visits")}};
+      if (IntField(unit, "slot") >= 0 && residency && residency.getValue() != "device") {
+        entry["slot"] = IntField(unit, "slot");
+      }
+      if (unit.get("file_offset")) entry["file_offset"] = IntField(unit, "file_offset");
+      units.push_back(std::move(entry));
+    }
+  }
+  const int64_t slots = IntField(tiering, "num_slots") * IntField(tiering, "slot_bytes");
+  const double resident = FloatField(tiering, "resident_seconds");
+  const double stream = FloatField(tiering, "stream_seconds");
+  auto file = tiering.getAs<mlir::StringAttr>("units_file");
+  return llvm::json::Object{
+      {"budgets",
+       llvm::json::Object{{"device_bytes", BudgetValue(IntField(tiering, "device_budget"))},
+                          {"host_bytes", BudgetValue(IntField(tiering, "host_budget"))},
+                          {"disk_bytes", BudgetValue(IntField(tiering, "disk_budget"))}}},
+      {"bandwidths",
+       llvm::json::Object{{"device_bytes_per_s", FloatField(tiering, "device_bandwidth")},
+                          {"h2d_bytes_per_s", FloatField(tiering, "h2d_bandwidth")},
+                          {"disk_bytes_per_s", FloatField(tiering, "disk_bandwidth")}}},
+      {"weight_slots", llvm::json::Object{{"count", IntField(tiering, "num_slots")},
+                                          {"bytes_each", IntField(tiering, "slot_bytes")}}},
+      {"bytes",
+       llvm::json::Object{
+           {"device_weights", IntField(tiering, "device_weights_bytes")},
+           {"device_slots", slots},
+           {"device_kv_activations_workspace", IntField(tiering, "device_fixed_bytes")},
+           {"device_total", IntField(tiering, "device_weights_bytes") + slots +
+                                IntField(tiering, "device_fixed_bytes")},
+           {"host_weights", IntField(tiering, "host_weights_bytes")},
+           {"host_staging", IntField(tiering, "host_staging_bytes")},
+           {"disk_weights", IntField(tiering, "disk_weights_bytes")}}},
+      {"units_file", IntField(tiering, "disk_weights_bytes") > 0 && file
+                         ? llvm::json::Value(file.str())
+                         : llvm::json::Value(nullptr)},
+      {"units", std::move(units)},
+      {"decode_step",
+       llvm::json::Object{
+           {"streamed_bytes", IntField(tiering, "streamed_bytes_per_step")},
+           {"resident_seconds", resident},
+           {"stream_seconds", stream},
+           {"expected_seconds", resident + stream},
+           {"fully_overlapped_seconds", std::max(resident, stream)},
+           {"overlap",
+            "expected_seconds = resident bytes / device bandwidth + streamed bytes / link "
+            "bandwidth, as if reading resident weights and streaming never overlapped; "
+            "copies run weight_slots.count - 1 units ahead on a copy stream, so the step "
+            "can approach fully_overlapped_seconds (the larger of the two)"}}},
+  };
+}
 
 std::string TypeName(mlir::Type type) {
   std::string text;
@@ -42,14 +122,23 @@ mlir::LogicalResult WriteReport(llvm::ArrayRef<mlir::ModuleOp> ranks,
       return attr ? attr.getInt() : 0;
     };
     // Device r runs rank r: one device per rank.
-    devices.push_back(llvm::json::Object{
+    llvm::json::Object device{
         {"device", static_cast<int64_t>(index)},
         {"weights_bytes", get("weights_bytes")},
         {"kv_cache_bytes", get("kv_cache_bytes")},
         {"activations_bytes", get("activations_bytes")},
         {"workspace_bytes", get("workspace_bytes")},
         {"total_bytes", get("total_bytes")},
-    });
+    };
+    // With tiering the device holds only its resident weights and the slots.
+    if (auto tiering = rank_module->getAttrOfType<mlir::DictionaryAttr>(kTieringAttr)) {
+      const int64_t slots = IntField(tiering, "num_slots") * IntField(tiering, "slot_bytes");
+      const int64_t resident = IntField(tiering, "device_weights_bytes");
+      device["weights_bytes"] = resident;
+      device["weight_slots_bytes"] = slots;
+      device["total_bytes"] = get("total_bytes") - get("weights_bytes") + resident + slots;
+    }
+    devices.push_back(std::move(device));
   }
   auto memory = module->getAttrOfType<mlir::DictionaryAttr>(kMemoryPlanAttr);
   auto get = [&](llvm::StringRef key) -> int64_t {
@@ -90,6 +179,10 @@ mlir::LogicalResult WriteReport(llvm::ArrayRef<mlir::ModuleOp> ranks,
            : llvm::json::Value(nullptr)},
       {"devices", std::move(devices)},
   };
+  if (auto tiering = module->getAttrOfType<mlir::DictionaryAttr>(kTieringAttr)) {
+    report["tiering"] = TieringReport(tiering);
+    report["device_memory_bytes"] = BudgetValue(IntField(tiering, "device_budget"));
+  }
 
   llvm::SmallString<256> path(dir);
   llvm::sys::path::append(path, "report.json");

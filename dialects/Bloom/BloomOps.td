@@ -518,4 +518,40 @@ def Bloom_AllGatherOp : Bloom_Op<"all_gather"> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Memory tiering (--bloom-tier-memory): streaming offloaded weight units.
+//===----------------------------------------------------------------------===//
+
+def Bloom_PrefetchWeightsOp : Bloom_Op<"prefetch_weights"> {
+  let summary = "Starts streaming an offloaded weight unit into its slot.";
+  let description = [{
+    Inserted by --bloom-tier-memory: starts copying the weight unit `unit`
+    (an entry of the module's `bloom.tiering` units) from host memory or
+    disk into its device slot, overlapping the ops that follow. Placed
+    after the last op that reads the slot's previous occupant. No operands
+    or results; not Pure (it must stay where it is).
+
+    ```mlir
+    bloom.prefetch_weights "h.3"
+    ```
+  }];
+  let arguments = (ins StrAttr:$unit);
+  let assemblyFormat = "$unit attr-dict";
+}
+
+def Bloom_AwaitWeightsOp : Bloom_Op<"await_weights"> {
+  let summary = "Waits until an offloaded weight unit is in its slot.";
+  let description = [{
+    Inserted by --bloom-tier-memory right before the first op of a visit
+    to an offloaded unit (a run of ops reading its weights): the unit's
+    prefetch must have completed before those weights are read.
+
+    ```mlir
+    bloom.await_weights "h.3"
+    ```
+  }];
+  let arguments = (ins StrAttr:$unit);
+  let assemblyFormat = "$unit attr-dict";
+}
+
 #endif  // BLOOM_DIALECT_BLOOM_OPS_TD

@@ -16,6 +16,12 @@ struct KvCacheResource
 
 // Activations and step inputs start at multiples of this many bytes.
 inline constexpr int64_t kArenaAlignment = 64;
+// Memory tiering (plan.fbs's WeightUnit): a unit's size and a disk unit's
+// file offset are multiples of kWeightUnitAlignment (direct I/O reads whole
+// 4096-byte blocks); a streamed weight's offset inside its unit (and slot)
+// is a multiple of kWeightSlotAlignment (wide vector loads on any device).
+inline constexpr int64_t kWeightUnitAlignment = 4096;
+inline constexpr int64_t kWeightSlotAlignment = 256;
 
 }  // namespace bloom::plan_ir
 

@@ -32,4 +32,12 @@ def Plan_Epilogue : I32EnumAttr<"Epilogue",
   let cppNamespace = "::bloom::plan_ir";
 }
 
+def Plan_Residency : I32EnumAttr<"Residency",
+    "where an offloaded weight unit lives between uses (device units are not declared)", [
+  I32EnumAttrCase<"Host", 1, "host">,
+  I32EnumAttrCase<"Disk", 2, "disk">,
+]> {
+  let cppNamespace = "::bloom::plan_ir";
+}
+
 #endif  // BLOOM_DIALECT_PLAN_ENUMS_TD

@@ -24,7 +24,12 @@ def Plan_ProgramOp : Plan_Op<"program", [
     shape (per layer, K and V pools of [blocks, heads, block_size, head_dim]),
     the activation arena's size in bytes, where the checkpoint lives and the
     generation defaults. A tensor-parallel plan says which rank of how many
-    it is (`tensor_parallel(rank = R, size = N)`; absent: rank 0 of 1). The body declares tensors (`plan.weight`,
+    it is (`tensor_parallel(rank = R, size = N)`; absent: rank 0 of 1). A
+    plan with offloaded weights (--bloom-tier-memory) has a ring of
+    `weight_slots(count = S, bytes = B)` device slots; its verifier checks
+    the slot discipline: every read of a streamed weight lies between its
+    unit's `plan.await_weights` and the next `plan.prefetch_weights` into the
+    same slot, and every await follows a prefetch of its unit. The body declares tensors (`plan.weight`,
     `plan.input`, `plan.buffer`) and calls kernels, in execution order.
 
     ```mlir
@@ -55,7 +60,9 @@ def Plan_ProgramOp : Plan_Op<"program", [
     TypeAttrOf<AnyTypeOf<[F32, F16, BF16]>>:$kv_dtype,
     Plan_NonNegativeI64:$arena_bytes,
     OptionalAttr<I64Attr>:$tp_rank,
-    OptionalAttr<I64Attr>:$tp_size);
+    OptionalAttr<I64Attr>:$tp_size,
+    OptionalAttr<Plan_PositiveI64>:$num_weight_slots,
+    OptionalAttr<Plan_PositiveI64>:$weight_slot_bytes);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = [{
     $model_name `checkpoint` $checkpoint_dir `eos_token_id` `=` $eos_token_id
@@ -68,6 +75,7 @@ def Plan_ProgramOp : Plan_Op<"program", [
                    `blocks` `=` $kv_num_blocks `,` `dtype` `=` $kv_dtype `)`
     `arena_bytes` `=` $arena_bytes
     (`tensor_parallel` `(` `rank` `=` $tp_rank^ `,` `size` `=` $tp_size `)`)?
+    (`weight_slots` `(` `count` `=` $num_weight_slots^ `,` `bytes` `=` $weight_slot_bytes `)`)?
     attr-dict-with-keyword $body
   }];
   let hasVerifier = 1;
@@ -97,6 +105,11 @@ def Plan_WeightOp : Plan_Op<"weight", [Pure, HasParent<"ProgramOp">]> {
     stored tensor (plan.fbs's WeightSource.slice_*): the rank loads only
     those bytes, and the result type is the slice's shape.
 
+    `stream "UNIT" at OFFSET` marks an offloaded weight (Tensor.stream_unit,
+    slot_offset): it lives in the `plan.weight_unit` named UNIT, at byte
+    OFFSET (a multiple of 256) of the unit's packed bytes and so of its
+    slot, and is read only from the slot.
+
     ```mlir
     %w = plan.weight "ln_f.weight" from "model.safetensors" ["ln_f.weight"] bf16
            : memref<64xf32>
@@ -112,12 +125,41 @@ def Plan_WeightOp : Plan_Op<"weight", [Pure, HasParent<"ProgramOp">]> {
     OptionalAttr<TypeAttrOf<AnyTypeOf<[F32, F16, BF16]>>>:$stored_dtype,
     OptionalAttr<I64Attr>:$slice_dim,
     OptionalAttr<I64Attr>:$slice_begin,
-    OptionalAttr<I64Attr>:$slice_end);
+    OptionalAttr<I64Attr>:$slice_end,
+    OptionalAttr<StrAttr>:$stream_unit,
+    OptionalAttr<I64Attr>:$slot_offset);
   let results = (outs StaticShapeMemRefOf<[F32, F16, BF16]>:$result);
   let assemblyFormat = [{
     $name (`from` $file^ ` ` `[` $tensor `]` $stored_dtype)?
     (`slice` `(` `dim` `=` $slice_dim^ `,` `begin` `=` $slice_begin `,` `end` `=` $slice_end `)`)?
+    (`stream` $stream_unit^ `at` $slot_offset)?
     attr-dict `:` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Plan_WeightUnitOp : Plan_Op<"weight_unit", [HasParent<"ProgramOp">]> {
+  let summary = "An offloaded group of weights, streamed as one block.";
+  let description = [{
+    plan.fbs's WeightUnit, in declaration order (the index that
+    Tensor.stream_unit and PrefetchWeights/AwaitWeights use): where the unit
+    lives between uses (`host` or `disk`), its packed size (a multiple of
+    4096, each weight at its `stream ... at` offset in its storage type),
+    the device slot it streams into, and for a disk unit the file (relative
+    to the plan directory) and the 4096-aligned offset of its bytes.
+
+    ```mlir
+    plan.weight_unit "h.1" host bytes = 40960 slot = 1
+    plan.weight_unit "h.2" disk bytes = 40960 slot = 0 file "weight_units.bin" offset 0
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, Plan_Residency:$residency,
+                       Plan_PositiveI64:$bytes, Plan_NonNegativeI64:$slot,
+                       OptionalAttr<StrAttr>:$file,
+                       OptionalAttr<Plan_NonNegativeI64>:$file_offset);
+  let assemblyFormat = [{
+    $name $residency `bytes` `=` $bytes `slot` `=` $slot
+    (`file` $file^ `offset` $file_offset)? attr-dict
   }];
   let hasVerifier = 1;
 }
@@ -355,6 +397,43 @@ def Plan_AllGatherOp : Plan_KernelOp<"all_gather"> {
     plan.all_gather ins(%local : memref<?x128xf32>) outs(%logits : memref<?x256xf32>)
     ```
   }];
+}
+
+//===----------------------------------------------------------------------===//
+// Weight streaming (plan.fbs's PrefetchWeights and AwaitWeights).
+//===----------------------------------------------------------------------===//
+
+def Plan_PrefetchWeightsOp : Plan_Op<"prefetch_weights", [HasParent<"ProgramOp">]> {
+  let summary = "Starts copying a weight unit into its slot.";
+  let description = [{
+    Instruction PrefetchWeights{unit}: starts streaming the named
+    `plan.weight_unit` into its slot (a copy stream on a GPU), overlapping
+    the kernels that follow. From here until the unit's await, nothing
+    reads the slot.
+
+    ```mlir
+    plan.prefetch_weights "h.2"
+    ```
+  }];
+  let arguments = (ins StrAttr:$unit);
+  let assemblyFormat = "$unit attr-dict";
+  let hasVerifier = 1;
+}
+
+def Plan_AwaitWeightsOp : Plan_Op<"await_weights", [HasParent<"ProgramOp">]> {
+  let summary = "Waits for a weight unit's copy before its weights are read.";
+  let description = [{
+    Instruction AwaitWeights{unit}: the unit's last prefetch has completed;
+    its weights may be read from the slot until the next prefetch into the
+    same slot.
+
+    ```mlir
+    plan.await_weights "h.2"
+    ```
+  }];
+  let arguments = (ins StrAttr:$unit);
+  let assemblyFormat = "$unit attr-dict";
+  let hasVerifier = 1;
 }
 
 #endif  // BLOOM_DIALECT_PLAN_OPS_TD

@@ -5,6 +5,9 @@
 //                 [--max-batch-tokens=N] [--max-sequences=N] [--max-logit-rows=N]
 //                 [--device-memory=BYTES] [--shapes-only]
 //                 [--tp=N [--tp-rank=R] [--tp-replicate-vocab]] [--pack-weights]
+//                 [--host-memory=BYTES] [--disk-dir=PATH] [--disk-budget=BYTES]
+//                 [--offload=host|disk] [--weight-slots=N] [--device-bandwidth=RATE]
+//                 [--h2d-bandwidth=RATE] [--disk-bandwidth=RATE]
 //
 // Builds the bloom graph from DIR (config.json + safetensors), runs
 // fuse → assign-precision → plan-memory → lower (compiler/Pipeline.h) and
@@ -18,8 +21,11 @@
 // --emit prints the IR after that stage to stdout instead and writes
 // nothing (rank --tp-rank's, default 0); --shapes-only reads only the config
 // (DIR or a config.json file) and writes the plan IR and report.json but no
-// plan files (there are no weights to point at). Any error is one line on
-// stderr and exit code 1.
+// plan files (there are no weights to point at). The tiering flags run
+// --bloom-tier-memory, which places weight units on device, host or disk
+// against the budgets; disk units are written to PLAN_DIR/[DISK_DIR/]
+// weight_units.bin (weight_units.rank<R>.bin per rank). Any error is one
+// line on stderr and exit code 1.
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -27,6 +33,7 @@
 #include "absl/status/statusor.h"
 #include "compiler/PlanEmitter.h"
 #include "tools/bloom-compile/pack_weights.h"
+#include "tools/bloom-compile/weight_units_file.h"
 #include "compiler/Pipeline.h"
 #include "compiler/Report.h"
 #include "dialects/Bloom/TensorNames.h"
@@ -77,6 +84,8 @@ cl::opt<PipelineStage> emit_flag(
                           "after --bloom-assign-precision"),
                clEnumValN(PipelineStage::kMemory, "memory",
                           "after --bloom-plan-memory"),
+               clEnumValN(PipelineStage::kTier, "tier",
+                          "after --bloom-tier-memory (with tiering)"),
                clEnumValN(PipelineStage::kPlan, "plan", "the plan dialect")),
     cl::cat(category));
 cl::opt<int64_t> max_seq_len_flag("max-seq-len",
@@ -114,6 +123,44 @@ cl::opt<bool> pack_weights_flag(
     cl::desc("Write each rank's weights, sliced and in the plan's storage "
              "types, into PLAN_DIR and point its plan at them"),
     cl::cat(category));
+// Memory tiering (--bloom-tier-memory): any of --host-memory, --disk-dir,
+// --disk-budget, --offload turns it on; --device-memory is then the budget
+// weights are placed against instead of a hard limit.
+cl::opt<std::string> host_memory_flag(
+    "host-memory",
+    cl::desc("Pinned host memory for offloaded weights, e.g. 64GiB (turns on "
+             "tiering; default with tiering: no limit)"),
+    cl::value_desc("BYTES"), cl::cat(category));
+cl::opt<std::string> disk_dir_flag(
+    "disk-dir",
+    cl::desc("Directory inside PLAN_DIR for disk-resident weight units "
+             "(weight_units.bin; turns on tiering and the disk tier)"),
+    cl::value_desc("PATH"), cl::cat(category));
+cl::opt<std::string> disk_budget_flag(
+    "disk-budget",
+    cl::desc("Disk bytes for weight units (turns on tiering; default with "
+             "--disk-dir: no limit)"),
+    cl::value_desc("BYTES"), cl::cat(category));
+cl::opt<std::string> offload_flag(
+    "offload",
+    cl::desc("Force every weight unit off the device: host or disk (tests)"),
+    cl::value_desc("host|disk"), cl::cat(category));
+cl::opt<int64_t> weight_slots_flag(
+    "weight-slots", cl::desc("Device slots streamed weight units rotate through (>= 2)"),
+    cl::init(2), cl::cat(category));
+cl::opt<std::string> device_bandwidth_flag(
+    "device-bandwidth",
+    cl::desc("Device memory bandwidth for the cost model (default 3TB/s)"),
+    cl::value_desc("RATE"), cl::cat(category));
+cl::opt<std::string> h2d_bandwidth_flag(
+    "h2d-bandwidth",
+    cl::desc("Host to device bandwidth for the cost model (default 25GB/s; "
+             "bloom-run --probe measures it)"),
+    cl::value_desc("RATE"), cl::cat(category));
+cl::opt<std::string> disk_bandwidth_flag(
+    "disk-bandwidth",
+    cl::desc("Disk to host bandwidth for the cost model (default 3GB/s)"),
+    cl::value_desc("RATE"), cl::cat(category));
 cl::opt<bool> shapes_only_flag(
     "shapes-only",
     cl::desc("Read only the config; write plan.mlir and report.json, no "
@@ -122,10 +169,11 @@ cl::opt<bool> shapes_only_flag(
 
 // "80GiB", "1.5GB", "512MiB", "4096": bytes. Decimal (kB, MB, GB, TB) and
 // binary (KiB, MiB, GiB, TiB) suffixes, any case, optional "B" alone.
-absl::StatusOr<int64_t> ParseByteSize(llvm::StringRef text) {
+absl::StatusOr<int64_t> ParseByteSize(llvm::StringRef text,
+                                      llvm::StringRef flag = "device-memory") {
   auto fail = [&]() {
     return absl::InvalidArgumentError(
-        "--device-memory=" + text.str() +
+        "--" + flag.str() + "=" + text.str() +
         " is not a size (expected bytes with an optional suffix, e.g. 80GiB, "
         "512MiB, 1.5GB)");
   };
@@ -147,6 +195,109 @@ absl::StatusOr<int64_t> ParseByteSize(llvm::StringRef text) {
     return static_cast<int64_t>(bytes);
   }
   return fail();
+}
+
+// "25GB/s", "3GiB/s", "3e9": bytes per second (the size suffixes above,
+// "/s" optional).
+absl::StatusOr<double> ParseBandwidth(const cl::opt<std::string>& flag) {
+  llvm::StringRef text = flag.getValue();
+  text.consume_back("/s");
+  absl::StatusOr<int64_t> bytes = ParseByteSize(text, flag.ArgStr);
+  if (!bytes.ok()) {
+    return absl::InvalidArgumentError("--" + flag.ArgStr.str() + "=" + flag.getValue() +
+                                      " is not a bandwidth (expected e.g. 25GB/s, "
+                                      "3GiB/s or bytes per second)");
+  }
+  return static_cast<double>(*bytes);
+}
+
+bool TieringRequested() {
+  return host_memory_flag.getNumOccurrences() > 0 || disk_dir_flag.getNumOccurrences() > 0 ||
+         disk_budget_flag.getNumOccurrences() > 0 || offload_flag.getNumOccurrences() > 0;
+}
+
+// The tiering half of the pipeline options, from the flags; one line for
+// the first bad one. `units_file` becomes relative to the plan directory.
+absl::Status TieringOptions(bloom::PipelineOptions& options) {
+  options.tiering = TieringRequested();
+  for (const cl::opt<std::string>* flag :
+       {&device_bandwidth_flag, &h2d_bandwidth_flag, &disk_bandwidth_flag}) {
+    if (flag->getNumOccurrences() > 0 && !options.tiering) {
+      return absl::InvalidArgumentError(
+          "--" + flag->ArgStr.str() +
+          " only matters with tiering (--host-memory, --disk-dir, --disk-budget or --offload)");
+    }
+  }
+  if (weight_slots_flag.getNumOccurrences() > 0) {
+    if (!options.tiering) {
+      return absl::InvalidArgumentError(
+          "--weight-slots only matters with tiering (--host-memory, --disk-dir, "
+          "--disk-budget or --offload)");
+    }
+    if (weight_slots_flag < 2 || weight_slots_flag > 64) {
+      return absl::InvalidArgumentError("--weight-slots must be in [2, 64], got " +
+                                        std::to_string(weight_slots_flag));
+    }
+  }
+  if (!options.tiering) return absl::OkStatus();
+  options.weight_slots = weight_slots_flag;
+  if (offload_flag.getNumOccurrences() > 0) {
+    if (offload_flag != "host" && offload_flag != "disk") {
+      return absl::InvalidArgumentError("--offload=" + offload_flag +
+                                        " is not a tier (expected host or disk)");
+    }
+    options.offload = offload_flag;
+  }
+  if (!host_memory_flag.empty()) {
+    absl::StatusOr<int64_t> bytes = ParseByteSize(host_memory_flag, "host-memory");
+    if (!bytes.ok()) return bytes.status();
+    options.host_memory = *bytes;
+  }
+  const bool disk = disk_dir_flag.getNumOccurrences() > 0 ||
+                    disk_budget_flag.getNumOccurrences() > 0 || options.offload == "disk";
+  options.disk_budget = disk ? -1 : 0;
+  if (disk_budget_flag.getNumOccurrences() > 0) {
+    absl::StatusOr<int64_t> bytes = ParseByteSize(disk_budget_flag, "disk-budget");
+    if (!bytes.ok()) return bytes.status();
+    options.disk_budget = *bytes;
+  }
+  for (auto [flag, value] : {std::pair<const cl::opt<std::string>*, double*>{
+                                 &device_bandwidth_flag, &options.device_bandwidth},
+                             {&h2d_bandwidth_flag, &options.h2d_bandwidth},
+                             {&disk_bandwidth_flag, &options.disk_bandwidth}}) {
+    if (flag->getNumOccurrences() == 0) continue;
+    absl::StatusOr<double> rate = ParseBandwidth(*flag);
+    if (!rate.ok()) return rate.status();
+    *value = *rate;
+  }
+  // plan.fbs's WeightUnit.file is relative to the plan directory, so the
+  // disk directory must lie inside it.
+  std::string relative;
+  if (disk_dir_flag.getNumOccurrences() > 0) {
+    if (disk_dir_flag.empty()) {
+      return absl::InvalidArgumentError("--disk-dir needs a directory");
+    }
+    llvm::SmallString<256> plan_dir(output_flag.empty() ? "." : output_flag.getValue());
+    llvm::sys::fs::make_absolute(plan_dir);
+    llvm::sys::path::remove_dots(plan_dir, /*remove_dot_dot=*/true);
+    llvm::SmallString<256> dir(disk_dir_flag.getValue());
+    if (llvm::sys::path::is_relative(dir)) {
+      dir = plan_dir;
+      llvm::sys::path::append(dir, disk_dir_flag.getValue());
+    }
+    llvm::sys::path::remove_dots(dir, /*remove_dot_dot=*/true);
+    llvm::StringRef inside = dir.str();
+    if (!inside.consume_front(plan_dir.str()) ||
+        (!inside.empty() && !inside.starts_with("/"))) {
+      return absl::InvalidArgumentError(
+          "--disk-dir=" + disk_dir_flag + " is outside the plan directory " +
+          plan_dir.str().str() +
+          " (plan files name disk units relative to it; put -o on the disk instead)");
+    }
+    relative = inside.ltrim('/').str();
+  }
+  options.units_file = relative.empty() ? "weight_units.bin" : relative + "/weight_units.bin";
+  return absl::OkStatus();
 }
 
 int Fail(const std::string& message) {
@@ -303,6 +454,10 @@ int Run() {
   options.device_memory = device_memory;
   options.tp_size = tp_flag;
   options.replicate_vocab = tp_replicate_vocab_flag;
+  if (absl::Status tiering = TieringOptions(options); !tiering.ok()) {
+    return Fail(std::string(tiering.message()));
+  }
+  const std::string units_file = options.units_file;
   const PipelineStage last = emit ? emit_flag.getValue() : PipelineStage::kPlan;
 
   // One pipeline run per rank, each on its own copy of the imported graph
@@ -316,6 +471,11 @@ int Run() {
     if (mlir::failed(mlir::applyPassManagerCLOptions(pm))) return 1;
     pm.enableTiming(root_timing);
     options.tp_rank = rank;
+    // One units file per rank: each rank streams its own slices.
+    if (tp_flag > 1) {
+      options.units_file =
+          llvm::StringRef(units_file).drop_back(4).str() + ".rank" + std::to_string(rank) + ".bin";
+    }
     bloom::BuildPipeline(pm, options, last);
     if (mlir::failed(pm.run(*copy))) return 1;
     ranks.push_back(std::move(copy));
@@ -328,6 +488,12 @@ int Run() {
   llvm::SmallVector<mlir::ModuleOp> rank_modules;
   for (auto& rank : ranks) {
     rank_modules.push_back(*rank);
+    // Before packing, which repoints the weights at the packed file: the
+    // units are read from the checkpoint's sources.
+    if (!shapes_only_flag) {
+      absl::Status units = bloom::WriteWeightUnits(*rank, *checkpoint, output_flag.getValue());
+      if (!units.ok()) return Fail(std::string(units.message()));
+    }
     if (pack_weights_flag) {
       absl::Status packed =
           bloom::PackWeights(*rank, *checkpoint, output_flag.getValue());

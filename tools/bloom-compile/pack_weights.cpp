@@ -90,11 +90,44 @@ absl::Status FillSlice(const Checkpoint& checkpoint, const PackedWeight& weight,
   return absl::OkStatus();
 }
 
+absl::StatusOr<PackedWeight> Describe(plan_ir::WeightOp op) {
+  if (!op.getFile()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "weight '", op.getName().str(), "' has no checkpoint source"));
+  }
+  PackedWeight weight;
+  weight.op = op;
+  weight.stored_name = op.getTensor()->str();
+  if (op.getSliceDim()) {
+    weight.slice_dim = *op.getSliceDim();
+    weight.slice_begin = *op.getSliceBegin();
+    weight.slice_end = *op.getSliceEnd();
+  }
+  std::optional<DType> storage = ToDType(op.getType().getElementType());
+  if (!storage) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "weight '", op.getName().str(), "' has no float storage type"));
+  }
+  weight.entry.name = op.getName().str();
+  weight.entry.dtype = *storage;
+  weight.entry.shape.assign(op.getType().getShape().begin(), op.getType().getShape().end());
+  return weight;
+}
+
 }  // namespace
 
 std::string PackedWeightsFileName(int64_t rank, int64_t size) {
   if (size <= 1) return "weights.safetensors";
   return absl::StrCat("rank", rank, ".safetensors");
+}
+
+absl::Status ReadPlanWeight(const Checkpoint& checkpoint, plan_ir::WeightOp op,
+                            std::vector<uint8_t>& out) {
+  BLOOM_ASSIGN_OR_RETURN(PackedWeight weight, Describe(op));
+  int64_t elements = 1;
+  for (int64_t dim : weight.entry.shape) elements *= dim;
+  out.assign(static_cast<size_t>(elements) * DTypeSize(weight.entry.dtype), 0);
+  return FillSlice(checkpoint, weight, out);
 }
 
 absl::Status PackWeights(mlir::ModuleOp module, const Checkpoint& checkpoint,
@@ -106,28 +139,12 @@ absl::Status PackWeights(mlir::ModuleOp module, const Checkpoint& checkpoint,
   plan_ir::ProgramOp program = *programs.begin();
   std::vector<PackedWeight> weights;
   for (plan_ir::WeightOp op : program.getBody().getOps<plan_ir::WeightOp>()) {
-    if (!op.getFile()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--pack-weights: weight '", op.getName().str(), "' has no checkpoint source"));
+    absl::StatusOr<PackedWeight> weight = Describe(op);
+    if (!weight.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--pack-weights: ", weight.status().message()));
     }
-    PackedWeight weight;
-    weight.op = op;
-    weight.stored_name = op.getTensor()->str();
-    if (op.getSliceDim()) {
-      weight.slice_dim = *op.getSliceDim();
-      weight.slice_begin = *op.getSliceBegin();
-      weight.slice_end = *op.getSliceEnd();
-    }
-    std::optional<DType> storage = ToDType(op.getType().getElementType());
-    if (!storage) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--pack-weights: weight '", op.getName().str(), "' has no float storage type"));
-    }
-    weight.entry.name = op.getName().str();
-    weight.entry.dtype = *storage;
-    weight.entry.shape.assign(op.getType().getShape().begin(),
-                              op.getType().getShape().end());
-    weights.push_back(std::move(weight));
+    weights.push_back(*std::move(weight));
   }
   // Wider types first: with the header a multiple of 8 bytes and no holes
   // allowed between tensors, every tensor then starts at a multiple of its

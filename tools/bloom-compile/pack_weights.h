@@ -12,7 +12,10 @@
 
 #include <string>
 
+#include <vector>
+
 #include "absl/status/status.h"
+#include "dialects/Plan/PlanOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "runtime/checkpoint/checkpoint.h"
 
@@ -21,6 +24,13 @@ namespace bloom {
 // The packed weight file of rank `rank` of `size`: "rank<R>.safetensors",
 // or "weights.safetensors" when size is 1.
 std::string PackedWeightsFileName(int64_t rank, int64_t size);
+
+// The bytes of one plan weight as the plan keeps it in memory: its slice of
+// the checkpoint tensor its source names, converted to its storage type
+// (round to nearest even, as the runtime converts on load). `out` is
+// resized to the weight's size.
+absl::Status ReadPlanWeight(const Checkpoint& checkpoint, plan_ir::WeightOp op,
+                            std::vector<uint8_t>& out);
 
 // Packs the weights of `module`'s plan.program (lowered, with checkpoint
 // sources) from `checkpoint` into `plan_dir` and rewrites the program's
