@@ -108,10 +108,10 @@ bool ChooseOffloaded(const std::vector<TierUnit>& units, int64_t slot_bytes, int
 
 std::string Misfit(const std::vector<TierUnit>& units, const TierBudgets& budgets,
                    int64_t kv_bytes_per_sequence, int64_t max_sequences) {
-  int64_t total = 0, smallest = units.empty() ? 0 : units.front().bytes;
+  int64_t total = 0, largest = 0;
   for (const TierUnit& unit : units) {
     total += unit.bytes;
-    smallest = std::min(smallest, unit.bytes);
+    largest = std::max(largest, unit.bytes);
   }
   const int64_t slots = budgets.num_slots;
   std::string line = "plan does not fit even with weights offloaded: it needs " +
@@ -119,11 +119,25 @@ std::string Misfit(const std::vector<TierUnit>& units, const TierBudgets& budget
                      ", KV cache + activations + workspace " + FormatBytes(budgets.device_fixed) +
                      "); --device-memory " + Budget(budgets.device) + ", --host-memory " +
                      Budget(budgets.host) + ", disk " + Budget(budgets.disk);
-  const int64_t device_floor = budgets.device_fixed + slots * smallest;
+  // The least the weights take on the device: for a slot size s, the slots
+  // plus every unit too large to stream through them; the best s.
+  int64_t weights_floor = -1, floor_slot = 0;
+  for (const TierUnit& candidate : units) {
+    if (budgets.forced && candidate.bytes < largest) continue;
+    int64_t bytes = slots * candidate.bytes;
+    for (const TierUnit& unit : units) {
+      if (unit.bytes > candidate.bytes) bytes += unit.bytes;
+    }
+    if (weights_floor < 0 || bytes < weights_floor) {
+      weights_floor = bytes;
+      floor_slot = candidate.bytes;
+    }
+  }
+  const int64_t device_floor = budgets.device_fixed + weights_floor;
   if (budgets.device >= 0 && device_floor > budgets.device) {
-    line += "; the device cannot hold the KV cache, activations and workspace plus " +
-            std::to_string(slots) + " weight slots of the smallest unit (" + FormatBytes(smallest) +
-            "): " + FormatBytes(device_floor);
+    line += "; the device cannot hold the KV cache, activations and workspace plus at least " +
+            FormatBytes(weights_floor) + " of weights (" + std::to_string(slots) + " slots of " +
+            FormatBytes(floor_slot) + " and the units larger than a slot)";
     const int64_t kv = kv_bytes_per_sequence * max_sequences;
     if (kv_bytes_per_sequence > 0) {
       int64_t room = budgets.device - (device_floor - kv);

@@ -233,3 +233,222 @@ plan.program "t" checkpoint "" eos_token_id = -1
   // expected-error @+1 {{slice [0, 3) of dimension 1 does not match the result 'memref<8x4xf32>'}}
   %w = plan.weight "w" slice(dim = 1, begin = 0, end = 3) : memref<8x4xf32>
 }
+
+// -----
+
+// Tests that a streamed weight is not read before its unit is awaited.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 weight_slots(count = 2, bytes = 4096) {
+  plan.weight_unit "h.0" host bytes = 4096 slot = 0
+  plan.weight_unit "h.1" host bytes = 4096 slot = 1
+  plan.weight_unit "h.2" host bytes = 4096 slot = 0
+  %x = plan.buffer "x" tokens at 0 : memref<?x8xf32>
+  %y = plan.buffer "y" tokens at 256 : memref<?x8xf32>
+  %w0 = plan.weight "h.0.w" stream "h.0" at 0 : memref<8x8xf32>
+  plan.prefetch_weights "h.0"
+  // expected-error @+1 {{'plan.linear' op reads streamed weight 'h.0.w' of unit 'h.0' outside its await..prefetch window (its slot holds 'h.0', not yet awaited)}}
+  plan.linear ins(%x, %w0 : memref<?x8xf32>, memref<8x8xf32>) outs(%y : memref<?x8xf32>)
+}
+
+// -----
+
+// Tests that an await follows a prefetch of its unit.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 weight_slots(count = 2, bytes = 4096) {
+  plan.weight_unit "h.0" host bytes = 4096 slot = 0
+  plan.weight_unit "h.1" host bytes = 4096 slot = 1
+  plan.weight_unit "h.2" host bytes = 4096 slot = 0
+  %x = plan.buffer "x" tokens at 0 : memref<?x8xf32>
+  %y = plan.buffer "y" tokens at 256 : memref<?x8xf32>
+  %w0 = plan.weight "h.0.w" stream "h.0" at 0 : memref<8x8xf32>
+  // expected-error @+1 {{'plan.await_weights' op awaits 'h.0' but the last prefetch into its slot is none}}
+  plan.await_weights "h.0"
+}
+
+// -----
+
+// Tests that a copy into a slot is awaited before the next copy into it starts.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 weight_slots(count = 2, bytes = 4096) {
+  plan.weight_unit "h.0" host bytes = 4096 slot = 0
+  plan.weight_unit "h.1" host bytes = 4096 slot = 1
+  plan.weight_unit "h.2" host bytes = 4096 slot = 0
+  %x = plan.buffer "x" tokens at 0 : memref<?x8xf32>
+  %y = plan.buffer "y" tokens at 256 : memref<?x8xf32>
+  %w0 = plan.weight "h.0.w" stream "h.0" at 0 : memref<8x8xf32>
+  plan.prefetch_weights "h.0"
+  // expected-error @+1 {{'plan.prefetch_weights' op prefetches 'h.2' into slot 0 while the copy of 'h.0' into it is not yet awaited}}
+  plan.prefetch_weights "h.2"
+}
+
+// -----
+
+// Tests that a weight is not read after the next prefetch into its slot.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 weight_slots(count = 2, bytes = 4096) {
+  plan.weight_unit "h.0" host bytes = 4096 slot = 0
+  plan.weight_unit "h.1" host bytes = 4096 slot = 1
+  plan.weight_unit "h.2" host bytes = 4096 slot = 0
+  %x = plan.buffer "x" tokens at 0 : memref<?x8xf32>
+  %y = plan.buffer "y" tokens at 256 : memref<?x8xf32>
+  %w0 = plan.weight "h.0.w" stream "h.0" at 0 : memref<8x8xf32>
+  plan.prefetch_weights "h.0"
+  plan.await_weights "h.0"
+  plan.prefetch_weights "h.2"
+  // expected-error @+1 {{'plan.linear' op reads streamed weight 'h.0.w' of unit 'h.0' outside its await..prefetch window (its slot holds 'h.2', not yet awaited)}}
+  plan.linear ins(%x, %w0 : memref<?x8xf32>, memref<8x8xf32>) outs(%y : memref<?x8xf32>)
+}
+
+// -----
+
+// Tests that the ring has at least two slots.
+// expected-error @+1 {{'plan.program' op has 1 weight slot; streaming needs a ring of at least 2}}
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 weight_slots(count = 1, bytes = 4096) {
+  plan.weight_unit "h.0" host bytes = 4096 slot = 0
+}
+
+// -----
+
+// Tests that slots are whole 4096-byte blocks.
+// expected-error @+1 {{'plan.program' op weight slots of 5000 bytes are not a multiple of 4096}}
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 weight_slots(count = 2, bytes = 5000) {
+}
+
+// -----
+
+// Tests that a unit streams into a slot of the ring.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 weight_slots(count = 2, bytes = 4096) {
+  // expected-error @+1 {{'plan.weight_unit' op streams into slot 2 of 2}}
+  plan.weight_unit "h.0" host bytes = 4096 slot = 2
+}
+
+// -----
+
+// Tests that a unit's size is a multiple of 4096.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 weight_slots(count = 2, bytes = 4096) {
+  // expected-error @+1 {{'plan.weight_unit' op has 1000 bytes, not a multiple of 4096}}
+  plan.weight_unit "h.0" host bytes = 1000 slot = 0
+}
+
+// -----
+
+// Tests that a unit fits its slot.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 weight_slots(count = 2, bytes = 4096) {
+  // expected-error @+1 {{'plan.weight_unit' op has 8192 bytes but a slot holds 4096}}
+  plan.weight_unit "h.0" host bytes = 8192 slot = 0
+}
+
+// -----
+
+// Tests that a disk unit names its file.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 weight_slots(count = 2, bytes = 4096) {
+  // expected-error @+1 {{'plan.weight_unit' op on disk needs a file and offset}}
+  plan.weight_unit "h.0" disk bytes = 4096 slot = 0
+}
+
+// -----
+
+// Tests that a disk unit's file lies inside the plan directory.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 weight_slots(count = 2, bytes = 4096) {
+  // expected-error @+1 {{'plan.weight_unit' op file '../units.bin' must be a path inside the plan directory}}
+  plan.weight_unit "h.0" disk bytes = 4096 slot = 0 file "../units.bin" offset 0
+}
+
+// -----
+
+// Tests that a disk unit's file offset is 4096-aligned (direct I/O).
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 weight_slots(count = 2, bytes = 4096) {
+  // expected-error @+1 {{'plan.weight_unit' op file offset 512 is not a multiple of 4096}}
+  plan.weight_unit "h.0" disk bytes = 4096 slot = 0 file "units.bin" offset 512
+}
+
+// -----
+
+// Tests that a streamed weight starts 256-byte aligned inside its unit.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 weight_slots(count = 2, bytes = 4096) {
+  plan.weight_unit "h.0" host bytes = 4096 slot = 0
+  // expected-error @+1 {{'plan.weight' op at slot offset 100 (256 bytes) is not a 256-aligned range inside unit 'h.0' of 4096 bytes}}
+  %w = plan.weight "h.0.w" stream "h.0" at 100 : memref<8x8xf32>
+}
+
+// -----
+
+// Tests that a streamed weight ends inside its unit.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 weight_slots(count = 2, bytes = 4096) {
+  plan.weight_unit "h.0" host bytes = 4096 slot = 0
+  // expected-error @+1 {{'plan.weight' op at slot offset 3840 (512 bytes) is not a 256-aligned range inside unit 'h.0' of 4096 bytes}}
+  %w = plan.weight "h.0.w" stream "h.0" at 3840 : memref<8x16xf32>
+}
+
+// -----
+
+// Tests that two weights of one unit do not share bytes.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 weight_slots(count = 2, bytes = 4096) {
+  plan.weight_unit "h.0" host bytes = 4096 slot = 0
+  %a = plan.weight "h.0.a" stream "h.0" at 0 : memref<8x16xf32>
+  // expected-error @+1 {{'plan.weight' op overlaps 'h.0.a' in unit 'h.0'}}
+  %b = plan.weight "h.0.b" stream "h.0" at 256 : memref<8x8xf32>
+}
+
+// -----
+
+// Tests that prefetch names a declared unit.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 weight_slots(count = 2, bytes = 4096) {
+  // expected-error @+1 {{'plan.prefetch_weights' op names weight unit 'h.9', which the program does not declare}}
+  plan.prefetch_weights "h.9"
+}
+
+// -----
+
+// Tests that a weight unit needs the program's slots.
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 {
+  // expected-error @+1 {{'plan.weight_unit' op needs the program's weight_slots(count, bytes)}}
+  plan.weight_unit "h.0" host bytes = 4096 slot = 0
+}

@@ -93,3 +93,39 @@ plan.program "tp" checkpoint "/models/tp" eos_token_id = 2
   // CHECK: plan.all_gather ins(%{{.+}} : memref<?x8xf32>) outs(%{{.+}} : memref<?x16xf32>)
   plan.all_gather ins(%l : memref<?x8xf32>) outs(%g : memref<?x16xf32>)
 }
+
+// -----
+
+// Tests that a program with streamed weights round-trips: its ring of
+// weight slots, a host and a disk weight unit, weights placed in them, and
+// the prefetch/await instructions.
+// CHECK-LABEL: plan.program "t"
+// CHECK-SAME: arena_bytes = 1024 weight_slots(count = 2, bytes = 8192) {
+// CHECK-NEXT: plan.weight_unit "h.0" host bytes = 4096 slot = 0
+// CHECK-NEXT: plan.weight_unit "h.1" disk bytes = 8192 slot = 1 file "weight_units.bin" offset 4096
+// CHECK-NEXT: plan.prefetch_weights "h.0"
+// CHECK-NEXT: plan.prefetch_weights "h.1"
+// CHECK: plan.weight "h.0.w" stream "h.0" at 0 : memref<8x8xf32>
+// CHECK: plan.weight "h.1.w" from "model.safetensors" ["h.1.w"] f32 stream "h.1" at 256 : memref<8x8xf32>
+// CHECK-NEXT: plan.await_weights "h.0"
+// CHECK-NEXT: plan.linear
+// CHECK-NEXT: plan.await_weights "h.1"
+// CHECK-NEXT: plan.linear
+plan.program "t" checkpoint "" eos_token_id = -1
+    limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
+    kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
+    arena_bytes = 1024 weight_slots(count = 2, bytes = 8192) {
+  plan.weight_unit "h.0" host bytes = 4096 slot = 0
+  plan.weight_unit "h.1" disk bytes = 8192 slot = 1 file "weight_units.bin" offset 4096
+  plan.prefetch_weights "h.0"
+  plan.prefetch_weights "h.1"
+  %x = plan.buffer "x" tokens at 0 : memref<?x8xf32>
+  %y = plan.buffer "y" tokens at 256 : memref<?x8xf32>
+  %z = plan.buffer "z" tokens at 512 : memref<?x8xf32>
+  %w0 = plan.weight "h.0.w" stream "h.0" at 0 : memref<8x8xf32>
+  %w1 = plan.weight "h.1.w" from "model.safetensors" ["h.1.w"] f32 stream "h.1" at 256 : memref<8x8xf32>
+  plan.await_weights "h.0"
+  plan.linear ins(%x, %w0 : memref<?x8xf32>, memref<8x8xf32>) outs(%y : memref<?x8xf32>)
+  plan.await_weights "h.1"
+  plan.linear ins(%y, %w1 : memref<?x8xf32>, memref<8x8xf32>) outs(%z : memref<?x8xf32>)
+}
