@@ -104,7 +104,7 @@ std::string DescribeMisfit(const MemoryFootprint& needs, int64_t available,
     }
   }
   if (needs.weights > 0 && needs.kv_cache + needs.activations + needs.workspace < available) {
-    fits.push_back("offloading weights to host memory or disk (a later feature)");
+    fits.push_back("offloading weights (--host-memory=BYTES or --disk-dir=PATH: --bloom-tier-memory)");
   }
   if (fits.empty()) return line + "; nothing smaller fits";
   line += "; would fit: ";

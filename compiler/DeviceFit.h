@@ -45,7 +45,7 @@ std::string FormatBytes(int64_t bytes);
 // would fit instead: the largest --max-seq-len, --max-sequences or
 // --max-batch-tokens that fits with the other limits kept, the fewest
 // tensor-parallel ranks (--tp) that divide the head count and would fit, or
-// weight offload (a later feature, and it says so). `needs` and `kv` are
+// weight offload (the flags of --bloom-tier-memory). `needs` and `kv` are
 // one rank's of a plan partitioned over `tp_size` ranks.
 // `arena_for_tokens(T)` is the arena a plan with --max-batch-tokens=T would
 // need.

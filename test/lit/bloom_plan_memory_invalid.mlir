@@ -26,11 +26,11 @@ module {
 // -----
 
 // Tests that the weights not fitting points at tensor parallelism and
-// offload (a later feature): a [256 x 8] f32 table is 8 KiB; the arena
+// offload (--bloom-tier-memory): a [256 x 8] f32 table is 8 KiB; the arena
 // holds logits [3x256] f32 at 0, e at 3072, p at 3200 and the inputs up to
 // 3584 B, so each rank has 6000 - 3584 = 2416 B for weights: 4 ranks (no
 // attention, so no head count to divide).
-// expected-error @+1 {{plan needs 11.5 KiB (weights 8 KiB, KV cache 0 B, activations 3.5 KiB, workspace 0 B) but --device-memory is 5.9 KiB (6000 bytes); would fit: --tp=4 (the fewest ranks), or offloading weights to host memory or disk (a later feature)}}
+// expected-error @+1 {{plan needs 11.5 KiB (weights 8 KiB, KV cache 0 B, activations 3.5 KiB, workspace 0 B) but --device-memory is 5.9 KiB (6000 bytes); would fit: --tp=4 (the fewest ranks), or offloading weights (--host-memory=BYTES or --disk-dir=PATH: --bloom-tier-memory)}}
 module {
   func.func @step(%x: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?xi32>, %rows: tensor<?xi32>) -> tensor<?x256xf32> {
     %t = bloom.weight "t" : tensor<256x8xf32>
