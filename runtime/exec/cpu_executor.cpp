@@ -111,6 +111,8 @@ absl::StatusOr<std::unique_ptr<CpuExecutor>> CpuExecutor::Create(LoadedPlan plan
   executor->kv_cache_ = std::make_unique<KvCache>(std::move(cache));
   executor->tensor_data_.assign(tensors->size(), nullptr);
   BLOOM_RETURN_IF_ERROR(executor->AllocateArena());
+  BLOOM_ASSIGN_OR_RETURN(executor->streamer_,
+                         WeightStreamer::Create(executor->plan_, options.direct_io));
   BLOOM_RETURN_IF_ERROR(executor->LoadWeights(options));
   return executor;
 }
@@ -136,6 +138,64 @@ absl::Status CpuExecutor::AllocateArena() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<float>> CpuExecutor::ReadWeight(
+    uint32_t index, const std::string& dir,
+    std::map<std::string, std::unique_ptr<SafetensorsFile>>& files) {
+  const auto* tensor = plan().tensors()->Get(index);
+  const auto* source = tensor->source();
+  const std::string path = absl::StrCat(dir, "/", source->file()->str());
+  const std::string what = absl::StrCat(path, ": tensor '", source->tensor()->str(),
+                                        "' (plan weight '", tensor->name()->str(), "')");
+  std::unique_ptr<SafetensorsFile>& file = files[source->file()->str()];
+  if (file == nullptr) {
+    BLOOM_ASSIGN_OR_RETURN(SafetensorsFile opened, SafetensorsFile::Open(path));
+    file = std::make_unique<SafetensorsFile>(std::move(opened));
+  }
+  // The plan was compiled against a specific checkpoint layout; a
+  // different one is refused rather than silently reinterpreted.
+  const SafetensorsTensor* stored = file->Find(source->tensor()->str());
+  if (stored == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, " is not in that file; recompile the plan for this checkpoint"));
+  }
+  CheckpointTensorRef ref{source->file()->str(), stored, file->Data(*stored)};
+  if (ToRuntimeDType(source->dtype()) != ref.tensor->dtype) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        what, " is ", std::string(DTypeName(ref.tensor->dtype)), " but the plan expects ",
+        plan::EnumNameDType(source->dtype()), "; recompile the plan for this checkpoint"));
+  }
+  // The stored shape must equal the plan's, except along a slice's
+  // dimension, which must hold the slice.
+  const std::vector<int64_t> expected(tensor->shape()->begin(), tensor->shape()->end());
+  const int dim = source->slice_dim();
+  bool shape_ok = ref.tensor->shape.size() == expected.size();
+  for (size_t d = 0; shape_ok && d < expected.size(); ++d) {
+    shape_ok = static_cast<int>(d) == dim ? source->slice_end() <= ref.tensor->shape[d]
+                                          : ref.tensor->shape[d] == expected[d];
+  }
+  if (!shape_ok) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, " has a shape that does not hold the plan's ",
+                     dim == -1 ? "tensor"
+                               : absl::StrCat("slice [", source->slice_begin(), ", ",
+                                              source->slice_end(), ") of dimension ", dim),
+                     "; recompile the plan"));
+  }
+  // Float32 holding exactly the values of the plan's storage dtype (a BF16
+  // plan of an F32 checkpoint sees its weights rounded to bf16, as a GPU
+  // holding bf16 would). A rank reads only its slice's bytes of the mapped
+  // file.
+  size_t elements = 1;
+  for (int64_t d : expected) elements *= static_cast<size_t>(d);
+  std::vector<float> values(elements);
+  BLOOM_RETURN_IF_ERROR(ReadTensorSliceAsFloat32(ref.tensor->dtype, ref.tensor->shape, ref.data,
+                                                 dim, source->slice_begin(), source->slice_end(),
+                                                 absl::MakeSpan(values), what));
+  weight_bytes_read_ += static_cast<int64_t>(elements * DTypeSize(ref.tensor->dtype));
+  RoundThroughDType(*ToRuntimeDType(tensor->dtype()), values.data(), values.size());
+  return values;
+}
+
 absl::Status CpuExecutor::LoadWeights(const ExecutorOptions& options) {
   const plan::Plan& p = plan();
   const std::string dir =
@@ -146,67 +206,40 @@ absl::Status CpuExecutor::LoadWeights(const ExecutorOptions& options) {
   // slices' bytes.
   std::map<std::string, std::unique_ptr<SafetensorsFile>> files;
   const auto* tensors = p.tensors();
+  // A weight of a Disk unit is read from the plan directory when streamed,
+  // never from the checkpoint: it is not loaded here.
+  auto loads = [&](uint32_t i) {
+    return tensors->Get(i)->kind() == plan::TensorKind::Weight &&
+           (!streamer_->Streams(i) || streamer_->FromHost(i));
+  };
   size_t total = 0, done = 0;
-  for (const auto* tensor : *tensors) total += tensor->kind() == plan::TensorKind::Weight;
+  for (uint32_t i = 0; i < tensors->size(); ++i) total += loads(i);
   weight_storage_.resize(tensors->size());
   for (uint32_t i = 0; i < tensors->size(); ++i) {
-    const auto* tensor = tensors->Get(i);
-    if (tensor->kind() != plan::TensorKind::Weight) continue;
-    const auto* source = tensor->source();
-    const std::string path = absl::StrCat(dir, "/", source->file()->str());
-    const std::string what = absl::StrCat(path, ": tensor '", source->tensor()->str(),
-                                          "' (plan weight '", tensor->name()->str(), "')");
-    std::unique_ptr<SafetensorsFile>& file = files[source->file()->str()];
-    if (file == nullptr) {
-      BLOOM_ASSIGN_OR_RETURN(SafetensorsFile opened, SafetensorsFile::Open(path));
-      file = std::make_unique<SafetensorsFile>(std::move(opened));
+    if (tensors->Get(i)->kind() != plan::TensorKind::Weight) continue;
+    if (streamer_->Streams(i)) tensor_data_[i] = streamer_->SlotAddress(i);
+    if (!loads(i)) continue;
+    BLOOM_ASSIGN_OR_RETURN(std::vector<float> values, ReadWeight(i, dir, files));
+    if (streamer_->Streams(i)) {
+      // A Host unit's tensor goes into the unit's packed copy, in its
+      // storage dtype; the float32 values are exact there, so the slot holds
+      // the same values a resident weight would.
+      streamer_->PackHostTensor(i, values);
+    } else {
+      weight_storage_[i] = std::move(values);
+      resident_weight_bytes_ += static_cast<int64_t>(weight_storage_[i].size() * sizeof(float));
+      tensor_data_[i] = reinterpret_cast<uint8_t*>(weight_storage_[i].data());
     }
-    // The plan was compiled against a specific checkpoint layout; a
-    // different one is refused rather than silently reinterpreted.
-    const SafetensorsTensor* stored = file->Find(source->tensor()->str());
-    if (stored == nullptr) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(what, " is not in that file; recompile the plan for this checkpoint"));
-    }
-    CheckpointTensorRef ref{source->file()->str(), stored, file->Data(*stored)};
-    if (ToRuntimeDType(source->dtype()) != ref.tensor->dtype) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          what, " is ", std::string(DTypeName(ref.tensor->dtype)), " but the plan expects ",
-          plan::EnumNameDType(source->dtype()), "; recompile the plan for this checkpoint"));
-    }
-    // The stored shape must equal the plan's, except along a slice's
-    // dimension, which must hold the slice.
-    const std::vector<int64_t> expected(tensor->shape()->begin(), tensor->shape()->end());
-    const int dim = source->slice_dim();
-    bool shape_ok = ref.tensor->shape.size() == expected.size();
-    for (size_t d = 0; shape_ok && d < expected.size(); ++d) {
-      shape_ok = static_cast<int>(d) == dim ? source->slice_end() <= ref.tensor->shape[d]
-                                            : ref.tensor->shape[d] == expected[d];
-    }
-    if (!shape_ok) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          what, " has a shape that does not hold the plan's ",
-          dim == -1 ? "tensor" : absl::StrCat("slice [", source->slice_begin(), ", ",
-                                               source->slice_end(), ") of dimension ", dim),
-          "; recompile the plan"));
-    }
-    // The CPU backend keeps every weight in float32, holding exactly the
-    // values of the plan's storage dtype (a BF16 plan of an F32 checkpoint
-    // sees its weights rounded to bf16, as a GPU holding bf16 would). A
-    // rank reads only its slice's bytes of the mapped file.
-    std::vector<float>& storage = weight_storage_[i];
-    size_t elements = 1;
-    for (int64_t d : expected) elements *= static_cast<size_t>(d);
-    storage.resize(elements);
-    BLOOM_RETURN_IF_ERROR(ReadTensorSliceAsFloat32(ref.tensor->dtype, ref.tensor->shape, ref.data, dim,
-                                                   source->slice_begin(), source->slice_end(),
-                                                   absl::MakeSpan(storage), what));
-    weight_bytes_read_ += static_cast<int64_t>(elements * DTypeSize(ref.tensor->dtype));
-    RoundThroughDType(*ToRuntimeDType(tensor->dtype()), storage.data(), storage.size());
-    tensor_data_[i] = reinterpret_cast<uint8_t*>(storage.data());
     if (options.on_weight_loaded) options.on_weight_loaded(++done, total);
   }
   return absl::OkStatus();
+}
+
+plan::DType CpuExecutor::MemoryDType(uint32_t index) const {
+  const plan::Tensor* tensor = plan().tensors()->Get(index);
+  if (tensor->kind() == plan::TensorKind::Weight && !streamer_->Streams(index))
+    return plan::DType::F32;
+  return tensor->dtype();
 }
 
 int64_t CpuExecutor::RowsOf(const plan::Tensor& tensor) const {
@@ -254,26 +287,41 @@ absl::Status CpuExecutor::RunInstructions(const StepBatch& batch, const int32_t*
   args.comm = comm_;
   auto resolve = [&](uint32_t id) {
     const plan::Tensor* tensor = tensors->Get(id);
-    const plan::DType memory_dtype =
-        tensor->kind() == plan::TensorKind::Weight ? plan::DType::F32 : tensor->dtype();
-    return ResolvedOperand{tensor, tensor_data_[id], RowsOf(*tensor), memory_dtype};
+    return ResolvedOperand{tensor, tensor_data_[id], RowsOf(*tensor), MemoryDType(id)};
   };
+  streamer_->BeginStep();
+  absl::Status status;
   const auto* instructions = plan().instructions();
-  for (size_t i = 0; i < instructions->size(); ++i) {
+  for (size_t i = 0; i < instructions->size() && status.ok(); ++i) {
     const auto& instruction = *instructions->Get(i);
-    args.operands.clear();
-    args.results.clear();
-    for (uint32_t id : *instruction.operands()) args.operands.push_back(resolve(id));
-    for (uint32_t id : *instruction.results()) args.results.push_back(resolve(id));
-    absl::Status status = cpu_.Run(instruction, args);
+    // Streaming instructions act on the executor's slots, not on tensors.
+    if (instruction.kernel_type() == plan::Kernel::PrefetchWeights) {
+      status = streamer_->Prefetch(instruction.kernel_as_PrefetchWeights()->unit());
+    } else if (instruction.kernel_type() == plan::Kernel::AwaitWeights) {
+      status = streamer_->Await(instruction.kernel_as_AwaitWeights()->unit());
+    } else {
+      args.operands.clear();
+      args.results.clear();
+      for (uint32_t id : *instruction.operands()) args.operands.push_back(resolve(id));
+      for (uint32_t id : *instruction.results()) args.results.push_back(resolve(id));
+      status = cpu_.Run(instruction, args);
+    }
     if (!status.ok()) {
-      return absl::Status(status.code(),
-                          absl::StrCat("instruction ", i, " (", plan::EnumNameKernel(instruction.kernel_type()),
-                                       " -> '", tensors->Get(instruction.results()->Get(0))->name()->str(),
-                                       "'): ", status.message()));
+      const std::string result =
+          instruction.results()->size() == 0
+              ? ""
+              : absl::StrCat(" -> '", tensors->Get(instruction.results()->Get(0))->name()->str(),
+                             "'");
+      status =
+          absl::Status(status.code(), absl::StrCat("instruction ", i, " (",
+                                                   plan::EnumNameKernel(instruction.kernel_type()),
+                                                   result, "): ", status.message()));
     }
   }
-  return absl::OkStatus();
+  // Even after a failure: no fill may still be writing a slot when the
+  // step returns.
+  absl::Status streamed = streamer_->EndStep();
+  return status.ok() ? streamed : status;
 }
 
 absl::Span<const float> CpuExecutor::logits() const {
@@ -285,7 +333,7 @@ absl::StatusOr<TensorView> CpuExecutor::FindTensor(absl::string_view name) const
   const auto* tensors = plan().tensors();
   for (uint32_t i = 0; i < tensors->size(); ++i) {
     if (absl::string_view(tensors->Get(i)->name()->c_str(), tensors->Get(i)->name()->size()) == name) {
-      return TensorView{tensors->Get(i), tensor_data_[i], RowsOf(*tensors->Get(i))};
+      return TensorView{tensors->Get(i), tensor_data_[i], RowsOf(*tensors->Get(i)), MemoryDType(i)};
     }
   }
   return absl::NotFoundError(absl::StrCat(plan_.label(), ": no tensor named '", name, "'"));

@@ -11,7 +11,9 @@
 // rank's pools.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -20,6 +22,7 @@
 #include "runtime/comm/communicator.h"
 #include "runtime/exec/cpu_dispatch.h"
 #include "runtime/exec/executor.h"
+#include "runtime/exec/weight_streamer.h"
 #include "runtime/plan/plan_loader.h"
 
 namespace bloom {
@@ -29,6 +32,10 @@ struct TensorView {
   const plan::Tensor* tensor = nullptr;
   const void* data = nullptr;
   int64_t rows = 0;  // the current row count (T, R, or the static first dim)
+  // How `data` is stored: F32 for resident weights (the CPU keeps them
+  // widened), the storage dtype for activations and streamed weights (whose
+  // data is their slot, holding whatever unit was last streamed into it).
+  plan::DType memory_dtype = plan::DType::F32;
 };
 
 class CpuExecutor : public StepExecutor {
@@ -57,6 +64,16 @@ class CpuExecutor : public StepExecutor {
   // Bytes of weight data read from the weight files while loading: the
   // slices' bytes for a sliced plan, never whole tensors it slices.
   int64_t weight_bytes_read() const { return weight_bytes_read_; }
+  // Memory held for weights: resident tensors (float32), the packed copies of
+  // Host units, and the weight slots. Disk units hold nothing beyond slots.
+  int64_t resident_weight_bytes() const { return resident_weight_bytes_; }
+  int64_t host_unit_bytes() const { return streamer_->host_bytes(); }
+  int64_t weight_slot_bytes() const { return streamer_->slot_bytes(); }
+  // Whether disk units are read with O_DIRECT (see WeightStreamer).
+  bool disk_reads_direct() const { return streamer_->direct_reads(); }
+  // Streaming counters of the last step, and since creation.
+  const WeightStreamStats& last_step_stream_stats() const { return streamer_->last_step(); }
+  WeightStreamStats weight_stream_totals() const override { return streamer_->totals(); }
 
   // Finds an activation or weight by its graph name (e.g. "h.0.attn_norm").
   absl::StatusOr<TensorView> FindTensor(absl::string_view name) const;
@@ -67,11 +84,18 @@ class CpuExecutor : public StepExecutor {
   absl::Status RunInstructions(const StepBatch& batch, const int32_t* block_tables);
   absl::Status AllocateArena();
   int64_t RowsOf(const plan::Tensor& tensor) const;
+  plan::DType MemoryDType(uint32_t index) const;
+  // Reads weight `index` from its WeightSource as float32 holding exactly
+  // the values of its storage dtype (opening its file once in `files`).
+  absl::StatusOr<std::vector<float>> ReadWeight(
+      uint32_t index, const std::string& dir,
+      std::map<std::string, std::unique_ptr<SafetensorsFile>>& files);
 
   LoadedPlan plan_;
   CpuDispatch cpu_;
   Communicator* comm_ = nullptr;
   std::unique_ptr<KvCache> kv_cache_;
+  std::unique_ptr<WeightStreamer> streamer_;
   // Per tensor index: its memory (weights in weight_storage_, the rest in
   // the arena).
   std::vector<uint8_t*> tensor_data_;
@@ -80,6 +104,7 @@ class CpuExecutor : public StepExecutor {
   // Indices of the step interface's tensors.
   uint32_t token_ids_ = 0, positions_ = 0, sequence_slots_ = 0, logit_rows_ = 0, logits_ = 0;
   int64_t weight_bytes_read_ = 0;
+  int64_t resident_weight_bytes_ = 0;
   int64_t num_tokens_ = 0;      // T of the last step
   int64_t num_logit_rows_ = 0;  // R of the last step
 };

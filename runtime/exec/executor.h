@@ -34,6 +34,20 @@ struct ExecutorOptions {
   std::string checkpoint_dir;
   // Called after each weight is loaded (done, total), e.g. for a progress bar.
   std::function<void(size_t, size_t)> on_weight_loaded;
+  // Memory tiering: read disk-tier weight units with O_DIRECT where the
+  // filesystem allows it (false: always through the page cache, which is
+  // what the fallback does where O_DIRECT is refused; tests use it to take
+  // that path on purpose).
+  bool direct_io = true;
+};
+
+// Memory tiering: what a backend moved into its weight slots (streamed
+// weight units, PrefetchWeights), summed over steps.
+struct WeightStreamStats {
+  int64_t bytes = 0;        // the units' bytes copied or read into slots
+  int64_t units = 0;        // completed unit fills
+  double fill_seconds = 0;  // time the fills took (copy engine / reader thread busy)
+  double wait_seconds = 0;  // time steps waited for them in AwaitWeights
 };
 
 class StepExecutor {
@@ -62,6 +76,9 @@ class StepExecutor {
   // (host RSS for the CPU backend).
   virtual std::string device_name() const = 0;
   virtual int64_t peak_device_bytes() const = 0;
+  // Weight streaming since the executor was created; zero for a plan (or a
+  // backend) that streams nothing.
+  virtual WeightStreamStats weight_stream_totals() const { return {}; }
 };
 
 // The per-step checks every backend makes before touching memory: T and R

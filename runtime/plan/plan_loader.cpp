@@ -30,7 +30,7 @@ absl::StatusOr<LoadedPlan> LoadedPlan::LoadFile(const std::string& path, const s
   }
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read failed"));
-  return FromBytes(std::move(bytes), path);
+  return FromBytes(std::move(bytes), path, plan_dir);
 }
 
 absl::StatusOr<LoadedPlan> LoadedPlan::Load(const std::string& plan_dir) {
@@ -75,7 +75,8 @@ absl::StatusOr<LoadedPlan> LoadedPlan::Load(const std::string& plan_dir, int ran
   return loaded;
 }
 
-absl::StatusOr<LoadedPlan> LoadedPlan::FromBytes(std::vector<uint8_t> bytes, std::string label) {
+absl::StatusOr<LoadedPlan> LoadedPlan::FromBytes(std::vector<uint8_t> bytes, std::string label,
+                                                 std::string plan_dir) {
   // FlatBuffers reads scalars in place; std::vector's storage comes from
   // operator new and is aligned well enough for every field type.
   if (bytes.size() < 8 || !plan::PlanBufferHasIdentifier(bytes.data())) {
@@ -91,6 +92,7 @@ absl::StatusOr<LoadedPlan> LoadedPlan::FromBytes(std::vector<uint8_t> bytes, std
   loaded.plan_ = plan::GetPlan(bytes.data());
   loaded.bytes_ = std::move(bytes);  // moving a vector keeps its buffer
   loaded.label_ = std::move(label);
+  loaded.plan_dir_ = std::move(plan_dir);
   if (loaded.plan_->schema_version() != plan::kPlanSchemaVersion) {
     return absl::FailedPreconditionError(absl::StrCat(
         loaded.label_, ": plan schema version ", loaded.plan_->schema_version(),

@@ -25,13 +25,17 @@ class LoadedPlan {
   // Rank `rank`'s plan: plan.rank<rank>.bplan, whose tp_rank must be `rank`;
   // for rank 0 of a tp_size-1 directory, plan.bplan.
   static absl::StatusOr<LoadedPlan> Load(const std::string& plan_dir, int rank);
-  // Verifies an in-memory plan file; `label` names it in errors.
-  static absl::StatusOr<LoadedPlan> FromBytes(std::vector<uint8_t> bytes,
-                                              std::string label);
+  // Verifies an in-memory plan file; `label` names it in errors. `plan_dir`
+  // is where its disk-tier weight files are (WeightUnit.file is relative to
+  // it); empty for a plan that has none.
+  static absl::StatusOr<LoadedPlan> FromBytes(std::vector<uint8_t> bytes, std::string label,
+                                              std::string plan_dir = "");
 
   const plan::Plan& plan() const { return *plan_; }
   // The plan file's path (or label), for messages.
   const std::string& label() const { return label_; }
+  // The directory the plan file was loaded from (or FromBytes' plan_dir).
+  const std::string& plan_dir() const { return plan_dir_; }
 
  private:
   static absl::StatusOr<LoadedPlan> LoadFile(const std::string& path, const std::string& plan_dir);
@@ -39,6 +43,7 @@ class LoadedPlan {
   std::vector<uint8_t> bytes_;  // owns what plan_ points into
   const plan::Plan* plan_ = nullptr;
   std::string label_;
+  std::string plan_dir_;
 };
 
 }  // namespace bloom

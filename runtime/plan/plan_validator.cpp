@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "runtime/plan/arena_liveness.h"
+#include "runtime/plan/weight_tiering_validator.h"
 
 namespace bloom {
 namespace {
@@ -197,6 +198,11 @@ class InstructionChecker {
       case plan::Kernel::Cast: return CheckCast();
       case plan::Kernel::AllReduce: return CheckAllReduce();
       case plan::Kernel::AllGather: return CheckAllGather();
+      // Their unit and its slot are checked with the rest of the tiering
+      // fields (weight_tiering_validator.cpp).
+      case plan::Kernel::PrefetchWeights:
+      case plan::Kernel::AwaitWeights:
+        return Arity(0, 0, 0);
       default: return Fail("unknown kernel");
     }
   }
@@ -481,6 +487,7 @@ absl::Status ValidatePlan(const plan::Plan& plan, absl::string_view label) {
     InstructionChecker checker(plan, *instructions->Get(i), i, label);
     if (auto s = checker.Check(); !s.ok()) return s;
   }
+  if (auto s = ValidateWeightTiering(plan, label); !s.ok()) return s;
   return CheckArenaLiveness(plan, label);
 }
 

@@ -1,7 +1,8 @@
 // Semantic checks of a plan that FlatBuffers' Verifier cannot make: enum
 // values in range, tensor shapes consistent with their row dimension, arena
 // ranges inside the arena, every step-input role present once, and each
-// instruction's operands of the kinds, dtypes and shapes its kernel needs.
+// instruction's operands of the kinds, dtypes and shapes its kernel needs,
+// and the memory-tiering fields (weight_tiering_validator.h).
 // After ValidatePlan succeeds the executor may index tensors and call
 // kernels without further checks on the plan itself (per-step inputs are
 // checked per step).

@@ -70,12 +70,22 @@ absl::Status RunBench(const Backend& backend, const RunFlags& flags, double load
   options.policy = SchedulerOptions::Policy::kPrefillFirst;
   options.greedy_step = backend.greedy_step;
   options.on_step = [&](const StepRecord& r) { steps.push_back(r); };
+  const WeightStreamStats streamed_before = executor.weight_stream_totals();
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<std::vector<GenerationOutcome>> outcomes =
       Scheduler(executor, options).Run(requests);
   const double total_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (!outcomes.ok()) return outcomes.status();
+  // Memory tiering: every step streams the same units, prefill or decode,
+  // so the measured run's totals divide evenly over its steps.
+  const WeightStreamStats streamed_after = executor.weight_stream_totals();
+  const double run_steps = std::max<double>(1, static_cast<double>(steps.size()));
+  const int64_t streamed_bytes = streamed_after.bytes - streamed_before.bytes;
+  const double fill_seconds = streamed_after.fill_seconds - streamed_before.fill_seconds;
+  const double stream_gb_per_s = fill_seconds > 0 ? streamed_bytes / fill_seconds / 1e9 : 0;
+  const double stream_wait_ms =
+      (streamed_after.wait_seconds - streamed_before.wait_seconds) * 1000 / run_steps;
 
   double ttft_ms = 0;
   for (const GenerationOutcome& o : *outcomes) ttft_ms = std::max(ttft_ms, o.ttft_ms);
@@ -112,23 +122,29 @@ absl::Status RunBench(const Backend& backend, const RunFlags& flags, double load
   out["decode_tokens_per_s"] = Round3(tokens_per_s);
   out["total_ms"] = Round3(total_ms);
   out["peak_device_bytes"] = executor.peak_device_bytes();
+  out["weight_bytes_streamed_per_step"] =
+      static_cast<int64_t>(std::llround(streamed_bytes / run_steps));
+  out["weight_stream_gb_per_s"] = Round3(stream_gb_per_s);
+  out["weight_stream_wait_ms_per_step"] = Round3(stream_wait_ms);
   std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   std::fflush(stdout);
 
-  std::fprintf(stderr,
-               "bloom-run --bench: %s on %s, plan %s\n"
-               "  batch x prompt_len x new_tokens   %d x %d x %d\n"
-               "  load                              %10.2f ms\n"
-               "  time to first token (all)         %10.2f ms\n"
-               "  decode steps                      %10zu\n"
-               "  decode ms/step (median / mean)    %10.3f / %.3f ms\n"
-               "  decode tokens/s                   %10.1f\n"
-               "  total (measured run)              %10.2f ms\n"
-               "  peak device memory                %10.1f MiB\n",
-               flags.backend.c_str(), executor.device_name().c_str(), flags.plan_dir.c_str(),
-               flags.batch, flags.prompt_len, flags.generation.max_new_tokens, load_ms, ttft_ms,
-               decode_ms.size(), median, mean, tokens_per_s, total_ms,
-               executor.peak_device_bytes() / (1024.0 * 1024.0));
+  std::fprintf(
+      stderr,
+      "bloom-run --bench: %s on %s, plan %s\n"
+      "  batch x prompt_len x new_tokens   %d x %d x %d\n"
+      "  load                              %10.2f ms\n"
+      "  time to first token (all)         %10.2f ms\n"
+      "  decode steps                      %10zu\n"
+      "  decode ms/step (median / mean)    %10.3f / %.3f ms\n"
+      "  decode tokens/s                   %10.1f\n"
+      "  total (measured run)              %10.2f ms\n"
+      "  peak device memory                %10.1f MiB\n"
+      "  weights streamed per step         %10.1f MiB at %.2f GB/s (%.3f ms/step waited)\n",
+      flags.backend.c_str(), executor.device_name().c_str(), flags.plan_dir.c_str(), flags.batch,
+      flags.prompt_len, flags.generation.max_new_tokens, load_ms, ttft_ms, decode_ms.size(), median,
+      mean, tokens_per_s, total_ms, executor.peak_device_bytes() / (1024.0 * 1024.0),
+      streamed_bytes / run_steps / (1024.0 * 1024.0), stream_gb_per_s, stream_wait_ms);
   return absl::OkStatus();
 }
 

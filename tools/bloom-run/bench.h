@@ -7,7 +7,8 @@
 // Prints one JSON object on stdout with exactly the keys
 //   backend device plan batch prompt_len new_tokens load_ms ttft_ms
 //   decode_ms_per_step_median decode_ms_per_step_mean decode_tokens_per_s
-//   total_ms peak_device_bytes
+//   total_ms peak_device_bytes weight_bytes_streamed_per_step
+//   weight_stream_gb_per_s weight_stream_wait_ms_per_step
 // (benchmarks/ parse them) and a table for people on stderr.
 #pragma once
 
