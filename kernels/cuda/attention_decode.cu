@@ -32,6 +32,48 @@ __device__ __forceinline__ float* PartialAt(float* group, int split, int head_di
   return group + 4 + static_cast<int64_t>(split) * (head_dim + 2);
 }
 
+// A split's partial (its output values already in partial[2..]): records
+// its max and sum, counts the split, and in the last block of the
+// (token, head) to finish combines every split into the context row
+// (threadfence-reduction pattern), re-arming the counter for the next
+// launch.
+__device__ __forceinline__ void FinishSplit(float* group, float* partial, int splits,
+                                            float block_max, float block_sum, int head_dim,
+                                            void* context, int64_t context_offset,
+                                            DType context_dtype) {
+  __shared__ int is_last;
+  if (threadIdx.x == 0) {
+    partial[0] = block_max;
+    partial[1] = block_sum;
+  }
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    int* counter = reinterpret_cast<int*>(group);
+    const int done = atomicAdd(counter, 1);
+    is_last = done == splits - 1;
+    if (is_last) atomicExch(counter, 0);
+  }
+  __syncthreads();
+  if (!is_last) return;
+  __threadfence();
+  float global_max = -FLT_MAX;
+  for (int s = 0; s < splits; ++s) global_max = fmaxf(global_max, __ldcg(PartialAt(group, s, head_dim)));
+  float total = 0.0f;
+  for (int s = 0; s < splits; ++s) {
+    const float* other = PartialAt(group, s, head_dim);
+    total += __ldcg(other + 1) * __expf(__ldcg(other) - global_max);
+  }
+  for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+    float value = 0.0f;
+    for (int s = 0; s < splits; ++s) {
+      const float* other = PartialAt(group, s, head_dim);
+      value += __ldcg(other + 2 + d) * __expf(__ldcg(other) - global_max);
+    }
+    StoreFloat(context, context_offset + d, context_dtype, value / total);
+  }
+}
+
 // Block (i, head, split): warps take chunks of 32 keys in turn; in a chunk
 // lane j scores key j against the query (held in shared memory), then the
 // warp folds the chunk into its running (max, sum, output) with each lane
@@ -47,7 +89,6 @@ __global__ void __launch_bounds__(kThreads)
   float* q_s = shared;                              // [head_dim]
   float* state_s = q_s + head_dim;                  // [kWarps][2]
   float* out_s = state_s + 2 * kWarps;              // [kWarps][head_dim]
-  __shared__ int is_last;
 
   const int index = blockIdx.x, head = blockIdx.y, split = blockIdx.z;
   const int t = token_list[index];
@@ -98,8 +139,13 @@ __global__ void __launch_bounds__(kThreads)
   for (int chunk = begin + warp * 32; chunk < end; chunk += kWarps * 32) {
     const int key = chunk + lane;
     float score = -FLT_MAX;
+    // Lane j looks up key j's row once (K and V pools share the layout);
+    // the V loop below gets it by shuffle, so no key waits on a block-table
+    // load of its own. -1 marks the token's own row (read from qkv).
+    int64_t row_offset = 0;
     if (key < end) {
-      const T* k_row = key == last ? own_k : key_pool + PagedOffset(kv, slot, key, head);
+      row_offset = key == last ? -1 : PagedOffset(kv, slot, key, head);
+      const T* k_row = row_offset < 0 ? own_k : key_pool + row_offset;
       score = DotRow(k_row, q_s, head_dim) * scale + slope * static_cast<float>(key);
     }
     float chunk_max = score;
@@ -117,8 +163,8 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll 4
     for (int j = 0; j < keys_here; ++j) {
       const float pj = __shfl_sync(0xffffffffu, p, j);
-      const int key_j = chunk + j;
-      const T* v_row = key_j == last ? own_v : value_pool + PagedOffset(kv, slot, key_j, head);
+      const int64_t offset_j = __shfl_sync(0xffffffffu, row_offset, j);
+      const T* v_row = offset_j < 0 ? own_v : value_pool + offset_j;
       AccumulateRow<T, kDims>(acc, pj, v_row, lane * kDims, head_dim);
     }
   }
@@ -154,39 +200,8 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
   if (splits == 1) return;
-  if (threadIdx.x == 0) {
-    partial[0] = block_max;
-    partial[1] = block_sum;
-  }
-  // Publish this split's partial, then count it; the block that completes
-  // the count combines (threadfence-reduction pattern) and re-arms the
-  // counter for the next launch.
-  __threadfence();
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    int* counter = reinterpret_cast<int*>(group);
-    const int done = atomicAdd(counter, 1);
-    is_last = done == splits - 1;
-    if (is_last) atomicExch(counter, 0);
-  }
-  __syncthreads();
-  if (!is_last) return;
-  __threadfence();
-  float global_max = -FLT_MAX;
-  for (int s = 0; s < splits; ++s) global_max = fmaxf(global_max, __ldcg(PartialAt(group, s, head_dim)));
-  float total = 0.0f;
-  for (int s = 0; s < splits; ++s) {
-    const float* other = PartialAt(group, s, head_dim);
-    total += __ldcg(other + 1) * __expf(__ldcg(other) - global_max);
-  }
-  for (int d = threadIdx.x; d < head_dim; d += kThreads) {
-    float value = 0.0f;
-    for (int s = 0; s < splits; ++s) {
-      const float* other = PartialAt(group, s, head_dim);
-      value += __ldcg(other + 2 + d) * __expf(__ldcg(other) - global_max);
-    }
-    StoreFloat(context, t * context_row + head * head_dim + d, context_dtype, value / total);
-  }
+  FinishSplit(group, partial, splits, block_max, block_sum, head_dim, context,
+              t * context_row + head * head_dim, context_dtype);
 }
 
 }  // namespace

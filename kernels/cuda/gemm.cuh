@@ -7,9 +7,12 @@
 // (shape, dtypes, epilogue, pointer alignment), so a step after the first
 // does no descriptor work, and a CUDA graph capture sees only launches.
 //
-// Problems of at most kGemvMaxRows rows with 16-bit operands go to the
+// Problems of at most kDefaultGemvRows rows with 16-bit operands go to the
 // GEMV kernel (kernels/cuda/gemv.cuh) instead; BLOOM_CUDA_GEMV_MAX_ROWS
-// (0 to 8, default 8) moves that limit. With BLOOM_CUDA_GEMM_TUNE=1 the
+// (0 to kGemvMaxRows) moves that limit. On the H100 the GEMV streams the
+// weights faster than cuBLASLt's split-K kernels at 1 row (BLOOM-7b1
+// decode 6.37 against 6.86 ms) but slower at 8 (7.91 against 7.01 ms: its
+// fp32 FMAs per weight byte grow with the rows). With BLOOM_CUDA_GEMM_TUNE=1 the
 // first run of a problem outside stream capture times up to
 // kTuneCandidates of the heuristic's algorithms on the real operands and
 // keeps the fastest.
@@ -62,6 +65,10 @@ class LinearGemm {
   cublasStatus_t Run(const GemmProblem& problem, const void* x, const void* w, const void* bias,
                      void* y, cudaStream_t stream);
 
+  static constexpr int64_t kDefaultGemvRows = 4;
+  // Overrides the GEMV limit (tests run every row count both ways).
+  void set_gemv_max_rows(int64_t rows) { gemv_max_rows_ = rows; }
+
   // Whether Run takes `problem` to the GEMV kernel.
   bool UsesGemv(const GemmProblem& problem, const void* x, const void* w) const;
 
@@ -91,7 +98,7 @@ class LinearGemm {
   cublasLtHandle_t handle_ = nullptr;
   void* workspace_ = nullptr;
   size_t workspace_bytes_ = 0;
-  int64_t gemv_max_rows_ = 8;
+  int64_t gemv_max_rows_ = kDefaultGemvRows;
   bool tune_ = false;
   std::map<Key, std::unique_ptr<Plan>> plans_;
 };

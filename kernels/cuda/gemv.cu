@@ -1,8 +1,7 @@
-#include "kernels/cuda/gemv.cuh"
-
 #include <cstdint>
 
 #include "kernels/cuda/cuda_dtype.cuh"
+#include "kernels/cuda/gemv.cuh"
 
 namespace bloom::cuda {
 namespace {
@@ -126,24 +125,34 @@ cudaError_t LaunchFor(const GemmProblem& p, const void* x, const void* w, const 
                       cudaStream_t stream) {
   const int64_t blocks = (p.out_features + kRowsPerBlock - 1) / kRowsPerBlock;
   GemvKernel<T, Y, N><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
-      static_cast<const T*>(x), static_cast<const T*>(w), p.has_bias ? static_cast<const Y*>(bias) : nullptr,
-      static_cast<Y*>(y), p.out_features, p.in_features, p.gelu);
+      static_cast<const T*>(x), static_cast<const T*>(w),
+      p.has_bias ? static_cast<const Y*>(bias) : nullptr, static_cast<Y*>(y), p.out_features,
+      p.in_features, p.gelu);
   return cudaGetLastError();
 }
 
 template <typename T, typename Y>
-cudaError_t DispatchRows(const GemmProblem& p, const void* x, const void* w, const void* bias, void* y,
-                         cudaStream_t stream) {
+cudaError_t DispatchRows(const GemmProblem& p, const void* x, const void* w, const void* bias,
+                         void* y, cudaStream_t stream) {
   switch (p.rows) {
-    case 1: return LaunchFor<T, Y, 1>(p, x, w, bias, y, stream);
-    case 2: return LaunchFor<T, Y, 2>(p, x, w, bias, y, stream);
-    case 3: return LaunchFor<T, Y, 3>(p, x, w, bias, y, stream);
-    case 4: return LaunchFor<T, Y, 4>(p, x, w, bias, y, stream);
-    case 5: return LaunchFor<T, Y, 5>(p, x, w, bias, y, stream);
-    case 6: return LaunchFor<T, Y, 6>(p, x, w, bias, y, stream);
-    case 7: return LaunchFor<T, Y, 7>(p, x, w, bias, y, stream);
-    case 8: return LaunchFor<T, Y, 8>(p, x, w, bias, y, stream);
-    default: return cudaErrorInvalidValue;
+    case 1:
+      return LaunchFor<T, Y, 1>(p, x, w, bias, y, stream);
+    case 2:
+      return LaunchFor<T, Y, 2>(p, x, w, bias, y, stream);
+    case 3:
+      return LaunchFor<T, Y, 3>(p, x, w, bias, y, stream);
+    case 4:
+      return LaunchFor<T, Y, 4>(p, x, w, bias, y, stream);
+    case 5:
+      return LaunchFor<T, Y, 5>(p, x, w, bias, y, stream);
+    case 6:
+      return LaunchFor<T, Y, 6>(p, x, w, bias, y, stream);
+    case 7:
+      return LaunchFor<T, Y, 7>(p, x, w, bias, y, stream);
+    case 8:
+      return LaunchFor<T, Y, 8>(p, x, w, bias, y, stream);
+    default:
+      return cudaErrorInvalidValue;
   }
 }
 
@@ -154,14 +163,15 @@ bool Aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 bool GemvSupports(const GemmProblem& p, const void* x, const void* w) {
   static_assert(kGemvMaxRows == 8, "DispatchRows instantiates N = 1..8");
   if (p.rows < 1 || p.rows > kGemvMaxRows || p.out_features < 1 || p.in_features < 8) return false;
-  if (p.x_dtype != p.w_dtype || (p.x_dtype != DType::kBF16 && p.x_dtype != DType::kF16)) return false;
+  if (p.x_dtype != p.w_dtype || (p.x_dtype != DType::kBF16 && p.x_dtype != DType::kF16))
+    return false;
   if (p.y_dtype != p.x_dtype && p.y_dtype != DType::kF32) return false;
   if (p.out_features > 0x7fffffffLL * kRowsPerBlock) return false;
   return p.in_features % 8 == 0 && Aligned16(x) && Aligned16(w);
 }
 
-cudaError_t LaunchGemv(const GemmProblem& p, const void* x, const void* w, const void* bias, void* y,
-                       cudaStream_t stream) {
+cudaError_t LaunchGemv(const GemmProblem& p, const void* x, const void* w, const void* bias,
+                       void* y, cudaStream_t stream) {
   if (!GemvSupports(p, x, w) || (p.has_bias && bias == nullptr)) return cudaErrorInvalidValue;
   const bool f32_out = p.y_dtype == DType::kF32;
   if (p.x_dtype == DType::kBF16) {

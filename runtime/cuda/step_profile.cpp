@@ -13,16 +13,21 @@ namespace {
 int64_t ElementBytes(plan::DType dtype) {
   switch (dtype) {
     case plan::DType::F16:
-    case plan::DType::BF16: return 2;
-    default: return 4;
+    case plan::DType::BF16:
+      return 2;
+    default:
+      return 4;
   }
 }
 
 int64_t RowsAs(const plan::Tensor& t, const ProfiledStep& step) {
   switch (t.rows()) {
-    case plan::RowDim::Tokens: return step.tokens;
-    case plan::RowDim::LogitRows: return step.logit_rows;
-    default: return t.shape()->Get(0);
+    case plan::RowDim::Tokens:
+      return step.tokens;
+    case plan::RowDim::LogitRows:
+      return step.logit_rows;
+    default:
+      return t.shape()->Get(0);
   }
 }
 
@@ -47,7 +52,8 @@ struct Cost {
 // result written once; an embedding gather reads only its rows, attention
 // reads every cached K and V row its real tokens attend to) and its FLOPs
 // (Linear only).
-Cost CostOf(const plan::Plan& plan, const plan::Instruction& instruction, const ProfiledStep& step) {
+Cost CostOf(const plan::Plan& plan, const plan::Instruction& instruction,
+            const ProfiledStep& step) {
   const auto* tensors = plan.tensors();
   Cost cost;
   const auto* in = instruction.operands();
@@ -73,7 +79,8 @@ Cost CostOf(const plan::Plan& plan, const plan::Instruction& instruction, const 
   if (const auto* a = instruction.kernel_as_AlibiAttention(); a != nullptr) {
     const int64_t row = static_cast<int64_t>(a->num_heads()) * a->head_dim() *
                         ElementBytes(plan.kv_cache()->dtype());
-    for (int32_t p : step.positions) cost.bytes += 2.0 * (p + 1) * row;  // K and V, the new row included
+    for (int32_t p : step.positions)
+      cost.bytes += 2.0 * (p + 1) * row;  // K and V, the new row included
   }
   return cost;
 }
@@ -86,8 +93,8 @@ struct Category {
 }  // namespace
 
 std::string FormatStepProfile(const plan::Plan& plan, const ProfiledStep& step,
-                              const std::vector<double>& ms, double total_ms, bool every_instruction,
-                              const ProfileCeilings& ceilings) {
+                              const std::vector<double>& ms, double total_ms,
+                              bool every_instruction, const ProfileCeilings& ceilings) {
   const auto* instructions = plan.instructions();
   std::map<std::string, Category> categories;
   std::vector<std::string> order;
@@ -110,7 +117,8 @@ std::string FormatStepProfile(const plan::Plan& plan, const ProfiledStep& step,
     sum_ms += ms[i];
     sum_floor += floor_ms;
     sum_bytes += cost.bytes;
-    const bool listed = every_instruction || result.rfind("h.", 0) != 0 || result.rfind("h.0.", 0) == 0;
+    const bool listed =
+        every_instruction || result.rfind("h.", 0) != 0 || result.rfind("h.0.", 0) == 0;
     if (listed) {
       absl::StrAppendFormat(&lines, "  %4d %-16s %-28s %9.1f us  %8.2f MB  floor %8.1f us\n",
                             static_cast<int>(i), plan::EnumNameKernel(instruction.kernel_type()),
@@ -123,8 +131,8 @@ std::string FormatStepProfile(const plan::Plan& plan, const ProfiledStep& step,
       static_cast<int>(step.tokens), static_cast<int>(step.logit_rows),
       static_cast<int>(instructions->size()), total_ms, sum_ms, sum_floor, sum_bytes / 1e9,
       ceilings.bytes_per_s / 1e12);
-  absl::StrAppendFormat(&report, "  %-28s %5s %10s %9s %9s %10s %6s\n", "category", "count", "total us",
-                        "mean us", "GB/s", "floor us", "x floor");
+  absl::StrAppendFormat(&report, "  %-28s %5s %10s %9s %9s %10s %6s\n", "category", "count",
+                        "total us", "mean us", "GB/s", "floor us", "x floor");
   for (const std::string& name : order) {
     const Category& c = categories[name];
     absl::StrAppendFormat(&report, "  %-28s %5d %10.1f %9.2f %9.0f %10.1f %6.2f\n", name, c.count,

@@ -25,8 +25,8 @@ struct ProfileCeilings {
 // What the report needs of the step: its padded row counts and the
 // positions of its real tokens (the attention's KV reads).
 struct ProfiledStep {
-  int64_t tokens = 0;       // T as run
-  int64_t logit_rows = 0;   // R as run
+  int64_t tokens = 0;              // T as run
+  int64_t logit_rows = 0;          // R as run
   std::vector<int32_t> positions;  // of the real tokens
 };
 

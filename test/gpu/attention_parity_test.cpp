@@ -37,13 +37,15 @@ struct Shape {
 class AttentionParity : public ::testing::TestWithParam<std::tuple<DType, int>> {
  protected:
   void SetUp() override { BLOOM_SKIP_WITHOUT_GPU(); }
-  void Check(const Scenario& scenario, const Shape& shape, bool pad_token);
+  void Check(const Scenario& scenario, const Shape& shape, bool pad_token, int max_splits = 32);
   std::mt19937 rng_{std::random_device{}()};
 };
 
-void AttentionParity::Check(const Scenario& scenario, const Shape& s, bool pad_token) {
+void AttentionParity::Check(const Scenario& scenario, const Shape& s, bool pad_token,
+                            int max_splits) {
   const DType d = std::get<0>(GetParam());
-  const std::string what = scenario.name + " " + DTypeLabel(d) + " head_dim " + std::to_string(s.head_dim);
+  const std::string what =
+      scenario.name + " " + DTypeLabel(d) + " head_dim " + std::to_string(s.head_dim);
   int32_t num_slots = 0, longest = 0;
   for (const KvRun& r : scenario.runs) {
     num_slots = std::max(num_slots, r.slot + 1);
@@ -58,12 +60,13 @@ void AttentionParity::Check(const Scenario& scenario, const Shape& s, bool pad_t
   std::vector<int32_t> tables(num_slots * blocks_per_seq);
   std::copy_n(pool.begin(), tables.size(), tables.begin());
 
-  const int64_t pool_elements = static_cast<int64_t>(num_blocks) * s.heads * s.block_size * s.head_dim;
+  const int64_t pool_elements =
+      static_cast<int64_t>(num_blocks) * s.heads * s.block_size * s.head_dim;
   // Garbage everywhere: cached positions and entries no token may read.
   std::vector<float> keys = Rounded(RandomFloats(pool_elements, rng_), d);
   std::vector<float> values = Rounded(RandomFloats(pool_elements, rng_), d);
-  cpu::PagedKvLayer host_kv{keys.data(), values.data(), s.heads, s.head_dim, s.block_size,
-                            tables.data(), blocks_per_seq};
+  cpu::PagedKvLayer host_kv{keys.data(),  values.data(), s.heads,       s.head_dim,
+                            s.block_size, tables.data(), blocks_per_seq};
 
   std::vector<int32_t> positions, slots;
   for (const KvRun& r : scenario.runs) {
@@ -73,7 +76,8 @@ void AttentionParity::Check(const Scenario& scenario, const Shape& s, bool pad_t
     }
   }
   const int64_t tokens = static_cast<int64_t>(positions.size());
-  const int64_t qkv_row = 3LL * s.heads * s.head_dim, context_row = static_cast<int64_t>(s.heads) * s.head_dim;
+  const int64_t qkv_row = 3LL * s.heads * s.head_dim,
+                context_row = static_cast<int64_t>(s.heads) * s.head_dim;
   std::vector<float> qkv = Rounded(RandomFloats((tokens + 1) * qkv_row, rng_, -2.0f, 2.0f), d);
   std::vector<float> slopes(s.heads);
   for (int h = 0; h < s.heads; ++h) slopes[h] = std::pow(2.0f, -8.0f * (h + 1) / s.heads);
@@ -82,7 +86,8 @@ void AttentionParity::Check(const Scenario& scenario, const Shape& s, bool pad_t
   device_keys.Set(keys);
   device_values.Set(values);
   std::vector<float> ref(tokens * context_row);
-  cpu::AlibiAttention(qkv.data(), positions.data(), slots.data(), tokens, slopes.data(), host_kv, ref.data());
+  cpu::AlibiAttention(qkv.data(), positions.data(), slots.data(), tokens, slopes.data(), host_kv,
+                      ref.data());
 
   // A graph bucket's padding token: slot -1, must not touch the cache and
   // gets a zero row.
@@ -103,35 +108,41 @@ void AttentionParity::Check(const Scenario& scenario, const Shape& s, bool pad_t
     if (!v.empty()) buffer->Upload(v.data(), v.size() * sizeof(int32_t));
     return buffer;
   };
-  auto d_positions = upload_ints(positions), d_slots = upload_ints(slots), d_tables = upload_ints(tables),
-       d_decode = upload_ints(work.decode_tokens);
+  auto d_positions = upload_ints(positions), d_slots = upload_ints(slots),
+       d_tables = upload_ints(tables), d_decode = upload_ints(work.decode_tokens);
   std::vector<int32_t> tile_ints(work.tiles.size() * 4);
   std::memcpy(tile_ints.data(), work.tiles.data(), tile_ints.size() * sizeof(int32_t));
   auto d_tiles = upload_ints(tile_ints);
   DeviceTensorF d_qkv(d, qkv.size()), d_slopes(DType::kF32, slopes.size()), context(d, ref.size());
   d_qkv.Set(qkv);
   d_slopes.Set(slopes);
-  constexpr int kSplits = 32;
+  const int kSplits = max_splits;
   GuardedBuffer scratch(sizeof(float) * cuda::AttentionDecodeScratchFloats(
-                                            std::max<int64_t>(work.decode_tokens.size(), 1), s.heads,
-                                            s.head_dim, kSplits));
+                                            std::max<int64_t>(work.decode_tokens.size(), 1),
+                                            s.heads, s.head_dim, kSplits));
 
-  cuda::PagedKvView kv{device_keys.data(), device_values.data(), d, s.heads, s.head_dim, s.block_size,
-                       static_cast<const int32_t*>(d_tables->data()), blocks_per_seq};
+  cuda::PagedKvView kv{device_keys.data(),
+                       device_values.data(),
+                       d,
+                       s.heads,
+                       s.head_dim,
+                       s.block_size,
+                       static_cast<const int32_t*>(d_tables->data()),
+                       blocks_per_seq};
   const auto* pos = static_cast<const int32_t*>(d_positions->data());
   const auto* slt = static_cast<const int32_t*>(d_slots->data());
   BLOOM_CUDA_OK(cuda::ClearAttentionDecodeScratch(static_cast<float*>(scratch.data()),
-                                                  std::max<int64_t>(work.decode_tokens.size(), 1), s.heads,
-                                                  s.head_dim, kSplits, nullptr));
+                                                  std::max<int64_t>(work.decode_tokens.size(), 1),
+                                                  s.heads, s.head_dim, kSplits, nullptr));
   // A step of decode tokens alone lets the decode kernel store K and V (as
   // the executor does); otherwise LaunchKvStore stores every token first.
   const bool decode_stores = work.tiles.empty();
-  if (!decode_stores) BLOOM_CUDA_OK(cuda::LaunchKvStore(d_qkv.data(), pos, slt, gpu_tokens, kv, nullptr));
-  BLOOM_CUDA_OK(cuda::LaunchAttentionPrefill(d_qkv.data(),
-                                             static_cast<const cuda::AttentionTile*>(d_tiles->data()),
-                                             static_cast<int32_t>(work.tiles.size()),
-                                             static_cast<const float*>(d_slopes.data()), kv,
-                                             context.data(), d, nullptr));
+  if (!decode_stores)
+    BLOOM_CUDA_OK(cuda::LaunchKvStore(d_qkv.data(), pos, slt, gpu_tokens, kv, nullptr));
+  BLOOM_CUDA_OK(cuda::LaunchAttentionPrefill(
+      d_qkv.data(), static_cast<const cuda::AttentionTile*>(d_tiles->data()),
+      static_cast<int32_t>(work.tiles.size()), static_cast<const float*>(d_slopes.data()), kv,
+      context.data(), d, nullptr));
   BLOOM_CUDA_OK(cuda::LaunchAttentionDecode(
       d_qkv.data(), static_cast<const int32_t*>(d_decode->data()),
       static_cast<int32_t>(work.decode_tokens.size()), pos, slt,
@@ -144,11 +155,10 @@ void AttentionParity::Check(const Scenario& scenario, const Shape& s, bool pad_t
     // Again into a poisoned output: the split counters must have re-armed
     // themselves, or the combine would not run (NaN rows) or run early.
     DeviceTensorF again(d, ref.size());
-    BLOOM_CUDA_OK(cuda::LaunchAttentionPrefill(d_qkv.data(),
-                                               static_cast<const cuda::AttentionTile*>(d_tiles->data()),
-                                               static_cast<int32_t>(work.tiles.size()),
-                                               static_cast<const float*>(d_slopes.data()), kv,
-                                               again.data(), d, nullptr));
+    BLOOM_CUDA_OK(cuda::LaunchAttentionPrefill(
+        d_qkv.data(), static_cast<const cuda::AttentionTile*>(d_tiles->data()),
+        static_cast<int32_t>(work.tiles.size()), static_cast<const float*>(d_slopes.data()), kv,
+        again.data(), d, nullptr));
     BLOOM_CUDA_OK(cuda::LaunchAttentionDecode(
         d_qkv.data(), static_cast<const int32_t*>(d_decode->data()),
         static_cast<int32_t>(work.decode_tokens.size()), pos, slt,
@@ -182,11 +192,19 @@ TEST_P(AttentionParity, MixedPrefillChunksAndDecodeTokens) {
 }
 
 TEST_P(AttentionParity, LongContextDecodeUsesEverySplit) {
-  Check({"long-context decode", {{0, 4000, 1}, {1, 2047, 1}}}, ShapeFor(std::get<1>(GetParam())), false);
+  Check({"long-context decode", {{0, 4000, 1}, {1, 2047, 1}}}, ShapeFor(std::get<1>(GetParam())),
+        false);
+}
+
+TEST_P(AttentionParity, LongContextDecodeWithFewSplitsRunsManyTiles) {
+  // Two splits of ~2000 keys: each split block walks many key tiles.
+  Check({"long-context decode, 2 splits", {{0, 4000, 1}, {1, 300, 1}, {2, 2047, 1}}},
+        ShapeFor(std::get<1>(GetParam())), true, /*max_splits=*/2);
 }
 
 INSTANTIATE_TEST_SUITE_P(StorageAndHeadDim, AttentionParity,
-                         ::testing::Combine(::testing::Values(DType::kF32, DType::kBF16, DType::kF16),
+                         ::testing::Combine(::testing::Values(DType::kF32, DType::kBF16,
+                                                              DType::kF16),
                                             ::testing::Values(128, 64, 40, 16)),
                          [](const auto& info) {
                            return DTypeLabel(std::get<0>(info.param)) + "_d" +

@@ -5,8 +5,8 @@
 // output dtype, as the CPU backend's precision emulation does. Attention has
 // its own file (attention_parity_test.cpp).
 #include <algorithm>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "kernels/cpu/add.h"
@@ -33,6 +33,7 @@ namespace {
 class OpParity : public ::testing::TestWithParam<DType> {
  protected:
   void SetUp() override { BLOOM_SKIP_WITHOUT_GPU(); }
+  void CheckAddLayerNorm(DType d, int64_t rows, int64_t cols);
   std::mt19937 rng_{std::random_device{}()};
 };
 
@@ -88,15 +89,26 @@ TEST_P(OpParity, LayerNormOddAndModelWidths) {
     db.Set(beta);
     BLOOM_CUDA_OK(cuda::LaunchLayerNorm(dx.data(), d, dg.data(), d, db.data(), d, rows, cols, 1e-5f,
                                         dy.data(), d, nullptr));
-    ExpectClose(dy, ref, Tolerance(d), "layer norm " + std::to_string(rows) + "x" + std::to_string(cols));
+    ExpectClose(dy, ref, Tolerance(d),
+                "layer norm " + std::to_string(rows) + "x" + std::to_string(cols));
   }
-  EXPECT_EQ(cuda::LaunchLayerNorm(nullptr, d, nullptr, d, nullptr, d, 1, 16385, 1e-5f, nullptr, d, nullptr),
+  EXPECT_EQ(cuda::LaunchLayerNorm(nullptr, d, nullptr, d, nullptr, d, 1, 16385, 1e-5f, nullptr, d,
+                                  nullptr),
             cudaErrorInvalidValue);
 }
 
 TEST_P(OpParity, AddLayerNormTwoOutputs) {
   const DType d = GetParam();
-  const int64_t rows = 9, cols = 1031;
+  // 1031: the generic kernel; 4096 (one vector per thread), 14336 (two)
+  // and 8008 (a partial second vector): the 16-bit vectorised path.
+  for (auto [rows, cols] :
+       {std::pair<int64_t, int64_t>{9, 1031}, {1, 4096}, {128, 4096}, {3, 14336}, {2, 8008}}) {
+    CheckAddLayerNorm(d, rows, cols);
+  }
+}
+
+void OpParity::CheckAddLayerNorm(DType d, int64_t rows, int64_t cols) {
+  const std::string shape = " " + std::to_string(rows) + "x" + std::to_string(cols);
   std::vector<float> a = Rounded(RandomFloats(rows * cols, rng_, -3.0f, 5.0f), d);
   std::vector<float> b = Rounded(RandomFloats(rows * cols, rng_), d);
   std::vector<float> gamma = Rounded(RandomFloats(cols, rng_, 0.5f, 1.5f), d);
@@ -112,9 +124,10 @@ TEST_P(OpParity, AddLayerNormTwoOutputs) {
   dg.Set(gamma);
   dbeta.Set(beta);
   BLOOM_CUDA_OK(cuda::LaunchAddLayerNorm(da.data(), d, dbb.data(), d, dg.data(), d, dbeta.data(), d,
-                                         rows, cols, 1e-5f, dsum.data(), d, dnormed.data(), d, nullptr));
-  ExpectClose(dsum, Rounded(sum, d), Tolerance(d), "add+layer norm: sum");
-  ExpectClose(dnormed, Rounded(normed, d), Tolerance(d), "add+layer norm: normed");
+                                         rows, cols, 1e-5f, dsum.data(), d, dnormed.data(), d,
+                                         nullptr));
+  ExpectClose(dsum, Rounded(sum, d), Tolerance(d), "add+layer norm: sum" + shape);
+  ExpectClose(dnormed, Rounded(normed, d), Tolerance(d), "add+layer norm: normed" + shape);
 }
 
 TEST_P(OpParity, AddGeluGatherRows) {
@@ -127,7 +140,8 @@ TEST_P(OpParity, AddGeluGatherRows) {
   DeviceTensorF da(d, count), db(DType::kF32, count), out(d, count);
   da.Set(a);
   db.Set(b);
-  BLOOM_CUDA_OK(cuda::LaunchAdd(da.data(), d, db.data(), DType::kF32, count, out.data(), d, nullptr));
+  BLOOM_CUDA_OK(
+      cuda::LaunchAdd(da.data(), d, db.data(), DType::kF32, count, out.data(), d, nullptr));
   ExpectClose(out, Rounded(ref, d), Tolerance(d), "add");
 
   cpu::GeluTanh(a.data(), count, ref.data());
@@ -170,34 +184,38 @@ struct LinearCase {
 };
 
 // Runs one Linear through LinearGemm and checks it against cpu::Linear.
-void CheckLinear(cuda::LinearGemm& gemm, std::mt19937& rng, DType ab, DType y_dtype, const LinearCase& c) {
+void CheckLinear(cuda::LinearGemm& gemm, std::mt19937& rng, DType ab, DType y_dtype,
+                 const LinearCase& c, bool gemv_on) {
   const std::string what = "linear " + DTypeLabel(ab) + "->" + DTypeLabel(y_dtype) + " [" +
                            std::to_string(c.rows) + "x" + std::to_string(c.in) + "]x[" +
-                           std::to_string(c.out) + "]" + (c.bias ? " +bias" : "") + (c.gelu ? " +gelu" : "");
+                           std::to_string(c.out) + "]" + (c.bias ? " +bias" : "") +
+                           (c.gelu ? " +gelu" : "");
   std::vector<float> x = Rounded(RandomFloats(c.rows * c.in, rng), ab);
   std::vector<float> w = Rounded(RandomFloats(c.out * c.in, rng, -0.2f, 0.2f), ab);
   std::vector<float> bias = Rounded(RandomFloats(c.out, rng), y_dtype);
   std::vector<float> ref(c.rows * c.out);
   cpu::Linear(x.data(), w.data(), c.bias ? bias.data() : nullptr, c.rows, c.in, c.out, ref.data());
   if (c.gelu) cpu::GeluTanh(ref.data(), ref.size(), ref.data());
-  DeviceTensorF dx(ab, x.size()), dw(ab, w.size()), db(y_dtype, bias.size()), dy(y_dtype, ref.size());
+  DeviceTensorF dx(ab, x.size()), dw(ab, w.size()), db(y_dtype, bias.size()),
+      dy(y_dtype, ref.size());
   dx.Set(x);
   dw.Set(w);
   db.Set(bias);
   cuda::GemmProblem problem{c.rows, c.in, c.out, ab, ab, y_dtype, c.bias, c.gelu};
-  ASSERT_EQ(gemm.Run(problem, dx.data(), dw.data(), c.bias ? db.data() : nullptr, dy.data(), nullptr),
-            CUBLAS_STATUS_SUCCESS)
+  ASSERT_EQ(
+      gemm.Run(problem, dx.data(), dw.data(), c.bias ? db.data() : nullptr, dy.data(), nullptr),
+      CUBLAS_STATUS_SUCCESS)
       << what;
   // Products of 16-bit operands are exact in fp32; the accumulation order
   // differs from the CPU's, so F32 outputs of long dot products get 1e-5.
   ExpectClose(dy, Rounded(ref, y_dtype), Tolerance(y_dtype), what);
-  if (c.expect_gemv) {
-    // The decode shapes must reach the GEMV kernel, not fall back silently.
-    EXPECT_TRUE(gemm.UsesGemv(problem, dx.data(), dw.data())) << what;
-  }
-  ::testing::Test::RecordProperty(what, gemm.FusedEpilogue(problem, dx.data(), dw.data(), db.data(), dy.data())
-                           ? "fused epilogue"
-                           : "separate epilogue");
+  // The decode shapes must reach the GEMV kernel when it is on, not fall
+  // back silently, and never when it is off.
+  EXPECT_EQ(gemm.UsesGemv(problem, dx.data(), dw.data()), gemv_on && c.expect_gemv) << what;
+  ::testing::Test::RecordProperty(
+      what, gemm.FusedEpilogue(problem, dx.data(), dw.data(), db.data(), dy.data())
+                ? "fused epilogue"
+                : "separate epilogue");
 }
 
 TEST_P(OpParity, LinearWithBiasAndGeluEpilogues) {
@@ -205,23 +223,30 @@ TEST_P(OpParity, LinearWithBiasAndGeluEpilogues) {
   void* workspace = nullptr;
   BLOOM_CUDA_OK(cudaMalloc(&workspace, 32 << 20));
   {
-    cuda::LinearGemm gemm;
-    ASSERT_EQ(gemm.Init(workspace, 32 << 20), CUBLAS_STATUS_SUCCESS);
-    const bool half = d != DType::kF32;
-    for (const LinearCase& c : {LinearCase{1, 64, 96, true, false, half}, LinearCase{37, 200, 129, true, true},
-                                LinearCase{128, 256, 512, false, false}, LinearCase{5, 4096, 48, true, true, half},
-                                LinearCase{3, 96, 40, false, true, half},
-                                // GEMV: every row count 1..8, M not a multiple of the rows per
-                                // block, K with a partial last stride (1032 = 8 * 129), K = 16384
-                                // (several strides), K not a multiple of 8 (cuBLASLt).
-                                LinearCase{2, 1032, 131, true, false, half}, LinearCase{4, 2056, 67, true, true, half},
-                                LinearCase{6, 16384, 45, true, false, half}, LinearCase{7, 520, 1001, false, true, half},
-                                LinearCase{8, 4096, 258, true, true, half}, LinearCase{4, 100, 33, true, false},
-                                // A BLOOM-7b1 decode shape at batch 1.
-                                LinearCase{1, 4096, 12288, true, false, half}}) {
-      CheckLinear(gemm, rng_, d, d, c);
-      // The LM head's form: 16-bit operands, F32 logits.
-      if (half) CheckLinear(gemm, rng_, d, DType::kF32, c);
+    // Every case through the GEMV kernel where it applies (at any row count
+    // up to its limit), then every case through cuBLASLt.
+    for (const bool gemv_on : {true, false}) {
+      cuda::LinearGemm gemm;
+      ASSERT_EQ(gemm.Init(workspace, 32 << 20), CUBLAS_STATUS_SUCCESS);
+      gemm.set_gemv_max_rows(gemv_on ? cuda::kGemvMaxRows : 0);
+      const bool half = d != DType::kF32;
+      for (const LinearCase& c :
+           {LinearCase{1, 64, 96, true, false, half}, LinearCase{37, 200, 129, true, true},
+            LinearCase{128, 256, 512, false, false}, LinearCase{5, 4096, 48, true, true, half},
+            LinearCase{3, 96, 40, false, true, half},
+            // GEMV: every row count 1..8, M not a multiple of the rows per
+            // block, K with a partial last stride (1032 = 8 * 129), K = 16384
+            // (several strides), K not a multiple of 8 (cuBLASLt).
+            LinearCase{2, 1032, 131, true, false, half}, LinearCase{4, 2056, 67, true, true, half},
+            LinearCase{6, 16384, 45, true, false, half},
+            LinearCase{7, 520, 1001, false, true, half}, LinearCase{8, 4096, 258, true, true, half},
+            LinearCase{4, 100, 33, true, false},
+            // A BLOOM-7b1 decode shape at batch 1.
+            LinearCase{1, 4096, 12288, true, false, half}}) {
+        CheckLinear(gemm, rng_, d, d, c, gemv_on);
+        // The LM head's form: 16-bit operands, F32 logits.
+        if (half) CheckLinear(gemm, rng_, d, DType::kF32, c, gemv_on);
+      }
     }
     EXPECT_FALSE(cuda::LinearGemm::Supports(DType::kF32, DType::kBF16, DType::kF32));
     EXPECT_FALSE(cuda::LinearGemm::Supports(DType::kBF16, DType::kBF16, DType::kF16));
@@ -230,7 +255,8 @@ TEST_P(OpParity, LinearWithBiasAndGeluEpilogues) {
   cudaFree(workspace);
 }
 
-INSTANTIATE_TEST_SUITE_P(Storage, OpParity, ::testing::Values(DType::kF32, DType::kBF16, DType::kF16),
+INSTANTIATE_TEST_SUITE_P(Storage, OpParity,
+                         ::testing::Values(DType::kF32, DType::kBF16, DType::kF16),
                          [](const auto& info) { return DTypeLabel(info.param); });
 
 TEST(OpParityArgMax, FirstIndexOnTiesAndSkipsNan) {
