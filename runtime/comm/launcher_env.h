@@ -15,4 +15,11 @@ bool LaunchedByMpiLauncher();
 // silent follower before reading any input.
 int MpiLauncherRank();
 
+// This process's index among the launcher's processes on its host, and how
+// many there are (OMPI_COMM_WORLD_LOCAL_RANK/_SIZE, MPI_LOCALRANKID,
+// PMIX_LOCAL_RANK/_SIZE): how a GPU rank picks its device. 0 and 1 when
+// not launched by one, or the launcher does not say.
+int MpiLauncherLocalRank();
+int MpiLauncherLocalSize();
+
 }  // namespace bloom

@@ -63,6 +63,7 @@ absl::StatusOr<std::vector<WeightConversion>> CudaDispatch::Prepare(
     conversions.push_back({tensor, dtype});
   };
   bool has_attention = false;
+  size_t collective_bytes = 0;
   const auto* instructions = plan.instructions();
   for (size_t i = 0; i < instructions->size(); ++i) {
     const auto* instruction = instructions->Get(i);
@@ -112,11 +113,32 @@ absl::StatusOr<std::vector<WeightConversion>> CudaDispatch::Prepare(
               " columns (the CUDA kernel takes at most 16384)"));
         }
         break;
-      case plan::Kernel::AllReduce:
-      case plan::Kernel::AllGather:
-        return absl::UnimplementedError(absl::StrCat(
-            "instruction ", i, ": ", plan::EnumNameKernel(instruction->kernel_type()),
-            " (tensor-parallel plans are not supported by the CUDA executor yet)"));
+      case plan::Kernel::AllReduce: {
+        const DeviceTensor& x = tensors_[in->Get(0)];
+        const DeviceTensor& y = tensors_[out->Get(0)];
+        if (x.dtype == DType::kI32 || y.dtype == DType::kI32) {
+          return absl::UnimplementedError(
+              absl::StrCat("instruction ", i, ": AllReduce of int32 tensors"));
+        }
+        if (y.dtype != DType::kF32) {
+          collective_bytes = std::max(
+              collective_bytes, AlignUp(capacity(in->Get(0)) * x.columns * sizeof(float)));
+        }
+        break;
+      }
+      case plan::Kernel::AllGather: {
+        const DeviceTensor& x = tensors_[in->Get(0)];
+        const DeviceTensor& y = tensors_[out->Get(0)];
+        if (x.dtype != DType::kF32 || y.dtype != DType::kF32) {
+          return absl::UnimplementedError(absl::StrCat(
+              "instruction ", i, ": AllGather of ", std::string(DTypeName(x.dtype)), " into ",
+              std::string(DTypeName(y.dtype)), " (the CUDA executor gathers float32, the logits' dtype)"));
+        }
+        const int64_t ranks = std::max<int64_t>(plan.tp_size(), 1);
+        collective_bytes = std::max(
+            collective_bytes, AlignUp(ranks * capacity(in->Get(0)) * x.columns * sizeof(float)));
+        break;
+      }
       default:
         break;
     }
@@ -133,7 +155,8 @@ absl::StatusOr<std::vector<WeightConversion>> CudaDispatch::Prepare(
                                                decode_capacity_, kv->num_heads(), kv->head_dim(),
                                                decode_splits_));
   }
-  scratch_bytes_ = x_scratch_bytes_ + out_scratch_bytes_ + decode_bytes + kGemmWorkspaceBytes;
+  collective_offset_ = x_scratch_bytes_ + out_scratch_bytes_ + decode_bytes;
+  scratch_bytes_ = collective_offset_ + collective_bytes + kGemmWorkspaceBytes;
   return conversions;
 }
 
@@ -198,6 +221,73 @@ absl::Status CudaDispatch::RunLinear(size_t index, const plan::Instruction& inst
   return absl::OkStatus();
 }
 
+// Sums the ranks' partial results in float32 (the plan's accumulate type
+// for collectives): a 16-bit partial is widened into the collective
+// scratch, reduced there and narrowed into the result, so the sum rounds
+// once, as the CPU reference's does.
+absl::Status CudaDispatch::RunAllReduce(const plan::Instruction& instruction,
+                                        const StepShape& shape, cudaStream_t stream) {
+  const DeviceTensor& x = tensors_[instruction.operands()->Get(0)];
+  const DeviceTensor& y = tensors_[instruction.results()->Get(0)];
+  const int64_t count = Rows(instruction.operands()->Get(0), shape) * x.columns;
+  if (comm_ == nullptr) {
+    return absl::FailedPreconditionError("AllReduce without a communicator");
+  }
+  float* sum = y.dtype == DType::kF32 ? static_cast<float*>(y.data) : collective_scratch();
+  if (x.dtype == DType::kF32 && x.data == sum) {
+    // Already in place.
+  } else if (x.dtype == DType::kF32) {
+    BLOOM_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(sum, x.data, count * sizeof(float), cudaMemcpyDeviceToDevice, stream),
+        "AllReduce: copying the partial sum");
+  } else {
+    BLOOM_CUDA_RETURN_IF_ERROR(cuda::LaunchCast(x.data, x.dtype, count, sum, DType::kF32, stream),
+                               "AllReduce: widening the partial sum");
+  }
+  BLOOM_RETURN_IF_ERROR(comm_->AllReduceSum(sum, static_cast<size_t>(count)));
+  if (y.dtype != DType::kF32) {
+    BLOOM_CUDA_RETURN_IF_ERROR(cuda::LaunchCast(sum, DType::kF32, count, y.data, y.dtype, stream),
+                               "AllReduce: narrowing the sum");
+  }
+  return absl::OkStatus();
+}
+
+// The communicator gathers whole buffers rank-major ([ranks, rows, C]);
+// the plan wants the ranks' columns side by side ([rows, ranks * C]): one
+// strided device copy per rank puts each block in its column range.
+absl::Status CudaDispatch::RunAllGather(const plan::Instruction& instruction,
+                                        const StepShape& shape, cudaStream_t stream) {
+  const DeviceTensor& x = tensors_[instruction.operands()->Get(0)];
+  const DeviceTensor& y = tensors_[instruction.results()->Get(0)];
+  const int64_t rows = Rows(instruction.operands()->Get(0), shape);
+  const int64_t columns = x.columns;
+  const int ranks = comm_ == nullptr ? 1 : comm_->size();
+  if (ranks == 1) {
+    if (x.data != y.data) {
+      BLOOM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(y.data, x.data, rows * columns * sizeof(float),
+                                                 cudaMemcpyDeviceToDevice, stream),
+                                 "AllGather (one rank)");
+    }
+    return absl::OkStatus();
+  }
+  if (y.columns != ranks * columns) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "AllGather of ", columns, " columns on ", ranks, " ranks into ", y.columns, " columns"));
+  }
+  float* gathered = collective_scratch();
+  BLOOM_RETURN_IF_ERROR(
+      comm_->AllGather(static_cast<const float*>(x.data), rows * columns, gathered));
+  const size_t row_bytes = columns * sizeof(float);
+  for (int r = 0; r < ranks; ++r) {
+    BLOOM_CUDA_RETURN_IF_ERROR(
+        cudaMemcpy2DAsync(static_cast<float*>(y.data) + r * columns, ranks * row_bytes,
+                          gathered + r * rows * columns, row_bytes, row_bytes, rows,
+                          cudaMemcpyDeviceToDevice, stream),
+        "AllGather: placing a rank's columns");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CudaDispatch::Run(size_t index, const StepShape& shape, cudaStream_t stream) {
   const plan::Instruction& instruction = *plan_->instructions()->Get(index);
   const auto* in = instruction.operands();
@@ -231,6 +321,10 @@ absl::Status CudaDispatch::Run(size_t index, const StepShape& shape, cudaStream_
       break;
     case plan::Kernel::Linear:
       return RunLinear(index, instruction, shape, stream);
+    case plan::Kernel::AllReduce:
+      return RunAllReduce(instruction, shape, stream);
+    case plan::Kernel::AllGather:
+      return RunAllGather(instruction, shape, stream);
     case plan::Kernel::Gelu:
       error = cuda::LaunchGelu(operand(0).data, operand(0).dtype, rows * operand(0).columns,
                                result(0).data, result(0).dtype, stream);

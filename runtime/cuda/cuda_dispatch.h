@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "kernels/cuda/gemm.cuh"
 #include "kernels/cuda/paged_kv.cuh"
+#include "runtime/comm/communicator.h"
 #include "runtime/plan/plan_generated.h"
 #include "runtime/support/dtype.h"
 
@@ -63,6 +64,11 @@ class CudaDispatch {
 
   void SetConversion(const WeightConversion& conversion, void* data);
 
+  // The tensor-parallel group's device-memory communicator (not owned),
+  // which AllReduce and AllGather enqueue on; needed by plans that have
+  // them, before the first Run.
+  void SetCommunicator(Communicator* comm) { comm_ = comm; }
+
   // Scratch this dispatch needs for dtype conversions around GEMMs and for
   // split-K decode partials (bytes), and the decode split count.
   size_t ScratchBytes() const { return scratch_bytes_; }
@@ -90,6 +96,13 @@ class CudaDispatch {
   int64_t Rows(uint32_t tensor, const StepShape& shape) const;
   absl::Status RunLinear(size_t index, const plan::Instruction& instruction, const StepShape& shape,
                          cudaStream_t stream);
+  absl::Status RunAllReduce(const plan::Instruction& instruction, const StepShape& shape,
+                            cudaStream_t stream);
+  absl::Status RunAllGather(const plan::Instruction& instruction, const StepShape& shape,
+                            cudaStream_t stream);
+  float* collective_scratch() const {
+    return reinterpret_cast<float*>(scratch_ + collective_offset_);
+  }
 
   const plan::Plan* plan_ = nullptr;
   std::vector<DeviceTensor> tensors_;
@@ -104,6 +117,10 @@ class CudaDispatch {
   size_t out_scratch_bytes_ = 0;
   int32_t decode_splits_ = 1;
   int32_t decode_capacity_ = 0;
+  // Float32 staging for collectives: a 16-bit all-reduce is summed in
+  // float32 (the plan's accumulate type), an all-gather lands rank-major.
+  size_t collective_offset_ = 0;
+  Communicator* comm_ = nullptr;
 };
 
 }  // namespace bloom

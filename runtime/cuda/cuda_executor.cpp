@@ -13,10 +13,14 @@
 #include "kernels/cuda/cast.cuh"
 #include "runtime/cuda/attention_work.h"
 #include "runtime/cuda/cuda_status.h"
+#include "runtime/cuda/host_staged_communicator.h"
 #include "runtime/cuda/step_profile.h"
 #include "runtime/cuda/weight_upload.h"
 #include "runtime/support/dtype.h"
 #include "runtime/support/status_macros.h"
+#if BLOOM_HAVE_NCCL
+#include "runtime/comm/nccl_communicator.h"
+#endif
 
 namespace bloom {
 namespace {
@@ -80,7 +84,8 @@ absl::StatusOr<std::unique_ptr<StepExecutor>> CreateCudaExecutor(LoadedPlan plan
 }
 
 absl::StatusOr<std::unique_ptr<CudaExecutor>> CudaExecutor::Create(LoadedPlan plan,
-                                                                   const ExecutorOptions& options) {
+                                                                   const ExecutorOptions& options,
+                                                                   const CudaRankOptions& rank) {
   int devices = 0;
   const cudaError_t error = cudaGetDeviceCount(&devices);
   if (error != cudaSuccess || devices == 0) {
@@ -89,7 +94,11 @@ absl::StatusOr<std::unique_ptr<CudaExecutor>> CudaExecutor::Create(LoadedPlan pl
         absl::StrCat("no CUDA GPU is usable (", error == cudaSuccess ? "none found" : cudaGetErrorString(error),
                      "); use the CPU backend"));
   }
-  std::unique_ptr<CudaExecutor> executor(new CudaExecutor(std::move(plan)));
+  if (rank.device < 0 || rank.device >= devices) {
+    return absl::FailedPreconditionError(absl::StrCat(plan.label(), ": GPU ", rank.device,
+                                                      " was asked for; ", devices, " visible"));
+  }
+  std::unique_ptr<CudaExecutor> executor(new CudaExecutor(std::move(plan), rank));
   BLOOM_RETURN_IF_ERROR(executor->Initialize(options));
   return executor;
 }
@@ -105,19 +114,19 @@ absl::Status CudaExecutor::Initialize(const ExecutorOptions& options) {
   const auto* tensors = p.tensors();
   const auto* limits = p.limits();
   const auto* kv = p.kv_cache();
-  BLOOM_CUDA_RETURN_IF_ERROR(cudaSetDevice(0), "cudaSetDevice(0)");
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaSetDevice(rank_.device), "cudaSetDevice");
   cudaDeviceProp properties{};
-  BLOOM_CUDA_RETURN_IF_ERROR(cudaGetDeviceProperties(&properties, 0), "cudaGetDeviceProperties");
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaGetDeviceProperties(&properties, rank_.device),
+                             "cudaGetDeviceProperties");
   device_name_ = properties.name;
   if (const char* profile = std::getenv("BLOOM_CUDA_PROFILE"); profile != nullptr) {
     profile_ = std::atoi(profile);
   }
   BLOOM_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking),
                              "cudaStreamCreate");
-  if (p.tp_size() != 1) {
-    return absl::UnimplementedError(absl::StrCat(plan_.label(), ": a tensor-parallel plan (tp_size ",
-                                                 p.tp_size(), ") needs the multi-GPU executor"));
-  }
+  // First, before anything that can fail on one rank alone: the group's
+  // communicator is a collective every rank must reach.
+  BLOOM_RETURN_IF_ERROR(JoinGroup());
 
   BLOOM_ASSIGN_OR_RETURN(KvCache cache,
                          KvCache::Create(KvCacheShape{kv->num_layers(), kv->num_heads(), kv->head_dim(),
@@ -277,6 +286,36 @@ absl::Status CudaExecutor::Initialize(const ExecutorOptions& options) {
   return absl::OkStatus();
 }
 
+absl::Status CudaExecutor::JoinGroup() {
+  const plan::Plan& p = plan();
+  if (p.tp_size() == 1) return absl::OkStatus();
+  Communicator* host = rank_.host_comm;
+  if (host == nullptr || host->size() != p.tp_size() || host->rank() != p.tp_rank()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        plan_.label(), ": a tensor-parallel plan (tp=", p.tp_size(), ", rank ", p.tp_rank(),
+        ") runs inside its rank group: give bloom-run the plan directory (a thread per GPU) or "
+        "start it with mpirun -np ", p.tp_size()));
+  }
+  if (rank_.collectives == CudaCollectives::kHostStaged) {
+    device_comm_ = std::make_unique<HostStagedCommunicator>(*host, stream_);
+    use_graphs_ = false;  // a host round trip cannot be captured
+  } else {
+#if BLOOM_HAVE_NCCL
+    BLOOM_ASSIGN_OR_RETURN(
+        std::unique_ptr<NcclCommunicator> nccl,
+        NcclCommunicator::Create(*host, rank_.device, stream_, rank_.collective_timeout));
+    device_comm_ = std::move(nccl);
+#else
+    return absl::UnimplementedError(absl::StrCat(
+        plan_.label(), ": this build has no NCCL; BLOOM_CUDA_COLLECTIVES=host runs the "
+        "collectives through host memory instead (slow)"));
+#endif
+  }
+  dispatch_.SetCommunicator(device_comm_.get());
+  absl::StrAppend(&device_name_, " (GPU ", rank_.device, ", ", device_comm_->transport(), ")");
+  return absl::OkStatus();
+}
+
 int64_t CudaExecutor::RowsOf(const plan::Tensor& tensor) const {
   switch (tensor.rows()) {
     case plan::RowDim::Tokens: return num_tokens_;
@@ -340,9 +379,27 @@ absl::Status CudaExecutor::ProfileStep(const StepShape& shape, const StepBatch& 
   return absl::OkStatus();
 }
 
-absl::Status CudaExecutor::RunStep(const StepBatch& batch, bool greedy) {
+absl::Status CudaExecutor::RunStep(const StepBatch& batch, bool greedy,
+                                   const int32_t* block_tables) {
   logits_valid_ = false;
-  BLOOM_RETURN_IF_ERROR(CheckStepBatch(plan(), *kv_cache_, batch));
+  const auto* limits = plan().limits();
+  if (block_tables == nullptr) {
+    BLOOM_RETURN_IF_ERROR(CheckStepBatch(plan(), *kv_cache_, batch));
+  } else {
+    // The leader checked the batch against its KvCache; only the sizes
+    // matter here.
+    const size_t t = batch.token_ids.size();
+    if (t < 1 || t > static_cast<size_t>(limits->max_batch_tokens()) ||
+        batch.positions.size() != t || batch.sequence_slots.size() != t ||
+        batch.logit_rows.size() > t ||
+        batch.logit_rows.size() > static_cast<size_t>(limits->max_logit_rows())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          plan_.label(), ": a step of ", t, " tokens and ", batch.logit_rows.size(),
+          " logit rows does not fit the plan's limits"));
+    }
+  }
+  // The rank's thread may not be the one that created the executor.
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaSetDevice(rank_.device), "cudaSetDevice");
   if (max_token_id_ >= 0) {
     for (size_t t = 0; t < batch.token_ids.size(); ++t) {
       const int32_t id = batch.token_ids[t];
@@ -354,7 +411,6 @@ absl::Status CudaExecutor::RunStep(const StepBatch& batch, bool greedy) {
   }
   const int64_t t_real = static_cast<int64_t>(batch.token_ids.size());
   const int64_t r_real = static_cast<int64_t>(batch.logit_rows.size());
-  const auto* limits = plan().limits();
   const bool decode_graph =
       use_graphs_ && IsDecodeOnlyStep(batch.positions, batch.sequence_slots, dispatch_.decode_capacity());
 
@@ -394,7 +450,8 @@ absl::Status CudaExecutor::RunStep(const StepBatch& batch, bool greedy) {
     shape.num_decode_tokens = static_cast<int32_t>(work.decode_tokens.size());
     shape.num_tiles = static_cast<int32_t>(work.tiles.size());
   }
-  std::memcpy(host + l.block_tables, kv_cache_->block_tables(),
+  std::memcpy(host + l.block_tables,
+              block_tables != nullptr ? block_tables : kv_cache_->block_tables(),
               (l.end - l.block_tables) * sizeof(int32_t));
   BLOOM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(inputs_.data(), host, l.end * sizeof(int32_t),
                                              cudaMemcpyHostToDevice, stream_),
@@ -440,7 +497,7 @@ absl::Status CudaExecutor::RunStep(const StepBatch& batch, bool greedy) {
     BLOOM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host_argmax_.data(), argmax_.data(), r_real * sizeof(int32_t),
                                                cudaMemcpyDeviceToHost, stream_),
                                "copying the greedy tokens back");
-  } else {
+  } else if (rank_.copy_logits) {
     BLOOM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host_logits_.data(), device_logits,
                                                r_real * vocab * sizeof(float), cudaMemcpyDeviceToHost,
                                                stream_),
@@ -449,14 +506,24 @@ absl::Status CudaExecutor::RunStep(const StepBatch& batch, bool greedy) {
   BLOOM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "step");
   num_tokens_ = t_real;
   num_logit_rows_ = r_real;
-  logits_valid_ = !greedy;
+  logits_valid_ = !greedy && rank_.copy_logits;
   return absl::OkStatus();
 }
 
-absl::Status CudaExecutor::Step(const StepBatch& batch) { return RunStep(batch, /*greedy=*/false); }
+absl::Status CudaExecutor::Step(const StepBatch& batch) {
+  return RunStep(batch, /*greedy=*/false, nullptr);
+}
+
+absl::Status CudaExecutor::StepWithBlockTables(const StepBatch& batch,
+                                               const int32_t* block_tables) {
+  if (block_tables == nullptr) {
+    return absl::InvalidArgumentError("StepWithBlockTables without block tables");
+  }
+  return RunStep(batch, /*greedy=*/false, block_tables);
+}
 
 absl::StatusOr<absl::Span<const int32_t>> CudaExecutor::StepGreedy(const StepBatch& batch) {
-  BLOOM_RETURN_IF_ERROR(RunStep(batch, /*greedy=*/true));
+  BLOOM_RETURN_IF_ERROR(RunStep(batch, /*greedy=*/true, nullptr));
   return absl::MakeConstSpan(reinterpret_cast<const int32_t*>(host_argmax_.data()),
                              static_cast<size_t>(num_logit_rows_));
 }

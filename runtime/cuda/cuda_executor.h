@@ -22,6 +22,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "runtime/comm/communicator.h"
 #include "runtime/cuda/cuda_dispatch.h"
 #include "runtime/cuda/device_buffer.h"
 #include "runtime/exec/executor.h"
@@ -29,16 +31,40 @@
 
 namespace bloom {
 
+// How a tensor-parallel rank's AllReduce/AllGather reach the other ranks.
+enum class CudaCollectives {
+  kNccl,        // NCCL on the executor's stream (a GPU per rank; graph-capturable)
+  kHostStaged,  // through the host communicator (ranks sharing a GPU; no graphs)
+};
+
+// Where a rank runs and how it talks to the others; the defaults are a
+// tp=1 plan on GPU 0.
+struct CudaRankOptions {
+  int device = 0;
+  // The rank's host-memory communicator (threads or MPI; not owned, must
+  // outlive the executor): NCCL's bootstrap, or the host-staged transport.
+  // Required, of exactly tp_size ranks, for a plan with tp_size > 1.
+  Communicator* host_comm = nullptr;
+  CudaCollectives collectives = CudaCollectives::kNccl;
+  // Ranks whose logits nobody reads (all but the leader) skip their copy to
+  // the host; logits() is then empty.
+  bool copy_logits = true;
+  absl::Duration collective_timeout = absl::Minutes(5);
+};
+
 class CudaExecutor : public StepExecutor {
  public:
   // Fails with FailedPrecondition when no CUDA GPU is usable, with
   // ResourceExhausted (naming the allocation and its size) when device
   // memory runs out, and as the CPU executor does for checkpoint problems.
   static absl::StatusOr<std::unique_ptr<CudaExecutor>> Create(LoadedPlan plan,
-                                                              const ExecutorOptions& options);
+                                                              const ExecutorOptions& options,
+                                                              const CudaRankOptions& rank = {});
   ~CudaExecutor() override;
 
   absl::Status Step(const StepBatch& batch) override;
+  // A tensor-parallel rank's step with the leader's block tables.
+  absl::Status StepWithBlockTables(const StepBatch& batch, const int32_t* block_tables) override;
   // The last Step's logits (R rows × vocab), in pinned host memory. Empty
   // after StepGreedy.
   absl::Span<const float> logits() const override;
@@ -53,7 +79,8 @@ class CudaExecutor : public StepExecutor {
   // The greedy fast path: runs the step like Step, then takes each logit
   // row's argmax on the GPU (first index on ties, as the CPU generator's
   // ArgMax) and copies back R ints instead of R × vocab floats.
-  absl::StatusOr<absl::Span<const int32_t>> StepGreedy(const StepBatch& batch);
+  bool has_greedy_step() const override { return true; }
+  absl::StatusOr<absl::Span<const int32_t>> StepGreedy(const StepBatch& batch) override;
 
   // A tensor's current contents as float32 (an activation after the last
   // step, with its current row count, or a weight), for dumps and diffs.
@@ -76,9 +103,13 @@ class CudaExecutor : public StepExecutor {
     int64_t tokens, positions, slots, logit_rows, decode_tokens, tiles, block_tables, end;
     InputLayout(int64_t max_tokens, int64_t max_logit_rows, int64_t block_table_entries);
   };
-  explicit CudaExecutor(LoadedPlan plan) : plan_(std::move(plan)) {}
+  CudaExecutor(LoadedPlan plan, const CudaRankOptions& rank)
+      : plan_(std::move(plan)), rank_(rank) {}
   absl::Status Initialize(const ExecutorOptions& options);
-  absl::Status RunStep(const StepBatch& batch, bool greedy);
+  // The tensor-parallel group's device communicator, for tp_size > 1.
+  absl::Status JoinGroup();
+  // `block_tables`: the leader's (a follower rank), or null for kv_cache()'s.
+  absl::Status RunStep(const StepBatch& batch, bool greedy, const int32_t* block_tables);
   // With `events` (one per instruction plus one), each is recorded before
   // its instruction and the last after them all.
   absl::Status RunInstructions(const StepShape& shape, const std::vector<cudaEvent_t>* events = nullptr);
@@ -86,6 +117,8 @@ class CudaExecutor : public StepExecutor {
   int64_t RowsOf(const plan::Tensor& tensor) const;
 
   LoadedPlan plan_;
+  CudaRankOptions rank_;
+  std::unique_ptr<Communicator> device_comm_;  // tp_size > 1 only
   std::string device_name_;
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<KvCache> kv_cache_;

@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
+#include <memory>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "runtime/checkpoint/checkpoint.h"
+#include "runtime/checkpoint/safetensors.h"
+#include "runtime/exec/cpu_executor.h"
 #include "runtime/cuda/cuda_status.h"
 #include "runtime/cuda/device_buffer.h"
 #include "runtime/support/dtype.h"
@@ -32,7 +35,6 @@ std::optional<DType> ToRuntimeDType(plan::DType dtype) {
 absl::Status UploadWeights(const plan::Plan& plan, const std::string& dir,
                            const std::vector<WeightDestination>& weights, cudaStream_t stream,
                            const std::function<void(size_t, size_t)>& on_loaded) {
-  BLOOM_ASSIGN_OR_RETURN(Checkpoint checkpoint, Checkpoint::Open(dir));
   PinnedBuffer staging[2];
   cudaEvent_t free_again[2] = {nullptr, nullptr};
   for (int i = 0; i < 2; ++i) {
@@ -50,37 +52,63 @@ absl::Status UploadWeights(const plan::Plan& plan, const std::string& dir,
   std::vector<float> widened(kChunkElements);
 
   const auto* tensors = plan.tensors();
+  // Files as the plan names them (a checkpoint's shards, or a pre-sharded
+  // rank's own rank<R>.safetensors), each opened once and only if needed.
+  std::map<std::string, std::unique_ptr<SafetensorsFile>> files;
+  std::vector<float> sliced;
   int next = 0;
   size_t done = 0;
   for (const WeightDestination& destination : weights) {
     const plan::Tensor* tensor = tensors->Get(destination.tensor);
     const auto* source = tensor->source();
-    const std::string what = absl::StrCat(dir, ": tensor '", source->tensor()->str(),
+    const std::string path = absl::StrCat(dir, "/", source->file()->str());
+    const std::string what = absl::StrCat(path, ": tensor '", source->tensor()->str(),
                                           "' (plan weight '", tensor->name()->str(), "')");
-    if (source->slice_dim() != -1) {
-      return absl::UnimplementedError(
-          absl::StrCat(what, " is a slice (tensor parallelism); the CUDA executor loads whole tensors"));
+    std::unique_ptr<SafetensorsFile>& file = files[source->file()->str()];
+    if (file == nullptr) {
+      BLOOM_ASSIGN_OR_RETURN(SafetensorsFile opened, SafetensorsFile::Open(path));
+      file = std::make_unique<SafetensorsFile>(std::move(opened));
     }
-    BLOOM_ASSIGN_OR_RETURN(CheckpointTensorRef ref, checkpoint.Find(source->tensor()->str()));
-    if (ref.file != source->file()->str()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          what, " is in '", ref.file, "' but the plan expects '", source->file()->str(),
-          "'; recompile the plan for this checkpoint"));
+    const SafetensorsTensor* stored = file->Find(source->tensor()->str());
+    if (stored == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, " is not in that file; recompile the plan for this checkpoint"));
     }
-    if (ToRuntimeDType(source->dtype()) != ref.tensor->dtype) {
+    if (ToRuntimeDType(source->dtype()) != stored->dtype) {
       return absl::FailedPreconditionError(absl::StrCat(
-          what, " is ", std::string(DTypeName(ref.tensor->dtype)), " but the plan expects ",
+          what, " is ", std::string(DTypeName(stored->dtype)), " but the plan expects ",
           plan::EnumNameDType(source->dtype()), "; recompile the plan for this checkpoint"));
     }
+    // The stored shape must equal the plan's, except along a slice's
+    // dimension (tensor parallelism), which must hold the slice.
     const std::vector<int64_t> expected(tensor->shape()->begin(), tensor->shape()->end());
-    if (ref.tensor->shape != expected) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(what, " has a different shape from the plan's; recompile the plan"));
+    const int dim = source->slice_dim();
+    bool shape_ok = stored->shape.size() == expected.size();
+    for (size_t d = 0; shape_ok && d < expected.size(); ++d) {
+      shape_ok = static_cast<int>(d) == dim ? source->slice_end() <= stored->shape[d]
+                                            : stored->shape[d] == expected[d];
     }
-    const DType from = ref.tensor->dtype;
+    if (!shape_ok) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, " has a shape that does not hold the plan's; recompile the plan"));
+    }
+    DType from = stored->dtype;
     const DType to = *ToRuntimeDType(tensor->dtype());
-    const size_t count = static_cast<size_t>(ref.tensor->NumElements());
-    const uint8_t* src = ref.data.data();
+    size_t count = 1;
+    for (int64_t d : expected) count *= static_cast<size_t>(d);
+    const uint8_t* src = file->Data(*stored).data();
+    if (dim != -1) {
+      // A slice is gathered on the host first (one run per row of a column
+      // slice), reading only its bytes, then converted like a whole tensor.
+      sliced.resize(count);
+      BLOOM_RETURN_IF_ERROR(ReadTensorSliceAsFloat32(
+          stored->dtype, stored->shape, file->Data(*stored), dim, source->slice_begin(),
+          source->slice_end(), absl::MakeSpan(sliced), what));
+      src = reinterpret_cast<const uint8_t*>(sliced.data());
+      from = DType::kF32;
+      // The next refill of `sliced` must not race the copies out of it.
+      BLOOM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream), "weight upload");
+    }
     uint8_t* dst = static_cast<uint8_t*>(destination.device);
     for (size_t begin = 0; begin < count; begin += kChunkElements) {
       const size_t n = std::min(kChunkElements, count - begin);

@@ -53,7 +53,7 @@ class CpuExecutor : public StepExecutor {
   // same [max_sequences, max_blocks_per_sequence] shape as this executor's,
   // and the caller has checked `batch` against that cache (CheckStepBatch).
   // Only the batch's sizes are checked here.
-  absl::Status StepWithBlockTables(const StepBatch& batch, const int32_t* block_tables);
+  absl::Status StepWithBlockTables(const StepBatch& batch, const int32_t* block_tables) override;
   absl::Span<const float> logits() const override;
   const plan::Plan& plan() const override { return plan_.plan(); }
   KvCache& kv_cache() override { return *kv_cache_; }

@@ -8,6 +8,15 @@ int64_t StepExecutor::vocab_size() const {
   return plan().tensors()->Get(TensorWithRole(plan(), plan::TensorRole::Logits))->shape()->Get(1);
 }
 
+absl::Status StepExecutor::StepWithBlockTables(const StepBatch&, const int32_t*) {
+  return absl::UnimplementedError(
+      absl::StrCat(device_name(), ": this backend does not run tensor-parallel ranks"));
+}
+
+absl::StatusOr<absl::Span<const int32_t>> StepExecutor::StepGreedy(const StepBatch&) {
+  return absl::UnimplementedError(absl::StrCat(device_name(), ": no on-device greedy step"));
+}
+
 uint32_t TensorWithRole(const plan::Plan& plan, plan::TensorRole role) {
   const auto* tensors = plan.tensors();
   for (uint32_t i = 0; i < tensors->size(); ++i) {

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "runtime/exec/kv_cache.h"
 #include "runtime/plan/plan_generated.h"
@@ -79,6 +80,20 @@ class StepExecutor {
   // Weight streaming since the executor was created; zero for a plan (or a
   // backend) that streams nothing.
   virtual WeightStreamStats weight_stream_totals() const { return {}; }
+
+  // A tensor-parallel rank's step (runtime/exec/rank_group.h): runs `batch`
+  // with the leader's block tables (max_sequences × max_blocks_per_sequence
+  // entries) instead of this executor's own KvCache bookkeeping. The leader
+  // has checked the batch. Unimplemented unless the backend supports
+  // tensor parallelism.
+  virtual absl::Status StepWithBlockTables(const StepBatch& batch, const int32_t* block_tables);
+
+  // The greedy fast path: runs the step, then takes each logit row's argmax
+  // on the device (first index on ties, as the generator's ArgMax) and
+  // returns R token ids instead of R × vocab logits. logits() is empty
+  // afterwards. Unimplemented unless has_greedy_step().
+  virtual bool has_greedy_step() const { return false; }
+  virtual absl::StatusOr<absl::Span<const int32_t>> StepGreedy(const StepBatch& batch);
 };
 
 // The per-step checks every backend makes before touching memory: T and R

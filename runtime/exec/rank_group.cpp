@@ -128,6 +128,15 @@ constexpr int kHeaderInts = 4;  // command, T, R, block-table entries
 
 }  // namespace
 
+RankExecutorFactory CpuRankExecutors() {
+  return [](LoadedPlan plan, const ExecutorOptions& options, Communicator& host_comm,
+            const RankPlacement&) -> absl::StatusOr<std::unique_ptr<StepExecutor>> {
+    BLOOM_ASSIGN_OR_RETURN(std::unique_ptr<CpuExecutor> cpu,
+                           CpuExecutor::Create(std::move(plan), options, &host_comm));
+    return std::unique_ptr<StepExecutor>(std::move(cpu));
+  };
+}
+
 absl::StatusOr<std::unique_ptr<RankGroup>> RankGroup::CreateThreaded(const std::string& plan_dir,
                                                                      const RankGroupOptions& options) {
   std::unique_ptr<RankGroup> group(new RankGroup());
@@ -149,13 +158,16 @@ absl::StatusOr<std::unique_ptr<RankGroup>> RankGroup::CreateThreaded(const std::
   }
   group->executors_.resize(n);
   for (int r = 0; r < n; ++r) group->workers_.push_back(std::make_unique<RankWorker>());
+  const RankExecutorFactory make_executor =
+      options.make_executor ? options.make_executor : CpuRankExecutors();
 
   // Ranks load their plans and weights in parallel. Loading involves no
   // collective, so a failed rank cannot leave the others waiting.
   auto round = std::make_shared<Round>(n);
   RankGroup* g = group.get();
   for (int r = 0; r < n; ++r) {
-    g->workers_[r]->Post([g, r, round, &plan0, &plan_dir, &options, &fingerprint0] {
+    g->workers_[r]->Post([g, r, n, round, &plan0, &plan_dir, &options, &fingerprint0,
+                          &make_executor] {
       absl::Status status = [&]() -> absl::Status {
         absl::StatusOr<LoadedPlan> plan =
             r == 0 ? absl::StatusOr<LoadedPlan>(std::move(plan0)) : LoadedPlan::Load(plan_dir, r);
@@ -168,9 +180,13 @@ absl::StatusOr<std::unique_ptr<RankGroup>> RankGroup::CreateThreaded(const std::
         ExecutorOptions rank_options = options.executor;
         if (r != 0) rank_options.on_weight_loaded = nullptr;
         BLOOM_ASSIGN_OR_RETURN(g->executors_[r],
-                               CpuExecutor::Create(*std::move(plan), rank_options, g->thread_comms_[r].get()));
+                               make_executor(*std::move(plan), rank_options, *g->thread_comms_[r],
+                                             RankPlacement{r, n}));
         return absl::OkStatus();
       }();
+      // A GPU rank joins its group (NCCL's bootstrap) while loading: a rank
+      // that fails must release the peers waiting for it at once.
+      if (!status.ok()) g->thread_comms_[r]->Abort(status);
       std::lock_guard<std::mutex> lock(round->mu);
       round->results[r] = status;
       ++round->finished;
@@ -181,8 +197,14 @@ absl::StatusOr<std::unique_ptr<RankGroup>> RankGroup::CreateThreaded(const std::
     std::unique_lock<std::mutex> lock(round->mu);
     round->cv.wait(lock, [&] { return round->finished == n; });
   }
-  for (int r = 0; r < n; ++r) {
-    if (!round->results[r].ok()) return WithRank(r, round->results[r]);
+  // The root cause is a rank's own error, not a peer's report of the abort.
+  for (bool aborted_too : {false, true}) {
+    for (int r = 0; r < n; ++r) {
+      const absl::Status& status = round->results[r];
+      if (!status.ok() && (aborted_too || status.code() != absl::StatusCode::kAborted)) {
+        return WithRank(r, status);
+      }
+    }
   }
   return group;
 }
@@ -211,7 +233,11 @@ absl::StatusOr<std::unique_ptr<RankGroup>> RankGroup::CreateDistributed(
     if (c.rank() == 0) BLOOM_RETURN_IF_ERROR(CheckNoExtraRank(plan_dir, c.size()));
     ExecutorOptions rank_options = options.executor;
     if (c.rank() != 0) rank_options.on_weight_loaded = nullptr;
-    BLOOM_ASSIGN_OR_RETURN(group->executors_[0], CpuExecutor::Create(std::move(plan), rank_options, &c));
+    const RankExecutorFactory make_executor =
+        options.make_executor ? options.make_executor : CpuRankExecutors();
+    const RankPlacement placement{MpiLauncherLocalRank(), MpiLauncherLocalSize()};
+    BLOOM_ASSIGN_OR_RETURN(group->executors_[0],
+                           make_executor(std::move(plan), rank_options, c, placement));
     return absl::OkStatus();
   }();
   Fingerprint mine{};
@@ -245,8 +271,10 @@ RankGroup::~RankGroup() {
 }
 
 std::string RankGroup::device_name() const {
-  return distributed() ? absl::StrCat("cpu (tp=", tp_size_, ", rank ", rank_, ", ", comm_->transport(), ")")
-                       : absl::StrCat("cpu (tp=", tp_size_, ", threads)");
+  const std::string device = executors_[0]->device_name();
+  return distributed()
+             ? absl::StrCat(device, " (tp=", tp_size_, ", rank ", rank_, ", ", comm_->transport(), ")")
+             : absl::StrCat(device, " (tp=", tp_size_, ", threads)");
 }
 
 absl::Status RankGroup::Fail(absl::Status cause) {
@@ -270,7 +298,16 @@ absl::Status RankGroup::CheckBatch(const StepBatch& batch) {
   return absl::OkStatus();
 }
 
-absl::Status RankGroup::Step(const StepBatch& batch) {
+absl::Status RankGroup::Step(const StepBatch& batch) { return StepAll(batch, nullptr); }
+
+absl::StatusOr<absl::Span<const int32_t>> RankGroup::StepGreedy(const StepBatch& batch) {
+  if (!has_greedy_step()) return StepExecutor::StepGreedy(batch);
+  absl::Span<const int32_t> tokens;
+  BLOOM_RETURN_IF_ERROR(StepAll(batch, &tokens));
+  return tokens;
+}
+
+absl::Status RankGroup::StepAll(const StepBatch& batch, absl::Span<const int32_t>* greedy) {
   if (!failure_.ok()) return failure_;
   if (!is_leader()) {
     return absl::FailedPreconditionError(
@@ -279,18 +316,28 @@ absl::Status RankGroup::Step(const StepBatch& batch) {
   if (distributed() && shut_down_) return absl::FailedPreconditionError("Step() after Shutdown()");
   // A bad batch is the caller's error and leaves the group intact.
   BLOOM_RETURN_IF_ERROR(CheckBatch(batch));
-  return distributed() ? StepDistributed(batch) : StepThreaded(batch);
+  return distributed() ? StepDistributed(batch, greedy) : StepThreaded(batch, greedy);
 }
 
-absl::Status RankGroup::StepThreaded(const StepBatch& batch) {
+absl::Status RankGroup::StepThreaded(const StepBatch& batch, absl::Span<const int32_t>* greedy) {
   const int n = tp_size_;
   const int32_t* tables = kv_cache().block_tables();
   auto round = std::make_shared<Round>(n);
   for (int r = 0; r < n; ++r) {
-    CpuExecutor* executor = executors_[r].get();
+    StepExecutor* executor = executors_[r].get();
     Communicator* comm = thread_comms_[r].get();
-    workers_[r]->Post([executor, comm, round, r, &batch, tables] {
-      absl::Status status = executor->StepWithBlockTables(batch, tables);
+    // The leader's own KvCache holds `tables`, so its greedy step needs no
+    // tables passed in.
+    absl::Span<const int32_t>* leader_greedy = r == 0 ? greedy : nullptr;
+    workers_[r]->Post([executor, comm, round, r, &batch, tables, leader_greedy] {
+      absl::Status status;
+      if (leader_greedy != nullptr) {
+        absl::StatusOr<absl::Span<const int32_t>> tokens = executor->StepGreedy(batch);
+        status = tokens.status();
+        if (tokens.ok()) *leader_greedy = *tokens;
+      } else {
+        status = executor->StepWithBlockTables(batch, tables);
+      }
       // Poison at once, so that peers blocked in a collective return now.
       if (!status.ok()) comm->Abort(status);
       std::lock_guard<std::mutex> lock(round->mu);
@@ -337,7 +384,7 @@ absl::Status RankGroup::StepThreaded(const StepBatch& batch) {
   return Fail(status);
 }
 
-absl::Status RankGroup::StepDistributed(const StepBatch& batch) {
+absl::Status RankGroup::StepDistributed(const StepBatch& batch, absl::Span<const int32_t>* greedy) {
   const KvCache& cache = kv_cache();
   const int32_t table_entries = cache.shape().max_sequences * cache.max_blocks_per_sequence();
   const int32_t t = static_cast<int32_t>(batch.token_ids.size());
@@ -353,6 +400,12 @@ absl::Status RankGroup::StepDistributed(const StepBatch& batch) {
   if (auto s = comm_->Broadcast(message_.data(), message_.size() * sizeof(int32_t), 0); !s.ok()) {
     return Fail(WithRank(0, s));
   }
+  if (greedy != nullptr) {
+    absl::StatusOr<absl::Span<const int32_t>> tokens = executors_[0]->StepGreedy(batch);
+    if (!tokens.ok()) return Fail(WithRank(0, tokens.status()));
+    *greedy = *tokens;
+    return absl::OkStatus();
+  }
   if (auto s = executors_[0]->StepWithBlockTables(batch, cache.block_tables()); !s.ok()) {
     return Fail(WithRank(0, s));
   }
@@ -363,7 +416,7 @@ absl::Status RankGroup::RunFollower() {
   if (!distributed() || is_leader()) {
     return absl::FailedPreconditionError("RunFollower() is for ranks other than 0 of a distributed group");
   }
-  CpuExecutor& executor = *executors_[0];
+  StepExecutor& executor = *executors_[0];
   const KvCache& cache = executor.kv_cache();
   const int64_t table_entries = int64_t{cache.shape().max_sequences} * cache.max_blocks_per_sequence();
   const auto* limits = executor.plan().limits();

@@ -1,9 +1,13 @@
-// Runs a plan directory's tensor-parallel ranks together on the CPU backend
-// and presents them as one StepExecutor (DESIGN.md, decision 6).
+// Runs a plan directory's tensor-parallel ranks together and presents them
+// as one StepExecutor (DESIGN.md, decision 6). Each rank's executor comes
+// from RankGroupOptions::make_executor: the CPU backend by default, the
+// CUDA backend's (runtime/cuda/cuda_rank_executor.h) with a GPU per rank.
 //
 // Two launch modes, one API:
-//   - Threaded (one process): a CpuExecutor per rank, each stepped on its own
-//     thread, joined by ThreadCommunicators. Step() runs every rank on the
+//   - Threaded (one process): an executor per rank, each stepped on its own
+//     thread (a GPU rank stays bound to its device), joined by
+//     ThreadCommunicators (the host-memory group a GPU rank bootstraps
+//     NCCL from). Step() runs every rank on the
 //     same batch and returns when all have finished; logits() are rank 0's.
 //   - Distributed (one rank per process, under mpirun): this process holds
 //     its own rank. Rank 0, the leader, is the StepExecutor the generator
@@ -18,7 +22,7 @@
 //
 // KV cache: the leader's KvCache (kv_cache()) keeps slots and blocks for the
 // group; each rank keeps its own K/V pools (its heads) and follows the
-// leader's block tables (CpuExecutor::StepWithBlockTables).
+// leader's block tables (StepExecutor::StepWithBlockTables).
 //
 // Failure: at start every rank loads its plan and weights; if any fails,
 // every rank gets the same error, "rank R: <cause>", from the lowest failed
@@ -32,6 +36,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,6 +48,24 @@
 
 namespace bloom {
 
+// Where a rank runs among the ranks of its process's host: what a GPU
+// backend needs to pick the rank's device.
+struct RankPlacement {
+  int local_rank = 0;  // this rank's index among the ranks on this host
+  int local_size = 1;  // ranks on this host
+};
+
+// Makes one rank's executor for `plan` (rank host_comm.rank() of
+// host_comm.size()). `host_comm` is the rank's host-memory communicator
+// (threads or MPI; not owned, it outlives the executor). Called on the
+// thread that will step the executor.
+using RankExecutorFactory = std::function<absl::StatusOr<std::unique_ptr<StepExecutor>>(
+    LoadedPlan plan, const ExecutorOptions& options, Communicator& host_comm,
+    const RankPlacement& placement)>;
+
+// The CPU backend's factory (CpuExecutor over the host communicator).
+RankExecutorFactory CpuRankExecutors();
+
 struct RankGroupOptions {
   // Every rank's executor options; on_weight_loaded is called by rank 0 only.
   ExecutorOptions executor;
@@ -52,6 +75,8 @@ struct RankGroupOptions {
   // Bounds every wait in a collective (threaded mode), so that a hung rank
   // ends in an error naming it rather than a hang.
   absl::Duration collective_timeout = absl::Minutes(5);
+  // Each rank's executor; empty means CpuRankExecutors().
+  RankExecutorFactory make_executor;
 };
 
 class RankWorker;
@@ -78,6 +103,10 @@ class RankGroup : public StepExecutor {
 
   // The leader's StepExecutor face. Step() on a follower is an error.
   absl::Status Step(const StepBatch& batch) override;
+  // The group's greedy fast path where the leader's executor has one: the
+  // leader takes the argmax on its device, the other ranks just step.
+  bool has_greedy_step() const override { return executors_[0]->has_greedy_step(); }
+  absl::StatusOr<absl::Span<const int32_t>> StepGreedy(const StepBatch& batch) override;
   absl::Span<const float> logits() const override { return executors_[0]->logits(); }
   const plan::Plan& plan() const override { return executors_[0]->plan(); }
   KvCache& kv_cache() override { return executors_[0]->kv_cache(); }
@@ -97,7 +126,7 @@ class RankGroup : public StepExecutor {
   // The executors held here: every rank's in threaded mode, this rank's
   // alone (index 0) in distributed mode. For tests and tensor dumps.
   int num_local_executors() const { return static_cast<int>(executors_.size()); }
-  CpuExecutor& local_executor(int index) { return *executors_[index]; }
+  StepExecutor& local_executor(int index) { return *executors_[index]; }
 
  private:
   RankGroup() = default;
@@ -105,8 +134,11 @@ class RankGroup : public StepExecutor {
   // included, so that bad input is an error on the leader alone, never a
   // failure inside a collective.
   absl::Status CheckBatch(const StepBatch& batch);
-  absl::Status StepThreaded(const StepBatch& batch);
-  absl::Status StepDistributed(const StepBatch& batch);
+  // Runs one step on every rank; the leader's greedy tokens go to `greedy`
+  // when it is not null.
+  absl::Status StepAll(const StepBatch& batch, absl::Span<const int32_t>* greedy);
+  absl::Status StepThreaded(const StepBatch& batch, absl::Span<const int32_t>* greedy);
+  absl::Status StepDistributed(const StepBatch& batch, absl::Span<const int32_t>* greedy);
   // Records `cause` as the group's failure, aborts the communicator(s), and
   // returns it.
   absl::Status Fail(absl::Status cause);
@@ -115,7 +147,7 @@ class RankGroup : public StepExecutor {
   int rank_ = 0;
   std::string plan_dir_;
   int64_t embedding_vocab_ = 0;  // ids a step may hold: [0, embedding_vocab_)
-  std::vector<std::unique_ptr<CpuExecutor>> executors_;
+  std::vector<std::unique_ptr<StepExecutor>> executors_;
   // Threaded mode: a communicator and a worker thread per rank.
   std::vector<std::unique_ptr<Communicator>> thread_comms_;
   std::vector<std::unique_ptr<RankWorker>> workers_;

@@ -23,7 +23,9 @@
 #   breakdown of one step per decode bucket into $OUT/profile.txt;
 #   VARIANTS="name:ENV=VALUE:batches ..." reruns the decode bench with an
 #   environment switch (e.g. gemv0:BLOOM_CUDA_GEMV_MAX_ROWS=0:1,8) into
-#   bench.jsonl, each line tagged by the run's name on stderr; and h9's
+#   bench.jsonl, each line tagged by the run's name on stderr;
+#   RANK_GROUP_BATCHES=1,64 reruns decode through a one-rank RankGroup
+#   (bloom-cuda-bench --rank-group); and h9's
 #   benchmarks/gpu/run_benchmark.sh if RUN_HF_BENCH=1 and .carry/bench is
 #   carried too. Logs and JSON go to $OUT.
 #
@@ -46,7 +48,8 @@ prepare() {
   cmake -S "${SRC:-$ROOT}" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBLOOM_ENABLE_COMPILER=OFF \
     -DBLOOM_ENABLE_CUDA=ON -Dabsl_DIR="$ROOT/benchmarks/gpu/cmake/absl" >/dev/null
   local targets=(cuda_op_parity_test cuda_attention_parity_test cuda_attention_work_test
-                 cuda_golden_test bloom-cuda-bench make-synthetic-checkpoint)
+                 cuda_golden_test cuda_tp_test nccl_communicator_test bloom-cuda-bench
+                 make-synthetic-checkpoint)
   ninja -C "$build" -j"$jobs" "${targets[@]}"
   rm -rf "$CARRY"
   mkdir -p "$CARRY/bin" "$CARRY/plans"
@@ -75,6 +78,17 @@ prepare() {
     [[ -n $ckpt ]] && model=$ckpt
     "$compile" --model="$model" -o "$CARRY/plans/$name"
     "$compile" --model="$model" -o "$CARRY/plans/$name.bf16" --dtype=bf16
+  done
+  # Tensor-parallel plans for cuda_tp_test: a head count of 6 at tp=2 and 3,
+  # 4 heads at tp=2, 12 heads and a long prompt at tp=4.
+  local tp_case
+  for tp_case in f16-heads6:2:fp32 f16-heads6:3:fp32 f16-heads6:3:bf16 f32-basic:2:fp32 \
+                 bf16-long-prompt:4:fp32 bf16-long-prompt:4:bf16; do
+    IFS=: read -r name tp dtype <<<"$tp_case"
+    local suffix=""
+    [[ $dtype == bf16 ]] && suffix=.bf16
+    "$compile" --model="test/golden/cases/$name" -o "$CARRY/plans/$name.tp$tp$suffix" --tp="$tp" \
+      --dtype="$dtype"
   done
 
   echo "== BLOOM-7b1 plans (bf16) against a layout-only replica"
@@ -112,14 +126,15 @@ device() {
   # One file for all test output: the device tool returns at most 8 files.
   local tests=$OUT/tests.txt
   : >"$tests"
-  for t in cuda_attention_work_test cuda_op_parity_test cuda_attention_parity_test cuda_golden_test; do
+  for t in cuda_attention_work_test cuda_op_parity_test cuda_attention_parity_test cuda_golden_test \
+           cuda_tp_test nccl_communicator_test; do
     echo "== $t" | tee -a "$log" "$tests" >/dev/null
     echo "== $t"
     if ! timeout "${TEST_TIMEOUT:-300}" "$bin/$t" >"/tmp/$t.txt" 2>&1; then
       failed=1
     fi
     cat "/tmp/$t.txt" >>"$tests"
-    grep -E "^\[  (FAILED|PASSED|SKIPPED) |golden\]|Failure|error" "/tmp/$t.txt" | head -60 | tee -a "$log"
+    grep -E "^\[  (FAILED|PASSED|SKIPPED) |golden\]|^\[tp\]|Failure|error|^(PASS|FAIL|SKIPPED)" "/tmp/$t.txt" | head -60 | tee -a "$log" || true
   done
   if [[ ${SKIP_BENCH:-0} != 1 ]]; then
     local ckpt=/tmp/h7-bloom-7b1
@@ -141,6 +156,16 @@ device() {
         --checkpoint-dir="$ckpt" --batches="$batches" --prompt=32 --new-tokens=100 2>&1 \
         | sed "s/^{/{\"variant\": \"$name\", /" | tee -a "$OUT/bench.jsonl" | tee -a "$log" || failed=1
     done
+    if [[ -n ${RANK_GROUP_BATCHES:-} ]]; then
+      # The same tp=1 plan through a one-rank RankGroup of CUDA ranks (the
+      # tensor-parallel path bloom-run takes), beside the lone executor's
+      # figures above.
+      echo "== bloom-cuda-bench --rank-group (batches $RANK_GROUP_BATCHES)" | tee -a "$log"
+      timeout "${BENCH_TIMEOUT:-300}" "$bin/bloom-cuda-bench" --plan="$CARRY/plans/7b1-decode" \
+        --checkpoint-dir="$ckpt" --batches="$RANK_GROUP_BATCHES" --prompt=32 --new-tokens=100 \
+        --rank-group 2>&1 | sed 's/^{/{"variant": "rank-group", /' | tee -a "$OUT/bench.jsonl" \
+        | tee -a "$log" || failed=1
+    fi
     timeout "${BENCH_TIMEOUT:-300}" "$bin/bloom-cuda-bench" --plan="$CARRY/plans/7b1-prefill" \
       --checkpoint-dir="$ckpt" --prefill="${PREFILL:-512,2048}" --batches=1 --prompt=32 --new-tokens=20 \
       2>&1 | tee -a "$OUT/bench.jsonl" | tee -a "$log" || failed=1

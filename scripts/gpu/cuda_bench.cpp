@@ -7,6 +7,12 @@
 //
 //   bloom-cuda-bench --plan=DIR [--checkpoint-dir=DIR] [--batches=1,8]
 //       [--prompt=32] [--new-tokens=100] [--prefill=512,2048] [--no-graphs]
+//       [--rank-group]
+//
+// --rank-group runs the plan directory as bloom-run runs tensor-parallel
+// plans (a RankGroup of CUDA ranks, a thread per rank, the leader's greedy
+// step): for a tp=N plan on N GPUs, and for a tp=1 plan to show what the
+// group's thread hop costs against the lone executor in the same run.
 //
 // Decode: B sequences get a random prompt (one prefill step when it fits
 // max_batch_tokens), then new-tokens greedy steps of B tokens each through
@@ -27,6 +33,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "runtime/cuda/cuda_executor.h"
+#include "runtime/cuda/cuda_rank_executor.h"
 #include "tools/common/command_line.h"
 
 namespace bloom {
@@ -56,7 +63,8 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
-absl::Status Decode(CudaExecutor& gpu, int64_t batch, int64_t prompt, int64_t new_tokens, std::mt19937& rng) {
+absl::Status Decode(StepExecutor& gpu, int64_t batch, int64_t prompt, int64_t new_tokens, std::mt19937& rng,
+                    int graphs) {
   KvCache& cache = gpu.kv_cache();
   const auto* limits = gpu.plan().limits();
   std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(gpu.vocab_size() - 1));
@@ -110,12 +118,12 @@ absl::Status Decode(CudaExecutor& gpu, int64_t batch, int64_t prompt, int64_t ne
       static_cast<long long>(batch), static_cast<long long>(prompt), static_cast<long long>(new_tokens),
       prefill_ms, Median(timed), mean, timed.empty() ? 0.0 : *std::min_element(timed.begin(), timed.end()),
       step_ms.size() > 0 ? step_ms[0] : 0.0, step_ms.size() > 1 ? step_ms[1] : 0.0,
-      mean > 0 ? batch * 1000.0 / mean : 0.0, gpu.graphs_captured());
+      mean > 0 ? batch * 1000.0 / mean : 0.0, graphs);
   std::fflush(stdout);
   return absl::OkStatus();
 }
 
-absl::Status Prefill(CudaExecutor& gpu, int64_t prompt, std::mt19937& rng) {
+absl::Status Prefill(StepExecutor& gpu, int64_t prompt, std::mt19937& rng) {
   KvCache& cache = gpu.kv_cache();
   if (prompt > gpu.plan().limits()->max_batch_tokens()) {
     return absl::InvalidArgumentError("--prefill longer than the plan's max_batch_tokens");
@@ -155,24 +163,43 @@ int Main(int argc, char** argv) {
   cl.AddFlag("new-tokens", tools::CommandLine::Kind::kInt, "100", "Decode steps per batch size.");
   cl.AddFlag("prefill", tools::CommandLine::Kind::kString, "", "Prompt lengths for time to first token.");
   cl.AddFlag("no-graphs", tools::CommandLine::Kind::kBool, "false", "Run decode steps eagerly.");
+  cl.AddFlag("rank-group", tools::CommandLine::Kind::kBool, "false",
+             "Run the plan directory as a RankGroup of CUDA ranks (a thread per rank), as "
+             "bloom-run does for tensor-parallel plans; a tp=1 plan then runs as a one-rank group.");
   if (absl::Status s = cl.Parse(argc, argv); !s.ok()) return Fail(s);
   if (cl.help_requested()) {
     std::fputs(cl.HelpText().c_str(), stdout);
     return 0;
   }
-  absl::StatusOr<LoadedPlan> plan = LoadedPlan::Load(cl.GetString("plan"));
-  if (!plan.ok()) return Fail(plan.status());
   ExecutorOptions options;
   options.checkpoint_dir = cl.GetString("checkpoint-dir");
   const auto load_start = Clock::now();
-  absl::StatusOr<std::unique_ptr<CudaExecutor>> executor = CudaExecutor::Create(*std::move(plan), options);
-  if (!executor.ok()) return Fail(executor.status());
+  std::unique_ptr<StepExecutor> executor;
+  CudaExecutor* single = nullptr;  // the lone executor, when not a group
+  if (cl.GetBool("rank-group")) {
+    RankGroupOptions group_options;
+    group_options.executor = options;
+    group_options.make_executor = CudaRankExecutors();
+    absl::StatusOr<std::unique_ptr<RankGroup>> group =
+        RankGroup::CreateThreaded(cl.GetString("plan"), group_options);
+    if (!group.ok()) return Fail(group.status());
+    executor = *std::move(group);
+  } else {
+    absl::StatusOr<LoadedPlan> plan = LoadedPlan::Load(cl.GetString("plan"));
+    if (!plan.ok()) return Fail(plan.status());
+    absl::StatusOr<std::unique_ptr<CudaExecutor>> cuda = CudaExecutor::Create(*std::move(plan), options);
+    if (!cuda.ok()) return Fail(cuda.status());
+    single = cuda->get();
+    single->set_use_graphs(!cl.GetBool("no-graphs"));
+    executor = *std::move(cuda);
+  }
   const double load_s = Ms(Clock::now() - load_start) / 1000.0;
-  CudaExecutor& gpu = **executor;
-  gpu.set_use_graphs(!cl.GetBool("no-graphs"));
+  StepExecutor& gpu = *executor;
   std::mt19937 rng(1234);
   for (int64_t batch : ParseList(cl.GetString("batches"))) {
-    if (absl::Status s = Decode(gpu, batch, cl.GetInt("prompt"), cl.GetInt("new-tokens"), rng); !s.ok()) {
+    if (absl::Status s = Decode(gpu, batch, cl.GetInt("prompt"), cl.GetInt("new-tokens"), rng,
+                                single != nullptr ? single->graphs_captured() : -1);
+        !s.ok()) {
       return Fail(s);
     }
   }

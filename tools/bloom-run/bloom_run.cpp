@@ -304,7 +304,7 @@ int Main(int argc, char** argv) {
   // Under mpirun, ranks other than 0 only follow rank 0's steps; they read
   // no prompt and print nothing.
   if (LaunchedByMpiLauncher() && MpiLauncherRank() != 0) {
-    return RunMpiFollower(flags->plan_dir, flags->checkpoint_dir);
+    return RunMpiFollower(flags->backend, flags->plan_dir, flags->checkpoint_dir);
   }
   // Rank 0's plan: for a tensor-parallel directory it has the full
   // vocabulary (its logits are all-gathered) and the shared limits.

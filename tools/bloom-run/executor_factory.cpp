@@ -7,6 +7,7 @@
 #include "runtime/exec/cpu_executor.h"
 #ifdef BLOOM_HAVE_CUDA
 #include "runtime/cuda/cuda_executor.h"
+#include "runtime/cuda/cuda_rank_executor.h"
 #endif
 
 namespace bloom::run {
@@ -22,6 +23,16 @@ void DrawProgress(size_t done, size_t total) {
   std::fprintf(stderr, "\rloading weights [%s] %zu/%zu%s", bar.c_str(), done, total,
                done >= total ? "\n" : "");
   std::fflush(stderr);
+}
+
+// The rank group's options for `backend` (checked available).
+RankGroupOptions GroupOptions(const std::string& backend, const ExecutorOptions& options) {
+  RankGroupOptions group_options;
+  group_options.executor = options;
+#ifdef BLOOM_HAVE_CUDA
+  if (backend == "cuda") group_options.make_executor = CudaRankExecutors();
+#endif
+  return group_options;
 }
 
 }  // namespace
@@ -47,17 +58,14 @@ absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan pla
   if (progress) options.on_weight_loaded = DrawProgress;
   Backend result;
   if (plan.plan().tp_size() > 1 || LaunchedByMpiLauncher()) {
-    if (backend != "cpu") {
-      return absl::UnimplementedError(absl::StrCat(
-          "tensor-parallel plans (tp_size ", plan.plan().tp_size(),
-          ") and mpirun launches run on --backend=cpu only for now; the CUDA executor has no "
-          "NCCL collectives yet"));
-    }
-    RankGroupOptions group_options;
-    group_options.executor = options;
-    absl::StatusOr<std::unique_ptr<RankGroup>> group = OpenRankGroup(plan_dir, group_options);
+    absl::StatusOr<std::unique_ptr<RankGroup>> group =
+        OpenRankGroup(plan_dir, GroupOptions(backend, options));
     if (!group.ok()) return group.status();
-    result.rank_group = group->get();
+    RankGroup* raw = group->get();
+    result.rank_group = raw;
+    if (raw->has_greedy_step()) {
+      result.greedy_step = [raw](const StepBatch& batch) { return raw->StepGreedy(batch); };
+    }
     result.executor = *std::move(group);
     return result;
   }
@@ -78,10 +86,12 @@ absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan pla
   return result;
 }
 
-int RunMpiFollower(const std::string& plan_dir, const std::string& checkpoint_dir) {
-  RankGroupOptions options;
-  options.executor.checkpoint_dir = checkpoint_dir;
-  absl::StatusOr<std::unique_ptr<RankGroup>> group = OpenRankGroup(plan_dir, options);
+int RunMpiFollower(const std::string& backend, const std::string& plan_dir,
+                   const std::string& checkpoint_dir) {
+  ExecutorOptions executor;
+  executor.checkpoint_dir = checkpoint_dir;
+  absl::StatusOr<std::unique_ptr<RankGroup>> group =
+      OpenRankGroup(plan_dir, GroupOptions(backend, executor));
   // Every rank gets the same error; rank 0 prints it.
   if (!group.ok()) return 1;
   return (*group)->RunFollower().ok() ? 0 : 1;

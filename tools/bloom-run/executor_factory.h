@@ -33,8 +33,9 @@ struct Backend {
 // bar on stderr follows the weights as they load (callers pass it only
 // when stderr is a terminal).
 // A tensor-parallel plan directory (tp_size > 1), or any plan under mpirun,
-// runs as a RankGroup on the CPU backend: a thread per rank, or a rank per
-// process under mpirun (`plan_dir` is then reloaded rank by rank).
+// runs as a RankGroup of the backend's executors: a thread per rank, or a
+// rank per process under mpirun (`plan_dir` is then reloaded rank by rank).
+// On CUDA each rank gets a GPU (runtime/cuda/cuda_rank_executor.h).
 absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan plan,
                                       const std::string& plan_dir,
                                       const std::string& checkpoint_dir, bool progress);
@@ -42,6 +43,7 @@ absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan pla
 // Under mpirun, every process but rank 0 runs this instead of reading any
 // input: it joins the rank group and executes rank 0's steps until rank 0
 // shuts the group down. Returns the exit code.
-int RunMpiFollower(const std::string& plan_dir, const std::string& checkpoint_dir);
+int RunMpiFollower(const std::string& backend, const std::string& plan_dir,
+                   const std::string& checkpoint_dir);
 
 }  // namespace bloom::run

@@ -134,7 +134,7 @@ TEST_F(RankGroupTest, EachRankReadsOnlyItsSlices) {
     auto group = RankGroup::CreateThreaded(PlanDir(tp), Options());
     ASSERT_TRUE(group.ok()) << group.status();
     for (int r = 0; r < tp; ++r) {
-      EXPECT_EQ((*group)->local_executor(r).weight_bytes_read(), ExpectedRankBytes(TpModelDims{}, tp, r))
+      EXPECT_EQ(static_cast<CpuExecutor&>((*group)->local_executor(r)).weight_bytes_read(), ExpectedRankBytes(TpModelDims{}, tp, r))
           << "tp=" << tp << " rank " << r;
     }
   }

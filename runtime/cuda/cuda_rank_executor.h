@@ -1,0 +1,19 @@
+// The CUDA backend's ranks for RankGroup (runtime/exec/rank_group.h): a
+// CudaExecutor per rank, each on its own GPU, joined by NCCL.
+//
+// Device choice: rank r of a host's L ranks (threads of one process, or
+// mpirun's processes on that host) runs on GPU (local rank mod visible
+// GPUs). Collectives: NCCL when every local rank has a GPU of its own;
+// when ranks must share GPUs (more ranks than GPUs, e.g. tp=2 on a one-GPU
+// machine) NCCL cannot run them, and the ranks fall back to host-staged
+// collectives (runtime/cuda/host_staged_communicator.h: correct, slow, no
+// CUDA graphs). BLOOM_CUDA_COLLECTIVES=nccl|host overrides the choice.
+#pragma once
+
+#include "runtime/exec/rank_group.h"
+
+namespace bloom {
+
+RankExecutorFactory CudaRankExecutors();
+
+}  // namespace bloom
