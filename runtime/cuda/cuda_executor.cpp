@@ -127,6 +127,14 @@ absl::Status CudaExecutor::Initialize(const ExecutorOptions& options) {
   // First, before anything that can fail on one rank alone: the group's
   // communicator is a collective every rank must reach.
   BLOOM_RETURN_IF_ERROR(JoinGroup());
+  // Streamed weights (--bloom-tier-memory) need the copy-stream slot ring,
+  // which the CPU backend has and this executor does not yet.
+  if (p.weight_units() != nullptr && p.weight_units()->size() > 0) {
+    return absl::UnimplementedError(absl::StrCat(
+        plan_.label(), ": the plan streams ", p.weight_units()->size(),
+        " weight units from host memory or disk; the CUDA executor runs only plans whose weights "
+        "all fit on the GPU so far (run it with --backend=cpu, or compile without tiering)"));
+  }
 
   BLOOM_ASSIGN_OR_RETURN(KvCache cache,
                          KvCache::Create(KvCacheShape{kv->num_layers(), kv->num_heads(), kv->head_dim(),

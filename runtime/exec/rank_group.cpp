@@ -277,6 +277,19 @@ std::string RankGroup::device_name() const {
              : absl::StrCat(device, " (tp=", tp_size_, ", threads)");
 }
 
+WeightStreamStats RankGroup::weight_stream_totals() const {
+  WeightStreamStats sum;
+  for (const auto& executor : executors_) {
+    const WeightStreamStats rank = executor->weight_stream_totals();
+    sum.bytes += rank.bytes;
+    sum.units += rank.units;
+    // The ranks stream side by side: the group waits as long as its slowest.
+    sum.fill_seconds = std::max(sum.fill_seconds, rank.fill_seconds);
+    sum.wait_seconds = std::max(sum.wait_seconds, rank.wait_seconds);
+  }
+  return sum;
+}
+
 absl::Status RankGroup::Fail(absl::Status cause) {
   if (failure_.ok()) failure_ = cause;
   for (auto& comm : thread_comms_) comm->Abort(cause);

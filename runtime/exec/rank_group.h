@@ -112,6 +112,8 @@ class RankGroup : public StepExecutor {
   KvCache& kv_cache() override { return executors_[0]->kv_cache(); }
   std::string device_name() const override;
   int64_t peak_device_bytes() const override { return executors_[0]->peak_device_bytes(); }
+  // Summed over the ranks this process holds (every rank in threaded mode).
+  WeightStreamStats weight_stream_totals() const override;
 
   // Distributed followers: runs the leader's steps until it shuts down
   // (OK), or until a step fails (which ends the job, see above).

@@ -41,8 +41,7 @@ def main():
     parser.add_argument("--compile-flag", action="append", default=[],
                         help="extra bloom-compile flag for all three plans (repeatable)")
     parser.add_argument("--no-bench", action="store_true",
-                        help="skip the streamed-bytes check (tensor-parallel plans: the rank group "
-                             "does not yet report its ranks' streaming counters)")
+                        help="skip the streamed-bytes check")
     args = parser.parse_args()
 
     with open(os.path.join(args.case, "golden.json")) as f:
