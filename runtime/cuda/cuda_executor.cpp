@@ -13,6 +13,7 @@
 #include "kernels/cuda/cast.cuh"
 #include "runtime/cuda/attention_work.h"
 #include "runtime/cuda/cuda_status.h"
+#include "runtime/cuda/device_weight_streamer.h"
 #include "runtime/cuda/host_staged_communicator.h"
 #include "runtime/cuda/step_profile.h"
 #include "runtime/cuda/weight_upload.h"
@@ -127,14 +128,10 @@ absl::Status CudaExecutor::Initialize(const ExecutorOptions& options) {
   // First, before anything that can fail on one rank alone: the group's
   // communicator is a collective every rank must reach.
   BLOOM_RETURN_IF_ERROR(JoinGroup());
-  // Streamed weights (--bloom-tier-memory) need the copy-stream slot ring,
-  // which the CPU backend has and this executor does not yet.
-  if (p.weight_units() != nullptr && p.weight_units()->size() > 0) {
-    return absl::UnimplementedError(absl::StrCat(
-        plan_.label(), ": the plan streams ", p.weight_units()->size(),
-        " weight units from host memory or disk; the CUDA executor runs only plans whose weights "
-        "all fit on the GPU so far (run it with --backend=cpu, or compile without tiering)"));
-  }
+  // Streamed weights (--bloom-tier-memory): their slots and packed host
+  // units, and a fixed device address for each streamed tensor.
+  BLOOM_ASSIGN_OR_RETURN(streamer_, DeviceWeightStreamer::Create(p, plan_.label()));
+  allocated_bytes_ += streamer_->device_bytes();
 
   BLOOM_ASSIGN_OR_RETURN(KvCache cache,
                          KvCache::Create(KvCacheShape{kv->num_layers(), kv->num_heads(), kv->head_dim(),
@@ -155,7 +152,7 @@ absl::Status CudaExecutor::Initialize(const ExecutorOptions& options) {
   size_t weight_bytes = 0;
   for (uint32_t i = 0; i < tensors->size(); ++i) {
     const auto* t = tensors->Get(i);
-    if (t->kind() != plan::TensorKind::Weight) continue;
+    if (t->kind() != plan::TensorKind::Weight || streamer_->Streams(i)) continue;
     weight_offsets[i] = weight_bytes;
     weight_bytes += AlignUp(Elements(*t, t->shape()->Get(0)) * DTypeSize(ToDType(t->dtype())));
   }
@@ -200,7 +197,10 @@ absl::Status CudaExecutor::Initialize(const ExecutorOptions& options) {
     d.dtype = ToDType(t->dtype());
     d.columns = Columns(*t);
     switch (t->kind()) {
-      case plan::TensorKind::Weight: d.data = weights_.data() + weight_offsets[i]; break;
+      case plan::TensorKind::Weight:
+        d.data = streamer_->Streams(i) ? streamer_->DeviceAddress(i)
+                                       : weights_.data() + weight_offsets[i];
+        break;
       case plan::TensorKind::Activation: d.data = arena_.data() + t->arena_offset(); break;
       case plan::TensorKind::StepInput:
         switch (t->role()) {
@@ -214,7 +214,7 @@ absl::Status CudaExecutor::Initialize(const ExecutorOptions& options) {
         }
         break;
     }
-    if (t->kind() == plan::TensorKind::Weight) weights.push_back({i, d.data});
+    if (t->kind() == plan::TensorKind::Weight && !streamer_->Streams(i)) weights.push_back({i, d.data});
   }
 
   // Token ids are checked on the host against the embedding tables that
@@ -270,12 +270,18 @@ absl::Status CudaExecutor::Initialize(const ExecutorOptions& options) {
   std::function<void(size_t, size_t)> progress = options.on_weight_loaded;
   if (!progress && isatty(STDERR_FILENO)) progress = DrawProgress;
   BLOOM_RETURN_IF_ERROR(UploadWeights(p, dir, weights, stream_, progress));
+  BLOOM_RETURN_IF_ERROR(streamer_->Pack(p, dir, nullptr));
 
   // Converted copies of weights for Linears whose dtype mix cuBLASLt does
   // not take as stored (none for plans whose Linear operands agree).
   size_t conversion_bytes = 0;
   std::vector<size_t> conversion_offsets;
   for (const WeightConversion& c : conversions) {
+    if (streamer_->Streams(c.tensor)) {
+      return absl::UnimplementedError(absl::StrCat(
+          plan_.label(), ": streamed weight '", tensors->Get(c.tensor)->name()->str(),
+          "' needs a dtype conversion for its Linear, which a weight slot cannot hold"));
+    }
     conversion_offsets.push_back(conversion_bytes);
     conversion_bytes += AlignUp(tensors_[c.tensor].columns * tensors->Get(c.tensor)->shape()->Get(0) *
                                 DTypeSize(c.dtype));
@@ -339,15 +345,28 @@ absl::Status CudaExecutor::RunInstructions(const StepShape& shape,
     if (events != nullptr) {
       BLOOM_CUDA_RETURN_IF_ERROR(cudaEventRecord((*events)[i], stream_), "profile event");
     }
-    absl::Status status = dispatch_.Run(i, shape, stream_);
+    const auto* instruction = instructions->Get(i);
+    absl::Status status;
+    if (const auto* prefetch = instruction->kernel_as_PrefetchWeights(); prefetch != nullptr) {
+      status = streamer_->Prefetch(prefetch->unit(), stream_);
+    } else if (const auto* await = instruction->kernel_as_AwaitWeights(); await != nullptr) {
+      status = streamer_->Await(await->unit(), stream_);
+    } else {
+      status = dispatch_.Run(i, shape, stream_);
+    }
     if (!status.ok()) {
-      const auto* instruction = instructions->Get(i);
+      const auto* results = instruction->results();
+      const std::string target =
+          results->size() == 0
+              ? std::string()
+              : absl::StrCat(" -> '", plan().tensors()->Get(results->Get(0))->name()->str(), "'");
       return absl::Status(status.code(),
-                          absl::StrCat("instruction ", i, " (", plan::EnumNameKernel(instruction->kernel_type()),
-                                       " -> '", plan().tensors()->Get(instruction->results()->Get(0))->name()->str(),
-                                       "'): ", status.message()));
+                          absl::StrCat("instruction ", i, " (",
+                                       plan::EnumNameKernel(instruction->kernel_type()), target,
+                                       "): ", status.message()));
     }
   }
+  BLOOM_RETURN_IF_ERROR(streamer_->EndStep(stream_));
   if (events != nullptr) {
     BLOOM_CUDA_RETURN_IF_ERROR(cudaEventRecord(events->back(), stream_), "profile event");
   }
@@ -512,6 +531,7 @@ absl::Status CudaExecutor::RunStep(const StepBatch& batch, bool greedy,
                                "copying the logits back");
   }
   BLOOM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "step");
+  streamer_->CountStep();
   num_tokens_ = t_real;
   num_logit_rows_ = r_real;
   logits_valid_ = !greedy && rank_.copy_logits;

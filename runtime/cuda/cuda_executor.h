@@ -25,6 +25,7 @@
 #include "absl/time/time.h"
 #include "runtime/comm/communicator.h"
 #include "runtime/cuda/cuda_dispatch.h"
+#include "runtime/cuda/device_weight_streamer.h"
 #include "runtime/cuda/device_buffer.h"
 #include "runtime/exec/executor.h"
 #include "runtime/plan/plan_loader.h"
@@ -75,6 +76,11 @@ class CudaExecutor : public StepExecutor {
   // cache, step inputs, scratch and cuBLASLt workspace); the CUDA context's
   // own memory is not counted.
   int64_t peak_device_bytes() const override { return allocated_bytes_; }
+  // Memory tiering: the streamed units' bytes copied to their slots so far,
+  // and the copy stream's time on them (timed around each copy).
+  WeightStreamStats weight_stream_totals() const override { return streamer_->totals(); }
+  // Pinned host memory holding the host-resident weight units.
+  int64_t host_weight_bytes() const { return streamer_->host_bytes(); }
 
   // The greedy fast path: runs the step like Step, then takes each logit
   // row's argmax on the GPU (first index on ties, as the CPU generator's
@@ -123,6 +129,7 @@ class CudaExecutor : public StepExecutor {
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<KvCache> kv_cache_;
   CudaDispatch dispatch_;
+  std::unique_ptr<DeviceWeightStreamer> streamer_;
 
   DeviceBuffer weights_, conversions_, arena_, kv_pools_, inputs_, scratch_, slopes_, argmax_;
   PinnedBuffer host_inputs_, host_logits_, host_argmax_;

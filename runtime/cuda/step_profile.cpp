@@ -102,7 +102,11 @@ std::string FormatStepProfile(const plan::Plan& plan, const ProfiledStep& step,
   double sum_ms = 0, sum_floor = 0, sum_bytes = 0;
   for (size_t i = 0; i < instructions->size() && i < ms.size(); ++i) {
     const plan::Instruction& instruction = *instructions->Get(i);
-    const std::string result = plan.tensors()->Get(instruction.results()->Get(0))->name()->str();
+    // PrefetchWeights/AwaitWeights have no result: they are listed by kernel.
+    const std::string result =
+        instruction.results()->size() == 0
+            ? std::string()
+            : plan.tensors()->Get(instruction.results()->Get(0))->name()->str();
     std::string name = plan::EnumNameKernel(instruction.kernel_type());
     if (instruction.kernel_type() == plan::Kernel::Linear) name += " " + WithoutLayer(result);
     const Cost cost = CostOf(plan, instruction, step);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "runtime/checkpoint/safetensors.h"
 #include "runtime/exec/cpu_executor.h"
+#include "runtime/exec/weight_source.h"
 #include "runtime/cuda/cuda_status.h"
 #include "runtime/cuda/device_buffer.h"
 #include "runtime/support/dtype.h"
@@ -20,14 +21,54 @@ namespace {
 // Elements per staging chunk: 16 Mi elements (64 MiB as fp32).
 constexpr size_t kChunkElements = size_t{16} << 20;
 
-std::optional<DType> ToRuntimeDType(plan::DType dtype) {
-  switch (dtype) {
-    case plan::DType::F32: return DType::kF32;
-    case plan::DType::F16: return DType::kF16;
-    case plan::DType::BF16: return DType::kBF16;
-    case plan::DType::I32: return DType::kI32;
+// A plan weight found in its file and checked against the plan: the stored
+// tensor's bytes, already gathered into float32 when the plan takes a slice
+// of it (only the slice's bytes are read).
+struct ResolvedWeight {
+  std::string what;  // "<file>: tensor '<stored>' (plan weight '<name>')"
+  DType from = DType::kF32;
+  DType to = DType::kF32;
+  size_t count = 0;  // elements of the plan's (possibly sliced) shape
+  const uint8_t* data = nullptr;
+};
+
+// `sliced` holds a slice's gathered values; it must outlive the result's use.
+absl::StatusOr<ResolvedWeight> ResolveWeight(const plan::Tensor& tensor, const std::string& dir,
+                                             WeightFiles& files, std::vector<float>& sliced) {
+  BLOOM_ASSIGN_OR_RETURN(StoredWeight found, FindStoredWeight(tensor, dir, files));
+  const SafetensorsTensor* stored = found.tensor;
+  const int dim = tensor.source()->slice_dim();
+  ResolvedWeight weight;
+  weight.what = std::move(found.what);
+  weight.from = stored->dtype;
+  weight.to = *ToRuntimeDType(tensor.dtype());
+  weight.count = 1;
+  for (int64_t d : *tensor.shape()) weight.count *= static_cast<size_t>(d);
+  weight.data = found.data.data();
+  if (dim != -1) {
+    // A slice is gathered on the host first (one run per row of a column
+    // slice), reading only its bytes, then converted like a whole tensor.
+    sliced.resize(weight.count);
+    BLOOM_RETURN_IF_ERROR(ReadTensorSliceAsFloat32(
+        stored->dtype, stored->shape, found.data, dim, tensor.source()->slice_begin(),
+        tensor.source()->slice_end(), absl::MakeSpan(sliced), weight.what));
+    weight.data = reinterpret_cast<const uint8_t*>(sliced.data());
+    weight.from = DType::kF32;
   }
-  return std::nullopt;
+  return weight;
+}
+
+// Converts elements [begin, begin + n) of `weight` into `dst` (its storage
+// dtype), widening through `widened` when the dtypes differ.
+void ConvertChunk(const ResolvedWeight& weight, size_t begin, size_t n, std::vector<float>& widened,
+                  uint8_t* dst) {
+  const uint8_t* src = weight.data + begin * DTypeSize(weight.from);
+  if (weight.from == weight.to) {
+    std::memcpy(dst, src, n * DTypeSize(weight.from));
+  } else {
+    ConvertToFloat32(weight.from, src, widened.data(), n);
+    ConvertFromFloat32(weight.to, widened.data(), dst, n);
+  }
 }
 
 }  // namespace
@@ -51,86 +92,50 @@ absl::Status UploadWeights(const plan::Plan& plan, const std::string& dir,
   } cleanup{free_again};
   std::vector<float> widened(kChunkElements);
 
-  const auto* tensors = plan.tensors();
-  // Files as the plan names them (a checkpoint's shards, or a pre-sharded
-  // rank's own rank<R>.safetensors), each opened once and only if needed.
-  std::map<std::string, std::unique_ptr<SafetensorsFile>> files;
+  WeightFiles files;
   std::vector<float> sliced;
   int next = 0;
   size_t done = 0;
   for (const WeightDestination& destination : weights) {
-    const plan::Tensor* tensor = tensors->Get(destination.tensor);
-    const auto* source = tensor->source();
-    const std::string path = absl::StrCat(dir, "/", source->file()->str());
-    const std::string what = absl::StrCat(path, ": tensor '", source->tensor()->str(),
-                                          "' (plan weight '", tensor->name()->str(), "')");
-    std::unique_ptr<SafetensorsFile>& file = files[source->file()->str()];
-    if (file == nullptr) {
-      BLOOM_ASSIGN_OR_RETURN(SafetensorsFile opened, SafetensorsFile::Open(path));
-      file = std::make_unique<SafetensorsFile>(std::move(opened));
-    }
-    const SafetensorsTensor* stored = file->Find(source->tensor()->str());
-    if (stored == nullptr) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(what, " is not in that file; recompile the plan for this checkpoint"));
-    }
-    if (ToRuntimeDType(source->dtype()) != stored->dtype) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          what, " is ", std::string(DTypeName(stored->dtype)), " but the plan expects ",
-          plan::EnumNameDType(source->dtype()), "; recompile the plan for this checkpoint"));
-    }
-    // The stored shape must equal the plan's, except along a slice's
-    // dimension (tensor parallelism), which must hold the slice.
-    const std::vector<int64_t> expected(tensor->shape()->begin(), tensor->shape()->end());
-    const int dim = source->slice_dim();
-    bool shape_ok = stored->shape.size() == expected.size();
-    for (size_t d = 0; shape_ok && d < expected.size(); ++d) {
-      shape_ok = static_cast<int>(d) == dim ? source->slice_end() <= stored->shape[d]
-                                            : stored->shape[d] == expected[d];
-    }
-    if (!shape_ok) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(what, " has a shape that does not hold the plan's; recompile the plan"));
-    }
-    DType from = stored->dtype;
-    const DType to = *ToRuntimeDType(tensor->dtype());
-    size_t count = 1;
-    for (int64_t d : expected) count *= static_cast<size_t>(d);
-    const uint8_t* src = file->Data(*stored).data();
-    if (dim != -1) {
-      // A slice is gathered on the host first (one run per row of a column
-      // slice), reading only its bytes, then converted like a whole tensor.
-      sliced.resize(count);
-      BLOOM_RETURN_IF_ERROR(ReadTensorSliceAsFloat32(
-          stored->dtype, stored->shape, file->Data(*stored), dim, source->slice_begin(),
-          source->slice_end(), absl::MakeSpan(sliced), what));
-      src = reinterpret_cast<const uint8_t*>(sliced.data());
-      from = DType::kF32;
-      // The next refill of `sliced` must not race the copies out of it.
-      BLOOM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream), "weight upload");
-    }
+    BLOOM_ASSIGN_OR_RETURN(
+        ResolvedWeight weight,
+        ResolveWeight(*plan.tensors()->Get(destination.tensor), dir, files, sliced));
     uint8_t* dst = static_cast<uint8_t*>(destination.device);
-    for (size_t begin = 0; begin < count; begin += kChunkElements) {
-      const size_t n = std::min(kChunkElements, count - begin);
+    for (size_t begin = 0; begin < weight.count; begin += kChunkElements) {
+      const size_t n = std::min(kChunkElements, weight.count - begin);
       // Wait until the copy that last read this staging buffer is done.
       BLOOM_CUDA_RETURN_IF_ERROR(cudaEventSynchronize(free_again[next]), "weight upload");
-      uint8_t* stage = staging[next].data();
-      if (from == to) {
-        std::memcpy(stage, src + begin * DTypeSize(from), n * DTypeSize(from));
-      } else {
-        ConvertToFloat32(from, src + begin * DTypeSize(from), widened.data(), n);
-        ConvertFromFloat32(to, widened.data(), stage, n);
-      }
+      ConvertChunk(weight, begin, n, widened, staging[next].data());
       BLOOM_CUDA_RETURN_IF_ERROR(
-          cudaMemcpyAsync(dst + begin * DTypeSize(to), stage, n * DTypeSize(to),
-                          cudaMemcpyHostToDevice, stream),
-          absl::StrCat("copying ", what, " to the GPU"));
+          cudaMemcpyAsync(dst + begin * DTypeSize(weight.to), staging[next].data(),
+                          n * DTypeSize(weight.to), cudaMemcpyHostToDevice, stream),
+          absl::StrCat("copying ", weight.what, " to the GPU"));
       BLOOM_CUDA_RETURN_IF_ERROR(cudaEventRecord(free_again[next], stream), "cudaEventRecord");
       next ^= 1;
     }
     if (on_loaded) on_loaded(++done, weights.size());
   }
   BLOOM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream), "weight upload");
+  return absl::OkStatus();
+}
+
+absl::Status PackWeights(const plan::Plan& plan, const std::string& dir,
+                         const std::vector<WeightDestination>& weights,
+                         const std::function<void(size_t, size_t)>& on_loaded) {
+  WeightFiles files;
+  std::vector<float> sliced, widened(kChunkElements);
+  size_t done = 0;
+  for (const WeightDestination& destination : weights) {
+    BLOOM_ASSIGN_OR_RETURN(
+        ResolvedWeight weight,
+        ResolveWeight(*plan.tensors()->Get(destination.tensor), dir, files, sliced));
+    uint8_t* dst = static_cast<uint8_t*>(destination.device);
+    for (size_t begin = 0; begin < weight.count; begin += kChunkElements) {
+      const size_t n = std::min(kChunkElements, weight.count - begin);
+      ConvertChunk(weight, begin, n, widened, dst + begin * DTypeSize(weight.to));
+    }
+    if (on_loaded) on_loaded(++done, weights.size());
+  }
   return absl::OkStatus();
 }
 

@@ -11,22 +11,13 @@
 #include "runtime/exec/cpu_dispatch.h"
 #include "runtime/plan/plan_validator.h"
 #include "runtime/support/dtype.h"
+#include "runtime/exec/weight_source.h"
 #include "runtime/support/status_macros.h"
 
 namespace bloom {
 namespace {
 
 constexpr size_t kArenaAlignment = 64;
-
-std::optional<DType> ToRuntimeDType(plan::DType dtype) {
-  switch (dtype) {
-    case plan::DType::F32: return DType::kF32;
-    case plan::DType::F16: return DType::kF16;
-    case plan::DType::BF16: return DType::kBF16;
-    case plan::DType::I32: return DType::kI32;
-  }
-  return std::nullopt;
-}
 
 }  // namespace
 
@@ -143,44 +134,8 @@ absl::StatusOr<std::vector<float>> CpuExecutor::ReadWeight(
     std::map<std::string, std::unique_ptr<SafetensorsFile>>& files) {
   const auto* tensor = plan().tensors()->Get(index);
   const auto* source = tensor->source();
-  const std::string path = absl::StrCat(dir, "/", source->file()->str());
-  const std::string what = absl::StrCat(path, ": tensor '", source->tensor()->str(),
-                                        "' (plan weight '", tensor->name()->str(), "')");
-  std::unique_ptr<SafetensorsFile>& file = files[source->file()->str()];
-  if (file == nullptr) {
-    BLOOM_ASSIGN_OR_RETURN(SafetensorsFile opened, SafetensorsFile::Open(path));
-    file = std::make_unique<SafetensorsFile>(std::move(opened));
-  }
-  // The plan was compiled against a specific checkpoint layout; a
-  // different one is refused rather than silently reinterpreted.
-  const SafetensorsTensor* stored = file->Find(source->tensor()->str());
-  if (stored == nullptr) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(what, " is not in that file; recompile the plan for this checkpoint"));
-  }
-  CheckpointTensorRef ref{source->file()->str(), stored, file->Data(*stored)};
-  if (ToRuntimeDType(source->dtype()) != ref.tensor->dtype) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        what, " is ", std::string(DTypeName(ref.tensor->dtype)), " but the plan expects ",
-        plan::EnumNameDType(source->dtype()), "; recompile the plan for this checkpoint"));
-  }
-  // The stored shape must equal the plan's, except along a slice's
-  // dimension, which must hold the slice.
+  BLOOM_ASSIGN_OR_RETURN(StoredWeight stored, FindStoredWeight(*tensor, dir, files));
   const std::vector<int64_t> expected(tensor->shape()->begin(), tensor->shape()->end());
-  const int dim = source->slice_dim();
-  bool shape_ok = ref.tensor->shape.size() == expected.size();
-  for (size_t d = 0; shape_ok && d < expected.size(); ++d) {
-    shape_ok = static_cast<int>(d) == dim ? source->slice_end() <= ref.tensor->shape[d]
-                                          : ref.tensor->shape[d] == expected[d];
-  }
-  if (!shape_ok) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(what, " has a shape that does not hold the plan's ",
-                     dim == -1 ? "tensor"
-                               : absl::StrCat("slice [", source->slice_begin(), ", ",
-                                              source->slice_end(), ") of dimension ", dim),
-                     "; recompile the plan"));
-  }
   // Float32 holding exactly the values of the plan's storage dtype (a BF16
   // plan of an F32 checkpoint sees its weights rounded to bf16, as a GPU
   // holding bf16 would). A rank reads only its slice's bytes of the mapped
@@ -188,10 +143,10 @@ absl::StatusOr<std::vector<float>> CpuExecutor::ReadWeight(
   size_t elements = 1;
   for (int64_t d : expected) elements *= static_cast<size_t>(d);
   std::vector<float> values(elements);
-  BLOOM_RETURN_IF_ERROR(ReadTensorSliceAsFloat32(ref.tensor->dtype, ref.tensor->shape, ref.data,
-                                                 dim, source->slice_begin(), source->slice_end(),
-                                                 absl::MakeSpan(values), what));
-  weight_bytes_read_ += static_cast<int64_t>(elements * DTypeSize(ref.tensor->dtype));
+  BLOOM_RETURN_IF_ERROR(ReadTensorSliceAsFloat32(
+      stored.tensor->dtype, stored.tensor->shape, stored.data, source->slice_dim(),
+      source->slice_begin(), source->slice_end(), absl::MakeSpan(values), stored.what));
+  weight_bytes_read_ += static_cast<int64_t>(elements * DTypeSize(stored.tensor->dtype));
   RoundThroughDType(*ToRuntimeDType(tensor->dtype()), values.data(), values.size());
   return values;
 }

@@ -24,6 +24,8 @@
 #   VARIANTS="name:ENV=VALUE:batches ..." reruns the decode bench with an
 #   environment switch (e.g. gemv0:BLOOM_CUDA_GEMV_MAX_ROWS=0:1,8) into
 #   bench.jsonl, each line tagged by the run's name on stderr;
+#   TIER=1 runs the 6 GiB tiered plan (tokens checked against the
+#   resident plan's) and Accelerate's offload of the same weights;
 #   RANK_GROUP_BATCHES=1,64 reruns decode through a one-rank RankGroup
 #   (bloom-cuda-bench --rank-group); and h9's
 #   benchmarks/gpu/run_benchmark.sh if RUN_HF_BENCH=1 and .carry/bench is
@@ -48,8 +50,8 @@ prepare() {
   cmake -S "${SRC:-$ROOT}" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBLOOM_ENABLE_COMPILER=OFF \
     -DBLOOM_ENABLE_CUDA=ON -Dabsl_DIR="$ROOT/benchmarks/gpu/cmake/absl" >/dev/null
   local targets=(cuda_op_parity_test cuda_attention_parity_test cuda_attention_work_test
-                 cuda_golden_test cuda_tp_test nccl_communicator_test bloom-cuda-bench
-                 make-synthetic-checkpoint)
+                 cuda_golden_test cuda_tp_test cuda_tier_test nccl_communicator_test
+                 bloom-cuda-bench make-synthetic-checkpoint)
   ninja -C "$build" -j"$jobs" "${targets[@]}"
   rm -rf "$CARRY"
   mkdir -p "$CARRY/bin" "$CARRY/plans"
@@ -91,6 +93,15 @@ prepare() {
       --dtype="$dtype"
   done
 
+  # Tiered plans for cuda_tier_test: every weight unit in pinned host
+  # memory, and on disk (which the CUDA executor refuses).
+  for name in f32-basic bf16-long-prompt; do
+    "$compile" --model="test/golden/cases/$name" -o "$CARRY/plans/$name.host" --offload=host
+    "$compile" --model="test/golden/cases/$name" -o "$CARRY/plans/$name.host.bf16" --offload=host \
+      --dtype=bf16
+  done
+  "$compile" --model=test/golden/cases/f32-basic -o "$CARRY/plans/f32-basic.disk" --offload=disk
+
   echo "== BLOOM-7b1 plans (bf16) against a layout-only replica"
   local layout=/tmp/h7-layout/bloom-7b1
   "$build/bin/make-synthetic-checkpoint" --config=models/bloom/presets/bloom-7b1.json -o "$layout" \
@@ -99,7 +110,15 @@ prepare() {
     --max-sequences=128 --max-seq-len=192 --max-batch-tokens=4096
   "$compile" --model="$layout" -o "$CARRY/plans/7b1-prefill" --dtype=bf16 \
     --max-sequences=1 --max-seq-len=2112 --max-batch-tokens=2048
+  # Memory tiering: the same model in 6 GiB of GPU memory, the other weight
+  # units streamed from pinned host memory (issue 7).
+  "$compile" --model="$layout" -o "$CARRY/plans/7b1-tier6" --dtype=bf16 \
+    --max-sequences=1 --max-seq-len=160 --max-batch-tokens=512 \
+    --device-memory=6GiB --host-memory=100GiB
   cp models/bloom/presets/bloom-7b1.json "$CARRY/bloom-7b1.json"
+  # The binaries travel compressed (the device tool carries 64 MiB at most;
+  # each GPU test links the kernels statically); device() unpacks them.
+  tar -C "$CARRY" -cJf "$CARRY/bin.tar.xz" bin && rm -rf "$CARRY/bin"
   echo "== $CARRY: $(du -sh "$CARRY" | cut -f1)"
   echo "next: run(command=\"bash scripts/gpu/cuda_backend.sh device\", carry=[\"$CARRY\"])"
 }
@@ -108,6 +127,7 @@ device() {
   OUT=${OUT:-/tmp/h7-out}
   mkdir -p "$OUT"
   local bin=$CARRY/bin log=$OUT/log.txt
+  [[ -f $CARRY/bin.tar.xz && ! -d $bin ]] && tar -C "$CARRY" -xJf "$CARRY/bin.tar.xz"
   for dir in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
     [[ -d $dir ]] && export LD_LIBRARY_PATH=$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
   done
@@ -127,14 +147,14 @@ device() {
   local tests=$OUT/tests.txt
   : >"$tests"
   for t in cuda_attention_work_test cuda_op_parity_test cuda_attention_parity_test cuda_golden_test \
-           cuda_tp_test nccl_communicator_test; do
+           cuda_tp_test cuda_tier_test nccl_communicator_test; do
     echo "== $t" | tee -a "$log" "$tests" >/dev/null
     echo "== $t"
     if ! timeout "${TEST_TIMEOUT:-300}" "$bin/$t" >"/tmp/$t.txt" 2>&1; then
       failed=1
     fi
     cat "/tmp/$t.txt" >>"$tests"
-    grep -E "^\[  (FAILED|PASSED|SKIPPED) |golden\]|^\[tp\]|Failure|error|^(PASS|FAIL|SKIPPED)" "/tmp/$t.txt" | head -60 | tee -a "$log" || true
+    grep -E "^\[  (FAILED|PASSED|SKIPPED) |golden\]|^\[tp\]|^\[tier\]|Failure|error|^(PASS|FAIL|SKIPPED)" "/tmp/$t.txt" | head -60 | tee -a "$log" || true
   done
   if [[ ${SKIP_BENCH:-0} != 1 ]]; then
     local ckpt=/tmp/h7-bloom-7b1
@@ -169,6 +189,33 @@ device() {
     timeout "${BENCH_TIMEOUT:-300}" "$bin/bloom-cuda-bench" --plan="$CARRY/plans/7b1-prefill" \
       --checkpoint-dir="$ckpt" --prefill="${PREFILL:-512,2048}" --batches=1 --prompt=32 --new-tokens=20 \
       2>&1 | tee -a "$OUT/bench.jsonl" | tee -a "$log" || failed=1
+  fi
+  if [[ ${TIER:-0} == 1 ]]; then
+    # Memory tiering: the links, the 6 GiB plan (tokens against the resident
+    # plan's batch-1 run above: the same seeded prompt), and Accelerate's
+    # offload of the same weights into the same 6 GiB.
+    echo "== tiering" | tee -a "$log"
+    "$bin/bloom-cuda-bench" --probe 2>&1 | tee -a "$OUT/bench.jsonl" | tee -a "$log" || failed=1
+    BLOOM_CUDA_PROFILE=0 timeout "${BENCH_TIMEOUT:-300}" "$bin/bloom-cuda-bench" \
+      --plan="$CARRY/plans/7b1-tier6" --checkpoint-dir=/tmp/h7-bloom-7b1 --batches=1 --prompt=32 \
+      --new-tokens="${TIER_TOKENS:-20}" 2>&1 | sed 's/^{/{"variant": "tier6", /' \
+      | tee -a "$OUT/bench.jsonl" | tee -a "$log" || failed=1
+    python3 - "$OUT/bench.jsonl" <<'PY' 2>&1 | tee -a "$log" || failed=1
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+decode = [l for l in lines if l.get("kind") == "decode" and l.get("batch") == 1]
+resident = next(l for l in decode if "variant" not in l)["first_sequence_tokens"]
+tiered = next(l for l in decode if l.get("variant") == "tier6")["first_sequence_tokens"]
+same = resident[: len(tiered)] == tiered
+print(json.dumps({"kind": "tier_tokens", "identical_to_resident": same, "compared": len(tiered)}))
+sys.exit(0 if same else 1)
+PY
+    if [[ -f benchmarks/gpu/hf_offload.py ]]; then
+      timeout "${HF_TIMEOUT:-240}" python3 benchmarks/gpu/hf_offload.py --checkpoint=/tmp/h7-bloom-7b1 \
+        --new-tokens="${TIER_TOKENS:-20}" 2>>"$OUT/hf_offload.err" | tee -a "$OUT/bench.jsonl" \
+        | tee -a "$log" || true
+      tail -5 "$OUT/hf_offload.err" >>"$log" 2>/dev/null || true
+    fi
   fi
   if [[ ${PROFILE:-0} == 1 ]] && command -v ncu >/dev/null; then
     # Kernel-by-kernel breakdown of eager decode steps (graphs off, so

@@ -30,10 +30,15 @@
 
 #include <cuda_runtime.h>
 
+#include <cstring>
+#include <functional>
+
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "runtime/cuda/cuda_executor.h"
 #include "runtime/cuda/cuda_rank_executor.h"
+#include "runtime/cuda/cuda_status.h"
 #include "tools/common/command_line.h"
 
 namespace bloom {
@@ -63,8 +68,9 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
+// `graphs` says how many decode graphs the executor holds (-1: unknown).
 absl::Status Decode(StepExecutor& gpu, int64_t batch, int64_t prompt, int64_t new_tokens, std::mt19937& rng,
-                    int graphs) {
+                    const std::function<int()>& graphs) {
   KvCache& cache = gpu.kv_cache();
   const auto* limits = gpu.plan().limits();
   std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(gpu.vocab_size() - 1));
@@ -98,6 +104,8 @@ absl::Status Decode(StepExecutor& gpu, int64_t batch, int64_t prompt, int64_t ne
   const double prefill_ms = Ms(Clock::now() - prefill_start);
 
   std::vector<double> step_ms;
+  std::vector<int32_t> first_sequence = {next[0]};  // its greedy tokens, to compare plans
+  const WeightStreamStats streamed_before = gpu.weight_stream_totals();
   std::vector<int32_t> positions(batch, static_cast<int32_t>(prompt)), rows(batch);
   std::iota(rows.begin(), rows.end(), 0);
   for (int64_t s = 0; s < new_tokens; ++s) {
@@ -106,19 +114,33 @@ absl::Status Decode(StepExecutor& gpu, int64_t batch, int64_t prompt, int64_t ne
     if (!out.ok()) return out.status();
     step_ms.push_back(Ms(Clock::now() - start));
     std::copy(out->begin(), out->end(), next.begin());
+    first_sequence.push_back(next[0]);
     for (int32_t& p : positions) ++p;
   }
+  const WeightStreamStats streamed_after = gpu.weight_stream_totals();
+  const double streamed_per_step =
+      step_ms.empty() ? 0.0 : static_cast<double>(streamed_after.bytes - streamed_before.bytes) /
+                                  step_ms.size();
+  // Over the step (a tiered step is bound by the link, so this is the
+  // link's achieved rate); the copy-engine time itself is not timed inside
+  // replayed graphs.
+  const double stream_gb_per_s = Median(step_ms) > 0 ? streamed_per_step / Median(step_ms) / 1e6 : 0.0;
+  std::string tokens;
+  for (int32_t t : first_sequence) absl::StrAppend(&tokens, tokens.empty() ? "" : ", ", t);
   for (int32_t slot : slots) cache.RemoveSequence(slot);
   std::vector<double> timed(step_ms.begin() + std::min<size_t>(2, step_ms.size()), step_ms.end());
   const double mean = timed.empty() ? 0.0 : std::accumulate(timed.begin(), timed.end(), 0.0) / timed.size();
   std::printf(
       "{\"kind\": \"decode\", \"batch\": %lld, \"prompt\": %lld, \"new_tokens\": %lld, \"prefill_ms\": %.3f, "
       "\"ms_per_step_median\": %.4f, \"ms_per_step_mean\": %.4f, \"ms_per_step_min\": %.4f, "
-      "\"first_steps_ms\": [%.3f, %.3f], \"tokens_per_s\": %.1f, \"graphs\": %d}\n",
+      "\"first_steps_ms\": [%.3f, %.3f], \"tokens_per_s\": %.1f, \"graphs\": %d, "
+      "\"weight_bytes_streamed_per_step\": %.0f, \"weight_stream_gb_per_s\": %.2f, "
+      "\"first_sequence_tokens\": [%s]}\n",
       static_cast<long long>(batch), static_cast<long long>(prompt), static_cast<long long>(new_tokens),
       prefill_ms, Median(timed), mean, timed.empty() ? 0.0 : *std::min_element(timed.begin(), timed.end()),
       step_ms.size() > 0 ? step_ms[0] : 0.0, step_ms.size() > 1 ? step_ms[1] : 0.0,
-      mean > 0 ? batch * 1000.0 / mean : 0.0, graphs);
+      mean > 0 ? batch * 1000.0 / mean : 0.0, graphs(), streamed_per_step, stream_gb_per_s,
+      tokens.c_str());
   std::fflush(stdout);
   return absl::OkStatus();
 }
@@ -154,6 +176,44 @@ absl::Status Prefill(StepExecutor& gpu, int64_t prompt, std::mt19937& rng) {
   return absl::OkStatus();
 }
 
+// The links a tiered plan's step is bound by, measured here: device-to-device
+// copy (read + write counted, as benchmarks/gpu/ceilings.py does) and
+// pinned host-to-device copy, 1 GiB each, median of 10.
+absl::Status Probe() {
+  constexpr size_t kBytes = size_t{1} << 30;
+  void *a = nullptr, *b = nullptr, *host = nullptr;
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaMalloc(&a, kBytes), "probe");
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaMalloc(&b, kBytes), "probe");
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaMallocHost(&host, kBytes), "probe");
+  std::memset(host, 1, kBytes);
+  cudaEvent_t start, end;
+  cudaEventCreate(&start);
+  cudaEventCreate(&end);
+  auto time = [&](void* dst, const void* src, cudaMemcpyKind kind) {
+    std::vector<double> ms;
+    for (int i = 0; i < 11; ++i) {
+      cudaEventRecord(start);
+      cudaMemcpyAsync(dst, src, kBytes, kind);
+      cudaEventRecord(end);
+      cudaEventSynchronize(end);
+      float elapsed = 0;
+      cudaEventElapsedTime(&elapsed, start, end);
+      if (i > 0) ms.push_back(elapsed);
+    }
+    return Median(ms);
+  };
+  const double d2d_ms = time(b, a, cudaMemcpyDeviceToDevice);
+  const double h2d_ms = time(a, host, cudaMemcpyHostToDevice);
+  std::printf("{\"kind\": \"probe\", \"device_copy_gb_per_s\": %.1f, \"h2d_pinned_gb_per_s\": %.2f}\n",
+              2.0 * kBytes / (d2d_ms / 1e3) / 1e9, kBytes / (h2d_ms / 1e3) / 1e9);
+  cudaEventDestroy(start);
+  cudaEventDestroy(end);
+  cudaFree(a);
+  cudaFree(b);
+  cudaFreeHost(host);
+  return CudaStatus(cudaGetLastError(), "probe");
+}
+
 int Main(int argc, char** argv) {
   tools::CommandLine cl("bloom-cuda-bench", "--plan=DIR [flags]");
   cl.AddFlag("plan", tools::CommandLine::Kind::kString, "", "Plan directory.");
@@ -163,6 +223,8 @@ int Main(int argc, char** argv) {
   cl.AddFlag("new-tokens", tools::CommandLine::Kind::kInt, "100", "Decode steps per batch size.");
   cl.AddFlag("prefill", tools::CommandLine::Kind::kString, "", "Prompt lengths for time to first token.");
   cl.AddFlag("no-graphs", tools::CommandLine::Kind::kBool, "false", "Run decode steps eagerly.");
+  cl.AddFlag("probe", tools::CommandLine::Kind::kBool, "false",
+             "Measure device and pinned host-to-device copy bandwidth, then exit.");
   cl.AddFlag("rank-group", tools::CommandLine::Kind::kBool, "false",
              "Run the plan directory as a RankGroup of CUDA ranks (a thread per rank), as "
              "bloom-run does for tensor-parallel plans; a tp=1 plan then runs as a one-rank group.");
@@ -170,6 +232,10 @@ int Main(int argc, char** argv) {
   if (cl.help_requested()) {
     std::fputs(cl.HelpText().c_str(), stdout);
     return 0;
+  }
+  if (cl.GetBool("probe")) {
+    absl::Status probed = Probe();
+    return probed.ok() ? 0 : Fail(probed);
   }
   ExecutorOptions options;
   options.checkpoint_dir = cl.GetString("checkpoint-dir");
@@ -198,7 +264,7 @@ int Main(int argc, char** argv) {
   std::mt19937 rng(1234);
   for (int64_t batch : ParseList(cl.GetString("batches"))) {
     if (absl::Status s = Decode(gpu, batch, cl.GetInt("prompt"), cl.GetInt("new-tokens"), rng,
-                                single != nullptr ? single->graphs_captured() : -1);
+                                [single] { return single != nullptr ? single->graphs_captured() : -1; });
         !s.ok()) {
       return Fail(s);
     }
@@ -209,9 +275,11 @@ int Main(int argc, char** argv) {
   size_t free_bytes = 0, total_bytes = 0;
   cudaMemGetInfo(&free_bytes, &total_bytes);
   std::printf("{\"kind\": \"memory\", \"device\": \"%s\", \"load_seconds\": %.2f, \"executor_bytes\": %lld, "
-              "\"device_used_bytes\": %lld, \"graphs\": %s}\n",
+              "\"device_used_bytes\": %lld, \"host_weight_bytes\": %lld, \"graphs\": %s}\n",
               gpu.device_name().c_str(), load_s, static_cast<long long>(gpu.peak_device_bytes()),
-              static_cast<long long>(total_bytes - free_bytes), cl.GetBool("no-graphs") ? "false" : "true");
+              static_cast<long long>(total_bytes - free_bytes),
+              static_cast<long long>(single != nullptr ? single->host_weight_bytes() : 0),
+              cl.GetBool("no-graphs") ? "false" : "true");
   return 0;
 }
 

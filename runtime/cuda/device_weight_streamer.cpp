@@ -1,0 +1,150 @@
+#include "runtime/cuda/device_weight_streamer.h"
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/cuda/cuda_status.h"
+#include "runtime/cuda/weight_upload.h"
+#include "runtime/support/status_macros.h"
+
+namespace bloom {
+namespace {
+
+constexpr size_t kSlotAlignment = 4096;
+
+size_t AlignUp(size_t n) { return (n + kSlotAlignment - 1) / kSlotAlignment * kSlotAlignment; }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DeviceWeightStreamer>> DeviceWeightStreamer::Create(
+    const plan::Plan& plan, const std::string& label) {
+  std::unique_ptr<DeviceWeightStreamer> streamer(new DeviceWeightStreamer());
+  const auto* units = plan.weight_units();
+  const size_t n = units == nullptr ? 0 : units->size();
+  streamer->slot_bytes_ = AlignUp(plan.weight_slot_bytes());
+  size_t host_bytes = 0;
+  streamer->units_.resize(n);
+  for (size_t u = 0; u < n; ++u) {
+    const plan::WeightUnit* unit = units->Get(u);
+    if (unit->residency() != plan::Residency::Host) {
+      return absl::UnimplementedError(absl::StrCat(
+          label, ": weight unit '", unit->name()->str(),
+          "' is on disk; the CUDA executor streams host-memory units only so far (run the plan "
+          "with --backend=cpu, or compile with --host-memory large enough for every unit)"));
+    }
+    Unit& mine = streamer->units_[u];
+    mine.host_offset = host_bytes;
+    mine.bytes = unit->bytes();
+    mine.slot = unit->slot();
+    host_bytes += AlignUp(mine.bytes);
+  }
+  const auto* tensors = plan.tensors();
+  streamer->tensor_unit_.assign(tensors->size(), -1);
+  streamer->tensor_offset_.assign(tensors->size(), 0);
+  for (uint32_t i = 0; i < tensors->size(); ++i) {
+    streamer->tensor_unit_[i] = tensors->Get(i)->stream_unit();
+    streamer->tensor_offset_[i] = tensors->Get(i)->slot_offset();
+  }
+  if (n == 0) return streamer;
+  BLOOM_ASSIGN_OR_RETURN(
+      streamer->slots_,
+      DeviceBuffer::Allocate(streamer->slot_bytes_ * plan.num_weight_slots(),
+                             absl::StrCat(plan.num_weight_slots(), " weight slots of ",
+                                          plan.weight_slot_bytes(), " bytes")));
+  BLOOM_ASSIGN_OR_RETURN(
+      streamer->host_,
+      PinnedBuffer::Allocate(host_bytes, absl::StrCat("the host-memory weight units (", n,
+                                                      " units, ", host_bytes, " bytes)")));
+  std::memset(streamer->host_.data(), 0, host_bytes);
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&streamer->copy_, cudaStreamNonBlocking),
+                             "creating the weight copy stream");
+  for (Unit& unit : streamer->units_) {
+    for (cudaEvent_t* e : {&unit.released, &unit.ready}) {
+      BLOOM_CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(e, cudaEventDisableTiming),
+                                 "cudaEventCreate");
+    }
+    for (cudaEvent_t* e : {&unit.copy_start, &unit.copy_end}) {
+      BLOOM_CUDA_RETURN_IF_ERROR(cudaEventCreate(e), "cudaEventCreate");
+    }
+  }
+  return streamer;
+}
+
+DeviceWeightStreamer::~DeviceWeightStreamer() {
+  if (copy_ != nullptr) cudaStreamSynchronize(copy_);
+  for (Unit& unit : units_) {
+    for (cudaEvent_t e : {unit.released, unit.ready, unit.copy_start, unit.copy_end}) {
+      if (e != nullptr) cudaEventDestroy(e);
+    }
+  }
+  if (copy_ != nullptr) cudaStreamDestroy(copy_);
+}
+
+bool DeviceWeightStreamer::Streams(uint32_t index) const {
+  return index < tensor_unit_.size() && tensor_unit_[index] >= 0;
+}
+
+void* DeviceWeightStreamer::DeviceAddress(uint32_t index) const {
+  const Unit& unit = units_[tensor_unit_[index]];
+  return slots_.data() + static_cast<size_t>(unit.slot) * slot_bytes_ + tensor_offset_[index];
+}
+
+absl::Status DeviceWeightStreamer::Pack(const plan::Plan& plan, const std::string& checkpoint_dir,
+                                        const std::function<void(size_t, size_t)>& on_loaded) {
+  std::vector<WeightDestination> packed;
+  for (uint32_t i = 0; i < tensor_unit_.size(); ++i) {
+    if (!Streams(i)) continue;
+    packed.push_back({i, host_.data() + units_[tensor_unit_[i]].host_offset + tensor_offset_[i]});
+  }
+  return PackWeights(plan, checkpoint_dir, packed, on_loaded);
+}
+
+absl::Status DeviceWeightStreamer::Prefetch(int32_t index, cudaStream_t compute) {
+  Unit& unit = units_.at(index);
+  void* slot = slots_.data() + static_cast<size_t>(unit.slot) * slot_bytes_;
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaEventRecord(unit.released, compute), "PrefetchWeights");
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaStreamWaitEvent(copy_, unit.released, 0), "PrefetchWeights");
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaEventRecord(unit.copy_start, copy_), "PrefetchWeights");
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(slot, host_.data() + unit.host_offset, unit.bytes,
+                                             cudaMemcpyHostToDevice, copy_),
+                             "PrefetchWeights: copying a weight unit to its slot");
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaEventRecord(unit.copy_end, copy_), "PrefetchWeights");
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaEventRecord(unit.ready, copy_), "PrefetchWeights");
+  unit.prefetched = true;
+  step_units_.push_back(index);
+  return absl::OkStatus();
+}
+
+absl::Status DeviceWeightStreamer::Await(int32_t index, cudaStream_t compute) {
+  Unit& unit = units_.at(index);
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaStreamWaitEvent(compute, unit.ready, 0), "AwaitWeights");
+  unit.prefetched = false;
+  return absl::OkStatus();
+}
+
+absl::Status DeviceWeightStreamer::EndStep(cudaStream_t compute) {
+  for (Unit& unit : units_) {
+    if (!unit.prefetched) continue;
+    BLOOM_CUDA_RETURN_IF_ERROR(cudaStreamWaitEvent(compute, unit.ready, 0), "end of step");
+    unit.prefetched = false;
+  }
+  last_step_units_ = std::move(step_units_);
+  step_units_.clear();
+  return absl::OkStatus();
+}
+
+void DeviceWeightStreamer::CountStep() {
+  for (int32_t index : last_step_units_) {
+    const Unit& unit = units_[index];
+    totals_.bytes += static_cast<int64_t>(unit.bytes);
+    ++totals_.units;
+    float ms = 0.0f;
+    if (cudaEventElapsedTime(&ms, unit.copy_start, unit.copy_end) == cudaSuccess) {
+      totals_.fill_seconds += ms / 1e3;
+    } else {
+      cudaGetLastError();  // a graph replay's events may not be timed; count the bytes only
+    }
+  }
+}
+
+}  // namespace bloom

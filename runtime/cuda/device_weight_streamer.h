@@ -1,0 +1,95 @@
+// Memory tiering on the CUDA backend: the plan's streamed weights
+// (WeightUnit, PrefetchWeights/AwaitWeights; docs/memory-tiering.md) live in
+// pinned host memory, packed per unit at load, and are copied into a ring of
+// device weight slots on a copy stream while the compute stream runs the
+// layers before them.
+//
+// A unit always streams into the same slot (WeightUnit.slot), so every
+// streamed tensor has one fixed device address (its slot + slot_offset) and
+// a decode step with streaming is still captured into a CUDA graph: the
+// copies and the cross-stream waits are captured with the kernels.
+//
+// Ordering, with two events per unit:
+//   PrefetchWeights(u): `released[u]` is recorded on the compute stream (the
+//     compiler put the prefetch after the last read of the slot's previous
+//     unit), the copy stream waits for it, copies u's packed bytes into its
+//     slot, and records `ready[u]`;
+//   AwaitWeights(u): the compute stream waits for `ready[u]`.
+// At the end of a step the compute stream also waits for every prefetch the
+// step did not await, so no copy outlives its step (and a graph capture is
+// joined).
+//
+// Disk-resident units are not streamed by this backend yet: a plan with one
+// is refused at load with a clear error (the CPU backend runs it).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "runtime/cuda/device_buffer.h"
+#include "runtime/exec/executor.h"
+#include "runtime/plan/plan_generated.h"
+
+namespace bloom {
+
+class DeviceWeightStreamer {
+ public:
+  // Allocates the slots (device) and the packed host units (pinned); the
+  // weights are packed by Pack().
+  static absl::StatusOr<std::unique_ptr<DeviceWeightStreamer>> Create(const plan::Plan& plan,
+                                                                      const std::string& label);
+  ~DeviceWeightStreamer();
+
+  // Whether plan tensor `index` is streamed, and its fixed device address.
+  bool Streams(uint32_t index) const;
+  void* DeviceAddress(uint32_t index) const;
+
+  // Reads every streamed tensor from the checkpoint into its unit's packed
+  // host copy, in its storage dtype (zeros in the padding).
+  absl::Status Pack(const plan::Plan& plan, const std::string& checkpoint_dir,
+                    const std::function<void(size_t, size_t)>& on_loaded);
+
+  // The instructions, enqueued on `compute` (never synchronising, so they
+  // can be captured).
+  absl::Status Prefetch(int32_t unit, cudaStream_t compute);
+  absl::Status Await(int32_t unit, cudaStream_t compute);
+  absl::Status EndStep(cudaStream_t compute);
+  // After the step has completed (the compute stream synchronised): adds
+  // the step's copies to the totals, with their copy time from the timing
+  // events around each copy.
+  void CountStep();
+
+  int64_t device_bytes() const { return static_cast<int64_t>(slots_.size()); }
+  int64_t host_bytes() const { return static_cast<int64_t>(host_.size()); }
+  WeightStreamStats totals() const { return totals_; }
+
+ private:
+  struct Unit {
+    size_t host_offset = 0;  // in host_
+    size_t bytes = 0;
+    int32_t slot = 0;
+    cudaEvent_t released = nullptr, ready = nullptr;       // no timing
+    cudaEvent_t copy_start = nullptr, copy_end = nullptr;  // timing
+    bool prefetched = false;                               // in the step being enqueued
+  };
+  DeviceWeightStreamer() = default;
+
+  std::vector<Unit> units_;
+  std::vector<int32_t> tensor_unit_;     // per plan tensor: its unit, or -1
+  std::vector<uint64_t> tensor_offset_;  // per plan tensor: its slot offset
+  size_t slot_bytes_ = 0;
+  DeviceBuffer slots_;
+  PinnedBuffer host_;
+  cudaStream_t copy_ = nullptr;
+  std::vector<int32_t> step_units_;       // prefetched in the step being enqueued
+  std::vector<int32_t> last_step_units_;  // of the last step enqueued
+  WeightStreamStats totals_;
+};
+
+}  // namespace bloom

@@ -1,0 +1,67 @@
+#include "runtime/exec/weight_source.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/support/status_macros.h"
+
+namespace bloom {
+
+std::optional<DType> ToRuntimeDType(plan::DType dtype) {
+  switch (dtype) {
+    case plan::DType::F32:
+      return DType::kF32;
+    case plan::DType::F16:
+      return DType::kF16;
+    case plan::DType::BF16:
+      return DType::kBF16;
+    case plan::DType::I32:
+      return DType::kI32;
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<StoredWeight> FindStoredWeight(const plan::Tensor& tensor, const std::string& dir,
+                                              WeightFiles& files) {
+  const auto* source = tensor.source();
+  const std::string path = absl::StrCat(dir, "/", source->file()->str());
+  StoredWeight weight;
+  weight.what = absl::StrCat(path, ": tensor '", source->tensor()->str(), "' (plan weight '",
+                             tensor.name()->str(), "')");
+  std::unique_ptr<SafetensorsFile>& file = files[source->file()->str()];
+  if (file == nullptr) {
+    BLOOM_ASSIGN_OR_RETURN(SafetensorsFile opened, SafetensorsFile::Open(path));
+    file = std::make_unique<SafetensorsFile>(std::move(opened));
+  }
+  // The plan was compiled against a specific checkpoint layout; a
+  // different one is refused rather than silently reinterpreted.
+  weight.tensor = file->Find(source->tensor()->str());
+  if (weight.tensor == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(weight.what, " is not in that file; recompile the plan for this checkpoint"));
+  }
+  if (ToRuntimeDType(source->dtype()) != weight.tensor->dtype) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        weight.what, " is ", std::string(DTypeName(weight.tensor->dtype)), " but the plan expects ",
+        plan::EnumNameDType(source->dtype()), "; recompile the plan for this checkpoint"));
+  }
+  const std::vector<int64_t> expected(tensor.shape()->begin(), tensor.shape()->end());
+  const int dim = source->slice_dim();
+  bool shape_ok = weight.tensor->shape.size() == expected.size();
+  for (size_t d = 0; shape_ok && d < expected.size(); ++d) {
+    shape_ok = static_cast<int>(d) == dim ? source->slice_end() <= weight.tensor->shape[d]
+                                          : weight.tensor->shape[d] == expected[d];
+  }
+  if (!shape_ok) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(weight.what, " has a shape that does not hold the plan's ",
+                     dim == -1 ? "tensor"
+                               : absl::StrCat("slice [", source->slice_begin(), ", ",
+                                              source->slice_end(), ") of dimension ", dim),
+                     "; recompile the plan"));
+  }
+  weight.data = file->Data(*weight.tensor);
+  return weight;
+}
+
+}  // namespace bloom

@@ -1,0 +1,42 @@
+// Finding a plan weight in the files its plan names, checked against what
+// the plan recorded at compile time (DESIGN.md, decision 9): one place for
+// both backends, so the CPU reference and the CUDA executor refuse the same
+// mismatches with the same messages.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "runtime/checkpoint/safetensors.h"
+#include "runtime/plan/plan_generated.h"
+#include "runtime/support/dtype.h"
+
+namespace bloom {
+
+// The runtime's dtype for a plan dtype.
+std::optional<DType> ToRuntimeDType(plan::DType dtype);
+
+// Files by their name in the plan (a checkpoint's shards, or a pre-sharded
+// rank's own rank<R>.safetensors), each opened once and only if needed.
+using WeightFiles = std::map<std::string, std::unique_ptr<SafetensorsFile>>;
+
+struct StoredWeight {
+  std::string what;  // "<path>: tensor '<stored>' (plan weight '<name>')", for errors
+  const SafetensorsTensor* tensor = nullptr;
+  absl::Span<const uint8_t> data;  // the whole stored tensor, mapped
+};
+
+// Opens (once) the file that weight `tensor`'s WeightSource names under
+// `dir` and finds its tensor. The stored dtype must be the one the plan
+// recorded, and the stored shape the plan's, except along a slice's
+// dimension, which must hold the slice; otherwise FailedPrecondition saying
+// to recompile the plan.
+absl::StatusOr<StoredWeight> FindStoredWeight(const plan::Tensor& tensor, const std::string& dir,
+                                              WeightFiles& files);
+
+}  // namespace bloom
