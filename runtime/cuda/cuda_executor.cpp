@@ -130,7 +130,7 @@ absl::Status CudaExecutor::Initialize(const ExecutorOptions& options) {
   BLOOM_RETURN_IF_ERROR(JoinGroup());
   // Streamed weights (--bloom-tier-memory): their slots and packed host
   // units, and a fixed device address for each streamed tensor.
-  BLOOM_ASSIGN_OR_RETURN(streamer_, DeviceWeightStreamer::Create(p, plan_.label()));
+  BLOOM_ASSIGN_OR_RETURN(streamer_, DeviceWeightStreamer::Create(plan_));
   allocated_bytes_ += streamer_->device_bytes();
 
   BLOOM_ASSIGN_OR_RETURN(KvCache cache,
@@ -532,6 +532,9 @@ absl::Status CudaExecutor::RunStep(const StepBatch& batch, bool greedy,
   }
   BLOOM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "step");
   streamer_->CountStep();
+  // A disk unit that failed to read left its slot stale: the step's
+  // results are not to be used.
+  BLOOM_RETURN_IF_ERROR(streamer_->TakeError());
   num_tokens_ = t_real;
   num_logit_rows_ = r_real;
   logits_valid_ = !greedy && rank_.copy_logits;

@@ -17,26 +17,26 @@ size_t AlignUp(size_t n) { return (n + kSlotAlignment - 1) / kSlotAlignment * kS
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<DeviceWeightStreamer>> DeviceWeightStreamer::Create(
-    const plan::Plan& plan, const std::string& label) {
+    const LoadedPlan& loaded) {
+  const plan::Plan& plan = loaded.plan();
   std::unique_ptr<DeviceWeightStreamer> streamer(new DeviceWeightStreamer());
   const auto* units = plan.weight_units();
   const size_t n = units == nullptr ? 0 : units->size();
   streamer->slot_bytes_ = AlignUp(plan.weight_slot_bytes());
   size_t host_bytes = 0;
+  bool any_disk = false;
   streamer->units_.resize(n);
   for (size_t u = 0; u < n; ++u) {
     const plan::WeightUnit* unit = units->Get(u);
-    if (unit->residency() != plan::Residency::Host) {
-      return absl::UnimplementedError(absl::StrCat(
-          label, ": weight unit '", unit->name()->str(),
-          "' is on disk; the CUDA executor streams host-memory units only so far (run the plan "
-          "with --backend=cpu, or compile with --host-memory large enough for every unit)"));
-    }
     Unit& mine = streamer->units_[u];
-    mine.host_offset = host_bytes;
     mine.bytes = unit->bytes();
     mine.slot = unit->slot();
-    host_bytes += AlignUp(mine.bytes);
+    mine.disk = unit->residency() == plan::Residency::Disk;
+    any_disk |= mine.disk;
+    if (!mine.disk) {
+      mine.host_offset = host_bytes;
+      host_bytes += AlignUp(mine.bytes);
+    }
   }
   const auto* tensors = plan.tensors();
   streamer->tensor_unit_.assign(tensors->size(), -1);
@@ -51,11 +51,29 @@ absl::StatusOr<std::unique_ptr<DeviceWeightStreamer>> DeviceWeightStreamer::Crea
       DeviceBuffer::Allocate(streamer->slot_bytes_ * plan.num_weight_slots(),
                              absl::StrCat(plan.num_weight_slots(), " weight slots of ",
                                           plan.weight_slot_bytes(), " bytes")));
-  BLOOM_ASSIGN_OR_RETURN(
-      streamer->host_,
-      PinnedBuffer::Allocate(host_bytes, absl::StrCat("the host-memory weight units (", n,
-                                                      " units, ", host_bytes, " bytes)")));
-  std::memset(streamer->host_.data(), 0, host_bytes);
+  if (host_bytes > 0) {
+    BLOOM_ASSIGN_OR_RETURN(
+        streamer->host_,
+        PinnedBuffer::Allocate(
+            host_bytes, absl::StrCat("the host-memory weight units (", host_bytes, " bytes)")));
+    std::memset(streamer->host_.data(), 0, host_bytes);
+  }
+  if (any_disk) {
+    BLOOM_ASSIGN_OR_RETURN(streamer->disk_, DiskUnitReader::Open(loaded, /*direct_io=*/true));
+    // Pinned memory is page-aligned, and slots are whole 4096-byte blocks,
+    // as O_DIRECT reads need.
+    BLOOM_ASSIGN_OR_RETURN(
+        streamer->bounce_,
+        PinnedBuffer::Allocate(streamer->slot_bytes_ * plan.num_weight_slots(),
+                               "the disk units' bounce buffers (one slot each)"));
+    for (size_t u = 0; u < n; ++u) {
+      Unit& unit = streamer->units_[u];
+      if (!unit.disk) continue;
+      unit.read = {
+          streamer.get(), static_cast<int32_t>(u),
+          streamer->bounce_.data() + static_cast<size_t>(unit.slot) * streamer->slot_bytes_};
+    }
+  }
   BLOOM_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&streamer->copy_, cudaStreamNonBlocking),
                              "creating the weight copy stream");
   for (Unit& unit : streamer->units_) {
@@ -93,7 +111,7 @@ absl::Status DeviceWeightStreamer::Pack(const plan::Plan& plan, const std::strin
                                         const std::function<void(size_t, size_t)>& on_loaded) {
   std::vector<WeightDestination> packed;
   for (uint32_t i = 0; i < tensor_unit_.size(); ++i) {
-    if (!Streams(i)) continue;
+    if (!Streams(i) || units_[tensor_unit_[i]].disk) continue;
     packed.push_back({i, host_.data() + units_[tensor_unit_[i]].host_offset + tensor_offset_[i]});
   }
   return PackWeights(plan, checkpoint_dir, packed, on_loaded);
@@ -105,9 +123,15 @@ absl::Status DeviceWeightStreamer::Prefetch(int32_t index, cudaStream_t compute)
   BLOOM_CUDA_RETURN_IF_ERROR(cudaEventRecord(unit.released, compute), "PrefetchWeights");
   BLOOM_CUDA_RETURN_IF_ERROR(cudaStreamWaitEvent(copy_, unit.released, 0), "PrefetchWeights");
   BLOOM_CUDA_RETURN_IF_ERROR(cudaEventRecord(unit.copy_start, copy_), "PrefetchWeights");
-  BLOOM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(slot, host_.data() + unit.host_offset, unit.bytes,
-                                             cudaMemcpyHostToDevice, copy_),
-                             "PrefetchWeights: copying a weight unit to its slot");
+  const uint8_t* source = host_.data() + unit.host_offset;
+  if (unit.disk) {
+    BLOOM_CUDA_RETURN_IF_ERROR(cudaLaunchHostFunc(copy_, &ReadOnCopyStream, &unit.read),
+                               "PrefetchWeights: queueing a disk read");
+    source = unit.read.bounce;
+  }
+  BLOOM_CUDA_RETURN_IF_ERROR(
+      cudaMemcpyAsync(slot, source, unit.bytes, cudaMemcpyHostToDevice, copy_),
+      "PrefetchWeights: copying a weight unit to its slot");
   BLOOM_CUDA_RETURN_IF_ERROR(cudaEventRecord(unit.copy_end, copy_), "PrefetchWeights");
   BLOOM_CUDA_RETURN_IF_ERROR(cudaEventRecord(unit.ready, copy_), "PrefetchWeights");
   unit.prefetched = true;
@@ -131,6 +155,23 @@ absl::Status DeviceWeightStreamer::EndStep(cudaStream_t compute) {
   last_step_units_ = std::move(step_units_);
   step_units_.clear();
   return absl::OkStatus();
+}
+
+void CUDART_CB DeviceWeightStreamer::ReadOnCopyStream(void* argument) {
+  const DiskRead& read = *static_cast<const DiskRead*>(argument);
+  DeviceWeightStreamer& self = *read.streamer;
+  absl::Status status = self.disk_->Read(read.unit, read.bounce);
+  if (!status.ok()) {
+    std::lock_guard<std::mutex> lock(self.error_mutex_);
+    if (self.error_.ok()) self.error_ = std::move(status);
+  }
+}
+
+absl::Status DeviceWeightStreamer::TakeError() {
+  std::lock_guard<std::mutex> lock(error_mutex_);
+  absl::Status error = std::move(error_);
+  error_ = absl::OkStatus();
+  return error;
 }
 
 void DeviceWeightStreamer::CountStep() {

@@ -19,8 +19,13 @@
 // step did not await, so no copy outlives its step (and a graph capture is
 // joined).
 //
-// Disk-resident units are not streamed by this backend yet: a plan with one
-// is refused at load with a clear error (the CPU backend runs it).
+// Disk-resident units are read (runtime/exec/disk_unit_reader.h: large
+// pread()s, O_DIRECT where the filesystem allows) into a pinned bounce
+// buffer of their slot by a host function on the copy stream, then copied
+// into the slot: the read, too, is part of the stream's order (and of a
+// captured graph), so it overlaps the compute of the layers before the
+// unit. A failed read cannot stop the stream; it is recorded and the step
+// returns it (TakeError) after its synchronisation.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -28,13 +33,15 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "runtime/cuda/device_buffer.h"
+#include "runtime/exec/disk_unit_reader.h"
 #include "runtime/exec/executor.h"
-#include "runtime/plan/plan_generated.h"
+#include "runtime/plan/plan_loader.h"
 
 namespace bloom {
 
@@ -42,8 +49,7 @@ class DeviceWeightStreamer {
  public:
   // Allocates the slots (device) and the packed host units (pinned); the
   // weights are packed by Pack().
-  static absl::StatusOr<std::unique_ptr<DeviceWeightStreamer>> Create(const plan::Plan& plan,
-                                                                      const std::string& label);
+  static absl::StatusOr<std::unique_ptr<DeviceWeightStreamer>> Create(const LoadedPlan& plan);
   ~DeviceWeightStreamer();
 
   // Whether plan tensor `index` is streamed, and its fixed device address.
@@ -64,14 +70,28 @@ class DeviceWeightStreamer {
   // the step's copies to the totals, with their copy time from the timing
   // events around each copy.
   void CountStep();
+  // The first disk read that failed since the last call (OK if none).
+  absl::Status TakeError();
 
   int64_t device_bytes() const { return static_cast<int64_t>(slots_.size()); }
-  int64_t host_bytes() const { return static_cast<int64_t>(host_.size()); }
+  // Pinned host memory: the packed host units and the disk units' bounce
+  // buffers.
+  int64_t host_bytes() const { return static_cast<int64_t>(host_.size() + bounce_.size()); }
   WeightStreamStats totals() const { return totals_; }
 
  private:
+  // What a disk unit's host function needs (it may not call CUDA).
+  struct DiskRead {
+    DeviceWeightStreamer* streamer = nullptr;
+    int32_t unit = 0;
+    uint8_t* bounce = nullptr;
+  };
+  static void CUDART_CB ReadOnCopyStream(void* read);
+
   struct Unit {
-    size_t host_offset = 0;  // in host_
+    bool disk = false;
+    DiskRead read;           // disk units
+    size_t host_offset = 0;  // in host_ (host units)
     size_t bytes = 0;
     int32_t slot = 0;
     cudaEvent_t released = nullptr, ready = nullptr;       // no timing
@@ -86,6 +106,10 @@ class DeviceWeightStreamer {
   size_t slot_bytes_ = 0;
   DeviceBuffer slots_;
   PinnedBuffer host_;
+  PinnedBuffer bounce_;  // one slot's bytes per slot, for disk units
+  std::unique_ptr<DiskUnitReader> disk_;
+  std::mutex error_mutex_;
+  absl::Status error_;  // a failed disk read, until TakeError
   cudaStream_t copy_ = nullptr;
   std::vector<int32_t> step_units_;       // prefetched in the step being enqueued
   std::vector<int32_t> last_step_units_;  // of the last step enqueued

@@ -1,15 +1,8 @@
 #include "runtime/exec/weight_streamer.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "runtime/plan/weight_tiering_validator.h"
@@ -18,11 +11,6 @@
 
 namespace bloom {
 namespace {
-
-// Reads of a disk unit are split into pieces this large: big enough that a
-// read's fixed cost is small against its transfer, small enough that a
-// failure points near its place. A multiple of the O_DIRECT alignment.
-constexpr uint64_t kReadChunkBytes = uint64_t{8} << 20;
 
 DType RuntimeDType(plan::DType dtype) {
   switch (dtype) {
@@ -41,25 +29,11 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-struct WeightStreamer::DiskFile {
-  std::string path;
-  int fd = -1;
-  // Opened with O_DIRECT: reads bypass the page cache, so a disk unit is in
-  // memory only in its slot.
-  // Atomic: the reader thread may fall back while direct_reads() looks.
-  std::atomic<bool> direct{false};
-  ~DiskFile() {
-    if (fd >= 0) close(fd);
-  }
-};
-
 struct WeightStreamer::Unit {
   std::string name;
   plan::Residency residency;
   uint64_t bytes = 0;
   int32_t slot = 0;
-  uint64_t file_offset = 0;
-  DiskFile* file = nullptr;   // Disk units
   std::vector<uint8_t> host;  // Host units: the packed copy (padding zero)
 };
 
@@ -92,14 +66,13 @@ absl::StatusOr<std::unique_ptr<WeightStreamer>> WeightStreamer::Create(const Loa
     u.residency = unit->residency();
     u.bytes = unit->bytes();
     u.slot = unit->slot();
-    u.file_offset = unit->file_offset();
     if (u.residency == plan::Residency::Host) {
       u.host.assign(u.bytes, 0);
       streamer->host_bytes_ += static_cast<int64_t>(u.bytes);
     }
     streamer->units_.push_back(std::move(u));
   }
-  BLOOM_RETURN_IF_ERROR(streamer->OpenDiskFiles(direct_io));
+  BLOOM_ASSIGN_OR_RETURN(streamer->disk_, DiskUnitReader::Open(loaded, direct_io));
 
   // Slots are 4096-aligned and a whole number of 4096-byte blocks, as
   // O_DIRECT reads into them require.
@@ -120,62 +93,7 @@ absl::StatusOr<std::unique_ptr<WeightStreamer>> WeightStreamer::Create(const Loa
   return streamer;
 }
 
-absl::Status WeightStreamer::OpenDiskFiles(bool direct_io) {
-  std::map<std::string, DiskFile*> by_name;
-  for (size_t u = 0; u < units_.size(); ++u) {
-    Unit& unit = units_[u];
-    if (unit.residency != plan::Residency::Disk) continue;
-    const std::string name = plan_.plan().weight_units()->Get(u)->file()->str();
-    DiskFile*& file = by_name[name];
-    if (file == nullptr) {
-      auto opened = std::make_unique<DiskFile>();
-      opened->path = plan_.plan_dir().empty() ? name : absl::StrCat(plan_.plan_dir(), "/", name);
-      // O_DIRECT is refused with EINVAL by filesystems that cannot do it
-      // (tmpfs, some network and FUSE filesystems); there the file is read
-      // through the page cache instead, and each read is followed by a
-      // hint to drop the pages it brought in (ReadDisk).
-      if (direct_io) {
-        opened->fd = open(opened->path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
-        opened->direct = opened->fd >= 0;
-      }
-      if (!direct_io || (opened->fd < 0 && errno == EINVAL)) {
-        opened->fd = open(opened->path.c_str(), O_RDONLY | O_CLOEXEC);
-      }
-      if (opened->fd < 0) {
-        const int error = errno;
-        const std::string why =
-            absl::StrCat(opened->path, ": cannot open the weight file of unit '", unit.name, "' (",
-                         std::strerror(error), ")");
-        return error == ENOENT ? absl::NotFoundError(why) : absl::PermissionDeniedError(why);
-      }
-      struct stat info {};
-      if (fstat(opened->fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            opened->path, ": the weight file of unit '", unit.name, "' is not a regular file"));
-      }
-      file = opened.get();
-      files_.push_back(std::move(opened));
-    }
-    struct stat info {};
-    fstat(file->fd, &info);
-    const uint64_t size = static_cast<uint64_t>(info.st_size);
-    if (size < unit.file_offset || size - unit.file_offset < unit.bytes) {
-      return absl::DataLossError(
-          absl::StrCat(file->path, ": holds ", size, " bytes but unit '", unit.name,
-                       "' needs bytes [", unit.file_offset, ", ", unit.file_offset + unit.bytes,
-                       "); the plan directory is incomplete (copy it again or recompile)"));
-    }
-    unit.file = file;
-  }
-  return absl::OkStatus();
-}
-
-bool WeightStreamer::direct_reads() const {
-  for (const auto& file : files_) {
-    if (!file->direct) return false;
-  }
-  return true;
-}
+bool WeightStreamer::direct_reads() const { return disk_ == nullptr || disk_->direct_reads(); }
 
 bool WeightStreamer::Streams(uint32_t index) const { return tensor_unit_[index] >= 0; }
 
@@ -279,49 +197,7 @@ absl::Status WeightStreamer::FillSlot(int32_t index) {
     std::memcpy(dst, unit.host.data(), unit.bytes);
     return absl::OkStatus();
   }
-  return ReadDisk(unit, dst);
-}
-
-absl::Status WeightStreamer::ReadDisk(const Unit& unit, uint8_t* dst) {
-  DiskFile& file = *unit.file;
-  uint64_t done = 0;
-  while (done < unit.bytes) {
-    const uint64_t want = std::min(kReadChunkBytes, unit.bytes - done);
-    const ssize_t n = pread(file.fd, dst + done, want, static_cast<off_t>(unit.file_offset + done));
-    if (n < 0) {
-      const int error = errno;
-      if (error == EINTR) continue;
-      // Some filesystems accept O_DIRECT at open and refuse the reads; the
-      // file is then reopened for buffered reads (at the unaligned tail of
-      // a short file, too, which then reports itself as short below).
-      if (error == EINVAL && file.direct) {
-        const int fd = open(file.path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-          close(file.fd);
-          file.fd = fd;
-          file.direct = false;
-          continue;
-        }
-      }
-      return absl::DataLossError(absl::StrCat(file.path, ": reading unit '", unit.name,
-                                              "' at byte ", unit.file_offset + done, " failed (",
-                                              std::strerror(error), ")"));
-    }
-    if (n == 0) {
-      return absl::DataLossError(absl::StrCat(file.path, ": ends at byte ", unit.file_offset + done,
-                                              ", inside unit '", unit.name, "' (bytes [",
-                                              unit.file_offset, ", ", unit.file_offset + unit.bytes,
-                                              ")); the file was truncated or replaced"));
-    }
-    done += static_cast<uint64_t>(n);
-  }
-  // Buffered reads leave the unit in the page cache; the disk tier exists
-  // because memory is short, so those pages are given back at once.
-  if (!file.direct) {
-    posix_fadvise(file.fd, static_cast<off_t>(unit.file_offset), static_cast<off_t>(unit.bytes),
-                  POSIX_FADV_DONTNEED);
-  }
-  return absl::OkStatus();
+  return disk_->Read(index, dst);
 }
 
 }  // namespace bloom

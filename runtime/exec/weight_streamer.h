@@ -31,6 +31,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "runtime/exec/disk_unit_reader.h"
 #include "runtime/exec/executor.h"
 #include "runtime/plan/plan_loader.h"
 
@@ -84,7 +85,6 @@ class WeightStreamer {
   bool direct_reads() const;
 
  private:
-  struct DiskFile;
   struct Unit;
   // A fill queued for the background thread. `done` is set under mutex_.
   struct Fill {
@@ -94,17 +94,15 @@ class WeightStreamer {
   };
 
   explicit WeightStreamer(const LoadedPlan& plan);
-  absl::Status OpenDiskFiles(bool direct_io);
   // Runs on the background thread.
   void Worker();
   absl::Status FillSlot(int32_t unit);
-  absl::Status ReadDisk(const Unit& unit, uint8_t* dst);
   // Waits for `fill` (mutex_ held through `lock`).
   void WaitFor(std::unique_lock<std::mutex>& lock, const std::shared_ptr<Fill>& fill);
 
   const LoadedPlan& plan_;
   std::vector<Unit> units_;
-  std::vector<std::unique_ptr<DiskFile>> files_;
+  std::unique_ptr<DiskUnitReader> disk_;
   // Per tensor: its unit, or -1.
   std::vector<int32_t> tensor_unit_;
   std::vector<std::unique_ptr<uint8_t, void (*)(void*)>> slots_;

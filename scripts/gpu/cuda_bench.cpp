@@ -38,7 +38,7 @@
 #include "absl/strings/str_split.h"
 #include "runtime/cuda/cuda_executor.h"
 #include "runtime/cuda/cuda_rank_executor.h"
-#include "runtime/cuda/cuda_status.h"
+#include "runtime/cuda/device_probe.h"
 #include "tools/common/command_line.h"
 
 namespace bloom {
@@ -176,42 +176,13 @@ absl::Status Prefill(StepExecutor& gpu, int64_t prompt, std::mt19937& rng) {
   return absl::OkStatus();
 }
 
-// The links a tiered plan's step is bound by, measured here: device-to-device
-// copy (read + write counted, as benchmarks/gpu/ceilings.py does) and
-// pinned host-to-device copy, 1 GiB each, median of 10.
+// The links a tiered plan's step is bound by (runtime/cuda/device_probe.h).
 absl::Status Probe() {
-  constexpr size_t kBytes = size_t{1} << 30;
-  void *a = nullptr, *b = nullptr, *host = nullptr;
-  BLOOM_CUDA_RETURN_IF_ERROR(cudaMalloc(&a, kBytes), "probe");
-  BLOOM_CUDA_RETURN_IF_ERROR(cudaMalloc(&b, kBytes), "probe");
-  BLOOM_CUDA_RETURN_IF_ERROR(cudaMallocHost(&host, kBytes), "probe");
-  std::memset(host, 1, kBytes);
-  cudaEvent_t start, end;
-  cudaEventCreate(&start);
-  cudaEventCreate(&end);
-  auto time = [&](void* dst, const void* src, cudaMemcpyKind kind) {
-    std::vector<double> ms;
-    for (int i = 0; i < 11; ++i) {
-      cudaEventRecord(start);
-      cudaMemcpyAsync(dst, src, kBytes, kind);
-      cudaEventRecord(end);
-      cudaEventSynchronize(end);
-      float elapsed = 0;
-      cudaEventElapsedTime(&elapsed, start, end);
-      if (i > 0) ms.push_back(elapsed);
-    }
-    return Median(ms);
-  };
-  const double d2d_ms = time(b, a, cudaMemcpyDeviceToDevice);
-  const double h2d_ms = time(a, host, cudaMemcpyHostToDevice);
+  absl::StatusOr<DeviceLinks> links = ProbeDeviceLinks(size_t{1} << 30);
+  if (!links.ok()) return links.status();
   std::printf("{\"kind\": \"probe\", \"device_copy_gb_per_s\": %.1f, \"h2d_pinned_gb_per_s\": %.2f}\n",
-              2.0 * kBytes / (d2d_ms / 1e3) / 1e9, kBytes / (h2d_ms / 1e3) / 1e9);
-  cudaEventDestroy(start);
-  cudaEventDestroy(end);
-  cudaFree(a);
-  cudaFree(b);
-  cudaFreeHost(host);
-  return CudaStatus(cudaGetLastError(), "probe");
+              links->device_copy_gb_per_s, links->h2d_pinned_gb_per_s);
+  return absl::OkStatus();
 }
 
 int Main(int argc, char** argv) {

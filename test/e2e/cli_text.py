@@ -254,6 +254,21 @@ def main():
         undocumented = [f for f in flags if f"`{f}" not in doc]
         check("every flag in --help is in docs/cli.md", not undocumented, str(undocumented))
 
+        # --- --probe: the machine's links as bloom-compile flags, no plan.
+        probe_out = run_ok("--probe", [bloom_run, "--probe", f"--disk-dir={tmp}"])
+        probe = json.loads(probe_out)
+        check("--probe measures memory and disk", probe.get("memory_copy_gb_per_s", 0) > 0
+              and probe.get("disk_read_gb_per_s", 0) > 0, str(probe))
+        check("--probe prints bloom-compile flags", all(
+            f"--{name}-bandwidth=" in probe.get("bloom_compile_flags", "") for name in ("device", "h2d", "disk")),
+            str(probe))
+        check("--probe leaves no file behind", not any(n.startswith(".bloom-probe") for n in os.listdir(tmp)))
+        expect_error("--probe with a missing --disk-dir", [bloom_run, "--probe", "--disk-dir=/nonexistent/x"], 2,
+                     "--disk-dir")
+        expect_error("--probe with a PLAN_DIR", [bloom_run, "--probe", plan], 2, "--probe")
+        expect_error("--disk-dir without --probe", [bloom_run, plan, "--prompt=hi", f"--disk-dir={tmp}"], 2,
+                     "--disk-dir")
+
         # --- Errors: one line, exit 2 for usage, 1 for load/run.
         expect_error("--tokens with --prompt", [bloom_run, plan, "--tokens=1", "--prompt=hi"], 2, "--tokens", "--prompt")
         expect_error("--input with --prompt-file", [bloom_run, plan, f"--input={batch_file}", "--prompt-file=x"], 2,

@@ -23,6 +23,7 @@
 #include "runtime/exec/text_stream.h"
 #include "runtime/support/npy.h"
 #include "tools/bloom-run/bench.h"
+#include "tools/bloom-run/probe.h"
 #include "tools/bloom-run/executor_factory.h"
 #include "tools/bloom-run/jsonl_batch.h"
 #include "tools/bloom-run/prompts.h"
@@ -297,6 +298,7 @@ int Main(int argc, char** argv) {
     std::fputs(cl.HelpText().c_str(), stdout);
     return kExitOk;
   }
+  if (cl.GetBool("probe")) return RunProbe(cl);
   absl::StatusOr<RunFlags> flags = ReadRunFlags(cl);
   if (!flags.ok()) return Fail(kExitUsage, flags.status());
   if (absl::Status s = CheckBackendAvailable(flags->backend); !s.ok()) return Fail(kExitUsage, s);

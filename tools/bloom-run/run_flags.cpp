@@ -83,6 +83,16 @@ CommandLine MakeCommandLine() {
   cl.AddFlag("prompt-len", CommandLine::Kind::kInt, "32", "--bench: tokens per prompt.");
   cl.AddFlag("warmup", CommandLine::Kind::kInt, "1", "--bench: untimed runs first.");
 
+  cl.AddSection("Probe");
+  cl.AddFlag("probe", CommandLine::Kind::kBool, "false",
+             "Measure this machine's links for memory tiering (memory copy; with "
+             "--backend=cuda the GPU's device and pinned host-to-device copies; with "
+             "--disk-dir reads from that directory) and print them as one JSON object with "
+             "the bloom-compile flags to pass. Takes no PLAN_DIR.");
+  cl.AddFlag("disk-dir", CommandLine::Kind::kString, "",
+             "--probe: a directory of the disk tier to measure (a temporary file is written "
+             "and removed).");
+
   cl.AddSection("Execution");
   cl.AddFlag("backend", CommandLine::Kind::kString, "cpu",
              "cpu (the fp32 reference) or cuda (when this bloom-run was built with CUDA).");
@@ -117,6 +127,7 @@ absl::StatusOr<RunFlags> ReadRunFlags(const CommandLine& cl) {
                                                          cl.positional().size(), " (see --help)"));
   }
   f.plan_dir = cl.positional()[0];
+  if (cl.Has("disk-dir")) return Bad("disk-dir", "is for --probe (measuring a disk directory)");
 
   // Inputs: at most one.
   std::vector<std::string> inputs;
