@@ -14,11 +14,13 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 #include "runtime/exec/cpu_executor.h"
 #include "runtime/exec/rank_group.h"
 #include "runtime/plan/plan_loader.h"
 #include "runtime/plan/plan_version.h"
+#include "runtime/support/status_macros.h"
 #include "test/unit/comm/tp_test_model.h"
 
 namespace bloom {
@@ -258,6 +260,65 @@ TEST_F(RankGroupTest, PlansOfDifferentCompilationsAreRefused) {
   group = RankGroup::CreateThreaded(stale, Options());
   ASSERT_FALSE(group.ok());
   EXPECT_NE(group.status().message().find("plan.rank2.bplan: present"), std::string::npos) << group.status();
+}
+
+// The executor factory (how the CUDA backend gets its ranks): every rank is
+// made on its own thread with its placement among the process's ranks, and
+// the group steps whatever the factory returned.
+TEST_F(RankGroupTest, FactoryMakesEveryRankWithItsPlacement) {
+  std::mutex mu;
+  std::vector<std::pair<int, int>> placements;
+  RankGroupOptions options = Options();
+  options.make_executor = [&](LoadedPlan plan, const ExecutorOptions& executor_options,
+                              Communicator& comm, const RankPlacement& placement) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      placements.push_back({placement.local_rank, placement.local_size});
+    }
+    EXPECT_EQ(comm.rank(), placement.local_rank);
+    return CpuRankExecutors()(std::move(plan), executor_options, comm, placement);
+  };
+  auto group = RankGroup::CreateThreaded(PlanDir(3), options);
+  ASSERT_TRUE(group.ok()) << group.status();
+  std::sort(placements.begin(), placements.end());
+  EXPECT_EQ(placements, (std::vector<std::pair<int, int>>{{0, 3}, {1, 3}, {2, 3}}));
+  auto tp1 = RankGroup::CreateThreaded(PlanDir(1), Options());
+  ASSERT_TRUE(tp1.ok()) << tp1.status();
+  auto base = testing::RunTpScenario(**tp1);
+  auto got = testing::RunTpScenario(**group);
+  ASSERT_TRUE(base.ok() && got.ok());
+  ASSERT_EQ(base->size(), got->size());
+  for (size_t r = 0; r < base->size(); ++r) {
+    for (size_t i = 0; i < (*base)[r].size(); ++i) {
+      EXPECT_NEAR((*got)[r][i], (*base)[r][i], 1e-5) << "row " << r << " logit " << i;
+    }
+  }
+  // The CPU backend has no on-device greedy step; the group says so.
+  EXPECT_FALSE((*group)->has_greedy_step());
+}
+
+// A GPU rank joins a collective while it loads (NCCL's bootstrap). When
+// another rank fails to load, the waiting ranks must be released at once and
+// the group must report the failed rank's own error, not the peers' aborts
+// and not after the collective timeout.
+TEST_F(RankGroupTest, RankFailingToLoadReleasesPeersWaitingInACollective) {
+  RankGroupOptions options = Options();  // a 60 s collective timeout
+  options.make_executor = [](LoadedPlan plan, const ExecutorOptions& executor_options,
+                             Communicator& comm, const RankPlacement& placement)
+      -> absl::StatusOr<std::unique_ptr<StepExecutor>> {
+    if (comm.rank() == 1) return absl::NotFoundError("rank 1's device is gone");
+    BLOOM_RETURN_IF_ERROR(comm.Barrier());  // never completes: rank 1 does not come
+    return CpuRankExecutors()(std::move(plan), executor_options, comm, placement);
+  };
+  const auto start = std::chrono::steady_clock::now();
+  auto group = RankGroup::CreateThreaded(PlanDir(3), options);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_FALSE(group.ok());
+  EXPECT_EQ(group.status().code(), absl::StatusCode::kNotFound) << group.status();
+  EXPECT_NE(group.status().message().find("rank 1: rank 1's device is gone"), std::string::npos)
+      << group.status();
+  EXPECT_LT(seconds, 10.0) << "peers waited for the collective timeout";
 }
 
 }  // namespace
