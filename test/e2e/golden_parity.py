@@ -11,18 +11,13 @@ the golden prompt, and checks that
 Only the Python standard library is used, so it runs wherever CTest does.
 """
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
 
+from e2e_util import load_golden, run
 
-def run(cmd):
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"FAILED ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
-    return proc.stdout
 
 
 def main():
@@ -36,14 +31,12 @@ def main():
                         help="extra bloom-compile flag (repeatable)")
     args = parser.parse_args()
 
-    with open(os.path.join(args.case, "golden.json")) as f:
-        golden = json.load(f)
+    golden, model = load_golden(args.case, args.repo)
     prompt = golden["prompt_tokens"]
     expected = golden["generated_tokens"]
     new_tokens = golden["max_new_tokens"]
     # A case either holds its checkpoint or names one elsewhere in the repo
     # (the embedded default model).
-    model = os.path.join(args.repo, golden["checkpoint_dir"]) if "checkpoint_dir" in golden else args.case
 
     with tempfile.TemporaryDirectory(prefix="bloom-golden-") as tmp:
         plan_dir = os.path.join(tmp, "plan")

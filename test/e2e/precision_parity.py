@@ -25,12 +25,12 @@ Thresholds (max abs logit error; the goldens' logits lie within about
 Standard library only.
 """
 import argparse
-import json
 import os
 import struct
-import subprocess
 import sys
 import tempfile
+
+from e2e_util import load_golden, run
 
 THRESHOLDS = {"bf16": 0.25, "fp16": 0.03}
 
@@ -50,12 +50,6 @@ def read_npy(path):
     return shape, values
 
 
-def run(cmd):
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"FAILED ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
-    return proc.stdout
-
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
@@ -66,9 +60,7 @@ def main():
     args = parser.parse_args()
     threshold = THRESHOLDS[args.dtype]
 
-    with open(os.path.join(args.case, "golden.json")) as f:
-        golden = json.load(f)
-    model = os.path.join(args.repo, golden["checkpoint_dir"]) if "checkpoint_dir" in golden else args.case
+    golden, model = load_golden(args.case, args.repo)
     tokens = golden["prompt_tokens"] + golden["generated_tokens"][:-1]
 
     with tempfile.TemporaryDirectory(prefix="bloom-precision-") as tmp:

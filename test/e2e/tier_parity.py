@@ -20,16 +20,11 @@ Only the Python standard library is used, so it runs wherever CTest does.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
+from e2e_util import load_golden, run
 
-def run(cmd):
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"FAILED ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
-    return proc.stdout
 
 
 def main():
@@ -44,11 +39,9 @@ def main():
                         help="skip the streamed-bytes check")
     args = parser.parse_args()
 
-    with open(os.path.join(args.case, "golden.json")) as f:
-        golden = json.load(f)
+    golden, model = load_golden(args.case, args.repo)
     prompt = golden["prompt_tokens"]
     new_tokens = golden["max_new_tokens"]
-    model = os.path.join(args.repo, golden["checkpoint_dir"]) if "checkpoint_dir" in golden else args.case
     compile_tool = os.path.join(args.bin, "bloom-compile")
     run_tool = os.path.join(args.bin, "bloom-run")
 

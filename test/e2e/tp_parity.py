@@ -11,19 +11,14 @@ all-reduce, as Megatron and DeepSpeed do, so tp=N legitimately differs from
 tp=1 by rounding there. Standard library only.
 """
 import argparse
-import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 
+from e2e_util import load_golden, run
 
-def run(cmd):
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    if proc.returncode != 0:
-        sys.exit(f"FAILED ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
-    return proc.stdout
 
 
 def main():
@@ -37,9 +32,7 @@ def main():
     parser.add_argument("--mpirun", default=shutil.which("mpirun") or "")
     args = parser.parse_args()
 
-    with open(os.path.join(args.case, "golden.json")) as f:
-        golden = json.load(f)
-    model = os.path.join(args.repo, golden["checkpoint_dir"]) if "checkpoint_dir" in golden else args.case
+    golden, model = load_golden(args.case, args.repo)
     tokens = "--tokens=" + ",".join(map(str, golden["prompt_tokens"]))
     new = f"--max-new-tokens={golden['max_new_tokens']}"
     compile_ = os.path.join(args.bin, "bloom-compile")
