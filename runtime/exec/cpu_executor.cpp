@@ -211,16 +211,10 @@ absl::Status CpuExecutor::Step(const StepBatch& batch) {
 }
 
 absl::Status CpuExecutor::StepWithBlockTables(const StepBatch& batch, const int32_t* block_tables) {
-  const auto* limits = plan().limits();
-  const size_t t = batch.token_ids.size();
-  if (block_tables == nullptr || t < 1 || t > static_cast<size_t>(limits->max_batch_tokens()) ||
-      batch.positions.size() != t || batch.sequence_slots.size() != t ||
-      batch.logit_rows.size() > t ||
-      batch.logit_rows.size() > static_cast<size_t>(limits->max_logit_rows())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        plan_.label(), ": a step of ", t, " tokens and ", batch.logit_rows.size(),
-        " logit rows does not fit the plan's limits (or no block tables were given)"));
+  if (block_tables == nullptr) {
+    return absl::InvalidArgumentError("StepWithBlockTables without block tables");
   }
+  BLOOM_RETURN_IF_ERROR(CheckStepShape(plan(), batch));
   return RunInstructions(batch, block_tables);
 }
 

@@ -1,6 +1,7 @@
 #include "runtime/exec/executor.h"
 
 #include "absl/strings/str_cat.h"
+#include "runtime/support/status_macros.h"
 
 namespace bloom {
 
@@ -25,7 +26,7 @@ uint32_t TensorWithRole(const plan::Plan& plan, plan::TensorRole role) {
   return 0;  // unreachable for a validated plan
 }
 
-absl::Status CheckStepBatch(const plan::Plan& plan, const KvCache& kv_cache, const StepBatch& batch) {
+absl::Status CheckStepShape(const plan::Plan& plan, const StepBatch& batch) {
   const int64_t t = static_cast<int64_t>(batch.token_ids.size());
   const auto* limits = plan.limits();
   if (t < 1 || t > limits->max_batch_tokens()) {
@@ -48,6 +49,13 @@ absl::Status CheckStepBatch(const plan::Plan& plan, const KvCache& kv_cache, con
           absl::StrCat("logit row ", row, " is outside the step's ", t, " tokens"));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status CheckStepBatch(const plan::Plan& plan, const KvCache& kv_cache, const StepBatch& batch) {
+  BLOOM_RETURN_IF_ERROR(CheckStepShape(plan, batch));
+  const int64_t t = static_cast<int64_t>(batch.token_ids.size());
+  const auto* limits = plan.limits();
   for (int64_t i = 0; i < t; ++i) {
     const int32_t slot = batch.sequence_slots[i];
     if (slot < 0 || slot >= limits->max_sequences() || !kv_cache.IsActive(slot)) {

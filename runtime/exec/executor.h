@@ -97,9 +97,12 @@ class StepExecutor {
 };
 
 // The per-step checks every backend makes before touching memory: T and R
-// within the plan's limits, matching lengths, logit rows inside the batch,
-// active slots with reserved positions. Token ids are checked by the
+// within the plan's limits, matching lengths, logit rows inside the batch
+// (CheckStepShape, all a tensor-parallel follower rank checks: the leader
+// has checked the rest against its KvCache), then active slots with
+// reserved positions. Token ids are checked by the
 // embedding kernel's dispatch, which knows the table's size.
+absl::Status CheckStepShape(const plan::Plan& plan, const StepBatch& batch);
 absl::Status CheckStepBatch(const plan::Plan& plan, const KvCache& kv_cache, const StepBatch& batch);
 
 // Index of the tensor with `role`; ValidatePlan guarantees there is one.
