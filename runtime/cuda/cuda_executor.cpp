@@ -269,8 +269,8 @@ absl::Status CudaExecutor::Initialize(const ExecutorOptions& options) {
   const std::string dir = options.checkpoint_dir.empty() ? p.checkpoint_dir()->str() : options.checkpoint_dir;
   std::function<void(size_t, size_t)> progress = options.on_weight_loaded;
   if (!progress && isatty(STDERR_FILENO)) progress = DrawProgress;
-  BLOOM_RETURN_IF_ERROR(UploadWeights(p, dir, weights, stream_, progress));
-  BLOOM_RETURN_IF_ERROR(streamer_->Pack(p, dir, nullptr));
+  BLOOM_RETURN_IF_ERROR(
+      LoadWeights(p, dir, weights, streamer_->HostDestinations(), stream_, progress));
 
   // Converted copies of weights for Linears whose dtype mix cuBLASLt does
   // not take as stored (none for plans whose Linear operands agree).
@@ -410,21 +410,9 @@ absl::Status CudaExecutor::RunStep(const StepBatch& batch, bool greedy,
                                    const int32_t* block_tables) {
   logits_valid_ = false;
   const auto* limits = plan().limits();
-  if (block_tables == nullptr) {
-    BLOOM_RETURN_IF_ERROR(CheckStepBatch(plan(), *kv_cache_, batch));
-  } else {
-    // The leader checked the batch against its KvCache; only the sizes
-    // matter here.
-    const size_t t = batch.token_ids.size();
-    if (t < 1 || t > static_cast<size_t>(limits->max_batch_tokens()) ||
-        batch.positions.size() != t || batch.sequence_slots.size() != t ||
-        batch.logit_rows.size() > t ||
-        batch.logit_rows.size() > static_cast<size_t>(limits->max_logit_rows())) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          plan_.label(), ": a step of ", t, " tokens and ", batch.logit_rows.size(),
-          " logit rows does not fit the plan's limits"));
-    }
-  }
+  // A follower rank's batch was checked against the leader's KvCache.
+  BLOOM_RETURN_IF_ERROR(block_tables == nullptr ? CheckStepBatch(plan(), *kv_cache_, batch)
+                                                : CheckStepShape(plan(), batch));
   // The rank's thread may not be the one that created the executor.
   BLOOM_CUDA_RETURN_IF_ERROR(cudaSetDevice(rank_.device), "cudaSetDevice");
   if (max_token_id_ >= 0) {

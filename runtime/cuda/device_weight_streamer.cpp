@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/cuda/cuda_status.h"
-#include "runtime/cuda/weight_upload.h"
 #include "runtime/support/status_macros.h"
 
 namespace bloom {
@@ -107,14 +106,13 @@ void* DeviceWeightStreamer::DeviceAddress(uint32_t index) const {
   return slots_.data() + static_cast<size_t>(unit.slot) * slot_bytes_ + tensor_offset_[index];
 }
 
-absl::Status DeviceWeightStreamer::Pack(const plan::Plan& plan, const std::string& checkpoint_dir,
-                                        const std::function<void(size_t, size_t)>& on_loaded) {
+std::vector<WeightDestination> DeviceWeightStreamer::HostDestinations() const {
   std::vector<WeightDestination> packed;
   for (uint32_t i = 0; i < tensor_unit_.size(); ++i) {
     if (!Streams(i) || units_[tensor_unit_[i]].disk) continue;
     packed.push_back({i, host_.data() + units_[tensor_unit_[i]].host_offset + tensor_offset_[i]});
   }
-  return PackWeights(plan, checkpoint_dir, packed, on_loaded);
+  return packed;
 }
 
 absl::Status DeviceWeightStreamer::Prefetch(int32_t index, cudaStream_t compute) {

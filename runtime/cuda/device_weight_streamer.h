@@ -39,6 +39,7 @@
 
 #include "absl/status/statusor.h"
 #include "runtime/cuda/device_buffer.h"
+#include "runtime/cuda/weight_upload.h"
 #include "runtime/exec/disk_unit_reader.h"
 #include "runtime/exec/executor.h"
 #include "runtime/plan/plan_loader.h"
@@ -48,7 +49,7 @@ namespace bloom {
 class DeviceWeightStreamer {
  public:
   // Allocates the slots (device) and the packed host units (pinned); the
-  // weights are packed by Pack().
+  // weights are packed by LoadWeights into HostDestinations().
   static absl::StatusOr<std::unique_ptr<DeviceWeightStreamer>> Create(const LoadedPlan& plan);
   ~DeviceWeightStreamer();
 
@@ -56,10 +57,10 @@ class DeviceWeightStreamer {
   bool Streams(uint32_t index) const;
   void* DeviceAddress(uint32_t index) const;
 
-  // Reads every streamed tensor from the checkpoint into its unit's packed
-  // host copy, in its storage dtype (zeros in the padding).
-  absl::Status Pack(const plan::Plan& plan, const std::string& checkpoint_dir,
-                    const std::function<void(size_t, size_t)>& on_loaded);
+  // Where each tensor of a host unit goes in its unit's packed host copy
+  // (runtime/cuda/weight_upload.h's LoadWeights fills them, in the storage
+  // dtype; the padding stays zero). Disk units are read per use instead.
+  std::vector<WeightDestination> HostDestinations() const;
 
   // The instructions, enqueued on `compute` (never synchronising, so they
   // can be captured).

@@ -73,9 +73,10 @@ void ConvertChunk(const ResolvedWeight& weight, size_t begin, size_t n, std::vec
 
 }  // namespace
 
-absl::Status UploadWeights(const plan::Plan& plan, const std::string& dir,
-                           const std::vector<WeightDestination>& weights, cudaStream_t stream,
-                           const std::function<void(size_t, size_t)>& on_loaded) {
+absl::Status LoadWeights(const plan::Plan& plan, const std::string& dir,
+                         const std::vector<WeightDestination>& device,
+                         const std::vector<WeightDestination>& host, cudaStream_t stream,
+                         const std::function<void(size_t, size_t)>& on_loaded) {
   PinnedBuffer staging[2];
   cudaEvent_t free_again[2] = {nullptr, nullptr};
   for (int i = 0; i < 2; ++i) {
@@ -92,50 +93,38 @@ absl::Status UploadWeights(const plan::Plan& plan, const std::string& dir,
   } cleanup{free_again};
   std::vector<float> widened(kChunkElements);
 
-  WeightFiles files;
+  WeightFiles files;  // shared by both lists: each file is opened once
   std::vector<float> sliced;
   int next = 0;
   size_t done = 0;
-  for (const WeightDestination& destination : weights) {
+  const size_t total = device.size() + host.size();
+  for (size_t i = 0; i < total; ++i) {
+    const bool to_device = i < device.size();
+    const WeightDestination& destination = to_device ? device[i] : host[i - device.size()];
     BLOOM_ASSIGN_OR_RETURN(
         ResolvedWeight weight,
         ResolveWeight(*plan.tensors()->Get(destination.tensor), dir, files, sliced));
-    uint8_t* dst = static_cast<uint8_t*>(destination.device);
+    uint8_t* dst = static_cast<uint8_t*>(destination.memory);
     for (size_t begin = 0; begin < weight.count; begin += kChunkElements) {
       const size_t n = std::min(kChunkElements, weight.count - begin);
+      uint8_t* out = dst + begin * DTypeSize(weight.to);
+      if (!to_device) {
+        ConvertChunk(weight, begin, n, widened, out);
+        continue;
+      }
       // Wait until the copy that last read this staging buffer is done.
       BLOOM_CUDA_RETURN_IF_ERROR(cudaEventSynchronize(free_again[next]), "weight upload");
       ConvertChunk(weight, begin, n, widened, staging[next].data());
-      BLOOM_CUDA_RETURN_IF_ERROR(
-          cudaMemcpyAsync(dst + begin * DTypeSize(weight.to), staging[next].data(),
-                          n * DTypeSize(weight.to), cudaMemcpyHostToDevice, stream),
-          absl::StrCat("copying ", weight.what, " to the GPU"));
+      BLOOM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(out, staging[next].data(),
+                                                 n * DTypeSize(weight.to),
+                                                 cudaMemcpyHostToDevice, stream),
+                                 absl::StrCat("copying ", weight.what, " to the GPU"));
       BLOOM_CUDA_RETURN_IF_ERROR(cudaEventRecord(free_again[next], stream), "cudaEventRecord");
       next ^= 1;
     }
-    if (on_loaded) on_loaded(++done, weights.size());
+    if (on_loaded) on_loaded(++done, total);
   }
   BLOOM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream), "weight upload");
-  return absl::OkStatus();
-}
-
-absl::Status PackWeights(const plan::Plan& plan, const std::string& dir,
-                         const std::vector<WeightDestination>& weights,
-                         const std::function<void(size_t, size_t)>& on_loaded) {
-  WeightFiles files;
-  std::vector<float> sliced, widened(kChunkElements);
-  size_t done = 0;
-  for (const WeightDestination& destination : weights) {
-    BLOOM_ASSIGN_OR_RETURN(
-        ResolvedWeight weight,
-        ResolveWeight(*plan.tensors()->Get(destination.tensor), dir, files, sliced));
-    uint8_t* dst = static_cast<uint8_t*>(destination.device);
-    for (size_t begin = 0; begin < weight.count; begin += kChunkElements) {
-      const size_t n = std::min(kChunkElements, weight.count - begin);
-      ConvertChunk(weight, begin, n, widened, dst + begin * DTypeSize(weight.to));
-    }
-    if (on_loaded) on_loaded(++done, weights.size());
-  }
   return absl::OkStatus();
 }
 

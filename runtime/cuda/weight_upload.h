@@ -21,19 +21,18 @@ namespace bloom {
 
 struct WeightDestination {
   uint32_t tensor;  // index in the plan
-  void* device;     // where the converted weight goes (host memory for PackWeights)
+  void* memory;     // where the converted weight goes
 };
 
-// `on_loaded(done, total)` is called after each weight has been queued
-// (may be empty). Returns after every copy has completed.
-absl::Status UploadWeights(const plan::Plan& plan, const std::string& checkpoint_dir,
-                           const std::vector<WeightDestination>& weights, cudaStream_t stream,
-                           const std::function<void(size_t, size_t)>& on_loaded);
-
-// The same reads and conversions into host memory (the packed host units of
-// memory tiering, which the copy stream streams to the device each step).
-absl::Status PackWeights(const plan::Plan& plan, const std::string& checkpoint_dir,
-                         const std::vector<WeightDestination>& weights,
+// `device` lists resident weights (device memory); `host` the tensors of
+// memory tiering's host units (their places in the pinned packed units,
+// which the copy stream streams each step), converted on the host without
+// staging. Both lists share one pass over the files. `on_loaded(done,
+// total)` is called after each weight has been queued (may be empty).
+// Returns after every copy has completed.
+absl::Status LoadWeights(const plan::Plan& plan, const std::string& checkpoint_dir,
+                         const std::vector<WeightDestination>& device,
+                         const std::vector<WeightDestination>& host, cudaStream_t stream,
                          const std::function<void(size_t, size_t)>& on_loaded);
 
 }  // namespace bloom
