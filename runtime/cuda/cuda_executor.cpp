@@ -474,6 +474,7 @@ absl::Status CudaExecutor::RunStep(const StepBatch& batch, bool greedy,
   num_tokens_ = t_run;
   num_logit_rows_ = r_run;
 
+  bool replayed = false;  // the step ran as a captured graph
   if (decode_graph) {
     const auto key = std::make_pair(t_run, r_run);
     auto found = graphs_.find(key);
@@ -481,6 +482,7 @@ absl::Status CudaExecutor::RunStep(const StepBatch& batch, bool greedy,
       BLOOM_RETURN_IF_ERROR(ProfileStep(shape, batch));
     } else if (found != graphs_.end()) {
       BLOOM_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(found->second, stream_), "cudaGraphLaunch");
+      replayed = true;
     } else {
       // First step of this bucket: run it eagerly (which also loads every
       // kernel and settles cuBLASLt's choices), then capture the same
@@ -519,7 +521,7 @@ absl::Status CudaExecutor::RunStep(const StepBatch& batch, bool greedy,
                                "copying the logits back");
   }
   BLOOM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "step");
-  streamer_->CountStep();
+  streamer_->CountStep(/*timed=*/!replayed);
   // A disk unit that failed to read left its slot stale: the step's
   // results are not to be used.
   BLOOM_RETURN_IF_ERROR(streamer_->TakeError());

@@ -68,9 +68,10 @@ class DeviceWeightStreamer {
   absl::Status Await(int32_t unit, cudaStream_t compute);
   absl::Status EndStep(cudaStream_t compute);
   // After the step has completed (the compute stream synchronised): adds
-  // the step's copies to the totals, with their copy time from the timing
-  // events around each copy.
-  void CountStep();
+  // the step's copies to the totals, and with `timed` (a step enqueued
+  // eagerly, not a graph replay, whose copies are not timed) their copy time
+  // from the timing events around each copy.
+  void CountStep(bool timed);
   // The first disk read that failed since the last call (OK if none).
   absl::Status TakeError();
 
