@@ -9,17 +9,20 @@
 #include <cstdio>
 #include <fstream>
 
+#include "test/unit/checkpoint/safetensors_writer.h"
+
 namespace bloom::run {
 namespace {
 
 class JsonlBatchTest : public ::testing::Test {
  protected:
-  void SetUp() override { path_ = ::testing::TempDir() + "/requests.jsonl"; }
+  // A directory of its own: ctest runs these tests as parallel processes,
+  // and a shared file name let one test delete another's requests.
+  void SetUp() override { path_ = bloom::testing::MakeTempDir() + "/requests.jsonl"; }
   std::string Write(const std::string& text) {
     std::ofstream(path_) << text;
     return path_;
   }
-  void TearDown() override { std::remove(path_.c_str()); }
   std::string path_;
 };
 

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "gtest/gtest.h"
+#include "test/unit/checkpoint/safetensors_writer.h"
 
 namespace bloom::tokenizer_test {
 
@@ -26,7 +27,8 @@ nlohmann::json ReadJson(const std::string& path) {
 }
 
 std::string WriteTempFile(const std::string& name, const std::string& text) {
-  const std::string path = ::testing::TempDir() + "/bloom_tokenizer_test_" + name;
+  // A directory per file: ctest runs tests as parallel processes.
+  const std::string path = bloom::testing::MakeTempDir() + "/" + name;
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
   EXPECT_TRUE(out.good()) << "cannot write " << path;
