@@ -164,6 +164,7 @@ absl::StatusOr<CheckpointTensorRef> Checkpoint::Find(std::string_view name) cons
   const SafetensorsFile& file = *files_.at(it->second);
   CheckpointTensorRef ref;
   ref.file = it->second;
+  ref.opened = &file;
   ref.tensor = file.Find(name);  // Open() checked every listed tensor is present
   ref.data = file.Data(*ref.tensor);
   return ref;
@@ -171,21 +172,13 @@ absl::StatusOr<CheckpointTensorRef> Checkpoint::Find(std::string_view name) cons
 
 absl::Status Checkpoint::ReadAsFloat32(std::string_view name, absl::Span<float> dst) const {
   BLOOM_ASSIGN_OR_RETURN(CheckpointTensorRef ref, Find(name));
-  const std::string where = JoinPath(dir_, ref.file);
-  const DType dtype = ref.tensor->dtype;
-  if (dtype != DType::kF32 && dtype != DType::kF16 && dtype != DType::kBF16) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ": tensor ", Quote(View(name)), " has dtype ", View(DTypeName(dtype)),
-                     ", which cannot be read as float32"));
-  }
+  const std::string what = absl::StrCat(JoinPath(dir_, ref.file), ": tensor ", Quote(View(name)));
   const int64_t count = ref.tensor->NumElements();
   if (count < 0 || static_cast<uint64_t>(count) != dst.size()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(where, ": tensor ", Quote(View(name)), " has ", count,
-                     " elements, expected ", dst.size()));
+        absl::StrCat(what, " has ", count, " elements, expected ", dst.size()));
   }
-  ConvertToFloat32(dtype, ref.data.data(), dst.data(), dst.size());
-  return absl::OkStatus();
+  return ref.opened->ReadSliceAsFloat32(*ref.tensor, /*dim=*/-1, 0, 0, dst, what);
 }
 
 }  // namespace bloom

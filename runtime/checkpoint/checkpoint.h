@@ -20,7 +20,10 @@ namespace bloom {
 struct CheckpointTensorRef {
   // Shard file name relative to the checkpoint directory.
   std::string file;
+  const SafetensorsFile* opened = nullptr;  // the shard itself
   const SafetensorsTensor* tensor = nullptr;
+  // The stored bytes; a generated shard (opened->generated()) holds none:
+  // read its values with opened->ReadSliceAsFloat32.
   absl::Span<const uint8_t> data;
 };
 

@@ -214,6 +214,9 @@ absl::StatusOr<SafetensorsHeader> ParseHeaderJson(const Json& root, uint64_t dat
     header.tensors.emplace(it.key(), std::move(tensor));
   }
   BLOOM_RETURN_IF_ERROR(CheckNoOverlap(header.tensors, label));
+  std::vector<std::string> names;
+  for (const auto& [name, tensor] : header.tensors) names.push_back(name);
+  BLOOM_ASSIGN_OR_RETURN(header.generated, ParseGeneratedWeights(header.metadata, names, label));
   return header;
 }
 
@@ -287,6 +290,20 @@ absl::Span<const uint8_t> SafetensorsFile::Data(const SafetensorsTensor& tensor)
   // The parser guaranteed data_offset + end <= file size.
   return absl::Span<const uint8_t>(file_.data() + header_.data_offset + tensor.begin,
                                    tensor.end - tensor.begin);
+}
+
+absl::Status SafetensorsFile::ReadSliceAsFloat32(const SafetensorsTensor& tensor, int dim,
+                                                int64_t begin, int64_t end,
+                                                absl::Span<float> dst,
+                                                absl::string_view what) const {
+  if (!header_.generated) {
+    return ReadTensorSliceAsFloat32(tensor.dtype, tensor.shape, Data(tensor), dim, begin, end,
+                                    dst, what);
+  }
+  BLOOM_ASSIGN_OR_RETURN(TensorSlice slice, MakeTensorSlice(tensor.shape, dim, begin, end, what));
+  // ParseGeneratedWeights checked every tensor has its entry.
+  return GenerateTensorSliceAsFloat32(header_.generated->tensors.at(tensor.name), tensor.dtype,
+                                      slice, dst, what);
 }
 
 }  // namespace bloom

@@ -8,12 +8,14 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "runtime/checkpoint/generated_weights.h"
 #include "runtime/support/dtype.h"
 #include "runtime/support/mapped_file.h"
 
@@ -35,6 +37,9 @@ struct SafetensorsHeader {
   uint64_t data_offset = 0;
   std::map<std::string, SafetensorsTensor> tensors;
   std::map<std::string, std::string> metadata;
+  // Set when the metadata says the values come from a generator
+  // (generated_weights.h), not from the data section.
+  std::optional<GeneratedWeights> generated;
 };
 
 // Parses and validates a safetensors header from the first `size` bytes of a
@@ -55,7 +60,17 @@ class SafetensorsFile {
   // nullptr when absent.
   const SafetensorsTensor* Find(std::string_view name) const;
   // The tensor's bytes inside the mapping (valid while this object lives).
+  // A generated file's data section holds no values (zeros, usually
+  // sparse holes): read its tensors with ReadSliceAsFloat32.
   absl::Span<const uint8_t> Data(const SafetensorsTensor& tensor) const;
+  bool generated() const { return header_.generated.has_value(); }
+  // The slice [begin, end) of dimension `dim` of `tensor` (-1: the whole
+  // tensor) into `dst` as float32: from the stored bytes, reading only the
+  // slice's, or from the generator of a generated file (the same values).
+  // Errors name `what`.
+  absl::Status ReadSliceAsFloat32(const SafetensorsTensor& tensor, int dim, int64_t begin,
+                                  int64_t end, absl::Span<float> dst,
+                                  absl::string_view what) const;
 
  private:
   MappedFile file_;

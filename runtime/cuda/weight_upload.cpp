@@ -23,7 +23,7 @@ constexpr size_t kChunkElements = size_t{16} << 20;
 
 // A plan weight found in its file and checked against the plan: the stored
 // tensor's bytes, already gathered into float32 when the plan takes a slice
-// of it (only the slice's bytes are read).
+// of it (only the slice's bytes are read) or the file generates its values.
 struct ResolvedWeight {
   std::string what;  // "<file>: tensor '<stored>' (plan weight '<name>')"
   DType from = DType::kF32;
@@ -45,13 +45,14 @@ absl::StatusOr<ResolvedWeight> ResolveWeight(const plan::Tensor& tensor, const s
   weight.count = 1;
   for (int64_t d : *tensor.shape()) weight.count *= static_cast<size_t>(d);
   weight.data = found.data.data();
-  if (dim != -1) {
+  if (dim != -1 || found.file->generated()) {
     // A slice is gathered on the host first (one run per row of a column
-    // slice), reading only its bytes, then converted like a whole tensor.
+    // slice), reading only its bytes, then converted like a whole tensor;
+    // a generated file's values are made there.
     sliced.resize(weight.count);
-    BLOOM_RETURN_IF_ERROR(ReadTensorSliceAsFloat32(
-        stored->dtype, stored->shape, found.data, dim, tensor.source()->slice_begin(),
-        tensor.source()->slice_end(), absl::MakeSpan(sliced), weight.what));
+    BLOOM_RETURN_IF_ERROR(found.file->ReadSliceAsFloat32(
+        *stored, dim, tensor.source()->slice_begin(), tensor.source()->slice_end(),
+        absl::MakeSpan(sliced), weight.what));
     weight.data = reinterpret_cast<const uint8_t*>(sliced.data());
     weight.from = DType::kF32;
   }

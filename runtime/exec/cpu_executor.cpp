@@ -21,43 +21,6 @@ constexpr size_t kArenaAlignment = 64;
 
 }  // namespace
 
-absl::Status ReadTensorSliceAsFloat32(DType dtype, absl::Span<const int64_t> shape,
-                                      absl::Span<const uint8_t> data, int dim, int64_t begin,
-                                      int64_t end, absl::Span<float> dst, absl::string_view what) {
-  if (dtype != DType::kF32 && dtype != DType::kF16 && dtype != DType::kBF16) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": dtype ", std::string(DTypeName(dtype)),
-                                                   " cannot be read as float32"));
-  }
-  const size_t element = DTypeSize(dtype);
-  // outer × [dim] × inner elements; the slice takes [begin, end) of [dim].
-  int64_t outer = 1, inner = 1, extent = 1;
-  if (dim == -1) {
-    for (int64_t d : shape) extent *= d;
-    begin = 0;
-    end = extent;
-  } else {
-    if (dim < 0 || static_cast<size_t>(dim) >= shape.size() || begin < 0 || end <= begin ||
-        end > shape[dim]) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, ": slice [", begin, ", ", end, ") of dimension ", dim, " is outside the stored tensor"));
-    }
-    for (int i = 0; i < dim; ++i) outer *= shape[i];
-    for (size_t i = dim + 1; i < shape.size(); ++i) inner *= shape[i];
-    extent = shape[dim];
-  }
-  const uint64_t run = static_cast<uint64_t>(end - begin) * inner;
-  if (static_cast<uint64_t>(outer) * extent * inner * element != data.size() ||
-      static_cast<uint64_t>(outer) * run != dst.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": slice of ", dst.size(),
-                                                   " elements does not fit the stored tensor"));
-  }
-  for (int64_t o = 0; o < outer; ++o) {
-    const uint64_t first = (static_cast<uint64_t>(o) * extent + begin) * inner;
-    ConvertToFloat32(dtype, data.data() + first * element, dst.data() + o * run, run);
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<std::unique_ptr<CpuExecutor>> CpuExecutor::Create(LoadedPlan plan,
                                                            const ExecutorOptions& options,
                                                            Communicator* comm) {
@@ -143,9 +106,9 @@ absl::StatusOr<std::vector<float>> CpuExecutor::ReadWeight(
   size_t elements = 1;
   for (int64_t d : expected) elements *= static_cast<size_t>(d);
   std::vector<float> values(elements);
-  BLOOM_RETURN_IF_ERROR(ReadTensorSliceAsFloat32(
-      stored.tensor->dtype, stored.tensor->shape, stored.data, source->slice_dim(),
-      source->slice_begin(), source->slice_end(), absl::MakeSpan(values), stored.what));
+  BLOOM_RETURN_IF_ERROR(stored.file->ReadSliceAsFloat32(
+      *stored.tensor, source->slice_dim(), source->slice_begin(), source->slice_end(),
+      absl::MakeSpan(values), stored.what));
   weight_bytes_read_ += static_cast<int64_t>(elements * DTypeSize(stored.tensor->dtype));
   RoundThroughDType(*ToRuntimeDType(tensor->dtype()), values.data(), values.size());
   return values;

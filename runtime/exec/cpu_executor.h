@@ -109,13 +109,4 @@ class CpuExecutor : public StepExecutor {
   int64_t num_logit_rows_ = 0;  // R of the last step
 };
 
-// Copies the part [begin, end) along dimension `dim` of a stored tensor
-// (`dtype`, row-major `shape`, raw bytes `data`) into `dst` as float32,
-// reading only that part's bytes: one contiguous run per index of the
-// dimensions before `dim` (one run for a row slice, one per row for a
-// column slice). `dim` -1 copies the whole tensor. Errors name `what`.
-absl::Status ReadTensorSliceAsFloat32(DType dtype, absl::Span<const int64_t> shape,
-                                      absl::Span<const uint8_t> data, int dim, int64_t begin,
-                                      int64_t end, absl::Span<float> dst, absl::string_view what);
-
 }  // namespace bloom

@@ -60,6 +60,7 @@ absl::StatusOr<StoredWeight> FindStoredWeight(const plan::Tensor& tensor, const 
                                               source->slice_end(), ") of dimension ", dim),
                      "; recompile the plan"));
   }
+  weight.file = file.get();
   weight.data = file->Data(*weight.tensor);
   return weight;
 }

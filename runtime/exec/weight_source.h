@@ -27,8 +27,11 @@ using WeightFiles = std::map<std::string, std::unique_ptr<SafetensorsFile>>;
 
 struct StoredWeight {
   std::string what;  // "<path>: tensor '<stored>' (plan weight '<name>')", for errors
+  const SafetensorsFile* file = nullptr;
   const SafetensorsTensor* tensor = nullptr;
-  absl::Span<const uint8_t> data;  // the whole stored tensor, mapped
+  // The whole stored tensor, mapped; none of a generated file's values
+  // (file->generated()): read those with file->ReadSliceAsFloat32.
+  absl::Span<const uint8_t> data;
 };
 
 // Opens (once) the file that weight `tensor`'s WeightSource names under

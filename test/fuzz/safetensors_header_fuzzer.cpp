@@ -1,10 +1,12 @@
 // libFuzzer target: ParseSafetensorsHeader on arbitrary bytes. Beyond "no
 // crash, no sanitizer report", it checks the parser's promises: an accepted
 // header only describes bytes inside the input, with sizes that match the
-// shapes, and a rejection is one line.
+// shapes, a generated file (generated_weights.h) describes every tensor's
+// values and small ones generate, and a rejection is one line.
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "runtime/checkpoint/safetensors.h"
 
@@ -29,6 +31,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       volatile uint8_t last = data[header->data_offset + tensor.end - 1];
       (void)first;
       (void)last;
+    }
+  }
+  if (header->generated) {
+    for (const auto& [name, tensor] : header->tensors) {
+      auto found = header->generated->tensors.find(name);
+      if (found == header->generated->tensors.end()) __builtin_trap();
+      if (tensor.NumElements() > 4096) continue;
+      auto slice = bloom::MakeTensorSlice(tensor.shape, -1, 0, 0, name);
+      if (!slice.ok()) __builtin_trap();
+      std::vector<float> values(tensor.NumElements());
+      // Refused only for a dtype that is not a float.
+      (void)bloom::GenerateTensorSliceAsFloat32(found->second, tensor.dtype, *slice,
+                                                absl::MakeSpan(values), name);
     }
   }
   return 0;

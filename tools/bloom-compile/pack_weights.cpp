@@ -31,9 +31,10 @@ struct PackedWeight {
   SafetensorsEntry entry;      // name, storage dtype, (sliced) shape
 };
 
-// Copies the slice of `ref` that `weight` names into `out`, converted from
-// the stored dtype to the storage dtype (round to nearest even, as the
-// runtime converts on load).
+// Copies the slice of the checkpoint tensor that `weight` names into `out`,
+// converted from the stored dtype to the storage dtype (round to nearest
+// even, as the runtime converts on load); a generated checkpoint's values
+// come from its generator.
 absl::Status FillSlice(const Checkpoint& checkpoint, const PackedWeight& weight,
                        std::vector<uint8_t>& out) {
   BLOOM_ASSIGN_OR_RETURN(CheckpointTensorRef ref,
@@ -73,19 +74,34 @@ absl::Status FillSlice(const Checkpoint& checkpoint, const PackedWeight& weight,
         "--pack-weights: '", weight.entry.name, "' has a plan shape that does "
         "not match its slice of '", weight.stored_name, "'"));
   }
-  const size_t in_size = DTypeSize(stored.dtype);
+  const std::string what = absl::StrCat(checkpoint.dir(), ": tensor '", weight.stored_name, "'");
   const size_t out_size = DTypeSize(weight.entry.dtype);
-  std::vector<float> scratch(static_cast<size_t>(out_columns));
-  for (int64_t row = row_begin; row < row_end; ++row) {
-    const uint8_t* src =
-        ref.data.data() + (row * columns + col_begin) * static_cast<int64_t>(in_size);
-    uint8_t* dst = out.data() + (row - row_begin) * out_columns * out_size;
-    if (stored.dtype == weight.entry.dtype) {
-      std::memcpy(dst, src, out_columns * out_size);
+  std::vector<float> values;
+  if (slices_columns) {
+    // A column slice is one run per row: read it whole (1/tp of the tensor).
+    values.resize(static_cast<size_t>((row_end - row_begin) * out_columns));
+    BLOOM_RETURN_IF_ERROR(ref.opened->ReadSliceAsFloat32(
+        stored, weight.slice_dim, col_begin, col_end, absl::MakeSpan(values), what));
+    ConvertFromFloat32(weight.entry.dtype, values.data(), out.data(), values.size());
+    return absl::OkStatus();
+  }
+  // Whole tensors and row slices: rows in chunks, so a large embedding
+  // never sits in float32 all at once. Widening to float32 and narrowing
+  // back is exact, so a stored dtype equal to the storage dtype keeps its
+  // bytes. A 1-D tensor is sliced along its only dimension, as one row.
+  const int64_t rows_per_chunk = std::max<int64_t>(1, (int64_t{1} << 24) / columns);
+  for (int64_t row = row_begin; row < row_end; row += rows_per_chunk) {
+    const int64_t rows_here = std::min(rows_per_chunk, row_end - row);
+    values.resize(static_cast<size_t>(rows_here * out_columns));
+    if (shape.size() == 2) {
+      BLOOM_RETURN_IF_ERROR(ref.opened->ReadSliceAsFloat32(
+          stored, 0, row, row + rows_here, absl::MakeSpan(values), what));
     } else {
-      ConvertToFloat32(stored.dtype, src, scratch.data(), scratch.size());
-      ConvertFromFloat32(weight.entry.dtype, scratch.data(), dst, scratch.size());
+      BLOOM_RETURN_IF_ERROR(ref.opened->ReadSliceAsFloat32(
+          stored, 0, col_begin, col_end, absl::MakeSpan(values), what));
     }
+    ConvertFromFloat32(weight.entry.dtype, values.data(),
+                       out.data() + (row - row_begin) * out_columns * out_size, values.size());
   }
   return absl::OkStatus();
 }

@@ -40,9 +40,10 @@ CommandLine MakeCommandLine() {
   cl.AddFlag("threads", CommandLine::Kind::kInt, "0",
              "Generating threads (0: one per hardware thread).");
   cl.AddFlag("layout-only", CommandLine::Kind::kBool, "false",
-             "Write headers and sizes only: data sections are sparse holes reading as zeros. "
-             "Same names, shapes and offsets as a full write: enough to compile a plan here "
-             "for weights that are made on another machine.");
+             "Write headers and sizes only: data sections are sparse holes, and the headers "
+             "record the seed, from which bloom-run and bloom-compile make the values a full "
+             "write stores as they read them (no disk, any model size). Same names, shapes "
+             "and offsets as a full write. transformers reads zeros from it.");
   return cl;
 }
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "nlohmann/json.hpp"
+#include "runtime/checkpoint/generated_weights.h"
 
 namespace bloom::tools {
 namespace {
@@ -13,9 +14,19 @@ using Json = nlohmann::json;
 // offsets; returns the framed header.
 std::string FrameHeader(const std::vector<SyntheticTensorSpec>& specs, DType dtype,
                         const std::vector<size_t>& members,
-                        const std::vector<uint64_t>& relative_begin) {
+                        const std::vector<uint64_t>& relative_begin,
+                        std::optional<uint64_t> generated_seed) {
   Json header = Json::object();
   header["__metadata__"] = {{"format", "pt"}};
+  if (generated_seed) {
+    std::vector<std::pair<std::string, ValueDistribution>> tensors;
+    for (size_t member : members) {
+      tensors.emplace_back(specs[member].name, specs[member].distribution);
+    }
+    for (const auto& [key, value] : GeneratedWeightsMetadata(*generated_seed, tensors)) {
+      header["__metadata__"][key] = value;
+    }
+  }
   for (size_t i = 0; i < members.size(); ++i) {
     const SyntheticTensorSpec& spec = specs[members[i]];
     const uint64_t bytes = static_cast<uint64_t>(spec.NumElements()) * DTypeSize(dtype);
@@ -34,7 +45,8 @@ std::string FrameHeader(const std::vector<SyntheticTensorSpec>& specs, DType dty
 }  // namespace
 
 std::vector<ShardLayout> LayOutShards(const std::vector<SyntheticTensorSpec>& specs,
-                                      DType dtype, int64_t max_shard_bytes) {
+                                      DType dtype, int64_t max_shard_bytes,
+                                      std::optional<uint64_t> generated_seed) {
   // First group the specs into shards by data size.
   std::vector<std::vector<size_t>> groups(1);
   uint64_t group_bytes = 0;
@@ -66,7 +78,7 @@ std::vector<ShardLayout> LayOutShards(const std::vector<SyntheticTensorSpec>& sp
       relative_begin.push_back(offset);
       offset += static_cast<uint64_t>(specs[spec].NumElements()) * DTypeSize(dtype);
     }
-    shard.header = FrameHeader(specs, dtype, groups[g], relative_begin);
+    shard.header = FrameHeader(specs, dtype, groups[g], relative_begin, generated_seed);
     const uint64_t data_start = shard.header.size();
     for (size_t i = 0; i < groups[g].size(); ++i) {
       const uint64_t bytes =

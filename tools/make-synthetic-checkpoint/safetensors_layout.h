@@ -1,10 +1,13 @@
 // Where each tensor of a synthetic checkpoint goes: which file, at which
 // offset, and the safetensors header of each file. Pure computation, so the
 // layout of a full write and of a layout-only (sparse) write are the same
-// by construction.
+// by construction; a layout-only header adds only the generator's metadata
+// (runtime/checkpoint/generated_weights.h), from which readers make the
+// values a full write stores.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,9 +37,11 @@ struct ShardLayout {
 // otherwise a new shard starts when the next tensor would push the current
 // one's data past the limit (a tensor larger than the limit is a shard of
 // its own), and shards are named "model-00001-of-0000N.safetensors" as
-// save_pretrained names them.
+// save_pretrained names them. With `generated_seed`, each header records
+// that its values are generated from that seed (a layout-only write).
 std::vector<ShardLayout> LayOutShards(const std::vector<SyntheticTensorSpec>& specs,
-                                      DType dtype, int64_t max_shard_bytes);
+                                      DType dtype, int64_t max_shard_bytes,
+                                      std::optional<uint64_t> generated_seed = std::nullopt);
 
 // model.safetensors.index.json for sharded layouts:
 // {"metadata": {"total_size": data bytes}, "weight_map": {name: file}}.

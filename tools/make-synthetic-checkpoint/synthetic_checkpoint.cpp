@@ -19,9 +19,9 @@
 #include "absl/strings/str_cat.h"
 #include "models/bloom/config.h"
 #include "nlohmann/json.hpp"
+#include "runtime/checkpoint/synthetic_values.h"
 #include "runtime/support/status_macros.h"
 #include "tools/make-synthetic-checkpoint/safetensors_layout.h"
-#include "tools/make-synthetic-checkpoint/synthetic_values.h"
 
 namespace bloom::tools {
 namespace {
@@ -212,7 +212,8 @@ absl::StatusOr<SyntheticCheckpointSummary> WriteSyntheticCheckpoint(
   const std::vector<SyntheticTensorSpec> specs =
       BloomTensorSpecs(config, tied, options.scales);
   const std::vector<ShardLayout> shards =
-      LayOutShards(specs, options.dtype, options.max_shard_bytes);
+      LayOutShards(specs, options.dtype, options.max_shard_bytes,
+                   options.layout_only ? std::optional<uint64_t>(options.seed) : std::nullopt);
 
   // A stale index from an earlier sharded write would shadow a single file
   // (Checkpoint::Open prefers the index); stale shards without an index are

@@ -24,10 +24,12 @@ struct SyntheticCheckpointOptions {
   // Generating threads; 0 uses every hardware thread.
   int threads = 0;
   // Headers and file sizes only: the data sections are holes of sparse
-  // files, which read as zeros and take no disk. Names, dtypes, shapes and
-  // offsets are exactly those of a full write with the same options, so a
-  // plan compiled against this layout runs against the full checkpoint made
-  // elsewhere (bloom-run --checkpoint-dir).
+  // files, which take no disk. Names, dtypes, shapes and offsets are
+  // exactly those of a full write with the same options, and each header
+  // records the seed and distributions (generated_weights.h), so bloom-run
+  // and bloom-compile read from it the values a full write stores, made as
+  // they are read; transformers would read zeros. A plan compiled against
+  // it also runs against the full checkpoint (bloom-run --checkpoint-dir).
   bool layout_only = false;
   SyntheticScales scales;
 };

@@ -10,15 +10,11 @@
 #include <vector>
 
 #include "models/bloom/config.h"
+#include "runtime/checkpoint/synthetic_values.h"
 
 namespace bloom::tools {
 
-// How a tensor's values are drawn: mean + stddev * z, z approximately
-// standard normal (see synthetic_values.h).
-struct ValueDistribution {
-  float mean = 0.0f;
-  float stddev = 0.0f;
-};
+using bloom::ValueDistribution;
 
 struct SyntheticTensorSpec {
   std::string name;  // as stored in the checkpoint

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "runtime/checkpoint/tensor_slice.h"
 #include "runtime/exec/cpu_executor.h"
 #include "runtime/exec/rank_group.h"
 #include "runtime/plan/plan_loader.h"

@@ -1,8 +1,8 @@
-#include "tools/make-synthetic-checkpoint/synthetic_values.h"
+#include "runtime/checkpoint/synthetic_values.h"
 
 #include <cmath>
 
-namespace bloom::tools {
+namespace bloom {
 namespace {
 
 constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;
@@ -48,4 +48,4 @@ void FillValues(uint64_t key, int64_t first, const ValueDistribution& distributi
   }
 }
 
-}  // namespace bloom::tools
+}  // namespace bloom

@@ -4,15 +4,24 @@
 // number of threads or the chunk size. The generator is SplitMix64 used as a
 // counter-based hash; it is fast (a few multiplies per element) and
 // statistically plenty for benchmark weights, not for cryptography.
+//
+// make-synthetic-checkpoint writes these values; a layout-only checkpoint
+// records the seed and distributions instead (generated_weights.h), and the
+// readers regenerate exactly the bytes a full write stores.
 #pragma once
 
 #include <cstdint>
 #include <string_view>
 
 #include "absl/types/span.h"
-#include "tools/make-synthetic-checkpoint/tensor_specs.h"
+namespace bloom {
 
-namespace bloom::tools {
+// How a tensor's values are drawn: mean + stddev * z, z approximately
+// standard normal (ApproxStandardNormal).
+struct ValueDistribution {
+  float mean = 0.0f;
+  float stddev = 0.0f;
+};
 
 // SplitMix64's output function applied to `x`.
 uint64_t Mix64(uint64_t x);
@@ -31,4 +40,4 @@ float ApproxStandardNormal(uint64_t bits);
 void FillValues(uint64_t key, int64_t first, const ValueDistribution& distribution,
                 absl::Span<float> out);
 
-}  // namespace bloom::tools
+}  // namespace bloom
