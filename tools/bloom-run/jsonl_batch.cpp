@@ -1,10 +1,10 @@
 #include "tools/bloom-run/jsonl_batch.h"
 
 #include <cmath>
-#include <fstream>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/support/status_macros.h"
 #include "tools/bloom-run/prompts.h"
 
 namespace bloom::run {
@@ -145,14 +145,18 @@ absl::Status ReadRequest(const json& object, const GenerationDefaults& defaults,
 
 }  // namespace
 
-absl::StatusOr<std::vector<BatchItem>> ReadJsonlRequests(const std::string& path,
-                                                         const GenerationDefaults& defaults) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open the file"));
+absl::StatusOr<std::vector<BatchItem>> ParseJsonlRequests(std::string_view text,
+                                                          const std::string& label,
+                                                          const GenerationDefaults& defaults) {
   std::vector<BatchItem> items;
-  std::string line;
-  for (int64_t number = 1; std::getline(in, line); ++number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+  int64_t number = 0;
+  for (size_t begin = 0; begin < text.size();) {
+    const size_t newline = text.find('\n', begin);
+    const size_t end = newline == std::string_view::npos ? text.size() : newline;
+    const std::string_view line = text.substr(begin, end - begin);
+    begin = end + 1;
+    ++number;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
     BatchItem item;
     item.line = number;
     json object;
@@ -160,17 +164,23 @@ absl::StatusOr<std::vector<BatchItem>> ReadJsonlRequests(const std::string& path
       object = json::parse(line);
     } catch (const json::exception& e) {
       return absl::InvalidArgumentError(
-          absl::StrCat(path, ":", number, ": not valid JSON (", e.what(), ")"));
+          absl::StrCat(label, ":", number, ": not valid JSON (", e.what(), ")"));
     }
     if (absl::Status s = ReadRequest(object, defaults, item); !s.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ":", number, ": ", s.message()));
+      return absl::InvalidArgumentError(absl::StrCat(label, ":", number, ": ", s.message()));
     }
     items.push_back(std::move(item));
   }
-  if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read failed"));
   if (items.empty())
-    return absl::InvalidArgumentError(absl::StrCat(path, ": no requests in the file"));
+    return absl::InvalidArgumentError(absl::StrCat(label, ": no requests in the file"));
   return items;
+}
+
+absl::StatusOr<std::vector<BatchItem>> ReadJsonlRequests(const std::string& path,
+                                                         const GenerationDefaults& defaults) {
+  if (path.empty()) return absl::InvalidArgumentError("--input: no file named");
+  BLOOM_ASSIGN_OR_RETURN(std::string text, ReadAll(path));
+  return ParseJsonlRequests(text, path, defaults);
 }
 
 bool NeedsTokenizer(const std::vector<BatchItem>& items) {

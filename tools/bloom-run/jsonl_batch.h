@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -34,8 +35,14 @@ struct BatchItem {
   GenerationRequest request;  // prompt ids filled for "tokens" only
 };
 
-// Parses every line; checks types and ranges but not yet the prompt's
-// length (text is not encoded yet).
+// Parses every line of `text`; checks types and ranges but not yet the
+// prompt's length (text is not encoded yet). Errors are one line,
+// "LABEL:LINE: problem". Pure: the libFuzzer entry point.
+absl::StatusOr<std::vector<BatchItem>> ParseJsonlRequests(std::string_view text,
+                                                          const std::string& label,
+                                                          const GenerationDefaults& defaults);
+
+// ParseJsonlRequests on the file at `path` (labelled by it).
 absl::StatusOr<std::vector<BatchItem>> ReadJsonlRequests(const std::string& path,
                                                          const GenerationDefaults& defaults);
 
