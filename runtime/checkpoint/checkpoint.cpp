@@ -53,12 +53,15 @@ bool IsPlainFileName(absl::string_view name) {
          name.find('\0') == absl::string_view::npos;
 }
 
-// Reads weight_map from the index: tensor name -> shard file name.
-absl::StatusOr<std::map<std::string, std::string>> ReadWeightMap(const std::string& path) {
-  BLOOM_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
-  const char* text = reinterpret_cast<const char*>(file.data());
+absl::string_view View(std::string_view text) { return {text.data(), text.size()}; }
+
+}  // namespace
+
+absl::StatusOr<std::map<std::string, std::string>> ParseCheckpointIndex(std::string_view text,
+                                                                       std::string_view label) {
+  const absl::string_view path = View(label);
   try {
-    Json root = Json::parse(text, text + file.size(), nullptr, /*allow_exceptions=*/false);
+    Json root = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
     if (root.is_discarded()) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": malformed JSON"));
     }
@@ -98,7 +101,14 @@ absl::StatusOr<std::map<std::string, std::string>> ReadWeightMap(const std::stri
   }
 }
 
-absl::string_view View(std::string_view text) { return {text.data(), text.size()}; }
+namespace {
+
+// Reads weight_map from the index file: tensor name -> shard file name.
+absl::StatusOr<std::map<std::string, std::string>> ReadWeightMap(const std::string& path) {
+  BLOOM_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
+  return ParseCheckpointIndex(
+      std::string_view(reinterpret_cast<const char*>(file.data()), file.size()), path);
+}
 
 }  // namespace
 

@@ -27,6 +27,13 @@ struct CheckpointTensorRef {
   absl::Span<const uint8_t> data;
 };
 
+// model.safetensors.index.json's weight_map: tensor name -> shard file
+// name, each a plain file name in the checkpoint directory (no separators,
+// no "." or ".."). Errors are one line prefixed by `label`. Pure: the
+// libFuzzer entry point.
+absl::StatusOr<std::map<std::string, std::string>> ParseCheckpointIndex(std::string_view text,
+                                                                       std::string_view label);
+
 class Checkpoint {
  public:
   // Opens DIR/model.safetensors.index.json if present, else
