@@ -101,6 +101,19 @@ void PrintTimings(const RunFlags& flags, double load_ms, const GenerationOutcome
                FinishReasonName(o.finish_reason));
 }
 
+// The end of a one-prompt run, after its output is printed: --verbose
+// timings, then --dump-logits.
+int FinishSingleRun(const RunFlags& flags, double load_ms, const GenerationOutcome& outcome,
+                    int64_t vocab) {
+  PrintTimings(flags, load_ms, outcome);
+  if (!flags.dump_logits.empty()) {
+    if (absl::Status s = DumpLogits(flags.dump_logits, outcome, vocab); !s.ok()) {
+      return Fail(kExitFailure, s);
+    }
+  }
+  return kExitOk;
+}
+
 // --tokens: ids in, ids out; the contract golden_parity.py relies on.
 int RunTokens(const RunFlags& flags, LoadedPlan plan) {
   const PlanFacts facts = FactsOf(plan, flags);
@@ -123,13 +136,7 @@ int RunTokens(const RunFlags& flags, LoadedPlan plan) {
   const GenerationOutcome& outcome = (*outcomes)[0];
   std::printf("%s\n", absl::StrJoin(outcome.tokens, " ").c_str());
   std::fflush(stdout);
-  PrintTimings(flags, load_ms, outcome);
-  if (!flags.dump_logits.empty()) {
-    if (absl::Status s = DumpLogits(flags.dump_logits, outcome, facts.vocab); !s.ok()) {
-      return Fail(kExitFailure, s);
-    }
-  }
-  return kExitOk;
+  return FinishSingleRun(flags, load_ms, outcome, facts.vocab);
 }
 
 // --prompt / --prompt-file / stdin: the continuation streamed as it comes.
@@ -205,13 +212,7 @@ int RunText(const RunFlags& flags, LoadedPlan plan) {
     std::fputs("\n", stdout);
   }
   std::fflush(stdout);
-  PrintTimings(flags, load_ms, outcome);
-  if (!flags.dump_logits.empty()) {
-    if (absl::Status s = DumpLogits(flags.dump_logits, outcome, facts.vocab); !s.ok()) {
-      return Fail(kExitFailure, s);
-    }
-  }
-  return kExitOk;
+  return FinishSingleRun(flags, load_ms, outcome, facts.vocab);
 }
 
 // --input=FILE.jsonl: every request in one batch; results in input order.
