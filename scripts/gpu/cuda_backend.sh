@@ -128,10 +128,8 @@ device() {
   OUT=${OUT:-/tmp/h7-out}
   mkdir -p "$OUT"
   local bin=$CARRY/bin log=$OUT/log.txt
-  [[ -f $CARRY/bin.tar.xz && ! -d $bin ]] && tar -C "$CARRY" -xJf "$CARRY/bin.tar.xz"
-  for dir in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
-    [[ -d $dir ]] && export LD_LIBRARY_PATH=$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-  done
+  source scripts/gpu/device_setup.sh
+  unpack_carried_binaries
   export BLOOM_GPU_PLANS=$ROOT/$CARRY/plans BLOOM_REPO=$ROOT
   {
     echo "== $(date -u +%FT%TZ) $(uname -r)"
