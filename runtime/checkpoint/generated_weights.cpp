@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <set>
+#include <system_error>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -136,8 +137,12 @@ absl::Status GenerateTensorSliceAsFloat32(const GeneratedTensor& tensor, DType d
     const uint64_t first = t * per_thread;
     if (first >= count) break;
     const uint64_t n = std::min(per_thread, count - first);
-    pool.emplace_back(
-        [&, first, n] { GenerateRange(tensor, dtype, slice, first, n, dst.data() + first); });
+    auto part = [&, first, n] { GenerateRange(tensor, dtype, slice, first, n, dst.data() + first); };
+    try {
+      pool.emplace_back(part);
+    } catch (const std::system_error&) {
+      part();  // no thread to be had: this one does the part (same values)
+    }
   }
   for (std::thread& thread : pool) thread.join();
   return absl::OkStatus();
