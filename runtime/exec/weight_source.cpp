@@ -1,5 +1,6 @@
 #include "runtime/exec/weight_source.h"
 
+#include <set>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -63,6 +64,20 @@ absl::StatusOr<StoredWeight> FindStoredWeight(const plan::Tensor& tensor, const 
   weight.file = file.get();
   weight.data = file->Data(*weight.tensor);
   return weight;
+}
+
+std::optional<uint64_t> GeneratedWeightsSeed(const plan::Plan& plan, const std::string& dir) {
+  std::set<std::string> names;
+  for (const plan::Tensor* tensor : *plan.tensors()) {
+    if (tensor->kind() == plan::TensorKind::Weight && tensor->source() != nullptr) {
+      names.insert(tensor->source()->file()->str());
+    }
+  }
+  for (const std::string& name : names) {
+    absl::StatusOr<SafetensorsFile> file = SafetensorsFile::Open(absl::StrCat(dir, "/", name));
+    if (file.ok() && file->generated()) return file->header().generated->seed;
+  }
+  return std::nullopt;
 }
 
 }  // namespace bloom

@@ -42,4 +42,12 @@ struct StoredWeight {
 absl::StatusOr<StoredWeight> FindStoredWeight(const plan::Tensor& tensor, const std::string& dir,
                                               WeightFiles& files);
 
+// The seed of the generated weights the plan's files describe
+// (runtime/checkpoint/generated_weights.h), or nullopt when they store
+// their values: a run says where its weights came from. Reads the headers
+// of the files the plan's weights name under `dir`; a file that cannot be
+// opened is passed over (the executor's load reports it, or never needs
+// it, as for weights streamed from the plan's disk units).
+std::optional<uint64_t> GeneratedWeightsSeed(const plan::Plan& plan, const std::string& dir);
+
 }  // namespace bloom

@@ -16,7 +16,8 @@ import sys
 import tempfile
 
 TIMEOUT_S = 120
-BENCH_KEYS = ["backend", "device", "plan", "batch", "prompt_len", "new_tokens", "load_ms", "ttft_ms",
+BENCH_KEYS = ["backend", "device", "plan", "batch", "prompt_len", "new_tokens", "load_ms", "weights",
+              "weights_seed", "ttft_ms",
               "decode_ms_per_step_median", "decode_ms_per_step_mean", "decode_tokens_per_s",
               "total_ms", "peak_device_bytes", "weight_bytes_streamed_per_step",
               "weight_stream_gb_per_s", "weight_stream_rate_basis", "weight_stream_wait_ms_per_step"]
@@ -215,6 +216,7 @@ def main():
         if bench:
             check("--bench values", bench["backend"] == "cpu" and bench["batch"] == 3 and
                   bench["prompt_len"] == 10 and bench["new_tokens"] == 5 and bench["ttft_ms"] > 0 and
+                  bench["weights"] == "stored" and bench["weights_seed"] is None and
                   bench["decode_tokens_per_s"] > 0 and bench["peak_device_bytes"] > 0 and
                   bench["total_ms"] >= bench["ttft_ms"], str(bench))
 

@@ -20,6 +20,7 @@ at the full write gives the same bytes again. Standard library only.
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 
@@ -85,6 +86,19 @@ def main():
                          f"({sorted(files)} vs {sorted(full_files)})")
             if ("packed" in variant or variant == "disk") and not files:
                 sys.exit(f"FAILED: {variant}: bloom-compile wrote no weight file")
+
+        # bloom-run says where the weights came from: on stderr, and in --bench.
+        for kind, expected in (("full", ("stored", None)), ("layout", ("generated", 5))):
+            bench = json.loads(run([tool("bloom-run"), os.path.join(tmp, f"tp1-{kind}"), "--bench",
+                                    "--batch=1", "--prompt-len=4", "--max-new-tokens=2",
+                                    "--warmup=0"]).strip().splitlines()[-1])
+            if (bench["weights"], bench["weights_seed"]) != expected:
+                sys.exit(f"FAILED: --bench on the {kind} checkpoint says weights "
+                         f"{bench['weights']}, seed {bench['weights_seed']}; expected {expected}")
+        note = subprocess.run([tool("bloom-run"), os.path.join(tmp, "tp1-layout"), f"--tokens={PROMPT}",
+                               "--max-new-tokens=1"], capture_output=True, text=True)
+        if "weights are generated from seed 5" not in note.stderr:
+            sys.exit(f"FAILED: no note on stderr that the weights are generated: {note.stderr!r}")
 
         # The layout's plan, pointed at the full write instead.
         logits = os.path.join(tmp, "tp1-layout-on-full.npy")

@@ -124,6 +124,11 @@ absl::Status RunBench(const Backend& backend, const RunFlags& flags, double load
   out["prompt_len"] = flags.prompt_len;
   out["new_tokens"] = flags.generation.max_new_tokens;
   out["load_ms"] = Round3(load_ms);
+  // Generated weights (a layout-only synthetic checkpoint) or stored ones.
+  out["weights"] = backend.generated_weights_seed ? "generated" : "stored";
+  out["weights_seed"] = backend.generated_weights_seed
+                            ? nlohmann::ordered_json(*backend.generated_weights_seed)
+                            : nlohmann::ordered_json(nullptr);
   out["ttft_ms"] = Round3(ttft_ms);
   out["decode_ms_per_step_median"] = Round3(median);
   out["decode_ms_per_step_mean"] = Round3(mean);

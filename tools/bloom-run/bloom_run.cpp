@@ -64,8 +64,17 @@ PlanFacts FactsOf(const LoadedPlan& loaded, const RunFlags& flags) {
 }
 
 absl::StatusOr<Backend> Load(const RunFlags& flags, LoadedPlan plan) {
-  return CreateBackend(flags.backend, std::move(plan), flags.plan_dir, flags.checkpoint_dir,
-                       /*progress=*/::isatty(STDERR_FILENO) != 0);
+  absl::StatusOr<Backend> backend =
+      CreateBackend(flags.backend, std::move(plan), flags.plan_dir, flags.checkpoint_dir,
+                    /*progress=*/::isatty(STDERR_FILENO) != 0);
+  if (backend.ok() && backend->generated_weights_seed) {
+    // Random weights must never pass for a model's: say so on every run.
+    std::fprintf(stderr,
+                 "bloom-run: note: the weights are generated from seed %llu (a layout-only "
+                 "synthetic checkpoint), not read from stored values\n",
+                 static_cast<unsigned long long>(*backend->generated_weights_seed));
+  }
+  return backend;
 }
 
 SchedulerOptions SchedulingOf(const Backend& backend) {

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "runtime/comm/launcher_env.h"
 #include "runtime/exec/cpu_executor.h"
+#include "runtime/exec/weight_source.h"
 #ifdef BLOOM_HAVE_CUDA
 #include "runtime/cuda/cuda_executor.h"
 #include "runtime/cuda/cuda_rank_executor.h"
@@ -57,6 +58,8 @@ absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan pla
   options.checkpoint_dir = checkpoint_dir;
   if (progress) options.on_weight_loaded = DrawProgress;
   Backend result;
+  result.generated_weights_seed = GeneratedWeightsSeed(
+      plan.plan(), checkpoint_dir.empty() ? plan.plan().checkpoint_dir()->str() : checkpoint_dir);
   if (plan.plan().tp_size() > 1 || LaunchedByMpiLauncher()) {
     absl::StatusOr<std::unique_ptr<RankGroup>> group =
         OpenRankGroup(plan_dir, GroupOptions(backend, options));

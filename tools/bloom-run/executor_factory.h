@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -27,6 +28,9 @@ struct Backend {
   // Set when the plan is tensor-parallel or the process was started by
   // mpirun: `executor` is then this group (rank 0's face of it).
   RankGroup* rank_group = nullptr;
+  // The seed of generated weights (a layout-only synthetic checkpoint),
+  // nullopt for stored ones.
+  std::optional<uint64_t> generated_weights_seed;
 };
 
 // Loads the plan's weights onto the backend's device. With `progress`, a
