@@ -26,8 +26,7 @@ absl::Status MetadataError(absl::string_view label, absl::string_view key,
       absl::StrCat(label, ": '__metadata__' entry '", key, "' ", problem));
 }
 
-absl::StatusOr<ValueDistribution> ParseDistribution(absl::string_view text,
-                                                    absl::string_view label,
+absl::StatusOr<ValueDistribution> ParseDistribution(absl::string_view text, absl::string_view label,
                                                     absl::string_view key) {
   const std::vector<absl::string_view> fields = absl::StrSplit(text, ' ');
   ValueDistribution distribution;
@@ -53,8 +52,8 @@ void GenerateRange(const GeneratedTensor& tensor, DType dtype, const TensorSlice
     const int64_t o = static_cast<int64_t>(index / run);
     const uint64_t within = index % run;
     const uint64_t n = std::min(run - within, count - done);
-    FillValues(tensor.key, static_cast<int64_t>(slice.RunStart(o) + within),
-               tensor.distribution, absl::MakeSpan(dst + done, n));
+    FillValues(tensor.key, static_cast<int64_t>(slice.RunStart(o) + within), tensor.distribution,
+               absl::MakeSpan(dst + done, n));
     done += n;
   }
   RoundThroughDType(dtype, dst, count);
@@ -122,8 +121,8 @@ absl::Status GenerateTensorSliceAsFloat32(const GeneratedTensor& tensor, DType d
   BLOOM_RETURN_IF_ERROR(CheckReadableAsFloat32(dtype, what));
   const uint64_t count = slice.Elements();
   if (count != dst.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": slice of ", dst.size(),
-                                                   " elements does not fit the stored tensor"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": slice of ", dst.size(), " elements does not fit the stored tensor"));
   }
   const uint64_t hardware = std::max(1u, std::thread::hardware_concurrency());
   const uint64_t threads = std::min<uint64_t>(hardware, count / kElementsPerThread + 1);
@@ -137,7 +136,9 @@ absl::Status GenerateTensorSliceAsFloat32(const GeneratedTensor& tensor, DType d
     const uint64_t first = t * per_thread;
     if (first >= count) break;
     const uint64_t n = std::min(per_thread, count - first);
-    auto part = [&, first, n] { GenerateRange(tensor, dtype, slice, first, n, dst.data() + first); };
+    auto part = [&, first, n] {
+      GenerateRange(tensor, dtype, slice, first, n, dst.data() + first);
+    };
     try {
       pool.emplace_back(part);
     } catch (const std::system_error&) {

@@ -7,8 +7,8 @@
 
 namespace bloom {
 
-absl::StatusOr<TensorSlice> MakeTensorSlice(absl::Span<const int64_t> shape, int dim,
-                                            int64_t begin, int64_t end, absl::string_view what) {
+absl::StatusOr<TensorSlice> MakeTensorSlice(absl::Span<const int64_t> shape, int dim, int64_t begin,
+                                            int64_t end, absl::string_view what) {
   TensorSlice slice;
   if (dim == -1) {
     for (int64_t d : shape) slice.extent *= d;
@@ -34,8 +34,8 @@ absl::Status CheckReadableAsFloat32(DType dtype, absl::string_view what) {
   if (dtype == DType::kF32 || dtype == DType::kF16 || dtype == DType::kBF16) {
     return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat(what, ": dtype ", std::string(DTypeName(dtype)),
-                                                 " cannot be read as float32"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(what, ": dtype ", std::string(DTypeName(dtype)), " cannot be read as float32"));
 }
 
 absl::Status ReadTensorSliceAsFloat32(DType dtype, absl::Span<const int64_t> shape,
@@ -46,8 +46,8 @@ absl::Status ReadTensorSliceAsFloat32(DType dtype, absl::Span<const int64_t> sha
   const size_t element = DTypeSize(dtype);
   if (static_cast<uint64_t>(slice.outer) * slice.extent * slice.inner * element != data.size() ||
       slice.Elements() != dst.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": slice of ", dst.size(),
-                                                   " elements does not fit the stored tensor"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": slice of ", dst.size(), " elements does not fit the stored tensor"));
   }
   const uint64_t run = slice.RunElements();
   for (int64_t o = 0; o < slice.outer; ++o) {

@@ -25,15 +25,13 @@ struct TensorSlice {
   uint64_t RunElements() const { return static_cast<uint64_t>(end - begin) * inner; }
   uint64_t Elements() const { return static_cast<uint64_t>(outer) * RunElements(); }
   // Row-major index, in the stored tensor, of run `o`'s first element.
-  uint64_t RunStart(int64_t o) const {
-    return (static_cast<uint64_t>(o) * extent + begin) * inner;
-  }
+  uint64_t RunStart(int64_t o) const { return (static_cast<uint64_t>(o) * extent + begin) * inner; }
 };
 
 // The slice [begin, end) of dimension `dim` of a tensor of `shape`; `dim`
 // -1 is the whole tensor (begin and end ignored). Errors name `what`.
-absl::StatusOr<TensorSlice> MakeTensorSlice(absl::Span<const int64_t> shape, int dim,
-                                            int64_t begin, int64_t end, absl::string_view what);
+absl::StatusOr<TensorSlice> MakeTensorSlice(absl::Span<const int64_t> shape, int dim, int64_t begin,
+                                            int64_t end, absl::string_view what);
 
 // Copies the slice [begin, end) of dimension `dim` of a stored tensor
 // (`dtype`, row-major `shape`, raw bytes `data`) into `dst` as float32,

@@ -20,8 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (index->empty()) __builtin_trap();
   for (const auto& [tensor, shard] : *index) {
-    if (shard.empty() || shard == "." || shard == ".." ||
-        shard.find('/') != shard.npos || shard.find('\0') != shard.npos) {
+    if (shard.empty() || shard == "." || shard == ".." || shard.find('/') != shard.npos ||
+        shard.find('\0') != shard.npos) {
       __builtin_trap();
     }
   }

@@ -30,8 +30,10 @@ std::string GeneratedFile(const std::string& dtype, int64_t rows, int64_t cols, 
   std::map<std::string, std::string> metadata =
       GeneratedWeightsMetadata(seed, {{"w", {0.0f, 0.5f}}, {"b", {1.0f, 0.25f}}});
   for (auto& [key, value] : extra) {
-    if (value.empty()) metadata.erase(key);
-    else metadata[key] = value;
+    if (value.empty())
+      metadata.erase(key);
+    else
+      metadata[key] = value;
   }
   return testing::BuildSafetensors(
       {{"w", dtype, {rows, cols}, std::string(rows * cols * element, '\0')},
@@ -55,8 +57,7 @@ std::vector<float> ReadAll(const SafetensorsFile& file, const std::string& name)
 // The generator worked through by hand for element `index` of the tensor
 // named `name`: SplitMix64's state after index + 1 steps from the stream
 // key, its output's four 16-bit fields as uniforms at their bucket centres.
-float Expected(uint64_t seed, const std::string& name, uint64_t index, float mean,
-               float stddev) {
+float Expected(uint64_t seed, const std::string& name, uint64_t index, float mean, float stddev) {
   const uint64_t golden = 0x9E3779B97F4A7C15ull;
   auto mix = [](uint64_t x) {
     x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
