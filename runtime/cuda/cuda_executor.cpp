@@ -400,7 +400,8 @@ absl::Status CudaExecutor::ProfileStep(const StepShape& shape, const StepBatch& 
   step.tokens = shape.tokens;
   step.logit_rows = shape.logit_rows;
   step.positions.assign(batch.positions.begin(), batch.positions.end());
-  const std::string report = FormatStepProfile(plan(), step, ms, total, profile_ >= 2);
+  BLOOM_ASSIGN_OR_RETURN(ProfileCeilings ceilings, ProfileCeilingsFromEnvironment());
+  const std::string report = FormatStepProfile(plan(), step, ms, total, profile_ >= 2, ceilings);
   std::fprintf(stderr, "%s", report.c_str());
   std::fflush(stderr);
   return absl::OkStatus();

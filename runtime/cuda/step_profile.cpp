@@ -1,9 +1,12 @@
 #include "runtime/cuda/step_profile.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <map>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -90,7 +93,33 @@ struct Category {
   double ms = 0, bytes = 0, floor_ms = 0;
 };
 
+// `*rate` = the variable's value × `unit` when it is set.
+absl::Status ReadRate(const char* variable, double unit, double* rate) {
+  const char* text = std::getenv(variable);
+  if (text == nullptr) return absl::OkStatus();
+  double value = 0;
+  if (!absl::SimpleAtod(text, &value) || !std::isfinite(value) || value <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(variable, ": expected a positive number, got '", text, "'"));
+  }
+  *rate = value * unit;
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::StatusOr<ProfileCeilings> ProfileCeilingsFromEnvironment() {
+  ProfileCeilings ceilings;
+  if (absl::Status s = ReadRate("BLOOM_CUDA_PROFILE_GB_PER_S", 1e9, &ceilings.bytes_per_s);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ReadRate("BLOOM_CUDA_PROFILE_TFLOPS", 1e12, &ceilings.flops_per_s);
+      !s.ok()) {
+    return s;
+  }
+  return ceilings;
+}
 
 std::string FormatStepProfile(const plan::Plan& plan, const ProfiledStep& step,
                               const std::vector<double>& ms, double total_ms,

@@ -12,15 +12,25 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "runtime/plan/plan_generated.h"
 
 namespace bloom {
 
-// The machine's measured ceilings the floors use (docs/cuda-backend.md).
+// The machine's ceilings the floors use (docs/cuda-backend.md): by default
+// an H100's measured ones; the environment gives this machine's
+// (ProfileCeilingsFromEnvironment).
 struct ProfileCeilings {
   double bytes_per_s = 3.0e12;
   double flops_per_s = 756e12;
 };
+
+// The defaults, overridden by BLOOM_CUDA_PROFILE_GB_PER_S (device memory
+// bandwidth, 10^9 bytes/s, bytes read + written as the floors count them:
+// what `bloom-cuda-bench --probe` reports as device_copy_gb_per_s) and
+// BLOOM_CUDA_PROFILE_TFLOPS (dense 16-bit tensor-core rate). A value that
+// is not a positive number is an error naming the variable.
+absl::StatusOr<ProfileCeilings> ProfileCeilingsFromEnvironment();
 
 // What the report needs of the step: its padded row counts and the
 // positions of its real tokens (the attention's KV reads).

@@ -162,7 +162,14 @@ device() {
       "$bin/make-synthetic-checkpoint" --config="$CARRY/bloom-7b1.json" -o "$ckpt" --dtype=bf16 --seed=0 \
         2>&1 | tee -a "$log"
     fi
-    echo "== bloom-cuda-bench" | tee -a "$log"
+    # The step profile's floors at this GPU's measured bandwidth, not the
+    # H100 default (runtime/cuda/step_profile.h).
+    local probe gbps
+    probe=$("$bin/bloom-cuda-bench" --probe 2>>"$log" | tee -a "$OUT/bench.jsonl") || true
+    gbps=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["device_copy_gb_per_s"])' \
+      "$probe" 2>/dev/null) || gbps=""
+    [[ -n $gbps ]] && export BLOOM_CUDA_PROFILE_GB_PER_S=$gbps
+    echo "== bloom-cuda-bench (profile floors at ${gbps:-the default} GB/s)" | tee -a "$log"
     BLOOM_CUDA_PROFILE=${BLOOM_CUDA_PROFILE:-1} timeout "${BENCH_TIMEOUT:-300}" "$bin/bloom-cuda-bench" \
       --plan="$CARRY/plans/7b1-decode" \
       --checkpoint-dir="$ckpt" --batches="${BATCHES:-1,8,32,64,128}" --prompt=32 --new-tokens=100 \
