@@ -33,18 +33,17 @@ class SpecBuilder {
       : spec_(spec), weight_dtype_(weight_dtype) {}
 
   uint32_t Input(const char* name, TensorRole role, RowDim rows) {
-    return Arena({name, TensorKind::StepInput, role, DType::I32, {-1}, rows}, 4);
+    return Arena({{name, TensorKind::StepInput, role, DType::I32, {-1}, rows}}, 4);
   }
   uint32_t Activation(const std::string& name, int64_t columns, RowDim rows = RowDim::Tokens,
                       TensorRole role = TensorRole::None) {
-    return Arena({name, TensorKind::Activation, role, DType::F32, {-1, columns}, rows},
+    return Arena({{name, TensorKind::Activation, role, DType::F32, {-1, columns}, rows}},
                  4 * columns);
   }
   // A weight of the current unit (or resident when there is none).
   uint32_t Weight(const std::string& name, std::vector<int64_t> shape) {
-    TieredTensor t{name,  TensorKind::Weight, TensorRole::None, weight_dtype_,
-                   shape, RowDim::Static};
-    t.source = name;
+    TieredTensor t{{name, TensorKind::Weight, TensorRole::None, weight_dtype_, shape,
+                    RowDim::Static, 0, name}};
     if (unit_ >= 0) {
       uint64_t bytes = ElementBytes(weight_dtype_);
       for (int64_t d : shape) bytes *= static_cast<uint64_t>(d);
@@ -191,9 +190,9 @@ std::vector<uint8_t> SerializeTieredPlan(const TieredPlanSpec& spec) {
   std::vector<flatbuffers::Offset<plan::Tensor>> tensors;
   for (const TieredTensor& t : spec.tensors) {
     flatbuffers::Offset<plan::WeightSource> source = 0;
-    if (!t.source.empty()) {
+    if (!t.source_tensor.empty()) {
       source =
-          plan::CreateWeightSourceDirect(fbb, "model.safetensors", t.source.c_str(), DType::F32);
+          plan::CreateWeightSourceDirect(fbb, "model.safetensors", t.source_tensor.c_str(), DType::F32);
     }
     tensors.push_back(plan::CreateTensorDirect(fbb, t.name.c_str(), t.kind, t.role, t.dtype,
                                                &t.shape, t.rows, t.arena_offset, source,
@@ -264,7 +263,7 @@ void WriteDiskUnits(const TieredPlanSpec& spec, const TpWeights& weights,
   for (const TieredTensor& t : spec.tensors) {
     if (t.stream_unit < 0 || spec.units[t.stream_unit].residency != Residency::Disk) continue;
     const TieredUnit& unit = spec.units[t.stream_unit];
-    const std::vector<float>& values = weights.at(t.source);
+    const std::vector<float>& values = weights.at(t.source_tensor);
     const DType dtype = t.dtype;
     ConvertFromFloat32(dtype == DType::F32   ? bloom::DType::kF32
                        : dtype == DType::F16 ? bloom::DType::kF16

@@ -17,18 +17,13 @@
 
 #include "runtime/plan/plan_generated.h"
 #include "test/unit/comm/tp_test_model.h"
+#include "test/unit/runtime/test_plan.h"
 
 namespace bloom::testing {
 
-struct TieredTensor {
-  std::string name;
-  plan::TensorKind kind;
-  plan::TensorRole role;
-  plan::DType dtype;
-  std::vector<int64_t> shape;
-  plan::RowDim rows;
-  uint64_t arena_offset = 0;
-  std::string source;  // weights: the checkpoint tensor (F32 in the file)
+// test_plan.h's tensor (source_tensor: the checkpoint tensor, F32 in the
+// file) with the memory-tiering fields.
+struct TieredTensor : TestTensor {
   int32_t stream_unit = -1;
   uint64_t slot_offset = 0;
 };
