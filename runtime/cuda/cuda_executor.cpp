@@ -17,6 +17,7 @@
 #include "runtime/cuda/host_staged_communicator.h"
 #include "runtime/cuda/step_profile.h"
 #include "runtime/cuda/weight_upload.h"
+#include "runtime/exec/weight_source.h"
 #include "runtime/support/dtype.h"
 #include "runtime/support/status_macros.h"
 #if BLOOM_HAVE_NCCL
@@ -266,7 +267,7 @@ absl::Status CudaExecutor::Initialize(const ExecutorOptions& options) {
                                  "scratch (GEMM workspace, conversions, split-K partials)"));
   BLOOM_RETURN_IF_ERROR(dispatch_.SetScratch(scratch_.data()));
 
-  const std::string dir = options.checkpoint_dir.empty() ? p.checkpoint_dir()->str() : options.checkpoint_dir;
+  const std::string dir = WeightsDirectory(p, options.checkpoint_dir);
   std::function<void(size_t, size_t)> progress = options.on_weight_loaded;
   if (!progress && isatty(STDERR_FILENO)) progress = DrawProgress;
   BLOOM_RETURN_IF_ERROR(

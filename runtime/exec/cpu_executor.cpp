@@ -116,8 +116,7 @@ absl::StatusOr<std::vector<float>> CpuExecutor::ReadWeight(
 
 absl::Status CpuExecutor::LoadWeights(const ExecutorOptions& options) {
   const plan::Plan& p = plan();
-  const std::string dir =
-      options.checkpoint_dir.empty() ? p.checkpoint_dir()->str() : options.checkpoint_dir;
+  const std::string dir = WeightsDirectory(p, options.checkpoint_dir);
   // Each file the plan names is opened (mapped) once, and only those: a
   // rank of a pre-sharded plan opens its own rank<R>.safetensors alone, and
   // a rank of a sliced plan maps the checkpoint's shards but reads only its

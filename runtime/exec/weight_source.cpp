@@ -22,6 +22,10 @@ std::optional<DType> ToRuntimeDType(plan::DType dtype) {
   return std::nullopt;
 }
 
+std::string WeightsDirectory(const plan::Plan& plan, const std::string& checkpoint_dir) {
+  return checkpoint_dir.empty() ? plan.checkpoint_dir()->str() : checkpoint_dir;
+}
+
 absl::StatusOr<StoredWeight> FindStoredWeight(const plan::Tensor& tensor, const std::string& dir,
                                               WeightFiles& files) {
   const auto* source = tensor.source();
@@ -66,7 +70,9 @@ absl::StatusOr<StoredWeight> FindStoredWeight(const plan::Tensor& tensor, const 
   return weight;
 }
 
-std::optional<uint64_t> GeneratedWeightsSeed(const plan::Plan& plan, const std::string& dir) {
+std::optional<uint64_t> GeneratedWeightsSeed(const plan::Plan& plan,
+                                             const std::string& checkpoint_dir) {
+  const std::string dir = WeightsDirectory(plan, checkpoint_dir);
   std::set<std::string> names;
   for (const plan::Tensor* tensor : *plan.tensors()) {
     if (tensor->kind() == plan::TensorKind::Weight && tensor->source() != nullptr) {

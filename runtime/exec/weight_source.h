@@ -34,6 +34,11 @@ struct StoredWeight {
   absl::Span<const uint8_t> data;
 };
 
+// Where the plan's weight files are looked up: `checkpoint_dir` (a
+// --checkpoint-dir flag), or when that is empty the directory the plan was
+// compiled against.
+std::string WeightsDirectory(const plan::Plan& plan, const std::string& checkpoint_dir);
+
 // Opens (once) the file that weight `tensor`'s WeightSource names under
 // `dir` and finds its tensor. The stored dtype must be the one the plan
 // recorded, and the stored shape the plan's, except along a slice's
@@ -45,9 +50,11 @@ absl::StatusOr<StoredWeight> FindStoredWeight(const plan::Tensor& tensor, const 
 // The seed of the generated weights the plan's files describe
 // (runtime/checkpoint/generated_weights.h), or nullopt when they store
 // their values: a run says where its weights came from. Reads the headers
-// of the files the plan's weights name under `dir`; a file that cannot be
+// of the files the plan's weights name under WeightsDirectory(plan,
+// checkpoint_dir); a file that cannot be
 // opened is passed over (the executor's load reports it, or never needs
 // it, as for weights streamed from the plan's disk units).
-std::optional<uint64_t> GeneratedWeightsSeed(const plan::Plan& plan, const std::string& dir);
+std::optional<uint64_t> GeneratedWeightsSeed(const plan::Plan& plan,
+                                             const std::string& checkpoint_dir);
 
 }  // namespace bloom

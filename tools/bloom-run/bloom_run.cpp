@@ -21,6 +21,7 @@
 #include "runtime/comm/launcher_env.h"
 #include "runtime/exec/scheduler.h"
 #include "runtime/exec/text_stream.h"
+#include "runtime/exec/weight_source.h"
 #include "runtime/support/npy.h"
 #include "tools/bloom-run/bench.h"
 #include "tools/bloom-run/probe.h"
@@ -58,8 +59,7 @@ PlanFacts FactsOf(const LoadedPlan& loaded, const RunFlags& flags) {
   facts.vocab = p.tensors()->Get(TensorWithRole(p, plan::TensorRole::Logits))->shape()->Get(1);
   facts.max_seq_len = p.limits()->max_seq_len();
   facts.eos_token_id = p.eos_token_id();
-  facts.checkpoint_dir =
-      flags.checkpoint_dir.empty() ? p.checkpoint_dir()->str() : flags.checkpoint_dir;
+  facts.checkpoint_dir = WeightsDirectory(p, flags.checkpoint_dir);
   return facts;
 }
 

@@ -58,8 +58,7 @@ absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan pla
   options.checkpoint_dir = checkpoint_dir;
   if (progress) options.on_weight_loaded = DrawProgress;
   Backend result;
-  result.generated_weights_seed = GeneratedWeightsSeed(
-      plan.plan(), checkpoint_dir.empty() ? plan.plan().checkpoint_dir()->str() : checkpoint_dir);
+  result.generated_weights_seed = GeneratedWeightsSeed(plan.plan(), checkpoint_dir);
   if (plan.plan().tp_size() > 1 || LaunchedByMpiLauncher()) {
     absl::StatusOr<std::unique_ptr<RankGroup>> group =
         OpenRankGroup(plan_dir, GroupOptions(backend, options));
