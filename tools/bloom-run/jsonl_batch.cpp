@@ -12,6 +12,16 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
+// A field name from the file as JSON ("..." with control characters
+// escaped, so the error stays one line), cut after 100 characters.
+std::string Quoted(const std::string& key) {
+  constexpr size_t kMaxShown = 100;
+  std::string shown = json(key.substr(0, kMaxShown)).dump(-1, ' ', false,
+                                                          json::error_handler_t::replace);
+  if (key.size() > kMaxShown) shown += "...";
+  return shown;
+}
+
 // Reads one request object's fields into `item`; errors are the problem
 // only (the caller adds FILE:LINE).
 absl::Status ReadRequest(const json& object, const GenerationDefaults& defaults, BatchItem& item) {
@@ -123,7 +133,7 @@ absl::Status ReadRequest(const json& object, const GenerationDefaults& defaults,
       st = boolean(key, v, &ignore);
       stop_at_eos = !ignore;
     } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown field \"", key, "\""));
+      return absl::InvalidArgumentError(absl::StrCat("unknown field ", Quoted(key)));
     }
     if (!st.ok()) return st;
   }

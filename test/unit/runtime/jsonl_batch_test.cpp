@@ -89,6 +89,11 @@ TEST_F(JsonlBatchTest, ErrorsNameFileAndLine) {
   EXPECT_EQ(error_of("\n\n"), path_ + ": no requests in the file");
   EXPECT_EQ(error_of("{\"tokens\": [1], \"seed\": -1}\n"),
             path_ + ":1: \"seed\" must be in [0, 9223372036854775807], got -1");
+  // A field name is shown escaped, so the error stays one line (found by
+  // jsonl_requests_fuzzer), and cut when long.
+  EXPECT_EQ(error_of("{\"tokens\": [1], \"a\\nb\": 2}\n"), path_ + ":1: unknown field \"a\\nb\"");
+  EXPECT_EQ(error_of("{\"tokens\": [1], \"" + std::string(150, 'x') + "\": 2}\n"),
+            path_ + ":1: unknown field \"" + std::string(100, 'x') + "\"...");
 }
 
 }  // namespace
