@@ -1,4 +1,4 @@
-// The CUDA backend's ranks for RankGroup (runtime/exec/rank_group.h): a
+// The CUDA backend's ranks for RankGroup (runtime/parallel/rank_group.h): a
 // CudaExecutor per rank, each on its own GPU, joined by NCCL.
 //
 // Device choice: rank r of a host's L ranks (threads of one process, or
@@ -10,7 +10,7 @@
 // CUDA graphs). BLOOM_CUDA_COLLECTIVES=nccl|host overrides the choice.
 #pragma once
 
-#include "runtime/exec/rank_group.h"
+#include "runtime/parallel/rank_group.h"
 
 namespace bloom {
 

@@ -8,7 +8,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/checkpoint/safetensors.h"
-#include "runtime/exec/cpu_executor.h"
 #include "runtime/exec/weight_source.h"
 #include "runtime/cuda/cuda_status.h"
 #include "runtime/cuda/device_buffer.h"

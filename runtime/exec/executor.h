@@ -2,7 +2,7 @@
 // memory on some device (weights, the activation arena, the paged KV
 // cache's pools) and runs the plan's step function over a packed batch; the
 // generator, bloom-run and tests talk to this interface only. Backends:
-// CpuExecutor (runtime/exec/cpu_executor.h, the reference) and, where CUDA
+// CpuExecutor (runtime/cpu/cpu_executor.h, the reference) and, where CUDA
 // is built, the CUDA executor. None has model-specific code: which kernels
 // run, on which tensors, in which order, is what the plan says (DESIGN.md,
 // decision 0).
@@ -81,7 +81,7 @@ class StepExecutor {
   // backend) that streams nothing.
   virtual WeightStreamStats weight_stream_totals() const { return {}; }
 
-  // A tensor-parallel rank's step (runtime/exec/rank_group.h): runs `batch`
+  // A tensor-parallel rank's step (runtime/parallel/rank_group.h): runs `batch`
   // with the leader's block tables (max_sequences × max_blocks_per_sequence
   // entries) instead of this executor's own KvCache bookkeeping. The leader
   // has checked the batch. Unimplemented unless the backend supports

@@ -1,5 +1,5 @@
 // libFuzzer target: bloom-run's --input JSONL requests
-// (tools/bloom-run/jsonl_batch.h) on arbitrary text, then their preparation
+// (runtime/serve/jsonl_batch.h) on arbitrary text, then their preparation
 // for a plan (token ids inside the vocabulary, min_length, the fit to
 // max_seq_len, with and without truncation). Beyond "no crash, no
 // sanitizer report", it checks the promises: a rejection is one line
@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "tools/bloom-run/jsonl_batch.h"
+#include "runtime/serve/jsonl_batch.h"
 
 namespace {
 
@@ -26,9 +26,9 @@ bool OneLineNamingTheFile(const absl::Status& status) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  bloom::run::GenerationDefaults defaults;
+  bloom::serve::GenerationDefaults defaults;
   defaults.max_new_tokens = 8;
-  auto items = bloom::run::ParseJsonlRequests(text, "fuzz.jsonl", defaults);
+  auto items = bloom::serve::ParseJsonlRequests(text, "fuzz.jsonl", defaults);
   if (!items.ok()) {
     // "fuzz.jsonl: no requests in the file" has no line number.
     const absl::string_view message = items.status().message();
@@ -39,15 +39,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   // Text prompts and stop strings need a tokenizer; without one, only
   // token-id requests are prepared (bloom-run refuses the others first).
-  if (bloom::run::NeedsTokenizer(*items)) return 0;
+  if (bloom::serve::NeedsTokenizer(*items)) return 0;
   const bool truncate = size % 2 == 0;
-  absl::Status prepared = bloom::run::PrepareRequests(*items, "fuzz.jsonl", nullptr, kVocab,
+  absl::Status prepared = bloom::serve::PrepareRequests(*items, "fuzz.jsonl", nullptr, kVocab,
                                                       kMaxSeqLen, /*eos_token_id=*/2, truncate);
   if (!prepared.ok()) {
     if (!OneLineNamingTheFile(prepared)) __builtin_trap();
     return 0;
   }
-  for (const bloom::run::BatchItem& item : *items) {
+  for (const bloom::serve::BatchItem& item : *items) {
     const auto& r = item.request;
     if (r.prompt.empty() || r.max_new_tokens < 1 || r.min_new_tokens < 0 ||
         r.min_new_tokens > r.max_new_tokens) {

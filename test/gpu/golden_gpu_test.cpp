@@ -22,7 +22,7 @@
 #include <cstdlib>
 
 #include "runtime/cuda/cuda_executor.h"
-#include "runtime/exec/generator.h"
+#include "test/support/generator.h"
 #include "test/gpu/golden_case.h"
 #include "test/gpu/gpu_test_util.h"
 

@@ -20,7 +20,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/cuda/cuda_executor.h"
-#include "runtime/exec/generator.h"
+#include "test/support/generator.h"
 #include "test/gpu/golden_case.h"
 #include "test/gpu/gpu_test_util.h"
 

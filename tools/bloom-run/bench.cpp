@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
-#include "runtime/exec/scheduler.h"
+#include "runtime/serve/scheduler.h"
 #include "runtime/support/status_macros.h"
 
 namespace bloom::run {
@@ -54,7 +54,7 @@ absl::Status CheckBenchFits(const plan::Plan& plan, const RunFlags& flags) {
   return absl::OkStatus();
 }
 
-absl::Status RunBench(const Backend& backend, const RunFlags& flags, double load_ms) {
+absl::Status RunBench(const serve::Backend& backend, const RunFlags& flags, double load_ms) {
   StepExecutor& executor = *backend.executor;
   BLOOM_RETURN_IF_ERROR(CheckBenchFits(executor.plan(), flags));
   const std::vector<GenerationRequest> requests = RandomRequests(flags, executor.vocab_size());

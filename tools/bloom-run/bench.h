@@ -15,7 +15,7 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "tools/bloom-run/executor_factory.h"
+#include "runtime/serve/executor_factory.h"
 #include "tools/bloom-run/run_flags.h"
 
 namespace bloom::run {
@@ -25,6 +25,6 @@ namespace bloom::run {
 absl::Status CheckBenchFits(const plan::Plan& plan, const RunFlags& flags);
 
 // Runs the benchmark; `load_ms` is the time the plan and weights took.
-absl::Status RunBench(const Backend& backend, const RunFlags& flags, double load_ms);
+absl::Status RunBench(const serve::Backend& backend, const RunFlags& flags, double load_ms);
 
 }  // namespace bloom::run

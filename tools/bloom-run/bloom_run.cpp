@@ -18,16 +18,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "runtime/comm/launcher_env.h"
-#include "runtime/exec/scheduler.h"
-#include "runtime/exec/text_stream.h"
+#include "runtime/parallel/launcher_env.h"
+#include "runtime/serve/scheduler.h"
+#include "runtime/serve/text_stream.h"
 #include "runtime/exec/weight_source.h"
 #include "runtime/support/npy.h"
 #include "tools/bloom-run/bench.h"
 #include "tools/bloom-run/probe.h"
-#include "tools/bloom-run/executor_factory.h"
-#include "tools/bloom-run/jsonl_batch.h"
-#include "tools/bloom-run/prompts.h"
+#include "runtime/serve/executor_factory.h"
+#include "runtime/serve/jsonl_batch.h"
+#include "runtime/serve/prompts.h"
 #include "tools/bloom-run/run_flags.h"
 
 namespace bloom::run {
@@ -63,9 +63,9 @@ PlanFacts FactsOf(const LoadedPlan& loaded, const RunFlags& flags) {
   return facts;
 }
 
-absl::StatusOr<Backend> Load(const RunFlags& flags, LoadedPlan plan) {
-  absl::StatusOr<Backend> backend =
-      CreateBackend(flags.backend, std::move(plan), flags.plan_dir, flags.checkpoint_dir,
+absl::StatusOr<serve::Backend> Load(const RunFlags& flags, LoadedPlan plan) {
+  absl::StatusOr<serve::Backend> backend =
+      serve::CreateBackend(flags.backend, std::move(plan), flags.plan_dir, flags.checkpoint_dir,
                     /*progress=*/::isatty(STDERR_FILENO) != 0);
   if (backend.ok() && backend->generated_weights_seed) {
     // Random weights must never pass for a model's: say so on every run.
@@ -77,7 +77,7 @@ absl::StatusOr<Backend> Load(const RunFlags& flags, LoadedPlan plan) {
   return backend;
 }
 
-SchedulerOptions SchedulingOf(const Backend& backend) {
+SchedulerOptions SchedulingOf(const serve::Backend& backend) {
   SchedulerOptions options;
   options.greedy_step = backend.greedy_step;
   return options;
@@ -127,16 +127,16 @@ int FinishSingleRun(const RunFlags& flags, double load_ms, const GenerationOutco
 int RunTokens(const RunFlags& flags, LoadedPlan plan) {
   const PlanFacts facts = FactsOf(plan, flags);
   GenerationRequest request = SingleRequest(flags, facts);
-  absl::StatusOr<std::vector<int32_t>> prompt = ParseTokenList(flags.tokens, facts.vocab);
+  absl::StatusOr<std::vector<int32_t>> prompt = serve::ParseTokenList(flags.tokens, facts.vocab);
   if (!prompt.ok()) return Fail(kExitUsage, prompt.status());
   request.prompt = *std::move(prompt);
-  if (absl::Status s = FitPrompt(request.prompt, request.max_new_tokens, facts.max_seq_len,
+  if (absl::Status s = serve::FitPrompt(request.prompt, request.max_new_tokens, facts.max_seq_len,
                                  flags.truncate, "--tokens");
       !s.ok()) {
     return Fail(kExitUsage, s);
   }
   const Clock::time_point load_start = Clock::now();
-  absl::StatusOr<Backend> backend = Load(flags, std::move(plan));
+  absl::StatusOr<serve::Backend> backend = Load(flags, std::move(plan));
   if (!backend.ok()) return Fail(kExitFailure, backend.status());
   const double load_ms = MsSince(load_start);
   absl::StatusOr<std::vector<GenerationOutcome>> outcomes =
@@ -152,7 +152,7 @@ int RunTokens(const RunFlags& flags, LoadedPlan plan) {
 int RunText(const RunFlags& flags, LoadedPlan plan) {
   const PlanFacts facts = FactsOf(plan, flags);
   absl::StatusOr<Tokenizer> tokenizer =
-      LoadTokenizer(flags.tokenizer, flags.plan_dir, facts.checkpoint_dir);
+      serve::LoadTokenizer(flags.tokenizer, flags.plan_dir, facts.checkpoint_dir);
   if (!tokenizer.ok()) return Fail(kExitFailure, tokenizer.status());
 
   std::string text = flags.prompt, label = "--prompt";
@@ -161,7 +161,7 @@ int RunText(const RunFlags& flags, LoadedPlan plan) {
     if (flags.prompt_file.empty() && ::isatty(STDIN_FILENO)) {
       std::fprintf(stderr, "bloom-run: reading the prompt from stdin (end it with Ctrl-D)\n");
     }
-    absl::StatusOr<std::string> read = ReadAll(flags.prompt_file);
+    absl::StatusOr<std::string> read = serve::ReadAll(flags.prompt_file);
     if (!read.ok()) return Fail(kExitUsage, read.status());
     text = *std::move(read);
     // Editors end files with a newline that is not part of the prompt.
@@ -181,14 +181,14 @@ int RunText(const RunFlags& flags, LoadedPlan plan) {
 
   GenerationRequest request = SingleRequest(flags, facts);
   request.prompt = *std::move(ids);
-  if (absl::Status s = FitPrompt(request.prompt, request.max_new_tokens, facts.max_seq_len,
+  if (absl::Status s = serve::FitPrompt(request.prompt, request.max_new_tokens, facts.max_seq_len,
                                  flags.truncate, label);
       !s.ok()) {
     return Fail(kExitUsage, s);
   }
 
   const Clock::time_point load_start = Clock::now();
-  absl::StatusOr<Backend> backend = Load(flags, std::move(plan));
+  absl::StatusOr<serve::Backend> backend = Load(flags, std::move(plan));
   if (!backend.ok()) return Fail(kExitFailure, backend.status());
   const double load_ms = MsSince(load_start);
 
@@ -227,18 +227,18 @@ int RunText(const RunFlags& flags, LoadedPlan plan) {
 // --input=FILE.jsonl: every request in one batch; results in input order.
 int RunBatch(const RunFlags& flags, LoadedPlan plan) {
   const PlanFacts facts = FactsOf(plan, flags);
-  absl::StatusOr<std::vector<BatchItem>> items = ReadJsonlRequests(flags.input, flags.generation);
+  absl::StatusOr<std::vector<serve::BatchItem>> items = serve::ReadJsonlRequests(flags.input, flags.generation);
   if (!items.ok()) return Fail(kExitUsage, items.status());
   // Text results need the tokenizer when there is one; text prompts and
   // stop strings cannot do without it.
   absl::StatusOr<Tokenizer> tokenizer = absl::NotFoundError("no tokenizer");
-  if (FindTokenizer(flags.tokenizer, flags.plan_dir, facts.checkpoint_dir) ||
-      NeedsTokenizer(*items)) {
-    tokenizer = LoadTokenizer(flags.tokenizer, flags.plan_dir, facts.checkpoint_dir);
+  if (serve::FindTokenizer(flags.tokenizer, flags.plan_dir, facts.checkpoint_dir) ||
+      serve::NeedsTokenizer(*items)) {
+    tokenizer = serve::LoadTokenizer(flags.tokenizer, flags.plan_dir, facts.checkpoint_dir);
     if (!tokenizer.ok()) return Fail(kExitFailure, tokenizer.status());
   }
   const Tokenizer* tok = tokenizer.ok() ? &*tokenizer : nullptr;
-  if (absl::Status s = PrepareRequests(*items, flags.input, tok, facts.vocab, facts.max_seq_len,
+  if (absl::Status s = serve::PrepareRequests(*items, flags.input, tok, facts.vocab, facts.max_seq_len,
                                        facts.eos_token_id, flags.truncate);
       !s.ok()) {
     return Fail(kExitUsage, s);
@@ -252,7 +252,7 @@ int RunBatch(const RunFlags& flags, LoadedPlan plan) {
     }
   }
 
-  absl::StatusOr<Backend> backend = Load(flags, std::move(plan));
+  absl::StatusOr<serve::Backend> backend = Load(flags, std::move(plan));
   if (!backend.ok()) return Fail(kExitFailure, backend.status());
 
   std::vector<std::unique_ptr<TextStream>> streams(items->size());
@@ -278,7 +278,7 @@ int RunBatch(const RunFlags& flags, LoadedPlan plan) {
       streams[i]->Finish();
       text = &streams[i]->text();
     }
-    const std::string line = ResultLine(i, (*items)[i], (*outcomes)[i], text) + "\n";
+    const std::string line = serve::ResultLine(i, (*items)[i], (*outcomes)[i], text) + "\n";
     std::fwrite(line.data(), 1, line.size(), out);
   }
   const bool write_failed = std::fflush(out) != 0 || std::ferror(out);
@@ -293,7 +293,7 @@ int RunBatch(const RunFlags& flags, LoadedPlan plan) {
 int RunBenchMode(const RunFlags& flags, LoadedPlan plan) {
   if (absl::Status s = CheckBenchFits(plan.plan(), flags); !s.ok()) return Fail(kExitUsage, s);
   const Clock::time_point load_start = Clock::now();
-  absl::StatusOr<Backend> backend = Load(flags, std::move(plan));
+  absl::StatusOr<serve::Backend> backend = Load(flags, std::move(plan));
   if (!backend.ok()) return Fail(kExitFailure, backend.status());
   if (absl::Status s = RunBench(*backend, flags, MsSince(load_start)); !s.ok()) {
     return Fail(kExitFailure, s);
@@ -311,12 +311,12 @@ int Main(int argc, char** argv) {
   if (cl.GetBool("probe")) return RunProbe(cl);
   absl::StatusOr<RunFlags> flags = ReadRunFlags(cl);
   if (!flags.ok()) return Fail(kExitUsage, flags.status());
-  if (absl::Status s = CheckBackendAvailable(flags->backend); !s.ok()) return Fail(kExitUsage, s);
+  if (absl::Status s = serve::CheckBackendAvailable(flags->backend); !s.ok()) return Fail(kExitUsage, s);
 
   // Under mpirun, ranks other than 0 only follow rank 0's steps; they read
   // no prompt and print nothing.
   if (LaunchedByMpiLauncher() && MpiLauncherRank() != 0) {
-    return RunMpiFollower(flags->backend, flags->plan_dir, flags->checkpoint_dir);
+    return serve::RunMpiFollower(flags->backend, flags->plan_dir, flags->checkpoint_dir);
   }
   // Rank 0's plan: for a tensor-parallel directory it has the full
   // vocabulary (its logits are all-gathered) and the shared limits.

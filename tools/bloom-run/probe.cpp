@@ -9,7 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "nlohmann/json.hpp"
 #include "runtime/exec/link_probe.h"
-#include "tools/bloom-run/executor_factory.h"
+#include "runtime/serve/executor_factory.h"
 #ifdef BLOOM_HAVE_CUDA
 #include "runtime/cuda/device_probe.h"
 #endif
@@ -37,7 +37,7 @@ int RunProbe(const tools::CommandLine& cl) {
                 absl::InvalidArgumentError("--probe takes no PLAN_DIR: it measures the machine"));
   }
   const std::string backend = cl.GetString("backend");
-  if (absl::Status s = CheckBackendAvailable(backend); !s.ok()) return Fail(2, s);
+  if (absl::Status s = serve::CheckBackendAvailable(backend); !s.ok()) return Fail(2, s);
   const std::string disk_dir = cl.GetString("disk-dir");
   struct stat info {};
   if (!disk_dir.empty() && (stat(disk_dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))) {

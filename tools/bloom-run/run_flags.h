@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "runtime/exec/sampler.h"
+#include "runtime/serve/generation_defaults.h"
 #include "tools/common/command_line.h"
 
 namespace bloom::run {
@@ -25,17 +25,7 @@ enum class Mode {
   kBench,   // --bench: timing of random prompts
 };
 
-// Per-request generation settings; JSONL requests start from these.
-struct GenerationDefaults {
-  SamplingParams sampling;
-  // Whether --do-sample was given; if not, giving a warper flag
-  // (temperature, top-k, top-p, typical-p) turns sampling on.
-  bool do_sample_given = false;
-  int32_t max_new_tokens = 16;
-  int32_t min_new_tokens = 0;
-  bool stop_at_eos = true;
-  std::vector<std::string> stop_strings;
-};
+using serve::GenerationDefaults;
 
 struct RunFlags {
   std::string plan_dir;

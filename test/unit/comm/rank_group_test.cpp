@@ -17,8 +17,9 @@
 #include <mutex>
 
 #include "runtime/checkpoint/tensor_slice.h"
-#include "runtime/exec/cpu_executor.h"
-#include "runtime/exec/rank_group.h"
+#include "runtime/cpu/cpu_executor.h"
+#include "runtime/cpu/cpu_rank_executor.h"
+#include "runtime/parallel/rank_group.h"
 #include "runtime/plan/plan_loader.h"
 #include "runtime/plan/plan_version.h"
 #include "runtime/support/status_macros.h"
@@ -58,6 +59,7 @@ class RankGroupTest : public ::testing::Test {
   }
   static RankGroupOptions Options() {
     RankGroupOptions options;
+    options.make_executor = CpuRankExecutors();
     // Long: a failure must end steps through the poison, not the timeout.
     options.collective_timeout = absl::Seconds(60);
     return options;

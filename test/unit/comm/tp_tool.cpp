@@ -19,7 +19,8 @@
 #include <fstream>
 #include <string>
 
-#include "runtime/exec/rank_group.h"
+#include "runtime/cpu/cpu_rank_executor.h"
+#include "runtime/parallel/rank_group.h"
 #include "test/unit/comm/tp_test_model.h"
 
 namespace {
@@ -67,6 +68,7 @@ int Make(const std::string& dir) {
 int Run(const std::string& plan_dir, const std::string& out_path, bool bad_first_token) {
   bloom::RankGroupOptions options;
   options.collective_timeout = absl::Seconds(30);
+  options.make_executor = bloom::CpuRankExecutors();
   auto group = bloom::OpenRankGroup(plan_dir, options);
   if (!group.ok()) return Fail(std::string(group.status().message()));
   if (!(*group)->is_leader()) {

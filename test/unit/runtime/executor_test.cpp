@@ -8,7 +8,7 @@
 #include <fstream>
 #include <random>
 
-#include "runtime/exec/cpu_executor.h"
+#include "runtime/cpu/cpu_executor.h"
 #include "runtime/plan/plan_version.h"
 #include "runtime/support/dtype.h"
 #include "test/unit/runtime/test_plan.h"

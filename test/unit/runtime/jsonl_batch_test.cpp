@@ -1,8 +1,8 @@
-// Tests bloom-run's JSONL request reading (tools/bloom-run/jsonl_batch.*):
+// Tests bloom-run's JSONL request reading (runtime/serve/jsonl_batch.*):
 // the inference server's field names map onto generation settings as
 // documented in docs/cli.md, in particular min_length, which transformers
 // counts over prompt + generated tokens.
-#include "tools/bloom-run/jsonl_batch.h"
+#include "runtime/serve/jsonl_batch.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 
 #include "test/unit/checkpoint/safetensors_writer.h"
 
-namespace bloom::run {
+namespace bloom::serve {
 namespace {
 
 class JsonlBatchTest : public ::testing::Test {
@@ -97,4 +97,4 @@ TEST_F(JsonlBatchTest, ErrorsNameFileAndLine) {
 }
 
 }  // namespace
-}  // namespace bloom::run
+}  // namespace bloom::serve

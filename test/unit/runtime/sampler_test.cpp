@@ -1,7 +1,7 @@
 // Tests each sampling transform against distributions worked out by hand
 // (the arithmetic is in the comments), the order in which HF applies them,
 // seeded reproducibility, and the draw's frequencies.
-#include "runtime/exec/sampler.h"
+#include "runtime/serve/sampler.h"
 
 #include <gtest/gtest.h>
 

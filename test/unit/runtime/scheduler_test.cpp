@@ -3,14 +3,14 @@
 // so any slip in positions, slots, chunking or KV bookkeeping changes the
 // output. References: a naive greedy loop over the same logit function, and
 // the single-sequence generator (GenerateGreedy) run on each prompt alone.
-#include "runtime/exec/scheduler.h"
+#include "runtime/serve/scheduler.h"
 
 #include <gtest/gtest.h>
 
 #include <map>
 #include <random>
 
-#include "runtime/exec/generator.h"
+#include "test/support/generator.h"
 #include "runtime/plan/plan_loader.h"
 #include "test/unit/runtime/test_plan.h"
 

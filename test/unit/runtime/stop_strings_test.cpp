@@ -2,13 +2,13 @@
 // whole-text reference on random chunkings, and TextStream on the embedded
 // tiny BLOOM tokenizer with stop strings that span token boundaries and
 // split UTF-8 characters.
-#include "runtime/exec/stop_strings.h"
+#include "runtime/serve/stop_strings.h"
 
 #include <gtest/gtest.h>
 
 #include <random>
 
-#include "runtime/exec/text_stream.h"
+#include "runtime/serve/text_stream.h"
 
 namespace bloom {
 namespace {

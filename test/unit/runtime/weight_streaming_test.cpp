@@ -13,7 +13,7 @@
 #include <cstring>
 #include <fstream>
 
-#include "runtime/exec/cpu_executor.h"
+#include "runtime/cpu/cpu_executor.h"
 #include "test/unit/runtime/tiered_test_plan.h"
 
 namespace bloom {

@@ -18,11 +18,11 @@
 
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
-#include "runtime/exec/scheduler.h"
+#include "runtime/serve/scheduler.h"
 #include "runtime/tokenizer/tokenizer.h"
-#include "tools/bloom-run/run_flags.h"
+#include "runtime/serve/generation_defaults.h"
 
-namespace bloom::run {
+namespace bloom::serve {
 
 struct BatchItem {
   int64_t line = 0;           // 1-based line in the file
@@ -60,4 +60,4 @@ absl::Status PrepareRequests(std::vector<BatchItem>& items, const std::string& p
 std::string ResultLine(size_t index, const BatchItem& item, const GenerationOutcome& outcome,
                        const std::string* text);
 
-}  // namespace bloom::run
+}  // namespace bloom::serve

@@ -1,4 +1,4 @@
-#include "runtime/exec/scheduler.h"
+#include "runtime/serve/scheduler.h"
 
 #include <algorithm>
 #include <chrono>

@@ -20,7 +20,7 @@
 #include "runtime/checkpoint/checkpoint.h"
 #include "runtime/checkpoint/safetensors.h"
 #include "runtime/comm/communicator.h"
-#include "runtime/exec/cpu_dispatch.h"
+#include "runtime/cpu/cpu_dispatch.h"
 #include "runtime/exec/executor.h"
 #include "runtime/exec/weight_streamer.h"
 #include "runtime/plan/plan_loader.h"

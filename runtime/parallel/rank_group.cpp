@@ -1,4 +1,4 @@
-#include "runtime/exec/rank_group.h"
+#include "runtime/parallel/rank_group.h"
 
 #include <sys/stat.h>
 
@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "runtime/comm/agree_on_status.h"
-#include "runtime/comm/launcher_env.h"
+#include "runtime/parallel/launcher_env.h"
 #include "runtime/comm/thread_communicator.h"
 #include "runtime/plan/plan_version.h"
 #include "runtime/support/status_macros.h"
@@ -128,15 +128,6 @@ constexpr int kHeaderInts = 4;  // command, T, R, block-table entries
 
 }  // namespace
 
-RankExecutorFactory CpuRankExecutors() {
-  return [](LoadedPlan plan, const ExecutorOptions& options, Communicator& host_comm,
-            const RankPlacement&) -> absl::StatusOr<std::unique_ptr<StepExecutor>> {
-    BLOOM_ASSIGN_OR_RETURN(std::unique_ptr<CpuExecutor> cpu,
-                           CpuExecutor::Create(std::move(plan), options, &host_comm));
-    return std::unique_ptr<StepExecutor>(std::move(cpu));
-  };
-}
-
 absl::StatusOr<std::unique_ptr<RankGroup>> RankGroup::CreateThreaded(const std::string& plan_dir,
                                                                      const RankGroupOptions& options) {
   std::unique_ptr<RankGroup> group(new RankGroup());
@@ -158,8 +149,9 @@ absl::StatusOr<std::unique_ptr<RankGroup>> RankGroup::CreateThreaded(const std::
   }
   group->executors_.resize(n);
   for (int r = 0; r < n; ++r) group->workers_.push_back(std::make_unique<RankWorker>());
-  const RankExecutorFactory make_executor =
-      options.make_executor ? options.make_executor : CpuRankExecutors();
+  if (!options.make_executor)
+    return absl::InvalidArgumentError("RankGroupOptions::make_executor is not set");
+  const RankExecutorFactory& make_executor = options.make_executor;
 
   // Ranks load their plans and weights in parallel. Loading involves no
   // collective, so a failed rank cannot leave the others waiting.
@@ -233,8 +225,9 @@ absl::StatusOr<std::unique_ptr<RankGroup>> RankGroup::CreateDistributed(
     if (c.rank() == 0) BLOOM_RETURN_IF_ERROR(CheckNoExtraRank(plan_dir, c.size()));
     ExecutorOptions rank_options = options.executor;
     if (c.rank() != 0) rank_options.on_weight_loaded = nullptr;
-    const RankExecutorFactory make_executor =
-        options.make_executor ? options.make_executor : CpuRankExecutors();
+    if (!options.make_executor)
+      return absl::InvalidArgumentError("RankGroupOptions::make_executor is not set");
+    const RankExecutorFactory& make_executor = options.make_executor;
     const RankPlacement placement{MpiLauncherLocalRank(), MpiLauncherLocalSize()};
     BLOOM_ASSIGN_OR_RETURN(group->executors_[0],
                            make_executor(std::move(plan), rank_options, c, placement));

@@ -1,4 +1,4 @@
-#include "runtime/exec/generator.h"
+#include "test/support/generator.h"
 
 #include <algorithm>
 #include <numeric>

@@ -1,4 +1,4 @@
-#include "runtime/exec/text_stream.h"
+#include "runtime/serve/text_stream.h"
 
 namespace bloom {
 

@@ -1,13 +1,13 @@
-#include "tools/bloom-run/jsonl_batch.h"
+#include "runtime/serve/jsonl_batch.h"
 
 #include <cmath>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "runtime/support/status_macros.h"
-#include "tools/bloom-run/prompts.h"
+#include "runtime/serve/prompts.h"
 
-namespace bloom::run {
+namespace bloom::serve {
 namespace {
 
 using json = nlohmann::ordered_json;
@@ -252,4 +252,4 @@ std::string ResultLine(size_t index, const BatchItem& item, const GenerationOutc
   return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-}  // namespace bloom::run
+}  // namespace bloom::serve

@@ -1,17 +1,18 @@
-#include "tools/bloom-run/executor_factory.h"
+#include "runtime/serve/executor_factory.h"
 
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
-#include "runtime/comm/launcher_env.h"
-#include "runtime/exec/cpu_executor.h"
+#include "runtime/parallel/launcher_env.h"
+#include "runtime/cpu/cpu_executor.h"
+#include "runtime/cpu/cpu_rank_executor.h"
 #include "runtime/exec/weight_source.h"
 #ifdef BLOOM_HAVE_CUDA
 #include "runtime/cuda/cuda_executor.h"
 #include "runtime/cuda/cuda_rank_executor.h"
 #endif
 
-namespace bloom::run {
+namespace bloom::serve {
 namespace {
 
 // "\rloading weights [########............] 12/30" on stderr, redrawn in
@@ -30,6 +31,7 @@ void DrawProgress(size_t done, size_t total) {
 RankGroupOptions GroupOptions(const std::string& backend, const ExecutorOptions& options) {
   RankGroupOptions group_options;
   group_options.executor = options;
+  group_options.make_executor = CpuRankExecutors();
 #ifdef BLOOM_HAVE_CUDA
   if (backend == "cuda") group_options.make_executor = CudaRankExecutors();
 #endif
@@ -99,4 +101,4 @@ int RunMpiFollower(const std::string& backend, const std::string& plan_dir,
   return (*group)->RunFollower().ok() ? 0 : 1;
 }
 
-}  // namespace bloom::run
+}  // namespace bloom::serve

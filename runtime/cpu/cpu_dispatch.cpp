@@ -1,4 +1,4 @@
-#include "runtime/exec/cpu_dispatch.h"
+#include "runtime/cpu/cpu_dispatch.h"
 
 #include <algorithm>
 #include <cstring>

@@ -10,11 +10,11 @@
 
 #include "absl/status/statusor.h"
 #include "runtime/exec/executor.h"
-#include "runtime/exec/rank_group.h"
-#include "runtime/exec/scheduler.h"
+#include "runtime/parallel/rank_group.h"
+#include "runtime/serve/scheduler.h"
 #include "runtime/plan/plan_loader.h"
 
-namespace bloom::run {
+namespace bloom::serve {
 
 // Whether this binary can run `backend` ("cpu" or "cuda"); the error is the
 // one line to print (a usage error).
@@ -50,4 +50,4 @@ absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan pla
 int RunMpiFollower(const std::string& backend, const std::string& plan_dir,
                    const std::string& checkpoint_dir);
 
-}  // namespace bloom::run
+}  // namespace bloom::serve

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/exec/stop_strings.h"
+#include "runtime/serve/stop_strings.h"
 #include "runtime/tokenizer/tokenizer.h"
 
 namespace bloom {

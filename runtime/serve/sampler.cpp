@@ -1,4 +1,4 @@
-#include "runtime/exec/sampler.h"
+#include "runtime/serve/sampler.h"
 
 #include <algorithm>
 #include <cmath>

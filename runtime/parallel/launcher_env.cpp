@@ -1,4 +1,4 @@
-#include "runtime/comm/launcher_env.h"
+#include "runtime/parallel/launcher_env.h"
 
 #include <algorithm>
 #include <cstdlib>

@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "runtime/tokenizer/tokenizer.h"
 
-namespace bloom::run {
+namespace bloom::serve {
 
 // The tokenizer.json to use: `flag` (a file, or a directory holding
 // tokenizer.json) when given, else PLAN_DIR/tokenizer.json, else
@@ -37,4 +37,4 @@ absl::StatusOr<std::vector<int32_t>> ParseTokenList(const std::string& text, int
 absl::Status FitPrompt(std::vector<int32_t>& prompt, int32_t max_new_tokens, int32_t max_seq_len,
                        bool truncate, const std::string& label);
 
-}  // namespace bloom::run
+}  // namespace bloom::serve

@@ -1,7 +1,7 @@
 // Runs a plan directory's tensor-parallel ranks together and presents them
 // as one StepExecutor (DESIGN.md, decision 6). Each rank's executor comes
-// from RankGroupOptions::make_executor: the CPU backend by default, the
-// CUDA backend's (runtime/cuda/cuda_rank_executor.h) with a GPU per rank.
+// from RankGroupOptions::make_executor: the CPU backend's
+// (runtime/cpu/cpu_rank_executor.h), or the CUDA backend's (runtime/cuda/cuda_rank_executor.h) with a GPU per rank.
 //
 // Two launch modes, one API:
 //   - Threaded (one process): an executor per rank, each stepped on its own
@@ -44,7 +44,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "runtime/comm/communicator.h"
-#include "runtime/exec/cpu_executor.h"
+#include "runtime/exec/executor.h"
+#include "runtime/plan/plan_loader.h"
 
 namespace bloom {
 
@@ -63,9 +64,6 @@ using RankExecutorFactory = std::function<absl::StatusOr<std::unique_ptr<StepExe
     LoadedPlan plan, const ExecutorOptions& options, Communicator& host_comm,
     const RankPlacement& placement)>;
 
-// The CPU backend's factory (CpuExecutor over the host communicator).
-RankExecutorFactory CpuRankExecutors();
-
 struct RankGroupOptions {
   // Every rank's executor options; on_weight_loaded is called by rank 0 only.
   ExecutorOptions executor;
@@ -75,7 +73,9 @@ struct RankGroupOptions {
   // Bounds every wait in a collective (threaded mode), so that a hung rank
   // ends in an error naming it rather than a hang.
   absl::Duration collective_timeout = absl::Minutes(5);
-  // Each rank's executor; empty means CpuRankExecutors().
+  // Each rank's executor (required): CpuRankExecutors()
+  // (runtime/cpu/cpu_rank_executor.h) or CudaRankExecutors()
+  // (runtime/cuda/cuda_rank_executor.h). The group knows no backend.
   RankExecutorFactory make_executor;
 };
 

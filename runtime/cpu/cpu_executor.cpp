@@ -1,4 +1,4 @@
-#include "runtime/exec/cpu_executor.h"
+#include "runtime/cpu/cpu_executor.h"
 
 #include <sys/resource.h>
 
@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/checkpoint/checkpoint.h"
-#include "runtime/exec/cpu_dispatch.h"
+#include "runtime/cpu/cpu_dispatch.h"
 #include "runtime/plan/plan_validator.h"
 #include "runtime/support/dtype.h"
 #include "runtime/exec/weight_source.h"

@@ -1,4 +1,4 @@
-#include "tools/bloom-run/prompts.h"
+#include "runtime/serve/prompts.h"
 
 #include <sys/stat.h>
 
@@ -13,7 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
-namespace bloom::run {
+namespace bloom::serve {
 namespace {
 
 bool IsFile(const std::string& path) {
@@ -108,4 +108,4 @@ absl::Status FitPrompt(std::vector<int32_t>& prompt, int32_t max_new_tokens, int
   return absl::OkStatus();
 }
 
-}  // namespace bloom::run
+}  // namespace bloom::serve

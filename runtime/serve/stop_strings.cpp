@@ -1,4 +1,4 @@
-#include "runtime/exec/stop_strings.h"
+#include "runtime/serve/stop_strings.h"
 
 #include <algorithm>
 

@@ -26,7 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "runtime/exec/executor.h"
-#include "runtime/exec/sampler.h"
+#include "runtime/serve/sampler.h"
 
 namespace bloom {
 
