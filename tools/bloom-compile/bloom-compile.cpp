@@ -4,7 +4,7 @@
 //                 [--emit=bloom|fuse|partition|precision|memory|plan] [--max-seq-len=N]
 //                 [--max-batch-tokens=N] [--max-sequences=N] [--max-logit-rows=N]
 //                 [--device-memory=BYTES] [--shapes-only]
-//                 [--tp=N [--tp-rank=R] [--tp-replicate-vocab]] [--pack-weights]
+//                 [--tp=N [--tp-rank=R] [--tp-replicate-vocab]] [--pp=1] [--pack-weights]
 //                 [--host-memory=BYTES] [--disk-dir=PATH] [--disk-budget=BYTES]
 //                 [--offload=host|disk] [--weight-slots=N] [--device-bandwidth=RATE]
 //                 [--h2d-bandwidth=RATE] [--disk-bandwidth=RATE]
@@ -13,8 +13,10 @@
 // fuse → assign-precision → plan-memory → lower (compiler/Pipeline.h) and
 // writes PLAN_DIR/plan.bplan, PLAN_DIR/plan.mlir and PLAN_DIR/report.json.
 // With --tp=N > 1 the pipeline runs once per rank with --bloom-partition-tp
-// after fusion and writes plan.rank<R>.bplan and plan.rank<R>.mlir for
-// every rank R, and one report.json with a device entry per rank.
+// after fusion (the mesh driver, compiler/CompileMesh.h) and writes
+// plan.rank<R>.bplan and plan.rank<R>.mlir for every rank R, and one
+// report.json with a device entry per rank. --pp (pipeline stages) is
+// accepted only as 1 until pipeline parallelism is built (issue 16).
 // --pack-weights also writes each rank's weights (its slices, in the plan's
 // storage types) to PLAN_DIR/rank<R>.safetensors (PLAN_DIR/weights.safetensors
 // at tp=1) and points the plan at them instead of the checkpoint.
@@ -31,9 +33,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "compiler/CompileMesh.h"
 #include "compiler/PlanEmitter.h"
-#include "tools/bloom-compile/pack_weights.h"
-#include "tools/bloom-compile/weight_units_file.h"
 #include "compiler/Pipeline.h"
 #include "compiler/Report.h"
 #include "dialects/Bloom/TensorNames.h"
@@ -55,6 +56,8 @@
 #include "models/bloom/graph/GraphBuilder.h"
 #include "models/bloom/graph/WeightResolver.h"
 #include "runtime/checkpoint/checkpoint.h"
+#include "tools/bloom-compile/pack_weights.h"
+#include "tools/bloom-compile/weight_units_file.h"
 
 namespace {
 
@@ -109,6 +112,9 @@ cl::opt<std::string> device_memory_flag(
     cl::value_desc("BYTES"), cl::cat(category));
 cl::opt<int64_t> tp_flag(
     "tp", cl::desc("Tensor-parallel ranks: write one plan per rank"),
+    cl::init(1), cl::cat(category));
+cl::opt<int64_t> pp_flag(
+    "pp", cl::desc("Pipeline stages (only 1 until pipeline parallelism is built: issue 16)"),
     cl::init(1), cl::cat(category));
 cl::opt<int64_t> tp_rank_flag(
     "tp-rank", cl::desc("With --emit: the rank whose IR to print (default 0)"),
@@ -452,56 +458,47 @@ int Run() {
   options.max_seq_len = max_seq_len_flag;
   options.max_sequences = max_sequences_flag;
   options.device_memory = device_memory;
-  options.tp_size = tp_flag;
   options.replicate_vocab = tp_replicate_vocab_flag;
   if (absl::Status tiering = TieringOptions(options); !tiering.ok()) {
     return Fail(std::string(tiering.message()));
   }
-  const std::string units_file = options.units_file;
-  const PipelineStage last = emit ? emit_flag.getValue() : PipelineStage::kPlan;
-
-  // One pipeline run per rank, each on its own copy of the imported graph
-  // (--emit: only the rank it prints).
-  std::vector<mlir::OwningOpRef<mlir::ModuleOp>> ranks;
-  const int64_t first_rank = emit ? tp_rank_flag.getValue() : 0;
-  const int64_t end_rank = emit ? first_rank + 1 : tp_flag.getValue();
-  for (int64_t rank = first_rank; rank < end_rank; ++rank) {
-    mlir::OwningOpRef<mlir::ModuleOp> copy = (**module).clone();
-    mlir::PassManager pm(&context);
-    if (mlir::failed(mlir::applyPassManagerCLOptions(pm))) return 1;
+  bloom::CompileMeshOptions mesh;
+  mesh.mesh.pp = pp_flag;
+  mesh.mesh.tp = tp_flag;
+  mesh.pipeline = options;
+  mesh.last = emit ? emit_flag.getValue() : PipelineStage::kPlan;
+  // --emit prints one rank's IR: only that position is compiled.
+  if (emit) mesh.only = bloom::MeshPosition{/*stage=*/0, /*tp_rank=*/tp_rank_flag};
+  mesh.configure = [&](mlir::PassManager& pm) {
+    if (mlir::failed(mlir::applyPassManagerCLOptions(pm))) return mlir::failure();
     pm.enableTiming(root_timing);
-    options.tp_rank = rank;
-    // One units file per rank: each rank streams its own slices.
-    if (tp_flag > 1) {
-      options.units_file =
-          llvm::StringRef(units_file).drop_back(4).str() + ".rank" + std::to_string(rank) + ".bin";
-    }
-    bloom::BuildPipeline(pm, options, last);
-    if (mlir::failed(pm.run(*copy))) return 1;
-    ranks.push_back(std::move(copy));
-  }
+    return mlir::success();
+  };
+  mlir::FailureOr<std::vector<bloom::MeshPlan>> plans = bloom::CompileMesh(**module, mesh);
+  if (mlir::failed(plans)) return 1;
   if (emit) {
-    (*ranks.front())->print(llvm::outs(), print_flags);
+    (*plans->front().module)->print(llvm::outs(), print_flags);
     llvm::outs() << "\n";
     return 0;
   }
   llvm::SmallVector<mlir::ModuleOp> rank_modules;
-  for (auto& rank : ranks) {
-    rank_modules.push_back(*rank);
+  for (bloom::MeshPlan& plan : *plans) {
+    mlir::ModuleOp rank = *plan.module;
+    rank_modules.push_back(rank);
     // Before packing, which repoints the weights at the packed file: the
     // units are read from the checkpoint's sources.
     if (!shapes_only_flag) {
-      absl::Status units = bloom::WriteWeightUnits(*rank, *checkpoint, output_flag.getValue());
+      absl::Status units = bloom::WriteWeightUnits(rank, *checkpoint, output_flag.getValue());
       if (!units.ok()) return Fail(std::string(units.message()));
     }
     if (pack_weights_flag) {
       absl::Status packed =
-          bloom::PackWeights(*rank, *checkpoint, output_flag.getValue());
+          bloom::PackWeights(rank, *checkpoint, output_flag.getValue());
       if (!packed.ok()) return Fail(std::string(packed.message()));
     }
     mlir::LogicalResult written =
-        shapes_only_flag ? bloom::WritePlanText(*rank, output_flag)
-                         : bloom::WritePlanDirectory(*rank, output_flag);
+        shapes_only_flag ? bloom::WritePlanText(rank, output_flag)
+                         : bloom::WritePlanDirectory(rank, output_flag);
     if (mlir::failed(written)) return 1;
   }
   if (mlir::failed(
