@@ -7,14 +7,16 @@
 # prepare (on the development machine, which has MLIR, Abseil, FlatBuffers):
 #   1. the CUDA runtime, the GPU tests and bloom-cuda-bench, runtime only,
 #      Abseil linked statically (benchmarks/gpu/cmake/absl) and cudart
-#      statically, into CARRY/bin (cuBLASLt stays the machine's shared one);
+#      statically, into CARRY/bin (cuBLASLt stays the machine's shared one),
+#      with scripts/gpu/carry_build.sh;
 #   2. the golden cases' plans, fp32 and bf16, with bloom-compile into
 #      CARRY/plans/<case>[.bf16];
 #   3. BLOOM-7b1-shaped plans (bf16) compiled against a layout-only replica
-#      of the synthetic checkpoint (sparse files here): CARRY/plans/7b1-decode
-#      (128 sequences of 32 + 100 tokens, a 4096-token prefill step) and
-#      CARRY/plans/7b1-prefill (one sequence of 2048+ positions), plus
-#      make-synthetic-checkpoint to write the real weights there.
+#      of the synthetic checkpoint (sparse files here), at the workload of
+#      benchmarks/gpu/workload.sh: CARRY/plans/7b1-decode (128 sequences of
+#      32 + 100 tokens, a 4096-token prefill step) and CARRY/plans/7b1-prefill
+#      (one sequence of 2048+ positions), plus make-synthetic-checkpoint to
+#      write the real weights there.
 # device (on the GPU machine, from the repository root):
 #   ldd and nvidia-smi; the op parity harness; the GPU goldens; then, unless
 #   SKIP_BENCH=1, the 7b1 weights and bloom-cuda-bench; with PROFILE=1 an
@@ -33,8 +35,9 @@
 #
 # Environment: CARRY (.carry/h7), BUILD (build/h7-carry), COMPILE (a
 # bloom-compile binary; default build/h7/bin/bloom-compile), JOBS (2), SRC
-# (the source tree to build, default this one: a clean snapshot helps when
-# other work in the tree is half-written), PLANS (a directory of plans
+# (the source tree whose binaries are built, default this one: a clean
+# snapshot helps when other work in the tree is half-written; see
+# scripts/gpu/carry_build.sh), PLANS (a directory of plans
 # compiled before, copied instead of compiling: the compiler is not needed
 # when only the runtime changed).
 set -euo pipefail
@@ -44,29 +47,19 @@ CARRY=${CARRY:-.carry/h7}
 MODE=${1:-}
 
 prepare() {
-  local build=${BUILD:-build/h7-carry} jobs=${JOBS:-2}
+  local build=${BUILD:-build/h7-carry}
   local compile=${COMPILE:-build/h7/bin/bloom-compile}
-  echo "== runtime + CUDA (static Abseil, static cudart) in $build"
-  cmake -S "${SRC:-$ROOT}" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBLOOM_ENABLE_COMPILER=OFF \
-    -DBLOOM_ENABLE_CUDA=ON -Dabsl_DIR="$ROOT/benchmarks/gpu/cmake/absl" >/dev/null
+  source benchmarks/gpu/workload.sh
   local targets=(cuda_op_parity_test cuda_attention_parity_test cuda_attention_work_test
                  cuda_golden_test cuda_tp_test cuda_tier_test nccl_communicator_test
                  bloom-cuda-bench make-synthetic-checkpoint)
-  ninja -C "$build" -j"$jobs" "${targets[@]}"
   rm -rf "$CARRY"
-  mkdir -p "$CARRY/bin" "$CARRY/plans"
-  for t in "${targets[@]}"; do
-    if [[ -f $build/test/bin/$t ]]; then cp "$build/test/bin/$t" "$CARRY/bin/"; else cp "$build/bin/$t" "$CARRY/bin/"; fi
-  done
-  strip "$CARRY"/bin/* 2>/dev/null || true
-  if ldd "$CARRY/bin/bloom-cuda-bench" | grep -qE "absl|libcudart"; then
-    echo "cuda_backend.sh: a carried binary still links Abseil or cudart dynamically" >&2
-    exit 1
-  fi
+  mkdir -p "$CARRY/plans"
+  BUILD=$build bash scripts/gpu/carry_build.sh "$CARRY/bin" "${targets[@]}"
 
   if [[ -n ${PLANS:-} ]]; then
     cp -r "$PLANS"/. "$CARRY/plans/"
-    cp models/bloom/presets/bloom-7b1.json "$CARRY/bloom-7b1.json"
+    cp "$WORKLOAD_CONFIG" "$CARRY/bloom-7b1.json"
     echo "== $CARRY: $(du -sh "$CARRY" | cut -f1) (plans copied from $PLANS)"
     return 0
   fi
@@ -103,20 +96,17 @@ prepare() {
     done
   done
 
-  echo "== BLOOM-7b1 plans (bf16) against a layout-only replica"
+  echo "== BLOOM-7b1 plans (benchmarks/gpu/workload.sh) against a layout-only replica"
   local layout=/tmp/h7-layout/bloom-7b1
-  "$build/bin/make-synthetic-checkpoint" --config=models/bloom/presets/bloom-7b1.json -o "$layout" \
-    --dtype=bf16 --seed=0 --layout-only >/dev/null
-  "$compile" --model="$layout" -o "$CARRY/plans/7b1-decode" --dtype=bf16 \
-    --max-sequences=128 --max-seq-len=192 --max-batch-tokens=4096
-  "$compile" --model="$layout" -o "$CARRY/plans/7b1-prefill" --dtype=bf16 \
-    --max-sequences=1 --max-seq-len=2112 --max-batch-tokens=2048
+  workload_layout "$CARRY/bin/make-synthetic-checkpoint" "$layout"
+  workload_compile_decode "$compile" "$layout" "$CARRY/plans/7b1-decode"
+  workload_compile_prefill "$compile" "$layout" "$CARRY/plans/7b1-prefill"
   # Memory tiering: the same model in 6 GiB of GPU memory, the other weight
   # units streamed from pinned host memory (issue 7).
-  "$compile" --model="$layout" -o "$CARRY/plans/7b1-tier6" --dtype=bf16 \
+  "$compile" --model="$layout" -o "$CARRY/plans/7b1-tier6" --dtype="$WORKLOAD_DTYPE" \
     --max-sequences=1 --max-seq-len=160 --max-batch-tokens=512 \
     --device-memory=6GiB --host-memory=100GiB
-  cp models/bloom/presets/bloom-7b1.json "$CARRY/bloom-7b1.json"
+  cp "$WORKLOAD_CONFIG" "$CARRY/bloom-7b1.json"
   # The binaries travel compressed (the device tool carries 64 MiB at most;
   # each GPU test links the kernels statically); device() unpacks them.
   tar -C "$CARRY" -cJf "$CARRY/bin.tar.xz" bin && rm -rf "$CARRY/bin"

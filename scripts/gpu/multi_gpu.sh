@@ -9,9 +9,10 @@
 #
 # prepare (here): everything scripts/gpu/cuda_backend.sh prepare carries
 # (binaries, golden and tp golden plans) into CARRY (.carry/h8), plus
-# decode plans compiled against layout-only replicas (sparse files here):
-# 7b1-tp1/2/4/8 (128 sequences of 32 + 100 tokens) and, unless NO_176B=1,
-# 176b-tp8 (the same workload; 55 GB per GPU).
+# decode plans compiled against layout-only replicas (sparse files here),
+# at the decode workload of benchmarks/gpu/workload.sh: 7b1-tp1/2/4/8 (128
+# sequences of 32 + 100 tokens) and, unless NO_176B=1, 176b-tp8 (the same
+# workload; about 57 GB per GPU).
 # device (there): the layout-only replicas again (headers only: a second),
 # whose values every rank generates for its own slices as it loads, so
 # 352 GB of bf16 weights need no disk; cuda_tp_test (NCCL when every rank
@@ -26,13 +27,17 @@ export CARRY
 MODE=${1:-}
 LAYOUTS=/tmp/h8-layout
 
+# The workload (benchmarks/gpu/workload.sh) is BLOOM-7b1's; 176B keeps its
+# dtype and seed, in shards of 10 GB.
+source benchmarks/gpu/workload.sh
+
 layouts() {
   local tool=$1
-  "$tool" --config=models/bloom/presets/bloom-7b1.json -o "$LAYOUTS/bloom-7b1" --dtype=bf16 \
-    --seed=0 --layout-only >/dev/null
+  workload_layout "$tool" "$LAYOUTS/bloom-7b1"
   if [[ ${NO_176B:-0} != 1 ]]; then
-    "$tool" --config=models/bloom/presets/bloom-176b.json -o "$LAYOUTS/bloom-176b" --dtype=bf16 \
-      --seed=0 --max-shard-bytes=10000000000 --layout-only >/dev/null
+    "$tool" --config=models/bloom/presets/bloom-176b.json -o "$LAYOUTS/bloom-176b" \
+      --dtype="$WORKLOAD_DTYPE" --seed="$WORKLOAD_SEED" --max-shard-bytes=10000000000 \
+      --layout-only >/dev/null
   fi
 }
 
@@ -40,12 +45,11 @@ prepare() {
   local compile=${COMPILE:-build/h7/bin/bloom-compile}
   bash scripts/gpu/cuda_backend.sh prepare
   layouts "${BUILD:-build/h7-carry}/bin/make-synthetic-checkpoint"
-  local decode=(--dtype=bf16 --max-sequences=128 --max-seq-len=160 --max-batch-tokens=4096)
   for tp in 1 2 4 8; do
-    "$compile" --model="$LAYOUTS/bloom-7b1" -o "$CARRY/plans/7b1-tp$tp" --tp=$tp "${decode[@]}"
+    workload_compile_decode "$compile" "$LAYOUTS/bloom-7b1" "$CARRY/plans/7b1-tp$tp" --tp=$tp
   done
   if [[ ${NO_176B:-0} != 1 ]]; then
-    "$compile" --model="$LAYOUTS/bloom-176b" -o "$CARRY/plans/176b-tp8" --tp=8 "${decode[@]}"
+    workload_compile_decode "$compile" "$LAYOUTS/bloom-176b" "$CARRY/plans/176b-tp8" --tp=8
   fi
   echo "== $CARRY: $(du -sh "$CARRY" | cut -f1)"
 }

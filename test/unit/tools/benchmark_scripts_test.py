@@ -3,12 +3,17 @@
 against numbers derived by hand or published elsewhere: BLOOM's parameter
 counts as the model cards state them, the issue's batch-1 floor (4.7 ms for
 14.1 GB at 3.0 TB/s), prefill FLOPs written out term by term, and the
-comparison table built from hand-written runs.
+comparison table built from hand-written runs. Also the GPU flows' one
+workload (benchmarks/gpu/workload.sh: plan limits by hand, every flow
+sourcing it, device runs inside the plans) and the old-against-new
+comparison (benchmarks/gpu/old_vs_new.sh) over stand-in binaries.
 
 Usage: benchmark_scripts_test.py REPO_ROOT
 """
 import json
 import os
+import re
+import stat
 import struct
 import subprocess
 import sys
@@ -134,6 +139,142 @@ class PngTest(unittest.TestCase):
         self.assertEqual(raw[row], 0)  # filter type none
         self.assertEqual(raw[row + 1 + 3:row + 1 + 6], bytes([10, 20, 30]))
         self.assertEqual(raw[1:4], b"\xff\xff\xff")
+
+
+def workload(expression):
+    """What bash prints for `expression` after sourcing workload.sh."""
+    return subprocess.run(["bash", "-c", f"source benchmarks/gpu/workload.sh && {expression}"],
+                          cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def read(path):
+    with open(os.path.join(ROOT, path)) as f:
+        return f.read()
+
+
+FLOWS = ["scripts/gpu/cuda_backend.sh", "benchmarks/gpu/prepare.sh", "scripts/gpu/multi_gpu.sh",
+         "scripts/gpu/prepare_old_vs_new.sh", "benchmarks/gpu/old_vs_new.sh"]
+
+
+class WorkloadTest(unittest.TestCase):
+    def test_7b1_plan_limits_by_hand(self):
+        # 128 sequences of 32 + 100 = 132 positions, rounded up to 192 (a
+        # multiple of 64); the 128 prompts of 32 in one step: 4096 tokens.
+        self.assertEqual(workload('echo "$WORKLOAD_DECODE_FLAGS"'),
+                         "--max-sequences=128 --max-seq-len=192 --max-batch-tokens=4096")
+        # One sequence of 2048 + 1 positions, rounded up to 2112.
+        self.assertEqual(workload('echo "$WORKLOAD_PREFILL_FLAGS"'),
+                         "--max-sequences=1 --max-seq-len=2112 --max-batch-tokens=2048")
+
+    def test_dry_run_limits_by_hand(self):
+        # prepare.sh --dry-run: batches 1,2,4 of 8 + 6 tokens; prompts 32, 64.
+        self.assertEqual(workload("workload_decode_flags 1,4,2 8 6"),
+                         "--max-sequences=4 --max-seq-len=64 --max-batch-tokens=32")
+        self.assertEqual(workload("workload_prefill_flags 64,32"),
+                         "--max-sequences=1 --max-seq-len=128 --max-batch-tokens=64")
+        self.assertEqual(workload("workload_round_up 64; workload_round_up 65"), "64\n128")
+
+    def test_every_flow_sources_the_one_workload_and_build_step(self):
+        for flow in FLOWS:
+            self.assertRegex(read(flow), r"(?m)^\s*source benchmarks/gpu/workload\.sh$", flow)
+        # multi_gpu.sh builds through cuda_backend.sh prepare.
+        for flow in FLOWS[:4]:
+            text = read(flow)
+            self.assertTrue("bash scripts/gpu/carry_build.sh" in text or
+                            "bash scripts/gpu/cuda_backend.sh prepare" in text, flow)
+        # Static Abseil is configured in one place, and no flow asks the
+        # compiler built from this tree which flags it has.
+        scripts = [os.path.join(d, f) for d in ("scripts/gpu", "benchmarks/gpu")
+                   for f in os.listdir(os.path.join(ROOT, d)) if f.endswith(".sh")]
+        for script in scripts:
+            if not script.endswith("carry_build.sh"):
+                self.assertFalse("-Dabsl_DIR" in read(script), script)
+            self.assertFalse("--help" in read(script), script)
+        # 7b1 decode and prefill plans come from the workload's helpers only.
+        for flow in FLOWS[:4]:
+            for line in read(flow).splitlines():
+                if "--max-sequences=128" in line or "--max-seq-len=192" in line:
+                    self.fail(f"{flow}: plan limits written out again: {line.strip()}")
+
+    def test_device_runs_fit_the_decode_plan(self):
+        max_seq_len = int(re.search(r"--max-seq-len=(\d+)",
+                                    workload('echo "$WORKLOAD_DECODE_FLAGS"')).group(1))
+        max_batch = int(workload('workload_max "$WORKLOAD_BATCHES"'))
+        for flow in ("scripts/gpu/cuda_backend.sh", "scripts/gpu/multi_gpu.sh"):
+            text = read(flow)
+            runs = re.findall(r"--prompt=(\d+) --new-tokens=(\d+)", text)
+            self.assertTrue(runs, flow)
+            for prompt, new in runs:
+                self.assertLessEqual(int(prompt) + int(new), max_seq_len, flow)
+            for batches in re.findall(r"--batches=\"?\$\{BATCHES:-([0-9,]+)\}", text):
+                self.assertLessEqual(max(map(int, batches.split(","))), max_batch, flow)
+
+
+# Stand-ins for the carried binaries: each prints what the real one prints
+# on stdout (a JSON line per figure), at a decode step time of MS ms.
+FAKE_BENCH = """#!/bin/bash
+echo "loading" >&2
+echo '{"kind": "decode", "batch": 1, "ms_per_step_median": MS, "first_sequence_tokens": [5, 6]}'
+echo '{"kind": "memory", "device": "fake"}'
+"""
+FAKE_RUN = """#!/bin/bash
+echo '{"backend": "cuda", "decode_ms_per_step_median": MS}'
+"""
+FAKE_WRITER = """#!/bin/bash
+while [[ $# -gt 0 ]]; do [[ $1 == -o ]] && mkdir -p "$2"; shift; done
+"""
+
+
+class OldVsNewTest(unittest.TestCase):
+    def compare(self, tmp, old_ms, new_ms):
+        carry = os.path.join(tmp, "carry")
+        binaries = {"bin-old": old_ms, "bin": new_ms}
+        for directory, ms in binaries.items():
+            os.makedirs(os.path.join(carry, directory))
+            tools = {"bloom-cuda-bench": FAKE_BENCH, "bloom-run": FAKE_RUN}
+            if directory == "bin":
+                tools["make-synthetic-checkpoint"] = FAKE_WRITER
+            for name, text in tools.items():
+                path = os.path.join(carry, directory, name)
+                with open(path, "w") as f:
+                    f.write(text.replace("MS", ms))
+                os.chmod(path, os.stat(path).st_mode | stat.S_IEXEC)
+        os.makedirs(os.path.join(carry, "plans", "7b1-decode"))
+        with open(os.path.join(carry, "bloom-7b1.json"), "w") as f:
+            json.dump(BLOOM_7B1, f)
+        out = os.path.join(tmp, "out")
+        env = dict(os.environ, CARRY=carry, OUT=out, CKPT=os.path.join(tmp, "weights"))
+        subprocess.run(["bash", os.path.join(GPU, "old_vs_new.sh")], env=env, check=True,
+                       capture_output=True)
+        with open(os.path.join(out, "old_vs_new.json")) as f:
+            summary = json.load(f)
+        with open(os.path.join(out, "runs.jsonl")) as f:
+            runs = [json.loads(line) for line in f]
+        return summary, runs
+
+    def test_medians_ratios_and_interleaving(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            summary, runs = self.compare(tmp, "10.0", "10.25")
+        decode = {(e["tool"], e["batch"]): e for e in summary["decode"]}
+        self.assertEqual(sorted(decode), [("bloom-cuda-bench", 1), ("bloom-cuda-bench", 128),
+                                          ("bloom-run --bench", 1), ("bloom-run --bench", 128)])
+        for entry in decode.values():
+            self.assertEqual(entry["old"]["runs_ms"], [10.0] * 3)
+            self.assertEqual(entry["new"]["ms_per_step_median"], 10.25)
+            self.assertEqual(entry["new_over_old"], 1.025)
+            self.assertTrue(entry["within_3_percent"])
+        self.assertTrue(decode[("bloom-cuda-bench", 1)]["same_first_sequence_tokens"])
+        self.assertTrue(summary["all_within_3_percent"])
+        # Old first in even rounds, new first in odd ones.
+        first = [(r["binary"], r["round"]) for r in runs if (r["tool"], r["batch"]) == ("bench", 1)]
+        self.assertEqual(first, [("old", 0), ("new", 0), ("new", 1), ("old", 1), ("old", 2),
+                                 ("new", 2)])
+
+    def test_a_slower_new_binary_is_outside_three_percent(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            summary, _ = self.compare(tmp, "10.0", "10.5")
+        self.assertEqual({e["new_over_old"] for e in summary["decode"]}, {1.05})
+        self.assertFalse(summary["all_within_3_percent"])
 
 
 if __name__ == "__main__":
