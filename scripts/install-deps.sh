@@ -11,6 +11,8 @@ PACKAGES=(
   llvm-19-dev llvm-19-tools libmlir-19-dev mlir-19-tools
   # Runtime side.
   libabsl-dev flatbuffers-compiler libflatbuffers-dev nlohmann-json3-dev
+  # bloom-serve's HTTP server (header-only cpp-httplib, used without TLS).
+  libcpp-httplib-dev
   # Multi-process tensor parallelism: mpirun and the MPI communicator.
   openmpi-bin libopenmpi-dev
   # Tests and fuzzing (libFuzzer needs clang and its runtime).
