@@ -8,10 +8,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/checkpoint/checkpoint.h"
-#include "runtime/cpu/cpu_dispatch.h"
+#include "runtime/cpu/cpu_op_table.h"
+#include "runtime/exec/instruction_loop.h"
+#include "runtime/exec/plan_view.h"
+#include "runtime/exec/weight_source.h"
 #include "runtime/plan/plan_validator.h"
 #include "runtime/support/dtype.h"
-#include "runtime/exec/weight_source.h"
 #include "runtime/support/status_macros.h"
 
 namespace bloom {
@@ -22,8 +24,8 @@ constexpr size_t kArenaAlignment = 64;
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CpuExecutor>> CpuExecutor::Create(LoadedPlan plan,
-                                                           const ExecutorOptions& options,
-                                                           Communicator* comm) {
+                                                                 const ExecutorOptions& options,
+                                                                 Communicator* comm) {
   std::unique_ptr<CpuExecutor> executor(new CpuExecutor(std::move(plan)));
   const plan::Plan& p = executor->plan();
   // A plan for tp=N runs only in a group of N ranks, as the rank it was
@@ -40,12 +42,13 @@ absl::StatusOr<std::unique_ptr<CpuExecutor>> CpuExecutor::Create(LoadedPlan plan
         comm->size(), " rank(s) (", comm->transport(), "); start exactly ", p.tp_size()));
   }
   if (comm != nullptr && comm->rank() != p.tp_rank()) {
-    return absl::FailedPreconditionError(absl::StrCat(executor->plan_.label(), ": the plan of rank ",
-                                                      p.tp_rank(), " was given to rank ", comm->rank()));
+    return absl::FailedPreconditionError(absl::StrCat(executor->plan_.label(),
+                                                      ": the plan of rank ", p.tp_rank(),
+                                                      " was given to rank ", comm->rank()));
   }
   if (comm != nullptr && comm->memory_space() != MemorySpace::kHost) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the CPU backend needs a host-memory communicator, not ", comm->transport()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the CPU backend needs a host-memory communicator, not ", comm->transport()));
   }
   executor->comm_ = comm;
   const auto* tensors = p.tensors();
@@ -57,18 +60,32 @@ absl::StatusOr<std::unique_ptr<CpuExecutor>> CpuExecutor::Create(LoadedPlan plan
 
   const auto* kv = p.kv_cache();
   const auto* limits = p.limits();
-  BLOOM_ASSIGN_OR_RETURN(KvCache cache,
-                         KvCache::Create(KvCacheShape{kv->num_layers(), kv->num_heads(),
-                                                      kv->head_dim(), kv->block_size(),
-                                                      kv->num_blocks(), limits->max_sequences(),
-                                                      limits->max_seq_len()}));
+  BLOOM_ASSIGN_OR_RETURN(
+      KvCache cache, KvCache::Create(KvCacheShape{kv->num_layers(), kv->num_heads(), kv->head_dim(),
+                                                  kv->block_size(), kv->num_blocks(),
+                                                  limits->max_sequences(), limits->max_seq_len()}));
   executor->kv_cache_ = std::make_unique<KvCache>(std::move(cache));
   executor->tensor_data_.assign(tensors->size(), nullptr);
   BLOOM_RETURN_IF_ERROR(executor->AllocateArena());
   BLOOM_ASSIGN_OR_RETURN(executor->streamer_,
                          WeightStreamer::Create(executor->plan_, options.direct_io));
+  // Before the weights: a plan the ops cannot run is refused without
+  // reading the checkpoint.
+  BLOOM_RETURN_IF_ERROR(executor->PrepareOps());
   BLOOM_RETURN_IF_ERROR(executor->LoadWeights(options));
   return executor;
+}
+
+absl::Status CpuExecutor::PrepareOps() {
+  const plan::Plan& p = plan();
+  const auto* instructions = p.instructions();
+  ops_.reserve(instructions->size());
+  for (size_t i = 0; i < instructions->size(); ++i) {
+    absl::StatusOr<std::unique_ptr<CpuOp>> op = MakeCpuOp(p, *instructions->Get(i));
+    if (!op.ok()) return InInstruction(p, i, op.status());
+    ops_.push_back(*std::move(op));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CpuExecutor::AllocateArena() {
@@ -76,8 +93,8 @@ absl::Status CpuExecutor::AllocateArena() {
   const size_t bytes = (p.arena_bytes() + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
   void* memory = std::aligned_alloc(kArenaAlignment, bytes == 0 ? kArenaAlignment : bytes);
   if (memory == nullptr) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        plan_.label(), ": cannot allocate the ", p.arena_bytes(), "-byte activation arena"));
+    return absl::ResourceExhaustedError(absl::StrCat(plan_.label(), ": cannot allocate the ",
+                                                     p.arena_bytes(), "-byte activation arena"));
   }
   // Zeroed so that rows beyond the current batch read as 0, never garbage.
   std::memset(memory, 0, bytes);
@@ -106,11 +123,11 @@ absl::StatusOr<std::vector<float>> CpuExecutor::ReadWeight(
   size_t elements = 1;
   for (int64_t d : expected) elements *= static_cast<size_t>(d);
   std::vector<float> values(elements);
-  BLOOM_RETURN_IF_ERROR(stored.file->ReadSliceAsFloat32(
-      *stored.tensor, source->slice_dim(), source->slice_begin(), source->slice_end(),
-      absl::MakeSpan(values), stored.what));
+  BLOOM_RETURN_IF_ERROR(stored.file->ReadSliceAsFloat32(*stored.tensor, source->slice_dim(),
+                                                        source->slice_begin(), source->slice_end(),
+                                                        absl::MakeSpan(values), stored.what));
   weight_bytes_read_ += static_cast<int64_t>(elements * DTypeSize(stored.tensor->dtype));
-  RoundThroughDType(*ToRuntimeDType(tensor->dtype()), values.data(), values.size());
+  RoundThroughDType(ToDType(tensor->dtype()), values.data(), values.size());
   return values;
 }
 
@@ -141,7 +158,7 @@ absl::Status CpuExecutor::LoadWeights(const ExecutorOptions& options) {
       // A Host unit's tensor goes into the unit's packed copy, in its
       // storage dtype; the float32 values are exact there, so the slot holds
       // the same values a resident weight would.
-      streamer_->PackHostTensor(i, values);
+      BLOOM_RETURN_IF_ERROR(streamer_->PackHostTensor(i, values));
     } else {
       weight_storage_[i] = std::move(values);
       resident_weight_bytes_ += static_cast<int64_t>(weight_storage_[i].size() * sizeof(float));
@@ -159,14 +176,6 @@ plan::DType CpuExecutor::MemoryDType(uint32_t index) const {
   return tensor->dtype();
 }
 
-int64_t CpuExecutor::RowsOf(const plan::Tensor& tensor) const {
-  switch (tensor.rows()) {
-    case plan::RowDim::Tokens: return num_tokens_;
-    case plan::RowDim::LogitRows: return num_logit_rows_;
-    default: return tensor.shape()->Get(0);
-  }
-}
-
 absl::Status CpuExecutor::Step(const StepBatch& batch) {
   BLOOM_RETURN_IF_ERROR(CheckStepBatch(plan(), *kv_cache_, batch));
   return RunInstructions(batch, nullptr);
@@ -181,8 +190,8 @@ absl::Status CpuExecutor::StepWithBlockTables(const StepBatch& batch, const int3
 }
 
 absl::Status CpuExecutor::RunInstructions(const StepBatch& batch, const int32_t* block_tables) {
-  num_tokens_ = static_cast<int64_t>(batch.token_ids.size());
-  num_logit_rows_ = static_cast<int64_t>(batch.logit_rows.size());
+  step_rows_ = StepRows{static_cast<int64_t>(batch.token_ids.size()),
+                        static_cast<int64_t>(batch.logit_rows.size())};
   auto write_input = [&](uint32_t index, absl::Span<const int32_t> values) {
     std::memcpy(tensor_data_[index], values.data(), values.size() * sizeof(int32_t));
   };
@@ -192,59 +201,59 @@ absl::Status CpuExecutor::RunInstructions(const StepBatch& batch, const int32_t*
   write_input(logit_rows_, batch.logit_rows);
 
   const auto* tensors = plan().tensors();
-  InstructionArgs args;
+  CpuOpArgs args;
   args.kv_cache = kv_cache_.get();
   args.block_tables = block_tables;
   args.comm = comm_;
   auto resolve = [&](uint32_t id) {
     const plan::Tensor* tensor = tensors->Get(id);
-    return ResolvedOperand{tensor, tensor_data_[id], RowsOf(*tensor), MemoryDType(id)};
+    return ResolvedOperand{tensor, tensor_data_[id], RowsAt(*tensor, step_rows_), MemoryDType(id)};
   };
   streamer_->BeginStep();
-  absl::Status status;
-  const auto* instructions = plan().instructions();
-  for (size_t i = 0; i < instructions->size() && status.ok(); ++i) {
-    const auto& instruction = *instructions->Get(i);
-    // Streaming instructions act on the executor's slots, not on tensors.
-    if (instruction.kernel_type() == plan::Kernel::PrefetchWeights) {
-      status = streamer_->Prefetch(instruction.kernel_as_PrefetchWeights()->unit());
-    } else if (instruction.kernel_type() == plan::Kernel::AwaitWeights) {
-      status = streamer_->Await(instruction.kernel_as_AwaitWeights()->unit());
-    } else {
-      args.operands.clear();
-      args.results.clear();
-      for (uint32_t id : *instruction.operands()) args.operands.push_back(resolve(id));
-      for (uint32_t id : *instruction.results()) args.results.push_back(resolve(id));
-      status = cpu_.Run(instruction, args);
-    }
-    if (!status.ok()) {
-      const std::string result =
-          instruction.results()->size() == 0
-              ? ""
-              : absl::StrCat(" -> '", tensors->Get(instruction.results()->Get(0))->name()->str(),
-                             "'");
-      status =
-          absl::Status(status.code(), absl::StrCat("instruction ", i, " (",
-                                                   plan::EnumNameKernel(instruction.kernel_type()),
-                                                   result, "): ", status.message()));
-    }
-  }
+  const absl::Status status = ForEachInstruction(
+      plan(), [&](size_t i, const plan::Instruction& instruction) -> absl::Status {
+        CpuOp* op = ops_[i].get();
+        if (op == nullptr) return RunStreaming(instruction);
+        args.operands.clear();
+        args.results.clear();
+        for (uint32_t id : *instruction.operands()) args.operands.push_back(resolve(id));
+        for (uint32_t id : *instruction.results()) args.results.push_back(resolve(id));
+        BLOOM_RETURN_IF_ERROR(op->Run(args, scratch_));
+        for (size_t r = 0; r < args.results.size(); ++r) {
+          BLOOM_RETURN_IF_ERROR(scratch_.Narrow(args.results[r], r));
+        }
+        return absl::OkStatus();
+      });
   // Even after a failure: no fill may still be writing a slot when the
   // step returns.
   absl::Status streamed = streamer_->EndStep();
   return status.ok() ? streamed : status;
 }
 
+absl::Status CpuExecutor::RunStreaming(const plan::Instruction& instruction) {
+  if (instruction.kernel_type() == plan::Kernel::PrefetchWeights) {
+    return streamer_->Prefetch(instruction.kernel_as_PrefetchWeights()->unit());
+  }
+  if (instruction.kernel_type() == plan::Kernel::AwaitWeights) {
+    return streamer_->Await(instruction.kernel_as_AwaitWeights()->unit());
+  }
+  // The op table gives every other kernel an op.
+  return absl::InternalError(
+      absl::StrCat("no CPU op for ", plan::EnumNameKernel(instruction.kernel_type())));
+}
+
 absl::Span<const float> CpuExecutor::logits() const {
   return absl::MakeConstSpan(reinterpret_cast<const float*>(tensor_data_[logits_]),
-                             static_cast<size_t>(num_logit_rows_ * vocab_size()));
+                             static_cast<size_t>(step_rows_.logit_rows * vocab_size()));
 }
 
 absl::StatusOr<TensorView> CpuExecutor::FindTensor(absl::string_view name) const {
   const auto* tensors = plan().tensors();
   for (uint32_t i = 0; i < tensors->size(); ++i) {
-    if (absl::string_view(tensors->Get(i)->name()->c_str(), tensors->Get(i)->name()->size()) == name) {
-      return TensorView{tensors->Get(i), tensor_data_[i], RowsOf(*tensors->Get(i)), MemoryDType(i)};
+    if (absl::string_view(tensors->Get(i)->name()->c_str(), tensors->Get(i)->name()->size()) ==
+        name) {
+      return TensorView{tensors->Get(i), tensor_data_[i], RowsAt(*tensors->Get(i), step_rows_),
+                        MemoryDType(i)};
     }
   }
   return absl::NotFoundError(absl::StrCat(plan_.label(), ": no tensor named '", name, "'"));

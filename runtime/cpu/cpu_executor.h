@@ -1,8 +1,10 @@
 // The CPU reference backend's executor (DESIGN.md, decision 8): weights in
 // host memory as float32 (holding exactly the values of their storage
 // dtype), one activation arena laid out as the plan says, the KV cache's
-// pools in host memory, and the fp32 kernels of kernels/cpu through
-// CpuDispatch, which emulates F16/BF16 storage by rounding.
+// pools in host memory, and one CpuOp per instruction (its op table,
+// cpu_op_table.h), which runs the fp32 kernels of kernels/cpu and emulates
+// F16/BF16 storage by rounding. The executor keeps the memory, the step's
+// inputs and the weight streamer; the ops keep what each instruction needs.
 //
 // Tensor parallelism: a rank's executor runs its own plan (rank tp_rank of
 // tp_size) with a Communicator over the group, loads only its slice of each
@@ -20,8 +22,9 @@
 #include "runtime/checkpoint/checkpoint.h"
 #include "runtime/checkpoint/safetensors.h"
 #include "runtime/comm/communicator.h"
-#include "runtime/cpu/cpu_dispatch.h"
+#include "runtime/cpu/cpu_op.h"
 #include "runtime/exec/executor.h"
+#include "runtime/exec/plan_view.h"
 #include "runtime/exec/weight_streamer.h"
 #include "runtime/plan/plan_loader.h"
 
@@ -81,9 +84,12 @@ class CpuExecutor : public StepExecutor {
  private:
   explicit CpuExecutor(LoadedPlan plan) : plan_(std::move(plan)) {}
   absl::Status LoadWeights(const ExecutorOptions& options);
+  // Makes ops_ from the op table, one per instruction.
+  absl::Status PrepareOps();
   absl::Status RunInstructions(const StepBatch& batch, const int32_t* block_tables);
+  // PrefetchWeights and AwaitWeights: the weight streamer's, not an op's.
+  absl::Status RunStreaming(const plan::Instruction& instruction);
   absl::Status AllocateArena();
-  int64_t RowsOf(const plan::Tensor& tensor) const;
   plan::DType MemoryDType(uint32_t index) const;
   // Reads weight `index` from its WeightSource as float32 holding exactly
   // the values of its storage dtype (opening its file once in `files`).
@@ -92,7 +98,9 @@ class CpuExecutor : public StepExecutor {
       std::map<std::string, std::unique_ptr<SafetensorsFile>>& files);
 
   LoadedPlan plan_;
-  CpuDispatch cpu_;
+  // Per instruction: its op, or null for a streaming instruction.
+  std::vector<std::unique_ptr<CpuOp>> ops_;
+  PrecisionScratch scratch_;
   Communicator* comm_ = nullptr;
   std::unique_ptr<KvCache> kv_cache_;
   std::unique_ptr<WeightStreamer> streamer_;
@@ -105,8 +113,7 @@ class CpuExecutor : public StepExecutor {
   uint32_t token_ids_ = 0, positions_ = 0, sequence_slots_ = 0, logit_rows_ = 0, logits_ = 0;
   int64_t weight_bytes_read_ = 0;
   int64_t resident_weight_bytes_ = 0;
-  int64_t num_tokens_ = 0;      // T of the last step
-  int64_t num_logit_rows_ = 0;  // R of the last step
+  StepRows step_rows_;  // T and R of the last step
 };
 
 }  // namespace bloom

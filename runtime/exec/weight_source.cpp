@@ -4,23 +4,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/exec/plan_view.h"
 #include "runtime/support/status_macros.h"
 
 namespace bloom {
 
-std::optional<DType> ToRuntimeDType(plan::DType dtype) {
-  switch (dtype) {
-    case plan::DType::F32:
-      return DType::kF32;
-    case plan::DType::F16:
-      return DType::kF16;
-    case plan::DType::BF16:
-      return DType::kBF16;
-    case plan::DType::I32:
-      return DType::kI32;
-  }
-  return std::nullopt;
-}
+std::optional<DType> ToRuntimeDType(plan::DType dtype) { return ToDType(dtype); }
 
 std::string WeightsDirectory(const plan::Plan& plan, const std::string& checkpoint_dir) {
   return checkpoint_dir.empty() ? plan.checkpoint_dir()->str() : checkpoint_dir;
@@ -45,7 +34,7 @@ absl::StatusOr<StoredWeight> FindStoredWeight(const plan::Tensor& tensor, const 
     return absl::FailedPreconditionError(
         absl::StrCat(weight.what, " is not in that file; recompile the plan for this checkpoint"));
   }
-  if (ToRuntimeDType(source->dtype()) != weight.tensor->dtype) {
+  if (ToDType(source->dtype()) != weight.tensor->dtype) {
     return absl::FailedPreconditionError(absl::StrCat(
         weight.what, " is ", std::string(DTypeName(weight.tensor->dtype)), " but the plan expects ",
         plan::EnumNameDType(source->dtype()), "; recompile the plan for this checkpoint"));

@@ -18,7 +18,9 @@
 
 namespace bloom {
 
-// The runtime's dtype for a plan dtype.
+// The runtime's dtype for a plan dtype: plan_view.h's ToDType, which new
+// code calls directly. Kept only until runtime/cuda/weight_upload.cpp moves
+// to ToDType; then it goes.
 std::optional<DType> ToRuntimeDType(plan::DType dtype);
 
 // Files by their name in the plan (a checkpoint's shards, or a pre-sharded

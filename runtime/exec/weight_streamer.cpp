@@ -5,23 +5,13 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/exec/plan_view.h"
 #include "runtime/plan/weight_tiering_validator.h"
 #include "runtime/support/dtype.h"
 #include "runtime/support/status_macros.h"
 
 namespace bloom {
 namespace {
-
-DType RuntimeDType(plan::DType dtype) {
-  switch (dtype) {
-    case plan::DType::F16:
-      return DType::kF16;
-    case plan::DType::BF16:
-      return DType::kBF16;
-    default:
-      return DType::kF32;  // weights are F32, F16 or BF16 (validated)
-  }
-}
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -106,11 +96,24 @@ uint8_t* WeightStreamer::SlotAddress(uint32_t index) const {
   return slots_[unit.slot].get() + plan_.plan().tensors()->Get(index)->slot_offset();
 }
 
-void WeightStreamer::PackHostTensor(uint32_t index, absl::Span<const float> values) {
+absl::Status WeightStreamer::PackHostTensor(uint32_t index, absl::Span<const float> values) {
   const plan::Tensor* tensor = plan_.plan().tensors()->Get(index);
   Unit& unit = units_[tensor_unit_[index]];
-  ConvertFromFloat32(RuntimeDType(tensor->dtype()), values.data(),
-                     unit.host.data() + tensor->slot_offset(), values.size());
+  const DType dtype = ToDType(tensor->dtype());
+  // Exhaustive: a new DType is a warning here until it can be packed.
+  switch (dtype) {
+    case DType::kF32:
+    case DType::kF16:
+    case DType::kBF16:
+      ConvertFromFloat32(dtype, values.data(), unit.host.data() + tensor->slot_offset(),
+                         values.size());
+      return absl::OkStatus();
+    case DType::kI32:
+      break;
+  }
+  return absl::InternalError(
+      absl::StrCat("weight '", tensor->name()->str(), "' of unit '", unit.name, "' is stored as ",
+                   plan::EnumNameDType(tensor->dtype()), ", which cannot be packed from float"));
 }
 
 absl::Status WeightStreamer::Prefetch(int32_t unit) {

@@ -61,8 +61,10 @@ class WeightStreamer {
   bool FromHost(uint32_t index) const;
   // Stores a Host unit's tensor `index` into the unit's packed copy,
   // converting `values` (exactly the values of the storage dtype, as the
-  // executor prepares resident weights) to the storage dtype.
-  void PackHostTensor(uint32_t index, absl::Span<const float> values);
+  // executor prepares resident weights) to the storage dtype. A storage
+  // dtype that is not floating (I32, or one the CPU cannot write yet) is an
+  // error.
+  absl::Status PackHostTensor(uint32_t index, absl::Span<const float> values);
 
   // The plan's instructions. Prefetch queues the fill of `unit`'s slot;
   // Await waits for it and returns its status (an error names the file).
