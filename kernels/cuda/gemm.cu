@@ -1,16 +1,13 @@
 #include "kernels/cuda/gemm.cuh"
 
-#include <cstdlib>
-#include <cstring>
-
 #include "kernels/cuda/cuda_dtype.cuh"
 #include "kernels/cuda/gemv.cuh"
 
 namespace bloom::cuda {
 namespace {
 
-// Algorithms the heuristic is asked for; only BLOOM_CUDA_GEMM_TUNE=1 looks
-// past the first.
+// Algorithms the heuristic is asked for; only GemmOptions::tune looks past
+// the first.
 constexpr int kTuneCandidates = 8;
 constexpr int kTuneRepeats = 3;
 
@@ -59,16 +56,13 @@ LinearGemm::~LinearGemm() {
   if (handle_ != nullptr) cublasLtDestroy(handle_);
 }
 
-cublasStatus_t LinearGemm::Init(void* workspace, size_t workspace_bytes) {
+cublasStatus_t LinearGemm::Init(void* workspace, size_t workspace_bytes,
+                                const GemmOptions& options) {
   workspace_ = workspace;
   workspace_bytes_ = workspace_bytes;
-  if (const char* rows = std::getenv("BLOOM_CUDA_GEMV_MAX_ROWS"); rows != nullptr && *rows != 0) {
-    const long value = std::strtol(rows, nullptr, 10);
-    gemv_max_rows_ = value < 0 ? 0 : (value > kGemvMaxRows ? kGemvMaxRows : value);
-  }
-  if (const char* tune = std::getenv("BLOOM_CUDA_GEMM_TUNE"); tune != nullptr) {
-    tune_ = std::strcmp(tune, "1") == 0;
-  }
+  const int64_t rows = options.gemv_max_rows;
+  gemv_max_rows_ = rows < 0 ? 0 : (rows > kGemvMaxRows ? kGemvMaxRows : rows);
+  tune_ = options.tune;
   return handle_ != nullptr ? CUBLAS_STATUS_SUCCESS : cublasLtCreate(&handle_);
 }
 

@@ -7,15 +7,15 @@
 // (shape, dtypes, epilogue, pointer alignment), so a step after the first
 // does no descriptor work, and a CUDA graph capture sees only launches.
 //
-// Problems of at most kDefaultGemvRows rows with 16-bit operands go to the
-// GEMV kernel (kernels/cuda/gemv.cuh) instead; BLOOM_CUDA_GEMV_MAX_ROWS
-// (0 to kGemvMaxRows) moves that limit. On the H100 the GEMV streams the
-// weights faster than cuBLASLt's split-K kernels at 1 row (BLOOM-7b1
-// decode 6.37 against 6.86 ms) but slower at 8 (7.91 against 7.01 ms: its
-// fp32 FMAs per weight byte grow with the rows). With BLOOM_CUDA_GEMM_TUNE=1 the
-// first run of a problem outside stream capture times up to
-// kTuneCandidates of the heuristic's algorithms on the real operands and
-// keeps the fastest.
+// Problems of at most GemmOptions::gemv_max_rows rows (kDefaultGemvRows
+// unless the caller says otherwise, 0 to kGemvMaxRows) with 16-bit operands
+// go to the GEMV kernel (kernels/cuda/gemv.cuh) instead. On the H100 the
+// GEMV streams the weights faster than cuBLASLt's split-K kernels at 1 row
+// (BLOOM-7b1 decode 6.37 against 6.86 ms) but slower at 8 (7.91 against
+// 7.01 ms: its fp32 FMAs per weight byte grow with the rows). With
+// GemmOptions::tune the first run of a problem outside stream capture times
+// up to kTuneCandidates of the heuristic's algorithms on the real operands
+// and keeps the fastest.
 #pragma once
 
 #include <cublasLt.h>
@@ -43,6 +43,13 @@ struct GemmProblem {
   bool gelu = false;         // BLOOM's tanh GELU after the bias, before rounding
 };
 
+// The GEMM's implementation choices (the executor's options; tools set
+// them from flags).
+struct GemmOptions {
+  int64_t gemv_max_rows = 4;  // LinearGemm::kDefaultGemvRows; clamped to [0, kGemvMaxRows]
+  bool tune = false;          // time the heuristic's candidates on first use
+};
+
 class LinearGemm {
  public:
   LinearGemm() = default;
@@ -52,7 +59,8 @@ class LinearGemm {
 
   // Creates the cuBLASLt handle; `workspace` (device memory of
   // `workspace_bytes`) is shared by every product this object runs.
-  cublasStatus_t Init(void* workspace, size_t workspace_bytes);
+  cublasStatus_t Init(void* workspace, size_t workspace_bytes,
+                      const GemmOptions& options = GemmOptions());
 
   // Whether cuBLASLt takes this dtype mix directly: x and W of one dtype,
   // y of that dtype or F32 (F32 x and W only with F32 y). The caller
@@ -66,6 +74,7 @@ class LinearGemm {
                      void* y, cudaStream_t stream);
 
   static constexpr int64_t kDefaultGemvRows = 4;
+  static_assert(GemmOptions().gemv_max_rows == kDefaultGemvRows);
   // Overrides the GEMV limit (tests run every row count both ways).
   void set_gemv_max_rows(int64_t rows) { gemv_max_rows_ = rows; }
 

@@ -11,6 +11,16 @@ bool Continues(absl::Span<const int32_t> positions, absl::Span<const int32_t> sl
 
 }  // namespace
 
+int32_t DecodeCapacity(const plan::Plan& plan) {
+  for (const plan::Instruction* instruction : *plan.instructions()) {
+    if (instruction->kernel_type() == plan::Kernel::AlibiAttention) {
+      const auto* limits = plan.limits();
+      return std::min(limits->max_batch_tokens(), std::max(limits->max_sequences(), 1));
+    }
+  }
+  return 0;
+}
+
 AttentionWork PlanAttentionWork(absl::Span<const int32_t> positions,
                                 absl::Span<const int32_t> slots, int32_t max_tile_queries,
                                 int32_t decode_capacity) {
@@ -25,8 +35,8 @@ AttentionWork PlanAttentionWork(absl::Span<const int32_t> positions,
     } else {
       for (size_t first = begin; first < end; first += max_tile_queries) {
         const size_t n = std::min(end - first, static_cast<size_t>(max_tile_queries));
-        work.tiles.push_back(cuda::AttentionTile{static_cast<int32_t>(first), static_cast<int32_t>(n),
-                                                 slots[first], positions[first]});
+        work.tiles.push_back(cuda::AttentionTile{
+            static_cast<int32_t>(first), static_cast<int32_t>(n), slots[first], positions[first]});
       }
     }
     begin = end;

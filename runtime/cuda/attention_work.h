@@ -16,6 +16,7 @@
 
 #include "absl/types/span.h"
 #include "kernels/cuda/paged_kv.cuh"
+#include "runtime/plan/plan_generated.h"
 
 namespace bloom {
 
@@ -23,6 +24,12 @@ struct AttentionWork {
   std::vector<cuda::AttentionTile> tiles;
   std::vector<int32_t> decode_tokens;  // batch indices
 };
+
+// Lone decode tokens a step's decode list holds at most:
+// min(max_batch_tokens, max(max_sequences, 1)) for a plan with attention,
+// 0 for one without (whose steps are then never decode-only). The decode
+// attention's scratch is sized for it, and graph buckets are capped by it.
+int32_t DecodeCapacity(const plan::Plan& plan);
 
 AttentionWork PlanAttentionWork(absl::Span<const int32_t> positions,
                                 absl::Span<const int32_t> slots, int32_t max_tile_queries,

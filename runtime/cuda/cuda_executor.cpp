@@ -4,19 +4,19 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "kernels/cuda/argmax.cuh"
 #include "kernels/cuda/attention_prefill.cuh"
-#include "kernels/cuda/cast.cuh"
 #include "runtime/cuda/attention_work.h"
 #include "runtime/cuda/cuda_status.h"
 #include "runtime/cuda/device_weight_streamer.h"
 #include "runtime/cuda/host_staged_communicator.h"
 #include "runtime/cuda/step_profile.h"
 #include "runtime/cuda/weight_upload.h"
+#include "runtime/exec/instruction_loop.h"
+#include "runtime/exec/plan_view.h"
 #include "runtime/exec/weight_source.h"
 #include "runtime/support/dtype.h"
 #include "runtime/support/status_macros.h"
@@ -27,31 +27,27 @@
 namespace bloom {
 namespace {
 
-constexpr size_t kAlignment = 256;
-
-size_t AlignUp(size_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; }
-
-DType ToDType(plan::DType dtype) {
-  switch (dtype) {
-    case plan::DType::F16: return DType::kF16;
-    case plan::DType::BF16: return DType::kBF16;
-    case plan::DType::I32: return DType::kI32;
-    default: return DType::kF32;
-  }
-}
-
-int64_t Elements(const plan::Tensor& tensor, int64_t rows) {
-  int64_t n = rows;
-  for (size_t i = 1; i < tensor.shape()->size(); ++i) n *= tensor.shape()->Get(i);
-  return n;
-}
-
-int64_t Columns(const plan::Tensor& tensor) { return Elements(tensor, 1); }
-
 int64_t NextPowerOfTwo(int64_t n) {
   int64_t p = 1;
   while (p < n) p *= 2;
   return p;
+}
+
+// Whether the CUDA kernels can read tensors of `dtype` (kernels/cuda/
+// cuda_dtype.cuh): the floats and int32 ids. Exhaustive: a dtype the
+// kernels would read as float is refused here instead.
+bool CudaReads(DType dtype) {
+  switch (dtype) {
+    case DType::kF32:
+    case DType::kF16:
+    case DType::kBF16:
+    case DType::kI32:
+      return true;
+    case DType::kI8:
+    case DType::kI4:
+      return false;
+  }
+  return false;
 }
 
 // A progress bar on stderr, drawn only when stderr is a terminal.
@@ -79,28 +75,31 @@ CudaExecutor::InputLayout::InputLayout(int64_t max_tokens, int64_t max_logit_row
 }
 
 absl::StatusOr<std::unique_ptr<StepExecutor>> CreateCudaExecutor(LoadedPlan plan,
-                                                                 const ExecutorOptions& options) {
+                                                                 const ExecutorOptions& options,
+                                                                 const CudaExecutorOptions& cuda) {
   BLOOM_ASSIGN_OR_RETURN(std::unique_ptr<CudaExecutor> executor,
-                         CudaExecutor::Create(std::move(plan), options));
+                         CudaExecutor::Create(std::move(plan), options, cuda));
   return std::unique_ptr<StepExecutor>(std::move(executor));
 }
 
 absl::StatusOr<std::unique_ptr<CudaExecutor>> CudaExecutor::Create(LoadedPlan plan,
                                                                    const ExecutorOptions& options,
+                                                                   const CudaExecutorOptions& cuda,
                                                                    const CudaRankOptions& rank) {
+  BLOOM_RETURN_IF_ERROR(ValidateCudaExecutorOptions(cuda));
   int devices = 0;
   const cudaError_t error = cudaGetDeviceCount(&devices);
   if (error != cudaSuccess || devices == 0) {
     cudaGetLastError();
-    return absl::FailedPreconditionError(
-        absl::StrCat("no CUDA GPU is usable (", error == cudaSuccess ? "none found" : cudaGetErrorString(error),
-                     "); use the CPU backend"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no CUDA GPU is usable (", error == cudaSuccess ? "none found" : cudaGetErrorString(error),
+        "); use the CPU backend"));
   }
   if (rank.device < 0 || rank.device >= devices) {
-    return absl::FailedPreconditionError(absl::StrCat(plan.label(), ": GPU ", rank.device,
-                                                      " was asked for; ", devices, " visible"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(plan.label(), ": GPU ", rank.device, " was asked for; ", devices, " visible"));
   }
-  std::unique_ptr<CudaExecutor> executor(new CudaExecutor(std::move(plan), rank));
+  std::unique_ptr<CudaExecutor> executor(new CudaExecutor(std::move(plan), cuda, rank));
   BLOOM_RETURN_IF_ERROR(executor->Initialize(options));
   return executor;
 }
@@ -113,7 +112,6 @@ CudaExecutor::~CudaExecutor() {
 
 absl::Status CudaExecutor::Initialize(const ExecutorOptions& options) {
   const plan::Plan& p = plan();
-  const auto* tensors = p.tensors();
   const auto* limits = p.limits();
   const auto* kv = p.kv_cache();
   BLOOM_CUDA_RETURN_IF_ERROR(cudaSetDevice(rank_.device), "cudaSetDevice");
@@ -121,9 +119,6 @@ absl::Status CudaExecutor::Initialize(const ExecutorOptions& options) {
   BLOOM_CUDA_RETURN_IF_ERROR(cudaGetDeviceProperties(&properties, rank_.device),
                              "cudaGetDeviceProperties");
   device_name_ = properties.name;
-  if (const char* profile = std::getenv("BLOOM_CUDA_PROFILE"); profile != nullptr) {
-    profile_ = std::atoi(profile);
-  }
   BLOOM_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking),
                              "cudaStreamCreate");
   // First, before anything that can fail on one rank alone: the group's
@@ -134,138 +129,40 @@ absl::Status CudaExecutor::Initialize(const ExecutorOptions& options) {
   BLOOM_ASSIGN_OR_RETURN(streamer_, DeviceWeightStreamer::Create(plan_));
   allocated_bytes_ += streamer_->device_bytes();
 
-  BLOOM_ASSIGN_OR_RETURN(KvCache cache,
-                         KvCache::Create(KvCacheShape{kv->num_layers(), kv->num_heads(), kv->head_dim(),
-                                                      kv->block_size(), kv->num_blocks(),
-                                                      limits->max_sequences(), limits->max_seq_len()},
-                                         KvPools::kExternal));
-  kv_cache_ = std::make_unique<KvCache>(std::move(cache));
-  auto allocate = [&](DeviceBuffer& buffer, size_t bytes, const std::string& what) -> absl::Status {
-    BLOOM_ASSIGN_OR_RETURN(buffer, DeviceBuffer::Allocate(bytes, what));
-    allocated_bytes_ += static_cast<int64_t>(bytes);
-    return absl::OkStatus();
-  };
-
-  // Weights: one allocation, each tensor 256-byte aligned (cuBLASLt's
-  // fastest kernels want 16 bytes at least).
-  std::vector<WeightDestination> weights;
-  std::vector<size_t> weight_offsets(tensors->size(), 0);
-  size_t weight_bytes = 0;
-  for (uint32_t i = 0; i < tensors->size(); ++i) {
-    const auto* t = tensors->Get(i);
-    if (t->kind() != plan::TensorKind::Weight || streamer_->Streams(i)) continue;
-    weight_offsets[i] = weight_bytes;
-    weight_bytes += AlignUp(Elements(*t, t->shape()->Get(0)) * DTypeSize(ToDType(t->dtype())));
-  }
-  BLOOM_RETURN_IF_ERROR(allocate(weights_, weight_bytes,
-                                 absl::StrCat("the weights of ", plan_.label())));
-  BLOOM_RETURN_IF_ERROR(allocate(arena_, AlignUp(std::max<uint64_t>(p.arena_bytes(), 1)),
-                                 "the activation arena"));
-  BLOOM_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(arena_.data(), 0, arena_.size(), stream_), "arena memset");
-  const size_t pool_bytes = static_cast<size_t>(kv->num_blocks()) * kv->num_heads() * kv->block_size() *
-                            kv->head_dim() * DTypeSize(ToDType(kv->dtype()));
-  BLOOM_RETURN_IF_ERROR(allocate(kv_pools_, 2 * AlignUp(pool_bytes) * kv->num_layers(),
-                                 absl::StrCat("the KV cache (", kv->num_layers(), " layers x ",
-                                              kv->num_blocks(), " blocks of ", kv->block_size(),
-                                              " positions, K and V)")));
-  BLOOM_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(kv_pools_.data(), 0, kv_pools_.size(), stream_),
-                             "KV cache memset");
-
-  const int64_t table_entries =
-      static_cast<int64_t>(limits->max_sequences()) * kv_cache_->max_blocks_per_sequence();
-  layout_ = std::make_unique<InputLayout>(limits->max_batch_tokens(), limits->max_logit_rows(),
-                                          table_entries);
-  BLOOM_RETURN_IF_ERROR(allocate(inputs_, layout_->end * sizeof(int32_t), "the step inputs"));
-  BLOOM_ASSIGN_OR_RETURN(host_inputs_, PinnedBuffer::Allocate(layout_->end * sizeof(int32_t),
-                                                              "the step inputs"));
-  logits_tensor_ = TensorWithRole(p, plan::TensorRole::Logits);
   BLOOM_ASSIGN_OR_RETURN(
-      host_logits_, PinnedBuffer::Allocate(static_cast<size_t>(limits->max_logit_rows()) *
-                                               vocab_size() * sizeof(float),
-                                           "the logits"));
-  BLOOM_RETURN_IF_ERROR(allocate(argmax_, AlignUp(limits->max_logit_rows() * sizeof(int32_t)),
-                                 "the greedy tokens"));
-  BLOOM_ASSIGN_OR_RETURN(host_argmax_, PinnedBuffer::Allocate(limits->max_logit_rows() * sizeof(int32_t),
-                                                              "the greedy tokens"));
+      KvCache cache, KvCache::Create(KvCacheShape{kv->num_layers(), kv->num_heads(), kv->head_dim(),
+                                                  kv->block_size(), kv->num_blocks(),
+                                                  limits->max_sequences(), limits->max_seq_len()},
+                                     KvPools::kExternal));
+  kv_cache_ = std::make_unique<KvCache>(std::move(cache));
 
-  // Where each tensor lives. Step inputs live in inputs_ (one upload per
-  // step), not at their arena offsets.
-  int32_t* device_inputs = reinterpret_cast<int32_t*>(inputs_.data());
-  tensors_.resize(tensors->size());
-  for (uint32_t i = 0; i < tensors->size(); ++i) {
-    const auto* t = tensors->Get(i);
-    DeviceTensor& d = tensors_[i];
-    d.dtype = ToDType(t->dtype());
-    d.columns = Columns(*t);
-    switch (t->kind()) {
-      case plan::TensorKind::Weight:
-        d.data = streamer_->Streams(i) ? streamer_->DeviceAddress(i)
-                                       : weights_.data() + weight_offsets[i];
-        break;
-      case plan::TensorKind::Activation: d.data = arena_.data() + t->arena_offset(); break;
-      case plan::TensorKind::StepInput:
-        switch (t->role()) {
-          case plan::TensorRole::TokenIds: d.data = device_inputs + layout_->tokens; break;
-          case plan::TensorRole::Positions: d.data = device_inputs + layout_->positions; break;
-          case plan::TensorRole::SequenceSlots: d.data = device_inputs + layout_->slots; break;
-          case plan::TensorRole::LogitRows: d.data = device_inputs + layout_->logit_rows; break;
-          default:
-            return absl::InvalidArgumentError(absl::StrCat(
-                plan_.label(), ": step input '", t->name()->str(), "' has no role the executor can fill"));
-        }
-        break;
-    }
-    if (t->kind() == plan::TensorKind::Weight && !streamer_->Streams(i)) weights.push_back({i, d.data});
-  }
+  std::vector<size_t> weight_offsets;
+  BLOOM_RETURN_IF_ERROR(AllocateMemory(weight_offsets));
+  std::vector<WeightDestination> weights;
+  BLOOM_RETURN_IF_ERROR(PlaceTensors(weight_offsets, weights));
 
   // Token ids are checked on the host against the embedding tables that
   // read them (the kernel itself cannot report an error).
   const uint32_t token_ids = TensorWithRole(p, plan::TensorRole::TokenIds);
-  std::vector<const float*> slopes(p.instructions()->size(), nullptr);
-  std::vector<float> host_slopes;
-  std::vector<size_t> slope_offsets(p.instructions()->size(), 0);
-  for (size_t i = 0; i < p.instructions()->size(); ++i) {
-    const auto* instruction = p.instructions()->Get(i);
+  for (const plan::Instruction* instruction : *p.instructions()) {
     if (const auto* e = instruction->kernel_as_EmbeddingGather();
         e != nullptr && instruction->operands()->Get(0) == token_ids) {
-      const int64_t rows = tensors->Get(instruction->operands()->Get(1))->shape()->Get(0);
+      const int64_t rows = p.tensors()->Get(instruction->operands()->Get(1))->shape()->Get(0);
       const int64_t vocab = e->vocab_size() > 0 ? e->vocab_size() : rows;
       max_token_id_ = max_token_id_ < 0 ? vocab : std::min(max_token_id_, vocab);
     }
-    if (const auto* a = instruction->kernel_as_AlibiAttention(); a != nullptr) {
-      slope_offsets[i] = host_slopes.size();
-      host_slopes.insert(host_slopes.end(), a->alibi_slopes()->begin(), a->alibi_slopes()->end());
-    }
-  }
-  BLOOM_RETURN_IF_ERROR(allocate(slopes_, AlignUp(std::max<size_t>(host_slopes.size(), 1) * sizeof(float)),
-                                 "the ALiBi slopes"));
-  BLOOM_CUDA_RETURN_IF_ERROR(cudaMemcpy(slopes_.data(), host_slopes.data(),
-                                        host_slopes.size() * sizeof(float), cudaMemcpyHostToDevice),
-                             "copying the ALiBi slopes");
-  for (size_t i = 0; i < p.instructions()->size(); ++i) {
-    if (p.instructions()->Get(i)->kernel_type() == plan::Kernel::AlibiAttention) {
-      slopes[i] = reinterpret_cast<const float*>(slopes_.data()) + slope_offsets[i];
-    }
   }
 
-  std::vector<cuda::PagedKvView> layers(kv->num_layers());
-  for (int32_t l = 0; l < kv->num_layers(); ++l) {
-    cuda::PagedKvView& view = layers[l];
-    view.keys = kv_pools_.data() + (2 * l) * AlignUp(pool_bytes);
-    view.values = kv_pools_.data() + (2 * l + 1) * AlignUp(pool_bytes);
-    view.dtype = ToDType(kv->dtype());
-    view.num_heads = kv->num_heads();
-    view.head_dim = kv->head_dim();
-    view.block_size = kv->block_size();
-    view.block_tables = device_inputs + layout_->block_tables;
-    view.max_blocks_per_sequence = kv_cache_->max_blocks_per_sequence();
-  }
-
-  BLOOM_ASSIGN_OR_RETURN(std::vector<WeightConversion> conversions,
-                         dispatch_.Prepare(p, tensors_, std::move(layers), std::move(slopes)));
-  BLOOM_RETURN_IF_ERROR(allocate(scratch_, dispatch_.ScratchBytes(),
+  // The ops, checked against what the kernels take before the weights
+  // load; then the scratch they share.
+  kv_layers_ = KvLayerViews();
+  decode_capacity_ = DecodeCapacity(p);
+  BLOOM_ASSIGN_OR_RETURN(
+      ops_, CudaOpTable::Create(
+                p, plan_.label(), tensors_, kv_layers_, device_comm_.get(),
+                [this](uint32_t tensor) { return streamer_->Streams(tensor); }, options_.gemm));
+  BLOOM_RETURN_IF_ERROR(Allocate(scratch_, ops_->ScratchBytes(),
                                  "scratch (GEMM workspace, conversions, split-K partials)"));
-  BLOOM_RETURN_IF_ERROR(dispatch_.SetScratch(scratch_.data()));
 
   const std::string dir = WeightsDirectory(p, options.checkpoint_dir);
   std::function<void(size_t, size_t)> progress = options.on_weight_loaded;
@@ -273,32 +170,148 @@ absl::Status CudaExecutor::Initialize(const ExecutorOptions& options) {
   BLOOM_RETURN_IF_ERROR(
       LoadWeights(p, dir, weights, streamer_->HostDestinations(), stream_, progress));
 
-  // Converted copies of weights for Linears whose dtype mix cuBLASLt does
-  // not take as stored (none for plans whose Linear operands agree).
-  size_t conversion_bytes = 0;
-  std::vector<size_t> conversion_offsets;
-  for (const WeightConversion& c : conversions) {
-    if (streamer_->Streams(c.tensor)) {
-      return absl::UnimplementedError(absl::StrCat(
-          plan_.label(), ": streamed weight '", tensors->Get(c.tensor)->name()->str(),
-          "' needs a dtype conversion for its Linear, which a weight slot cannot hold"));
-    }
-    conversion_offsets.push_back(conversion_bytes);
-    conversion_bytes += AlignUp(tensors_[c.tensor].columns * tensors->Get(c.tensor)->shape()->Get(0) *
-                                DTypeSize(c.dtype));
-  }
-  BLOOM_RETURN_IF_ERROR(allocate(conversions_, conversion_bytes, "converted weights"));
-  for (size_t i = 0; i < conversions.size(); ++i) {
-    const WeightConversion& c = conversions[i];
-    void* data = conversions_.data() + conversion_offsets[i];
-    const int64_t count = tensors_[c.tensor].columns * tensors->Get(c.tensor)->shape()->Get(0);
-    BLOOM_CUDA_RETURN_IF_ERROR(
-        cuda::LaunchCast(tensors_[c.tensor].data, tensors_[c.tensor].dtype, count, data, c.dtype, stream_),
-        "converting a weight");
-    dispatch_.SetConversion(c, data);
-  }
+  // What the ops make from the loaded weights (converted copies) and
+  // their constants' device copies.
+  BLOOM_RETURN_IF_ERROR(
+      ops_->Prepare(scratch_.data(), stream_,
+                    [this](size_t bytes, const std::string& what) -> absl::StatusOr<DeviceBuffer> {
+                      DeviceBuffer buffer;
+                      BLOOM_RETURN_IF_ERROR(Allocate(buffer, bytes, what));
+                      return buffer;
+                    }));
   BLOOM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "executor initialisation");
   return absl::OkStatus();
+}
+
+absl::Status CudaExecutor::Allocate(DeviceBuffer& buffer, size_t bytes, const std::string& what) {
+  BLOOM_ASSIGN_OR_RETURN(buffer, DeviceBuffer::Allocate(bytes, what));
+  allocated_bytes_ += static_cast<int64_t>(bytes);
+  return absl::OkStatus();
+}
+
+absl::Status CudaExecutor::AllocateMemory(std::vector<size_t>& weight_offsets) {
+  const plan::Plan& p = plan();
+  const auto* tensors = p.tensors();
+  const auto* limits = p.limits();
+  const auto* kv = p.kv_cache();
+  // Weights: one allocation, each tensor 256-byte aligned (cuBLASLt's
+  // fastest kernels want 16 bytes at least).
+  weight_offsets.assign(tensors->size(), 0);
+  size_t weight_bytes = 0;
+  for (uint32_t i = 0; i < tensors->size(); ++i) {
+    const auto* t = tensors->Get(i);
+    if (t->kind() != plan::TensorKind::Weight || streamer_->Streams(i)) continue;
+    weight_offsets[i] = weight_bytes;
+    weight_bytes += DeviceAlignUp(BytesOf(*t, t->shape()->Get(0)));
+  }
+  BLOOM_RETURN_IF_ERROR(
+      Allocate(weights_, weight_bytes, absl::StrCat("the weights of ", plan_.label())));
+  BLOOM_RETURN_IF_ERROR(Allocate(arena_, DeviceAlignUp(std::max<uint64_t>(p.arena_bytes(), 1)),
+                                 "the activation arena"));
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(arena_.data(), 0, arena_.size(), stream_),
+                             "arena memset");
+  BLOOM_RETURN_IF_ERROR(
+      Allocate(kv_pools_, 2 * DeviceAlignUp(KvPoolBytes()) * kv->num_layers(),
+               absl::StrCat("the KV cache (", kv->num_layers(), " layers x ", kv->num_blocks(),
+                            " blocks of ", kv->block_size(), " positions, K and V)")));
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(kv_pools_.data(), 0, kv_pools_.size(), stream_),
+                             "KV cache memset");
+
+  const int64_t table_entries =
+      static_cast<int64_t>(limits->max_sequences()) * kv_cache_->max_blocks_per_sequence();
+  layout_ = std::make_unique<InputLayout>(limits->max_batch_tokens(), limits->max_logit_rows(),
+                                          table_entries);
+  BLOOM_RETURN_IF_ERROR(Allocate(inputs_, layout_->end * sizeof(int32_t), "the step inputs"));
+  BLOOM_ASSIGN_OR_RETURN(host_inputs_,
+                         PinnedBuffer::Allocate(layout_->end * sizeof(int32_t), "the step inputs"));
+  logits_tensor_ = TensorWithRole(p, plan::TensorRole::Logits);
+  BLOOM_ASSIGN_OR_RETURN(host_logits_,
+                         PinnedBuffer::Allocate(static_cast<size_t>(limits->max_logit_rows()) *
+                                                    vocab_size() * sizeof(float),
+                                                "the logits"));
+  BLOOM_RETURN_IF_ERROR(Allocate(argmax_, DeviceAlignUp(limits->max_logit_rows() * sizeof(int32_t)),
+                                 "the greedy tokens"));
+  BLOOM_ASSIGN_OR_RETURN(
+      host_argmax_,
+      PinnedBuffer::Allocate(limits->max_logit_rows() * sizeof(int32_t), "the greedy tokens"));
+  return absl::OkStatus();
+}
+
+size_t CudaExecutor::KvPoolBytes() const {
+  const auto* kv = plan().kv_cache();
+  return static_cast<size_t>(kv->num_blocks()) * kv->num_heads() * kv->block_size() *
+         kv->head_dim() * DTypeSize(ToDType(kv->dtype()));
+}
+
+absl::Status CudaExecutor::PlaceTensors(const std::vector<size_t>& weight_offsets,
+                                        std::vector<WeightDestination>& weights) {
+  // Step inputs live in inputs_ (one upload per step), not at their arena
+  // offsets.
+  const auto* tensors = plan().tensors();
+  int32_t* device_inputs = reinterpret_cast<int32_t*>(inputs_.data());
+  tensors_.resize(tensors->size());
+  for (uint32_t i = 0; i < tensors->size(); ++i) {
+    const auto* t = tensors->Get(i);
+    DeviceTensor& d = tensors_[i];
+    d.dtype = ToDType(t->dtype());
+    d.columns = ColumnsOf(*t);
+    if (!CudaReads(d.dtype)) {
+      return absl::UnimplementedError(absl::StrCat(plan_.label(), ": tensor '", t->name()->str(),
+                                                   "' is ", std::string(DTypeName(d.dtype)),
+                                                   ", which the CUDA kernels cannot read yet"));
+    }
+    switch (t->kind()) {
+      case plan::TensorKind::Weight:
+        d.data = streamer_->Streams(i) ? streamer_->DeviceAddress(i)
+                                       : weights_.data() + weight_offsets[i];
+        break;
+      case plan::TensorKind::Activation:
+        d.data = arena_.data() + t->arena_offset();
+        break;
+      case plan::TensorKind::StepInput:
+        switch (t->role()) {
+          case plan::TensorRole::TokenIds:
+            d.data = device_inputs + layout_->tokens;
+            break;
+          case plan::TensorRole::Positions:
+            d.data = device_inputs + layout_->positions;
+            break;
+          case plan::TensorRole::SequenceSlots:
+            d.data = device_inputs + layout_->slots;
+            break;
+          case plan::TensorRole::LogitRows:
+            d.data = device_inputs + layout_->logit_rows;
+            break;
+          default:
+            return absl::InvalidArgumentError(absl::StrCat(plan_.label(), ": step input '",
+                                                           t->name()->str(),
+                                                           "' has no role the executor can fill"));
+        }
+        break;
+    }
+    if (t->kind() == plan::TensorKind::Weight && !streamer_->Streams(i))
+      weights.push_back({i, d.data});
+  }
+  return absl::OkStatus();
+}
+
+std::vector<cuda::PagedKvView> CudaExecutor::KvLayerViews() const {
+  const auto* kv = plan().kv_cache();
+  const size_t pool_bytes = DeviceAlignUp(KvPoolBytes());
+  const int32_t* device_inputs = reinterpret_cast<const int32_t*>(inputs_.data());
+  std::vector<cuda::PagedKvView> layers(kv->num_layers());
+  for (int32_t l = 0; l < kv->num_layers(); ++l) {
+    cuda::PagedKvView& view = layers[l];
+    view.keys = kv_pools_.data() + (2 * l) * pool_bytes;
+    view.values = kv_pools_.data() + (2 * l + 1) * pool_bytes;
+    view.dtype = ToDType(kv->dtype());
+    view.num_heads = kv->num_heads();
+    view.head_dim = kv->head_dim();
+    view.block_size = kv->block_size();
+    view.block_tables = device_inputs + layout_->block_tables;
+    view.max_blocks_per_sequence = kv_cache_->max_blocks_per_sequence();
+  }
+  return layers;
 }
 
 absl::Status CudaExecutor::JoinGroup() {
@@ -309,7 +322,8 @@ absl::Status CudaExecutor::JoinGroup() {
     return absl::FailedPreconditionError(absl::StrCat(
         plan_.label(), ": a tensor-parallel plan (tp=", p.tp_size(), ", rank ", p.tp_rank(),
         ") runs inside its rank group: give bloom-run the plan directory (a thread per GPU) or "
-        "start it with mpirun -np ", p.tp_size()));
+        "start it with mpirun -np ",
+        p.tp_size()));
   }
   if (rank_.collectives == CudaCollectives::kHostStaged) {
     device_comm_ = std::make_unique<HostStagedCommunicator>(*host, stream_);
@@ -322,51 +336,32 @@ absl::Status CudaExecutor::JoinGroup() {
     device_comm_ = std::move(nccl);
 #else
     return absl::UnimplementedError(absl::StrCat(
-        plan_.label(), ": this build has no NCCL; BLOOM_CUDA_COLLECTIVES=host runs the "
-        "collectives through host memory instead (slow)"));
+        plan_.label(),
+        ": this build has no NCCL; host-staged collectives "
+        "(bloom-run --cuda-collectives=host) run them through host memory instead (slow)"));
 #endif
   }
-  dispatch_.SetCommunicator(device_comm_.get());
   absl::StrAppend(&device_name_, " (GPU ", rank_.device, ", ", device_comm_->transport(), ")");
   return absl::OkStatus();
 }
 
-int64_t CudaExecutor::RowsOf(const plan::Tensor& tensor) const {
-  switch (tensor.rows()) {
-    case plan::RowDim::Tokens: return num_tokens_;
-    case plan::RowDim::LogitRows: return num_logit_rows_;
-    default: return tensor.shape()->Get(0);
-  }
-}
-
 absl::Status CudaExecutor::RunInstructions(const StepShape& shape,
                                            const std::vector<cudaEvent_t>* events) {
-  const auto* instructions = plan().instructions();
-  for (size_t i = 0; i < instructions->size(); ++i) {
-    if (events != nullptr) {
-      BLOOM_CUDA_RETURN_IF_ERROR(cudaEventRecord((*events)[i], stream_), "profile event");
-    }
-    const auto* instruction = instructions->Get(i);
-    absl::Status status;
-    if (const auto* prefetch = instruction->kernel_as_PrefetchWeights(); prefetch != nullptr) {
-      status = streamer_->Prefetch(prefetch->unit(), stream_);
-    } else if (const auto* await = instruction->kernel_as_AwaitWeights(); await != nullptr) {
-      status = streamer_->Await(await->unit(), stream_);
-    } else {
-      status = dispatch_.Run(i, shape, stream_);
-    }
-    if (!status.ok()) {
-      const auto* results = instruction->results();
-      const std::string target =
-          results->size() == 0
-              ? std::string()
-              : absl::StrCat(" -> '", plan().tensors()->Get(results->Get(0))->name()->str(), "'");
-      return absl::Status(status.code(),
-                          absl::StrCat("instruction ", i, " (",
-                                       plan::EnumNameKernel(instruction->kernel_type()), target,
-                                       "): ", status.message()));
-    }
-  }
+  BLOOM_RETURN_IF_ERROR(ForEachInstruction(
+      plan(), [&](size_t i, const plan::Instruction& instruction) -> absl::Status {
+        if (events != nullptr) {
+          BLOOM_CUDA_RETURN_IF_ERROR(cudaEventRecord((*events)[i], stream_), "profile event");
+        }
+        // Where the weight streamer's copies go is the plan's; the
+        // streamer, not an op, runs them.
+        if (const auto* prefetch = instruction.kernel_as_PrefetchWeights(); prefetch != nullptr) {
+          return streamer_->Prefetch(prefetch->unit(), stream_);
+        }
+        if (const auto* await = instruction.kernel_as_AwaitWeights(); await != nullptr) {
+          return streamer_->Await(await->unit(), stream_);
+        }
+        return ops_->Run(i, shape, stream_);
+      }));
   BLOOM_RETURN_IF_ERROR(streamer_->EndStep(stream_));
   if (events != nullptr) {
     BLOOM_CUDA_RETURN_IF_ERROR(cudaEventRecord(events->back(), stream_), "profile event");
@@ -387,11 +382,13 @@ absl::Status CudaExecutor::ProfileStep(const StepShape& shape, const StepBatch& 
   float total = 0.0f;
   for (size_t i = 0; status.ok() && i < n; ++i) {
     float elapsed = 0.0f;
-    status = CudaStatus(cudaEventElapsedTime(&elapsed, events[i], events[i + 1]), "profile event time");
+    status =
+        CudaStatus(cudaEventElapsedTime(&elapsed, events[i], events[i + 1]), "profile event time");
     ms[i] = elapsed;
   }
   if (status.ok()) {
-    status = CudaStatus(cudaEventElapsedTime(&total, events.front(), events.back()), "profile event time");
+    status = CudaStatus(cudaEventElapsedTime(&total, events.front(), events.back()),
+                        "profile event time");
   }
   for (cudaEvent_t e : events) {
     if (e != nullptr) cudaEventDestroy(e);
@@ -401,8 +398,8 @@ absl::Status CudaExecutor::ProfileStep(const StepShape& shape, const StepBatch& 
   step.tokens = shape.tokens;
   step.logit_rows = shape.logit_rows;
   step.positions.assign(batch.positions.begin(), batch.positions.end());
-  BLOOM_ASSIGN_OR_RETURN(ProfileCeilings ceilings, ProfileCeilingsFromEnvironment());
-  const std::string report = FormatStepProfile(plan(), step, ms, total, profile_ >= 2, ceilings);
+  const std::string report =
+      FormatStepProfile(plan(), step, ms, total, options_.profile >= 2, options_.profile_ceilings);
   std::fprintf(stderr, "%s", report.c_str());
   std::fflush(stderr);
   return absl::OkStatus();
@@ -422,21 +419,22 @@ absl::Status CudaExecutor::RunStep(const StepBatch& batch, bool greedy,
       const int32_t id = batch.token_ids[t];
       if (id < 0 || id >= max_token_id_) {
         return absl::InvalidArgumentError(absl::StrCat("token id ", id, " at batch index ", t,
-                                                       " is outside the vocabulary [0, ", max_token_id_, ")"));
+                                                       " is outside the vocabulary [0, ",
+                                                       max_token_id_, ")"));
       }
     }
   }
   const int64_t t_real = static_cast<int64_t>(batch.token_ids.size());
   const int64_t r_real = static_cast<int64_t>(batch.logit_rows.size());
   const bool decode_graph =
-      use_graphs_ && IsDecodeOnlyStep(batch.positions, batch.sequence_slots, dispatch_.decode_capacity());
+      use_graphs_ && IsDecodeOnlyStep(batch.positions, batch.sequence_slots, decode_capacity_);
 
   // Fill the pinned mirror of the step inputs. A graph bucket pads the
   // batch: padding tokens have slot -1 (the attention kernels skip them)
   // and padding logit rows read row 0.
   int64_t t_run = t_real, r_run = r_real;
   if (decode_graph) {
-    t_run = std::min<int64_t>(NextPowerOfTwo(t_real), dispatch_.decode_capacity());
+    t_run = std::min<int64_t>(NextPowerOfTwo(t_real), decode_capacity_);
     r_run = std::min<int64_t>({NextPowerOfTwo(r_real), limits->max_logit_rows(), t_run});
   }
   int32_t* host = reinterpret_cast<int32_t*>(host_inputs_.data());
@@ -461,7 +459,7 @@ absl::Status CudaExecutor::RunStep(const StepBatch& batch, bool greedy,
     shape.num_decode_tokens = static_cast<int32_t>(t_run);
   } else {
     AttentionWork work = PlanAttentionWork(batch.positions, batch.sequence_slots,
-                                           cuda::kAttentionTileQueries, dispatch_.decode_capacity());
+                                           cuda::kAttentionTileQueries, decode_capacity_);
     std::copy(work.decode_tokens.begin(), work.decode_tokens.end(), host + l.decode_tokens);
     std::memcpy(host + l.tiles, work.tiles.data(), work.tiles.size() * sizeof(cuda::AttentionTile));
     shape.num_decode_tokens = static_cast<int32_t>(work.decode_tokens.size());
@@ -480,7 +478,7 @@ absl::Status CudaExecutor::RunStep(const StepBatch& batch, bool greedy,
   if (decode_graph) {
     const auto key = std::make_pair(t_run, r_run);
     auto found = graphs_.find(key);
-    if (found != graphs_.end() && profile_ > 0 && profiled_.insert(key).second) {
+    if (found != graphs_.end() && options_.profile > 0 && profiled_.insert(key).second) {
       BLOOM_RETURN_IF_ERROR(ProfileStep(shape, batch));
     } else if (found != graphs_.end()) {
       BLOOM_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(found->second, stream_), "cudaGraphLaunch");
@@ -510,17 +508,19 @@ absl::Status CudaExecutor::RunStep(const StepBatch& batch, bool greedy,
   const int64_t vocab = vocab_size();
   const float* device_logits = static_cast<const float*>(tensors_[logits_tensor_].data);
   if (greedy) {
-    BLOOM_CUDA_RETURN_IF_ERROR(cuda::LaunchArgMax(device_logits, r_real, vocab,
-                                                  reinterpret_cast<int32_t*>(argmax_.data()), stream_),
-                               "argmax launch");
-    BLOOM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host_argmax_.data(), argmax_.data(), r_real * sizeof(int32_t),
-                                               cudaMemcpyDeviceToHost, stream_),
-                               "copying the greedy tokens back");
+    BLOOM_CUDA_RETURN_IF_ERROR(
+        cuda::LaunchArgMax(device_logits, r_real, vocab, reinterpret_cast<int32_t*>(argmax_.data()),
+                           stream_),
+        "argmax launch");
+    BLOOM_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(host_argmax_.data(), argmax_.data(), r_real * sizeof(int32_t),
+                        cudaMemcpyDeviceToHost, stream_),
+        "copying the greedy tokens back");
   } else if (rank_.copy_logits) {
-    BLOOM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host_logits_.data(), device_logits,
-                                               r_real * vocab * sizeof(float), cudaMemcpyDeviceToHost,
-                                               stream_),
-                               "copying the logits back");
+    BLOOM_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(host_logits_.data(), device_logits, r_real * vocab * sizeof(float),
+                        cudaMemcpyDeviceToHost, stream_),
+        "copying the logits back");
   }
   BLOOM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "step");
   streamer_->CountStep(/*timed=*/!replayed);
@@ -562,11 +562,12 @@ absl::StatusOr<std::vector<float>> CudaExecutor::ReadTensor(absl::string_view na
   for (uint32_t i = 0; i < tensors->size(); ++i) {
     const auto* t = tensors->Get(i);
     if (absl::string_view(t->name()->c_str(), t->name()->size()) != name) continue;
-    const int64_t count = Elements(*t, RowsOf(*t));
+    const int64_t count = ElementsOf(*t, RowsAt(*t, StepRows{num_tokens_, num_logit_rows_}));
     const DType dtype = tensors_[i].dtype;
     std::vector<uint8_t> raw(count * DTypeSize(dtype));
-    BLOOM_CUDA_RETURN_IF_ERROR(cudaMemcpy(raw.data(), tensors_[i].data, raw.size(), cudaMemcpyDeviceToHost),
-                               absl::StrCat("reading tensor '", name, "'"));
+    BLOOM_CUDA_RETURN_IF_ERROR(
+        cudaMemcpy(raw.data(), tensors_[i].data, raw.size(), cudaMemcpyDeviceToHost),
+        absl::StrCat("reading tensor '", name, "'"));
     std::vector<float> values(count);
     if (dtype == DType::kI32) {
       const int32_t* ints = reinterpret_cast<const int32_t*>(raw.data());

@@ -7,7 +7,9 @@
 // bucket (1, 2, 4, ... padded) as CUDA graphs and replayed.
 //
 // Like the CPU executor it knows no model: it walks the plan's instruction
-// list (runtime/cuda/cuda_dispatch.h maps each to kernels/cuda).
+// list, running each through its op (runtime/cuda/cuda_op_table.h, one op
+// file per kernel in runtime/cuda/ops/), and PrefetchWeights/AwaitWeights
+// through its weight streamer.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -24,19 +26,16 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "runtime/comm/communicator.h"
-#include "runtime/cuda/cuda_dispatch.h"
-#include "runtime/cuda/device_weight_streamer.h"
+#include "runtime/cuda/cuda_executor_options.h"
+#include "runtime/cuda/cuda_op.h"
+#include "runtime/cuda/cuda_op_table.h"
 #include "runtime/cuda/device_buffer.h"
+#include "runtime/cuda/device_weight_streamer.h"
+#include "runtime/cuda/weight_upload.h"
 #include "runtime/exec/executor.h"
 #include "runtime/plan/plan_loader.h"
 
 namespace bloom {
-
-// How a tensor-parallel rank's AllReduce/AllGather reach the other ranks.
-enum class CudaCollectives {
-  kNccl,        // NCCL on the executor's stream (a GPU per rank; graph-capturable)
-  kHostStaged,  // through the host communicator (ranks sharing a GPU; no graphs)
-};
 
 // Where a rank runs and how it talks to the others; the defaults are a
 // tp=1 plan on GPU 0.
@@ -57,9 +56,11 @@ class CudaExecutor : public StepExecutor {
  public:
   // Fails with FailedPrecondition when no CUDA GPU is usable, with
   // ResourceExhausted (naming the allocation and its size) when device
-  // memory runs out, and as the CPU executor does for checkpoint problems.
+  // memory runs out, as the CPU executor does for checkpoint problems, and
+  // with InvalidArgument for `cuda` options out of range.
   static absl::StatusOr<std::unique_ptr<CudaExecutor>> Create(LoadedPlan plan,
                                                               const ExecutorOptions& options,
+                                                              const CudaExecutorOptions& cuda = {},
                                                               const CudaRankOptions& rank = {});
   ~CudaExecutor() override;
 
@@ -95,11 +96,10 @@ class CudaExecutor : public StepExecutor {
   // CUDA graphs for decode-only steps (on by default); off runs every step
   // eagerly, e.g. to compare the two.
   void set_use_graphs(bool use) { use_graphs_ = use; }
-  // A per-instruction time breakdown (runtime/cuda/step_profile.h) of the
-  // first step of each decode bucket that would replay its graph: that step
-  // runs eagerly with events instead and the table goes to stderr. Also
-  // switched on by BLOOM_CUDA_PROFILE=1 (=2 lists every instruction).
-  void set_profile(int level) { profile_ = level; }
+  // CudaExecutorOptions::profile: a per-instruction time breakdown
+  // (runtime/cuda/step_profile.h) of the first step of each decode bucket
+  // that would replay its graph: that step runs eagerly with events instead
+  // and the table goes to stderr.
   int graphs_captured() const { return static_cast<int>(graphs_.size()); }
 
  private:
@@ -109,39 +109,57 @@ class CudaExecutor : public StepExecutor {
     int64_t tokens, positions, slots, logit_rows, decode_tokens, tiles, block_tables, end;
     InputLayout(int64_t max_tokens, int64_t max_logit_rows, int64_t block_table_entries);
   };
-  CudaExecutor(LoadedPlan plan, const CudaRankOptions& rank)
-      : plan_(std::move(plan)), rank_(rank) {}
+  CudaExecutor(LoadedPlan plan, const CudaExecutorOptions& cuda, const CudaRankOptions& rank)
+      : plan_(std::move(plan)), options_(cuda), rank_(rank) {}
   absl::Status Initialize(const ExecutorOptions& options);
+  // `bytes` of device memory into `buffer`, counted in allocated_bytes_.
+  absl::Status Allocate(DeviceBuffer& buffer, size_t bytes, const std::string& what);
+  // The weights' allocation (the resident ones, 256-byte aligned, at
+  // `weight_offsets`), the arena, the KV pools, the step inputs and the
+  // results' buffers.
+  absl::Status AllocateMemory(std::vector<size_t>& weight_offsets);
+  // Where each plan tensor lives (tensors_); `weights` gets the resident
+  // weights' destinations for the loader.
+  absl::Status PlaceTensors(const std::vector<size_t>& weight_offsets,
+                            std::vector<WeightDestination>& weights);
+  // Bytes of one layer's K (or V) pool.
+  size_t KvPoolBytes() const;
+  // One device view per KV-cache layer.
+  std::vector<cuda::PagedKvView> KvLayerViews() const;
   // The tensor-parallel group's device communicator, for tp_size > 1.
   absl::Status JoinGroup();
   // `block_tables`: the leader's (a follower rank), or null for kv_cache()'s.
   absl::Status RunStep(const StepBatch& batch, bool greedy, const int32_t* block_tables);
   // With `events` (one per instruction plus one), each is recorded before
   // its instruction and the last after them all.
-  absl::Status RunInstructions(const StepShape& shape, const std::vector<cudaEvent_t>* events = nullptr);
+  absl::Status RunInstructions(const StepShape& shape,
+                               const std::vector<cudaEvent_t>* events = nullptr);
   absl::Status ProfileStep(const StepShape& shape, const StepBatch& batch);
-  int64_t RowsOf(const plan::Tensor& tensor) const;
 
   LoadedPlan plan_;
+  CudaExecutorOptions options_;
   CudaRankOptions rank_;
   std::unique_ptr<Communicator> device_comm_;  // tp_size > 1 only
   std::string device_name_;
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<KvCache> kv_cache_;
-  CudaDispatch dispatch_;
   std::unique_ptr<DeviceWeightStreamer> streamer_;
 
-  DeviceBuffer weights_, conversions_, arena_, kv_pools_, inputs_, scratch_, slopes_, argmax_;
+  DeviceBuffer weights_, arena_, kv_pools_, inputs_, scratch_, argmax_;
   PinnedBuffer host_inputs_, host_logits_, host_argmax_;
   int64_t allocated_bytes_ = 0;
   std::vector<DeviceTensor> tensors_;
+  std::vector<cuda::PagedKvView> kv_layers_;
+  // After the memory its ops read (destroyed first); their own resources
+  // (slopes, converted weights) are inside.
+  std::unique_ptr<CudaOpTable> ops_;
+  int32_t decode_capacity_ = 0;  // lone decode tokens a step's decode list holds
   std::unique_ptr<InputLayout> layout_;
   int64_t max_token_id_ = -1;  // ids must be below this (the embedding tables' vocabulary)
 
   // Decode graphs by (padded T, padded R).
   std::map<std::pair<int64_t, int64_t>, cudaGraphExec_t> graphs_;
   bool use_graphs_ = true;
-  int profile_ = 0;
   std::set<std::pair<int64_t, int64_t>> profiled_;  // buckets already profiled
 
   uint32_t logits_tensor_ = 0;
@@ -150,7 +168,7 @@ class CudaExecutor : public StepExecutor {
 };
 
 // The factory bloom-run calls for --backend=cuda.
-absl::StatusOr<std::unique_ptr<StepExecutor>> CreateCudaExecutor(LoadedPlan plan,
-                                                                 const ExecutorOptions& options);
+absl::StatusOr<std::unique_ptr<StepExecutor>> CreateCudaExecutor(
+    LoadedPlan plan, const ExecutorOptions& options, const CudaExecutorOptions& cuda = {});
 
 }  // namespace bloom

@@ -7,13 +7,16 @@
 // when ranks must share GPUs (more ranks than GPUs, e.g. tp=2 on a one-GPU
 // machine) NCCL cannot run them, and the ranks fall back to host-staged
 // collectives (runtime/cuda/host_staged_communicator.h: correct, slow, no
-// CUDA graphs). BLOOM_CUDA_COLLECTIVES=nccl|host overrides the choice.
+// CUDA graphs). CudaExecutorOptions::collectives overrides the choice
+// (bloom-run --cuda-collectives=nccl|host).
 #pragma once
 
+#include "runtime/cuda/cuda_executor_options.h"
 #include "runtime/parallel/rank_group.h"
 
 namespace bloom {
 
-RankExecutorFactory CudaRankExecutors();
+// Every rank's executor gets `cuda`.
+RankExecutorFactory CudaRankExecutors(const CudaExecutorOptions& cuda = {});
 
 }  // namespace bloom

@@ -1,44 +1,14 @@
 #include "runtime/cuda/step_profile.h"
 
 #include <algorithm>
-#include <cmath>
-#include <cstdlib>
-#include <cstdio>
 #include <map>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "runtime/exec/plan_view.h"
 
 namespace bloom {
 namespace {
-
-int64_t ElementBytes(plan::DType dtype) {
-  switch (dtype) {
-    case plan::DType::F16:
-    case plan::DType::BF16:
-      return 2;
-    default:
-      return 4;
-  }
-}
-
-int64_t RowsAs(const plan::Tensor& t, const ProfiledStep& step) {
-  switch (t.rows()) {
-    case plan::RowDim::Tokens:
-      return step.tokens;
-    case plan::RowDim::LogitRows:
-      return step.logit_rows;
-    default:
-      return t.shape()->Get(0);
-  }
-}
-
-int64_t TensorBytes(const plan::Tensor& t, int64_t rows) {
-  int64_t n = rows;
-  for (size_t i = 1; i < t.shape()->size(); ++i) n *= t.shape()->Get(i);
-  return n * ElementBytes(t.dtype());
-}
 
 // "h.12.mlp_gelu" -> "mlp_gelu"; names outside layers are kept.
 std::string WithoutLayer(const std::string& name) {
@@ -51,39 +21,61 @@ struct Cost {
   double bytes = 0, flops = 0;
 };
 
+// Bytes of every tensor of `ids` at the step's rows.
+double BytesOfAll(const plan::Plan& plan, const flatbuffers::Vector<uint32_t>& ids,
+                  const StepRows& rows) {
+  double bytes = 0;
+  for (uint32_t id : ids) {
+    const plan::Tensor& t = *plan.tensors()->Get(id);
+    bytes += BytesOf(t, RowsAt(t, rows));
+  }
+  return bytes;
+}
+
 // The fewest bytes an instruction must move (each operand read once, each
 // result written once; an embedding gather reads only its rows, attention
 // reads every cached K and V row its real tokens attend to) and its FLOPs
-// (Linear only).
+// (Linear only). Exhaustive: a new kernel states its cost here.
 Cost CostOf(const plan::Plan& plan, const plan::Instruction& instruction,
             const ProfiledStep& step) {
-  const auto* tensors = plan.tensors();
-  Cost cost;
+  const StepRows rows{step.tokens, step.logit_rows};
   const auto* in = instruction.operands();
   const auto* out = instruction.results();
-  for (size_t i = 0; i < out->size(); ++i) {
-    const plan::Tensor& t = *tensors->Get(out->Get(i));
-    cost.bytes += TensorBytes(t, RowsAs(t, step));
-  }
-  if (instruction.kernel_type() == plan::Kernel::EmbeddingGather) {
-    cost.bytes *= 2;  // the rows read equal the rows written
-    return cost;
-  }
-  for (size_t i = 0; i < in->size(); ++i) {
-    const plan::Tensor& t = *tensors->Get(in->Get(i));
-    cost.bytes += TensorBytes(t, RowsAs(t, step));
-  }
-  if (instruction.kernel_type() == plan::Kernel::Linear) {
-    const plan::Tensor& x = *tensors->Get(in->Get(0));
-    const plan::Tensor& y = *tensors->Get(out->Get(0));
-    cost.flops = 2.0 * RowsAs(x, step) * TensorBytes(x, 1) / ElementBytes(x.dtype()) *
-                 (TensorBytes(y, 1) / ElementBytes(y.dtype()));
-  }
-  if (const auto* a = instruction.kernel_as_AlibiAttention(); a != nullptr) {
-    const int64_t row = static_cast<int64_t>(a->num_heads()) * a->head_dim() *
-                        ElementBytes(plan.kv_cache()->dtype());
-    for (int32_t p : step.positions)
-      cost.bytes += 2.0 * (p + 1) * row;  // K and V, the new row included
+  Cost cost;
+  cost.bytes = BytesOfAll(plan, *out, rows);
+  switch (instruction.kernel_type()) {
+    case plan::Kernel::EmbeddingGather:
+      cost.bytes *= 2;  // the rows read equal the rows written
+      return cost;
+    case plan::Kernel::Linear: {
+      cost.bytes += BytesOfAll(plan, *in, rows);
+      const plan::Tensor& x = *plan.tensors()->Get(in->Get(0));
+      const plan::Tensor& y = *plan.tensors()->Get(out->Get(0));
+      cost.flops = 2.0 * RowsAt(x, rows) * ColumnsOf(x) * ColumnsOf(y);
+      return cost;
+    }
+    case plan::Kernel::AlibiAttention: {
+      cost.bytes += BytesOfAll(plan, *in, rows);
+      const auto* a = instruction.kernel_as_AlibiAttention();
+      const int64_t row = static_cast<int64_t>(a->num_heads()) * a->head_dim() *
+                          static_cast<int64_t>(DTypeSize(ToDType(plan.kv_cache()->dtype())));
+      // K and V, the new row included.
+      for (int32_t p : step.positions) cost.bytes += 2.0 * (p + 1) * row;
+      return cost;
+    }
+    case plan::Kernel::LayerNorm:
+    case plan::Kernel::AddLayerNorm:
+    case plan::Kernel::Gelu:
+    case plan::Kernel::Add:
+    case plan::Kernel::Cast:
+    case plan::Kernel::GatherRows:
+    case plan::Kernel::AllReduce:
+    case plan::Kernel::AllGather:
+    case plan::Kernel::PrefetchWeights:  // no operands or results: nothing
+    case plan::Kernel::AwaitWeights:
+    case plan::Kernel::NONE:
+      cost.bytes += BytesOfAll(plan, *in, rows);
+      return cost;
   }
   return cost;
 }
@@ -93,33 +85,7 @@ struct Category {
   double ms = 0, bytes = 0, floor_ms = 0;
 };
 
-// `*rate` = the variable's value × `unit` when it is set.
-absl::Status ReadRate(const char* variable, double unit, double* rate) {
-  const char* text = std::getenv(variable);
-  if (text == nullptr) return absl::OkStatus();
-  double value = 0;
-  if (!absl::SimpleAtod(text, &value) || !std::isfinite(value) || value <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(variable, ": expected a positive number, got '", text, "'"));
-  }
-  *rate = value * unit;
-  return absl::OkStatus();
-}
-
 }  // namespace
-
-absl::StatusOr<ProfileCeilings> ProfileCeilingsFromEnvironment() {
-  ProfileCeilings ceilings;
-  if (absl::Status s = ReadRate("BLOOM_CUDA_PROFILE_GB_PER_S", 1e9, &ceilings.bytes_per_s);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = ReadRate("BLOOM_CUDA_PROFILE_TFLOPS", 1e12, &ceilings.flops_per_s);
-      !s.ok()) {
-    return s;
-  }
-  return ceilings;
-}
 
 std::string FormatStepProfile(const plan::Plan& plan, const ProfiledStep& step,
                               const std::vector<double>& ms, double total_ms,

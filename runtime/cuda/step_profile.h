@@ -1,5 +1,6 @@
 // A per-instruction time breakdown of one step without a profiler
-// (BLOOM_CUDA_PROFILE=1, docs/cuda-backend.md): the executor runs the step
+// (CudaExecutorOptions::profile, bloom-cuda-bench --profile=1,
+// docs/cuda-backend.md): the executor runs the step
 // eagerly with a CUDA event before each instruction and after the last, and
 // this report turns the event times into a table per kernel category (a
 // Linear is named by its result without the layer prefix: "Linear qkv",
@@ -12,25 +13,20 @@
 #include <string>
 #include <vector>
 
-#include "absl/status/statusor.h"
 #include "runtime/plan/plan_generated.h"
 
 namespace bloom {
 
 // The machine's ceilings the floors use (docs/cuda-backend.md): by default
-// an H100's measured ones; the environment gives this machine's
-// (ProfileCeilingsFromEnvironment).
+// an H100's measured ones. bytes_per_s is device memory bandwidth counted
+// as the floors count it, bytes read + written (what `bloom-cuda-bench
+// --probe` reports as device_copy_gb_per_s); flops_per_s the dense 16-bit
+// tensor-core rate. bloom-cuda-bench sets them with --profile-gb-per-s and
+// --profile-tflops.
 struct ProfileCeilings {
   double bytes_per_s = 3.0e12;
   double flops_per_s = 756e12;
 };
-
-// The defaults, overridden by BLOOM_CUDA_PROFILE_GB_PER_S (device memory
-// bandwidth, 10^9 bytes/s, bytes read + written as the floors count them:
-// what `bloom-cuda-bench --probe` reports as device_copy_gb_per_s) and
-// BLOOM_CUDA_PROFILE_TFLOPS (dense 16-bit tensor-core rate). A value that
-// is not a positive number is an error naming the variable.
-absl::StatusOr<ProfileCeilings> ProfileCeilingsFromEnvironment();
 
 // What the report needs of the step: its padded row counts and the
 // positions of its real tokens (the attention's KV reads).

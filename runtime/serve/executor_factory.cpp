@@ -3,10 +3,10 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
-#include "runtime/parallel/launcher_env.h"
 #include "runtime/cpu/cpu_executor.h"
 #include "runtime/cpu/cpu_rank_executor.h"
 #include "runtime/exec/weight_source.h"
+#include "runtime/parallel/launcher_env.h"
 #ifdef BLOOM_HAVE_CUDA
 #include "runtime/cuda/cuda_executor.h"
 #include "runtime/cuda/cuda_rank_executor.h"
@@ -28,12 +28,26 @@ void DrawProgress(size_t done, size_t total) {
 }
 
 // The rank group's options for `backend` (checked available).
-RankGroupOptions GroupOptions(const std::string& backend, const ExecutorOptions& options) {
+absl::StatusOr<RankGroupOptions> GroupOptions(const std::string& backend,
+                                              const ExecutorOptions& options,
+                                              const BackendChoices& choices) {
   RankGroupOptions group_options;
   group_options.executor = options;
   group_options.make_executor = CpuRankExecutors();
 #ifdef BLOOM_HAVE_CUDA
-  if (backend == "cuda") group_options.make_executor = CudaRankExecutors();
+  if (backend == "cuda") {
+    CudaExecutorOptions cuda;
+    absl::StatusOr<std::optional<CudaCollectives>> collectives =
+        ParseCudaCollectives(choices.cuda_collectives);
+    if (!collectives.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--cuda-collectives: ", collectives.status().message()));
+    }
+    cuda.collectives = *collectives;
+    group_options.make_executor = CudaRankExecutors(cuda);
+  }
+#else
+  (void)choices;
 #endif
   return group_options;
 }
@@ -54,7 +68,8 @@ absl::Status CheckBackendAvailable(const std::string& backend) {
 
 absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan plan,
                                       const std::string& plan_dir,
-                                      const std::string& checkpoint_dir, bool progress) {
+                                      const std::string& checkpoint_dir, bool progress,
+                                      const BackendChoices& choices) {
   if (absl::Status s = CheckBackendAvailable(backend); !s.ok()) return s;
   ExecutorOptions options;
   options.checkpoint_dir = checkpoint_dir;
@@ -62,8 +77,10 @@ absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan pla
   Backend result;
   result.generated_weights_seed = GeneratedWeightsSeed(plan.plan(), checkpoint_dir);
   if (plan.plan().tp_size() > 1 || LaunchedByMpiLauncher()) {
+    absl::StatusOr<RankGroupOptions> group_options = GroupOptions(backend, options, choices);
+    if (!group_options.ok()) return group_options.status();
     absl::StatusOr<std::unique_ptr<RankGroup>> group =
-        OpenRankGroup(plan_dir, GroupOptions(backend, options));
+        OpenRankGroup(plan_dir, *std::move(group_options));
     if (!group.ok()) return group.status();
     RankGroup* raw = group->get();
     result.rank_group = raw;
@@ -91,11 +108,13 @@ absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan pla
 }
 
 int RunMpiFollower(const std::string& backend, const std::string& plan_dir,
-                   const std::string& checkpoint_dir) {
+                   const std::string& checkpoint_dir, const BackendChoices& choices) {
   ExecutorOptions executor;
   executor.checkpoint_dir = checkpoint_dir;
+  absl::StatusOr<RankGroupOptions> group_options = GroupOptions(backend, executor, choices);
+  if (!group_options.ok()) return 1;
   absl::StatusOr<std::unique_ptr<RankGroup>> group =
-      OpenRankGroup(plan_dir, GroupOptions(backend, executor));
+      OpenRankGroup(plan_dir, *std::move(group_options));
   // Every rank gets the same error; rank 0 prints it.
   if (!group.ok()) return 1;
   return (*group)->RunFollower().ok() ? 0 : 1;

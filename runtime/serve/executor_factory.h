@@ -11,14 +11,23 @@
 #include "absl/status/statusor.h"
 #include "runtime/exec/executor.h"
 #include "runtime/parallel/rank_group.h"
-#include "runtime/serve/scheduler.h"
 #include "runtime/plan/plan_loader.h"
+#include "runtime/serve/scheduler.h"
 
 namespace bloom::serve {
 
 // Whether this binary can run `backend` ("cpu" or "cuda"); the error is the
 // one line to print (a usage error).
 absl::Status CheckBackendAvailable(const std::string& backend);
+
+// What a user chooses about the backend beyond its name (bloom-run's
+// flags); the CPU backend ignores the CUDA choices.
+struct BackendChoices {
+  // How CUDA tensor-parallel ranks exchange activations: "auto" (NCCL when
+  // every rank of the host has a GPU of its own, else through host memory),
+  // "nccl" or "host".
+  std::string cuda_collectives = "auto";
+};
 
 struct Backend {
   std::unique_ptr<StepExecutor> executor;
@@ -42,12 +51,13 @@ struct Backend {
 // On CUDA each rank gets a GPU (runtime/cuda/cuda_rank_executor.h).
 absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan plan,
                                       const std::string& plan_dir,
-                                      const std::string& checkpoint_dir, bool progress);
+                                      const std::string& checkpoint_dir, bool progress,
+                                      const BackendChoices& choices = {});
 
 // Under mpirun, every process but rank 0 runs this instead of reading any
 // input: it joins the rank group and executes rank 0's steps until rank 0
 // shuts the group down. Returns the exit code.
 int RunMpiFollower(const std::string& backend, const std::string& plan_dir,
-                   const std::string& checkpoint_dir);
+                   const std::string& checkpoint_dir, const BackendChoices& choices = {});
 
 }  // namespace bloom::serve

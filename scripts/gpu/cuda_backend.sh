@@ -20,12 +20,14 @@
 # device (on the GPU machine, from the repository root):
 #   ldd and nvidia-smi; the op parity harness; the GPU goldens; then, unless
 #   SKIP_BENCH=1, the 7b1 weights and bloom-cuda-bench; with PROFILE=1 an
-#   ncu kernel breakdown of decode steps; BLOOM_CUDA_PROFILE=1 (the default
-#   here) makes bloom-cuda-bench print the executor's own per-instruction
-#   breakdown of one step per decode bucket into $OUT/profile.txt;
-#   VARIANTS="name:ENV=VALUE:batches ..." reruns the decode bench with an
-#   environment switch (e.g. gemv0:BLOOM_CUDA_GEMV_MAX_ROWS=0:1,8) into
-#   bench.jsonl, each line tagged by the run's name on stderr;
+#   ncu kernel breakdown of decode steps; STEP_PROFILE=1 (the default here;
+#   2 lists every instruction, 0 none) makes bloom-cuda-bench --profile print
+#   the executor's own per-instruction breakdown of one step per decode
+#   bucket into $OUT/profile.txt;
+#   VARIANTS="name:--flag=VALUE:batches ..." reruns the decode bench with a
+#   bloom-cuda-bench flag (e.g. gemv0:--gemv-max-rows=0:1,8, or
+#   tuned:--gemm-tune:1,128) into bench.jsonl, each line tagged by the run's
+#   name on stderr;
 #   TIER=1 runs the 6 GiB tiered plan (tokens checked against the
 #   resident plan's) and Accelerate's offload of the same weights;
 #   RANK_GROUP_BATCHES=1,64 reruns decode through a one-rank RankGroup
@@ -158,17 +160,16 @@ device() {
     probe=$("$bin/bloom-cuda-bench" --probe 2>>"$log" | tee -a "$OUT/bench.jsonl") || true
     gbps=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["device_copy_gb_per_s"])' \
       "$probe" 2>/dev/null) || gbps=""
-    [[ -n $gbps ]] && export BLOOM_CUDA_PROFILE_GB_PER_S=$gbps
     echo "== bloom-cuda-bench (profile floors at ${gbps:-the default} GB/s)" | tee -a "$log"
-    BLOOM_CUDA_PROFILE=${BLOOM_CUDA_PROFILE:-1} timeout "${BENCH_TIMEOUT:-300}" "$bin/bloom-cuda-bench" \
-      --plan="$CARRY/plans/7b1-decode" \
+    timeout "${BENCH_TIMEOUT:-300}" "$bin/bloom-cuda-bench" \
+      --profile="${STEP_PROFILE:-1}" ${gbps:+--profile-gb-per-s="$gbps"} --plan="$CARRY/plans/7b1-decode" \
       --checkpoint-dir="$ckpt" --batches="${BATCHES:-1,8,32,64,128}" --prompt=32 --new-tokens=100 \
       2>>"$OUT/profile.txt" | tee "$OUT/bench.jsonl" | tee -a "$log" || failed=1
     grep -A14 "^== profile" "$OUT/profile.txt" | grep -vE "^  +[0-9]+ " | tee -a "$log" || true
     for variant in ${VARIANTS:-}; do
       IFS=: read -r name setting batches <<<"$variant"
       echo "== bloom-cuda-bench, variant $name ($setting, batches $batches)" | tee -a "$log"
-      env "$setting" timeout "${BENCH_TIMEOUT:-300}" "$bin/bloom-cuda-bench" --plan="$CARRY/plans/7b1-decode" \
+      timeout "${BENCH_TIMEOUT:-300}" "$bin/bloom-cuda-bench" "$setting" --plan="$CARRY/plans/7b1-decode" \
         --checkpoint-dir="$ckpt" --batches="$batches" --prompt=32 --new-tokens=100 2>&1 \
         | sed "s/^{/{\"variant\": \"$name\", /" | tee -a "$OUT/bench.jsonl" | tee -a "$log" || failed=1
     done
@@ -192,7 +193,7 @@ device() {
     # offload of the same weights into the same 6 GiB.
     echo "== tiering" | tee -a "$log"
     "$bin/bloom-cuda-bench" --probe 2>&1 | tee -a "$OUT/bench.jsonl" | tee -a "$log" || failed=1
-    BLOOM_CUDA_PROFILE=0 timeout "${BENCH_TIMEOUT:-300}" "$bin/bloom-cuda-bench" \
+    timeout "${BENCH_TIMEOUT:-300}" "$bin/bloom-cuda-bench" \
       --plan="$CARRY/plans/7b1-tier6" --checkpoint-dir=/tmp/h7-bloom-7b1 --batches=1 --prompt=32 \
       --new-tokens="${TIER_TOKENS:-20}" 2>&1 | sed 's/^{/{"variant": "tier6", /' \
       | tee -a "$OUT/bench.jsonl" | tee -a "$log" || failed=1

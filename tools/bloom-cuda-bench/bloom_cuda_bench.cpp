@@ -7,7 +7,13 @@
 //
 //   bloom-cuda-bench --plan=DIR [--checkpoint-dir=DIR] [--batches=1,8]
 //       [--prompt=32] [--new-tokens=100] [--prefill=512,2048] [--no-graphs]
-//       [--rank-group]
+//       [--rank-group [--collectives=auto|nccl|host]]
+//       [--gemv-max-rows=4] [--gemm-tune]
+//       [--profile=0|1|2 [--profile-gb-per-s=X] [--profile-tflops=X]]
+//
+// The executor's implementation choices (runtime/cuda/
+// cuda_executor_options.h) are flags here, so that one binary can compare
+// them side by side (scripts/gpu/cuda_backend.sh's VARIANTS).
 //
 // --rank-group runs the plan directory as bloom-run runs tensor-parallel
 // plans (a RankGroup of CUDA ranks, a thread per rank, the leader's greedy
@@ -20,22 +26,24 @@
 // the call to its return (inputs uploaded, kernels or graph launched,
 // tokens copied back): the latency a generator sees. The first two steps
 // (eager run, then graph capture) are left out of the statistics.
+#include <cuda_runtime.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <functional>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
-#include <cuda_runtime.h>
-
-#include <cstring>
-#include <functional>
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "kernels/cuda/gemv.cuh"
 #include "runtime/cuda/cuda_executor.h"
 #include "runtime/cuda/cuda_rank_executor.h"
 #include "runtime/cuda/device_probe.h"
@@ -68,9 +76,52 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
+absl::Status BadFlag(const std::string& flag, const std::string& problem) {
+  return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", problem));
+}
+
+// A ceiling flag's value in units of `unit`, into `rate`, when given.
+absl::Status ReadCeiling(const tools::CommandLine& cl, const std::string& flag, double unit,
+                         double* rate) {
+  if (!cl.Has(flag)) return absl::OkStatus();
+  const double value = cl.GetDouble(flag);
+  if (!std::isfinite(value) || value <= 0) {
+    return BadFlag(flag, absl::StrCat("expected a positive number, got ", value));
+  }
+  *rate = value * unit;
+  return absl::OkStatus();
+}
+
+// The executor's options from the flags; InvalidArgument naming the flag.
+absl::StatusOr<CudaExecutorOptions> ReadCudaOptions(const tools::CommandLine& cl) {
+  CudaExecutorOptions cuda;
+  const int64_t gemv = cl.GetInt("gemv-max-rows");
+  if (gemv < 0 || gemv > cuda::kGemvMaxRows) {
+    return BadFlag("gemv-max-rows", absl::StrCat("must be in [0, ", cuda::kGemvMaxRows, "]"));
+  }
+  cuda.gemm.gemv_max_rows = gemv;
+  cuda.gemm.tune = cl.GetBool("gemm-tune");
+  absl::StatusOr<std::optional<CudaCollectives>> collectives =
+      ParseCudaCollectives(cl.GetString("collectives"));
+  if (!collectives.ok()) return BadFlag("collectives", std::string(collectives.status().message()));
+  cuda.collectives = *collectives;
+  const int64_t profile = cl.GetInt("profile");
+  if (profile < 0 || profile > 2) return BadFlag("profile", "must be 0, 1 or 2");
+  cuda.profile = static_cast<int>(profile);
+  if (absl::Status s = ReadCeiling(cl, "profile-gb-per-s", 1e9, &cuda.profile_ceilings.bytes_per_s);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ReadCeiling(cl, "profile-tflops", 1e12, &cuda.profile_ceilings.flops_per_s);
+      !s.ok()) {
+    return s;
+  }
+  return cuda;
+}
+
 // `graphs` says how many decode graphs the executor holds (-1: unknown).
-absl::Status Decode(StepExecutor& gpu, int64_t batch, int64_t prompt, int64_t new_tokens, std::mt19937& rng,
-                    const std::function<int()>& graphs) {
+absl::Status Decode(StepExecutor& gpu, int64_t batch, int64_t prompt, int64_t new_tokens,
+                    std::mt19937& rng, const std::function<int()>& graphs) {
   KvCache& cache = gpu.kv_cache();
   const auto* limits = gpu.plan().limits();
   std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(gpu.vocab_size() - 1));
@@ -97,7 +148,8 @@ absl::Status Decode(StepExecutor& gpu, int64_t batch, int64_t prompt, int64_t ne
       }
       rows.push_back(static_cast<int32_t>(ids.size() - 1));
     }
-    absl::StatusOr<absl::Span<const int32_t>> out = gpu.StepGreedy({ids, positions, step_slots, rows});
+    absl::StatusOr<absl::Span<const int32_t>> out =
+        gpu.StepGreedy({ids, positions, step_slots, rows});
     if (!out.ok()) return out.status();
     std::copy(out->begin(), out->end(), next.begin() + first);
   }
@@ -119,25 +171,30 @@ absl::Status Decode(StepExecutor& gpu, int64_t batch, int64_t prompt, int64_t ne
   }
   const WeightStreamStats streamed_after = gpu.weight_stream_totals();
   const double streamed_per_step =
-      step_ms.empty() ? 0.0 : static_cast<double>(streamed_after.bytes - streamed_before.bytes) /
-                                  step_ms.size();
+      step_ms.empty()
+          ? 0.0
+          : static_cast<double>(streamed_after.bytes - streamed_before.bytes) / step_ms.size();
   // Over the step (a tiered step is bound by the link, so this is the
   // link's achieved rate); the copy-engine time itself is not timed inside
   // replayed graphs.
-  const double stream_gb_per_s = Median(step_ms) > 0 ? streamed_per_step / Median(step_ms) / 1e6 : 0.0;
+  const double stream_gb_per_s =
+      Median(step_ms) > 0 ? streamed_per_step / Median(step_ms) / 1e6 : 0.0;
   std::string tokens;
   for (int32_t t : first_sequence) absl::StrAppend(&tokens, tokens.empty() ? "" : ", ", t);
   for (int32_t slot : slots) cache.RemoveSequence(slot);
   std::vector<double> timed(step_ms.begin() + std::min<size_t>(2, step_ms.size()), step_ms.end());
-  const double mean = timed.empty() ? 0.0 : std::accumulate(timed.begin(), timed.end(), 0.0) / timed.size();
+  const double mean =
+      timed.empty() ? 0.0 : std::accumulate(timed.begin(), timed.end(), 0.0) / timed.size();
   std::printf(
-      "{\"kind\": \"decode\", \"batch\": %lld, \"prompt\": %lld, \"new_tokens\": %lld, \"prefill_ms\": %.3f, "
+      "{\"kind\": \"decode\", \"batch\": %lld, \"prompt\": %lld, \"new_tokens\": %lld, "
+      "\"prefill_ms\": %.3f, "
       "\"ms_per_step_median\": %.4f, \"ms_per_step_mean\": %.4f, \"ms_per_step_min\": %.4f, "
       "\"first_steps_ms\": [%.3f, %.3f], \"tokens_per_s\": %.1f, \"graphs\": %d, "
       "\"weight_bytes_streamed_per_step\": %.0f, \"weight_stream_gb_per_s\": %.2f, "
       "\"first_sequence_tokens\": [%s]}\n",
-      static_cast<long long>(batch), static_cast<long long>(prompt), static_cast<long long>(new_tokens),
-      prefill_ms, Median(timed), mean, timed.empty() ? 0.0 : *std::min_element(timed.begin(), timed.end()),
+      static_cast<long long>(batch), static_cast<long long>(prompt),
+      static_cast<long long>(new_tokens), prefill_ms, Median(timed), mean,
+      timed.empty() ? 0.0 : *std::min_element(timed.begin(), timed.end()),
       step_ms.size() > 0 ? step_ms[0] : 0.0, step_ms.size() > 1 ? step_ms[1] : 0.0,
       mean > 0 ? batch * 1000.0 / mean : 0.0, graphs(), streamed_per_step, stream_gb_per_s,
       tokens.c_str());
@@ -170,8 +227,10 @@ absl::Status Prefill(StepExecutor& gpu, int64_t prompt, std::mt19937& rng) {
     if (repeat > 0) times.push_back(Ms(Clock::now() - start));
     cache.RemoveSequence(*slot);
   }
-  std::printf("{\"kind\": \"prefill\", \"prompt\": %lld, \"ttft_ms_median\": %.3f, \"ttft_ms_min\": %.3f}\n",
-              static_cast<long long>(prompt), Median(times), *std::min_element(times.begin(), times.end()));
+  std::printf(
+      "{\"kind\": \"prefill\", \"prompt\": %lld, \"ttft_ms_median\": %.3f, \"ttft_ms_min\": "
+      "%.3f}\n",
+      static_cast<long long>(prompt), Median(times), *std::min_element(times.begin(), times.end()));
   std::fflush(stdout);
   return absl::OkStatus();
 }
@@ -180,25 +239,49 @@ absl::Status Prefill(StepExecutor& gpu, int64_t prompt, std::mt19937& rng) {
 absl::Status Probe() {
   absl::StatusOr<DeviceLinks> links = ProbeDeviceLinks(size_t{1} << 30);
   if (!links.ok()) return links.status();
-  std::printf("{\"kind\": \"probe\", \"device_copy_gb_per_s\": %.1f, \"h2d_pinned_gb_per_s\": %.2f}\n",
-              links->device_copy_gb_per_s, links->h2d_pinned_gb_per_s);
+  std::printf(
+      "{\"kind\": \"probe\", \"device_copy_gb_per_s\": %.1f, \"h2d_pinned_gb_per_s\": %.2f}\n",
+      links->device_copy_gb_per_s, links->h2d_pinned_gb_per_s);
   return absl::OkStatus();
 }
 
 int Main(int argc, char** argv) {
   tools::CommandLine cl("bloom-cuda-bench", "--plan=DIR [flags]");
   cl.AddFlag("plan", tools::CommandLine::Kind::kString, "", "Plan directory.");
-  cl.AddFlag("checkpoint-dir", tools::CommandLine::Kind::kString, "", "Weights (default: the plan's).");
+  cl.AddFlag("checkpoint-dir", tools::CommandLine::Kind::kString, "",
+             "Weights (default: the plan's).");
   cl.AddFlag("batches", tools::CommandLine::Kind::kString, "", "Decode batch sizes, e.g. 1,8,32.");
-  cl.AddFlag("prompt", tools::CommandLine::Kind::kInt, "32", "Prompt tokens per sequence for decode.");
+  cl.AddFlag("prompt", tools::CommandLine::Kind::kInt, "32",
+             "Prompt tokens per sequence for decode.");
   cl.AddFlag("new-tokens", tools::CommandLine::Kind::kInt, "100", "Decode steps per batch size.");
-  cl.AddFlag("prefill", tools::CommandLine::Kind::kString, "", "Prompt lengths for time to first token.");
+  cl.AddFlag("prefill", tools::CommandLine::Kind::kString, "",
+             "Prompt lengths for time to first token.");
   cl.AddFlag("no-graphs", tools::CommandLine::Kind::kBool, "false", "Run decode steps eagerly.");
   cl.AddFlag("probe", tools::CommandLine::Kind::kBool, "false",
              "Measure device and pinned host-to-device copy bandwidth, then exit.");
-  cl.AddFlag("rank-group", tools::CommandLine::Kind::kBool, "false",
-             "Run the plan directory as a RankGroup of CUDA ranks (a thread per rank), as "
-             "bloom-run does for tensor-parallel plans; a tp=1 plan then runs as a one-rank group.");
+  cl.AddFlag(
+      "rank-group", tools::CommandLine::Kind::kBool, "false",
+      "Run the plan directory as a RankGroup of CUDA ranks (a thread per rank), as "
+      "bloom-run does for tensor-parallel plans; a tp=1 plan then runs as a one-rank group.");
+  cl.AddFlag("collectives", tools::CommandLine::Kind::kString, "auto",
+             "With --rank-group: auto (NCCL when every rank has a GPU of its own, else "
+             "host-staged), nccl or host.");
+  cl.AddFlag("gemv-max-rows", tools::CommandLine::Kind::kInt,
+             std::to_string(cuda::LinearGemm::kDefaultGemvRows),
+             "Linears of at most this many rows with 16-bit operands take the GEMV kernel "
+             "instead of cuBLASLt (0 to 8; 0: never).");
+  cl.AddFlag("gemm-tune", tools::CommandLine::Kind::kBool, "false",
+             "Time up to 8 of cuBLASLt's candidate algorithms on each GEMM's first run and keep "
+             "the fastest.");
+  cl.AddFlag("profile", tools::CommandLine::Kind::kInt, "0",
+             "Per-instruction profile of the first replayed step of each decode bucket, on "
+             "stderr: 1 the table (and the instructions outside layers 1..), 2 every "
+             "instruction.");
+  cl.AddFlag("profile-gb-per-s", tools::CommandLine::Kind::kFloat, "3000",
+             "The profile's device memory bandwidth ceiling, 10^9 bytes/s read + written (as "
+             "--probe reports device_copy_gb_per_s). Default: an H100's.");
+  cl.AddFlag("profile-tflops", tools::CommandLine::Kind::kFloat, "756",
+             "The profile's dense 16-bit tensor-core ceiling, 10^12 FLOP/s. Default: an H100's.");
   if (absl::Status s = cl.Parse(argc, argv); !s.ok()) return Fail(s);
   if (cl.help_requested()) {
     std::fputs(cl.HelpText().c_str(), stdout);
@@ -208,6 +291,8 @@ int Main(int argc, char** argv) {
     absl::Status probed = Probe();
     return probed.ok() ? 0 : Fail(probed);
   }
+  absl::StatusOr<CudaExecutorOptions> cuda_options = ReadCudaOptions(cl);
+  if (!cuda_options.ok()) return Fail(cuda_options.status());
   ExecutorOptions options;
   options.checkpoint_dir = cl.GetString("checkpoint-dir");
   const auto load_start = Clock::now();
@@ -216,7 +301,7 @@ int Main(int argc, char** argv) {
   if (cl.GetBool("rank-group")) {
     RankGroupOptions group_options;
     group_options.executor = options;
-    group_options.make_executor = CudaRankExecutors();
+    group_options.make_executor = CudaRankExecutors(*cuda_options);
     absl::StatusOr<std::unique_ptr<RankGroup>> group =
         RankGroup::CreateThreaded(cl.GetString("plan"), group_options);
     if (!group.ok()) return Fail(group.status());
@@ -224,7 +309,8 @@ int Main(int argc, char** argv) {
   } else {
     absl::StatusOr<LoadedPlan> plan = LoadedPlan::Load(cl.GetString("plan"));
     if (!plan.ok()) return Fail(plan.status());
-    absl::StatusOr<std::unique_ptr<CudaExecutor>> cuda = CudaExecutor::Create(*std::move(plan), options);
+    absl::StatusOr<std::unique_ptr<CudaExecutor>> cuda =
+        CudaExecutor::Create(*std::move(plan), options, *cuda_options);
     if (!cuda.ok()) return Fail(cuda.status());
     single = cuda->get();
     single->set_use_graphs(!cl.GetBool("no-graphs"));
@@ -234,8 +320,9 @@ int Main(int argc, char** argv) {
   StepExecutor& gpu = *executor;
   std::mt19937 rng(1234);
   for (int64_t batch : ParseList(cl.GetString("batches"))) {
-    if (absl::Status s = Decode(gpu, batch, cl.GetInt("prompt"), cl.GetInt("new-tokens"), rng,
-                                [single] { return single != nullptr ? single->graphs_captured() : -1; });
+    if (absl::Status s =
+            Decode(gpu, batch, cl.GetInt("prompt"), cl.GetInt("new-tokens"), rng,
+                   [single] { return single != nullptr ? single->graphs_captured() : -1; });
         !s.ok()) {
       return Fail(s);
     }
@@ -245,12 +332,14 @@ int Main(int argc, char** argv) {
   }
   size_t free_bytes = 0, total_bytes = 0;
   cudaMemGetInfo(&free_bytes, &total_bytes);
-  std::printf("{\"kind\": \"memory\", \"device\": \"%s\", \"load_seconds\": %.2f, \"executor_bytes\": %lld, "
-              "\"device_used_bytes\": %lld, \"host_weight_bytes\": %lld, \"graphs\": %s}\n",
-              gpu.device_name().c_str(), load_s, static_cast<long long>(gpu.peak_device_bytes()),
-              static_cast<long long>(total_bytes - free_bytes),
-              static_cast<long long>(single != nullptr ? single->host_weight_bytes() : 0),
-              cl.GetBool("no-graphs") ? "false" : "true");
+  std::printf(
+      "{\"kind\": \"memory\", \"device\": \"%s\", \"load_seconds\": %.2f, \"executor_bytes\": "
+      "%lld, "
+      "\"device_used_bytes\": %lld, \"host_weight_bytes\": %lld, \"graphs\": %s}\n",
+      gpu.device_name().c_str(), load_s, static_cast<long long>(gpu.peak_device_bytes()),
+      static_cast<long long>(total_bytes - free_bytes),
+      static_cast<long long>(single != nullptr ? single->host_weight_bytes() : 0),
+      cl.GetBool("no-graphs") ? "false" : "true");
   return 0;
 }
 

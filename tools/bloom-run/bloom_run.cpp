@@ -66,7 +66,7 @@ PlanFacts FactsOf(const LoadedPlan& loaded, const RunFlags& flags) {
 absl::StatusOr<serve::Backend> Load(const RunFlags& flags, LoadedPlan plan) {
   absl::StatusOr<serve::Backend> backend =
       serve::CreateBackend(flags.backend, std::move(plan), flags.plan_dir, flags.checkpoint_dir,
-                    /*progress=*/::isatty(STDERR_FILENO) != 0);
+                    /*progress=*/::isatty(STDERR_FILENO) != 0, {flags.cuda_collectives});
   if (backend.ok() && backend->generated_weights_seed) {
     // Random weights must never pass for a model's: say so on every run.
     std::fprintf(stderr,
@@ -316,7 +316,8 @@ int Main(int argc, char** argv) {
   // Under mpirun, ranks other than 0 only follow rank 0's steps; they read
   // no prompt and print nothing.
   if (LaunchedByMpiLauncher() && MpiLauncherRank() != 0) {
-    return serve::RunMpiFollower(flags->backend, flags->plan_dir, flags->checkpoint_dir);
+    return serve::RunMpiFollower(flags->backend, flags->plan_dir, flags->checkpoint_dir,
+                                 {flags->cuda_collectives});
   }
   // Rank 0's plan: for a tensor-parallel directory it has the full
   // vocabulary (its logits are all-gathered) and the shared limits.

@@ -99,6 +99,10 @@ CommandLine MakeCommandLine() {
   cl.AddFlag("checkpoint-dir", CommandLine::Kind::kString, "",
              "Read weights (and look for tokenizer.json) here instead of the directory "
              "recorded in the plan.");
+  cl.AddFlag("cuda-collectives", CommandLine::Kind::kString, "auto",
+             "With --backend=cuda, how tensor-parallel ranks exchange activations: auto (NCCL "
+             "when every rank has a GPU of its own, else through host memory), nccl, or host "
+             "(slow, no CUDA graphs; ranks may share a GPU).");
 
   cl.SetEpilogue(
       "Exit codes:\n"
@@ -160,6 +164,12 @@ absl::StatusOr<RunFlags> ReadRunFlags(const CommandLine& cl) {
   if (f.backend != "cpu" && f.backend != "cuda") {
     return Bad("backend", absl::StrCat("'", f.backend, "' is not cpu or cuda"));
   }
+  f.cuda_collectives = cl.GetString("cuda-collectives");
+  if (f.cuda_collectives != "auto" && f.cuda_collectives != "nccl" &&
+      f.cuda_collectives != "host") {
+    return Bad("cuda-collectives",
+               absl::StrCat("'", f.cuda_collectives, "' is not auto, nccl or host"));
+  }
   f.checkpoint_dir = cl.GetString("checkpoint-dir");
   f.tokenizer = cl.GetString("tokenizer");
   f.dump_logits = cl.GetString("dump-logits");
@@ -185,6 +195,7 @@ absl::StatusOr<RunFlags> ReadRunFlags(const CommandLine& cl) {
            only("batch", f.mode == Mode::kBench, "with --bench"),
            only("prompt-len", f.mode == Mode::kBench, "with --bench"),
            only("warmup", f.mode == Mode::kBench, "with --bench"),
+           only("cuda-collectives", f.backend == "cuda", "with --backend=cuda"),
        }) {
     if (!status.ok()) return status;
   }

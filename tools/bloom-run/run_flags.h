@@ -31,6 +31,7 @@ struct RunFlags {
   std::string plan_dir;
   Mode mode = Mode::kText;
   std::string backend = "cpu";
+  std::string cuda_collectives = "auto";  // --cuda-collectives: auto, nccl or host
   std::string checkpoint_dir;
   std::string tokenizer;  // --tokenizer, empty when not given
 

@@ -1,11 +1,9 @@
 // The CUDA executor's step profile report (runtime/cuda/step_profile.h),
 // plain C++ so it runs without a GPU: the bytes and FLOPs each instruction
 // must move, and the floors they set, against figures worked out by hand
-// for test_plan.h's four-instruction plan; and the ceilings taken from the
-// environment.
+// for test_plan.h's four-instruction plan, at the ceilings it is given.
 #include "runtime/cuda/step_profile.h"
 
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -22,8 +20,6 @@ class StepProfileTest : public ::testing::Test {
  protected:
   void SetUp() override {
     bytes_ = testing::SerializeTestPlan(testing::MakeTestPlanSpec("/nowhere"));
-    unsetenv("BLOOM_CUDA_PROFILE_GB_PER_S");
-    unsetenv("BLOOM_CUDA_PROFILE_TFLOPS");
   }
   const plan::Plan& Plan() const { return *plan::GetPlan(bytes_.data()); }
   std::vector<uint8_t> bytes_;
@@ -70,27 +66,23 @@ TEST_F(StepProfileTest, FloorsAreTheBytesAndFlopsOverTheCeilings) {
   EXPECT_THAT(report, HasSubstr("   20.0   4.00\n"));
 }
 
-TEST_F(StepProfileTest, CeilingsComeFromTheEnvironment) {
-  auto defaults = ProfileCeilingsFromEnvironment();
-  ASSERT_TRUE(defaults.ok()) << defaults.status();
-  EXPECT_EQ(defaults->bytes_per_s, ProfileCeilings().bytes_per_s);
-  EXPECT_EQ(defaults->flops_per_s, ProfileCeilings().flops_per_s);
-
-  setenv("BLOOM_CUDA_PROFILE_GB_PER_S", "4250", 1);
-  setenv("BLOOM_CUDA_PROFILE_TFLOPS", "989.5", 1);
-  auto measured = ProfileCeilingsFromEnvironment();
-  ASSERT_TRUE(measured.ok()) << measured.status();
-  EXPECT_DOUBLE_EQ(measured->bytes_per_s, 4.25e12);
-  EXPECT_DOUBLE_EQ(measured->flops_per_s, 989.5e12);
-
-  for (const char* bad : {"fast", "0", "-3", "inf", ""}) {
-    setenv("BLOOM_CUDA_PROFILE_GB_PER_S", bad, 1);
-    auto refused = ProfileCeilingsFromEnvironment();
-    ASSERT_FALSE(refused.ok()) << bad;
-    EXPECT_EQ(
-        refused.status().message(),
-        std::string("BLOOM_CUDA_PROFILE_GB_PER_S: expected a positive number, got '") + bad + "'");
-  }
+TEST_F(StepProfileTest, TheHeaderNamesTheBandwidthCeiling) {
+  // The same step at 4.5 TB/s (and the default compute ceiling): the
+  // bytes-bound floors are 96, 128, 88 and 152 B over 4.5e12 B/s, 464 B in
+  // all, 1.03e-4 us, which %.3f ms prints as 0.000.
+  ProfileCeilings ceilings;
+  ceilings.bytes_per_s = 4.5e12;
+  ProfiledStep step;
+  step.tokens = 3;
+  step.logit_rows = 2;
+  step.positions = {0, 1, 2};
+  const std::string report =
+      FormatStepProfile(Plan(), step, {0.024, 0.032, 0.022, 0.080}, /*total_ms=*/0.2,
+                        /*every_instruction=*/false, ceilings);
+  EXPECT_THAT(report, HasSubstr("floor 0.000 ms (0.00 GB at 4.5 TB/s)"));
+  // Only instructions outside layers 1.. are listed; the test plan has no
+  // layers, so all four are.
+  EXPECT_THAT(report, HasSubstr("logits                            80.0 us"));
 }
 
 }  // namespace
