@@ -34,20 +34,11 @@ int64_t NextPowerOfTwo(int64_t n) {
 }
 
 // Whether the CUDA kernels can read tensors of `dtype` (kernels/cuda/
-// cuda_dtype.cuh): the floats and int32 ids. Exhaustive: a dtype the
-// kernels would read as float is refused here instead.
+// cuda_dtype.cuh): the floats and int32 ids. Anything else (the quantized
+// dtypes) is refused here rather than read as float by a kernel.
 bool CudaReads(DType dtype) {
-  switch (dtype) {
-    case DType::kF32:
-    case DType::kF16:
-    case DType::kBF16:
-    case DType::kI32:
-      return true;
-    case DType::kI8:
-    case DType::kI4:
-      return false;
-  }
-  return false;
+  return dtype == DType::kF32 || dtype == DType::kF16 || dtype == DType::kBF16 ||
+         dtype == DType::kI32;
 }
 
 // A progress bar on stderr, drawn only when stderr is a terminal.
