@@ -1,0 +1,65 @@
+// bloom-serve's /metrics in Prometheus' text exposition format (version
+// 0.0.4): gauges of the engine's state (requests running and waiting, the
+// KV cache's usage ratio), counters (preemptions, prompt and generated
+// tokens, requests finished by reason and failed by cause) and histograms
+// of queue time, time to first token, inter-token latency and end-to-end
+// latency, in seconds, under vLLM's names with a "bloom:" prefix. Every
+// method may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace bloom::serve {
+
+// A cumulative histogram: counts per upper bound ("le"), then +Inf.
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> upper_bounds);
+  void Observe(double value);
+  // The _bucket, _sum and _count lines of `name`.
+  std::string Render(const std::string& name) const;
+
+ private:
+  std::vector<double> bounds_;
+  std::vector<int64_t> counts_;  // per bucket (not cumulative); last: +Inf
+  double sum_ = 0;
+  int64_t count_ = 0;
+};
+
+// The engine's state at the moment /metrics is read.
+struct EngineGauges {
+  int64_t running = 0;
+  int64_t waiting = 0;
+  double kv_cache_usage = 0;  // used blocks / all blocks, in [0, 1]
+  int64_t preemptions = 0;    // since start (a counter the engine keeps)
+};
+
+class ServeMetrics {
+ public:
+  ServeMetrics();
+
+  // One request that ran to its end (`reason`: "stop", "length", "eos",
+  // "cancelled"), with its times in seconds and the gaps between its tokens.
+  void RecordFinished(const std::string& reason, int64_t prompt_tokens, int64_t generated_tokens,
+                      double queue_s, double ttft_s, double e2e_s,
+                      const std::vector<double>& inter_token_s);
+  // One request that failed, by cause ("invalid_request", "overloaded",
+  // "timeout", "client_disconnected", ...).
+  void RecordFailed(const std::string& cause);
+
+  std::string Render(const EngineGauges& gauges) const;
+
+ private:
+  mutable std::mutex mu_;
+  int64_t prompt_tokens_ = 0;
+  int64_t generated_tokens_ = 0;
+  std::map<std::string, int64_t> finished_;
+  std::map<std::string, int64_t> failed_;
+  Histogram queue_time_, ttft_, inter_token_, e2e_;
+};
+
+}  // namespace bloom::serve
