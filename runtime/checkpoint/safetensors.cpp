@@ -35,6 +35,16 @@ absl::string_view View(std::string_view text) { return {text.data(), text.size()
 
 std::string JsonTypeName(const Json& value) { return value.type_name(); }
 
+// StorageBytes(dtype, elements) into *bytes; false when it overflows (only a
+// whole-byte dtype's product can: a sub-byte count is a division).
+bool StorageBytesFit(DType dtype, uint64_t elements, uint64_t* bytes) {
+  if (IsSubByteDType(dtype)) {
+    *bytes = StorageBytes(dtype, elements);
+    return true;
+  }
+  return !__builtin_mul_overflow(elements, static_cast<uint64_t>(DTypeSize(dtype)), bytes);
+}
+
 absl::Status TensorError(absl::string_view label, absl::string_view name,
                          absl::string_view problem) {
   return absl::InvalidArgumentError(
@@ -84,7 +94,7 @@ absl::StatusOr<SafetensorsTensor> ParseTensorEntry(const std::string& name,
   if (!dtype) {
     return TensorError(label, name,
                        absl::StrCat("unsupported dtype ", Quote(dtype_name),
-                                    " (expected F32, F16, BF16 or I32)"));
+                                    " (expected F32, F16, BF16, I32, I8 or I4)"));
   }
   tensor.dtype = *dtype;
 
@@ -117,8 +127,13 @@ absl::StatusOr<SafetensorsTensor> ParseTensorEntry(const std::string& name,
   }
   if (overflow ||
       num_elements > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
-      __builtin_mul_overflow(num_elements, DTypeSize(tensor.dtype), &num_bytes)) {
+      !StorageBytesFit(tensor.dtype, num_elements, &num_bytes)) {
     return TensorError(label, name, "element count overflows 64 bits");
+  }
+  // An int4 tensor's rows must fill whole bytes (dtype.h).
+  if (absl::Status storable = CheckStorageShape(tensor.dtype, tensor.shape, "shape");
+      !storable.ok()) {
+    return TensorError(label, name, storable.message());
   }
 
   auto offsets_it = entry.find("data_offsets");

@@ -31,9 +31,7 @@ absl::StatusOr<TensorSlice> MakeTensorSlice(absl::Span<const int64_t> shape, int
 }
 
 absl::Status CheckReadableAsFloat32(DType dtype, absl::string_view what) {
-  if (dtype == DType::kF32 || dtype == DType::kF16 || dtype == DType::kBF16) {
-    return absl::OkStatus();
-  }
+  if (IsFloatingDType(dtype)) return absl::OkStatus();
   return absl::InvalidArgumentError(
       absl::StrCat(what, ": dtype ", std::string(DTypeName(dtype)), " cannot be read as float32"));
 }

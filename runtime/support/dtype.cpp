@@ -1,10 +1,22 @@
 #include "runtime/support/dtype.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace bloom {
 namespace {
+
+// DTypeName as Abseil's string_view (Debian's Abseil has its own type,
+// distinct from std's), for StrCat.
+absl::string_view NameOf(DType dtype) {
+  const std::string_view name = DTypeName(dtype);
+  return {name.data(), name.size()};
+}
 
 uint32_t FloatBits(float value) {
   uint32_t bits;
@@ -30,16 +42,74 @@ uint32_t ShiftRightRoundEven(uint32_t value, unsigned shift) {
 
 }  // namespace
 
-size_t DTypeSize(DType dtype) {
+int DTypeBits(DType dtype) {
   switch (dtype) {
     case DType::kF32:
     case DType::kI32:
-      return 4;
+      return 32;
     case DType::kF16:
     case DType::kBF16:
-      return 2;
+      return 16;
+    case DType::kI8:
+      return 8;
+    case DType::kI4:
+      return 4;
   }
-  return 0;
+  return 0;  // not an enumerator: only a corrupted value gets here
+}
+
+bool IsFloatingDType(DType dtype) {
+  switch (dtype) {
+    case DType::kF32:
+    case DType::kF16:
+    case DType::kBF16:
+      return true;
+    case DType::kI32:
+    case DType::kI8:
+    case DType::kI4:
+      return false;
+  }
+  return false;
+}
+
+bool IsSubByteDType(DType dtype) { return DTypeBits(dtype) < 8; }
+
+size_t DTypeSize(DType dtype) {
+  const int bits = DTypeBits(dtype);
+  return bits % 8 == 0 ? static_cast<size_t>(bits / 8) : 0;
+}
+
+uint64_t StorageBytes(DType dtype, uint64_t elements) {
+  const uint64_t bits = static_cast<uint64_t>(DTypeBits(dtype));
+  if (bits == 0) return 0;
+  if (bits % 8 == 0) return elements * (bits / 8);
+  // Sub-byte: 8 / bits elements to a byte (bits divides 8), rounded up;
+  // computed by division so it cannot overflow.
+  const uint64_t per_byte = 8 / bits;
+  return elements / per_byte + (elements % per_byte != 0 ? 1 : 0);
+}
+
+uint64_t RowStrideBytes(DType dtype, int64_t columns) {
+  return columns <= 0 ? 0 : StorageBytes(dtype, static_cast<uint64_t>(columns));
+}
+
+absl::Status CheckStorageShape(DType dtype, absl::Span<const int64_t> shape,
+                               absl::string_view what) {
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": dimension ", i, " is negative (", shape[i], ")"));
+    }
+  }
+  if (!IsSubByteDType(dtype)) return absl::OkStatus();
+  const int64_t per_byte = 8 / DTypeBits(dtype);
+  if (shape.empty() || shape.back() % per_byte != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": ", NameOf(dtype), " rows must fill whole bytes (", per_byte,
+                     " elements to a byte), so the last dimension must be a multiple of ", per_byte,
+                     ", got shape [", absl::StrJoin(shape, ", "), "]"));
+  }
+  return absl::OkStatus();
 }
 
 std::string_view DTypeName(DType dtype) {
@@ -52,15 +122,19 @@ std::string_view DTypeName(DType dtype) {
       return "BF16";
     case DType::kI32:
       return "I32";
+    case DType::kI8:
+      return "I8";
+    case DType::kI4:
+      return "I4";
   }
   return "?";
 }
 
 std::optional<DType> ParseDTypeName(std::string_view name) {
-  if (name == "F32") return DType::kF32;
-  if (name == "F16") return DType::kF16;
-  if (name == "BF16") return DType::kBF16;
-  if (name == "I32") return DType::kI32;
+  for (DType dtype :
+       {DType::kF32, DType::kF16, DType::kBF16, DType::kI32, DType::kI8, DType::kI4}) {
+    if (name == DTypeName(dtype)) return dtype;
+  }
   return std::nullopt;
 }
 
@@ -110,9 +184,7 @@ uint16_t FloatToHalf(float value) {
   return sign | static_cast<uint16_t>(ShiftRightRoundEven(rebased, 13));
 }
 
-float BFloat16ToFloat(uint16_t bits) {
-  return BitsToFloat(static_cast<uint32_t>(bits) << 16);
-}
+float BFloat16ToFloat(uint16_t bits) { return BitsToFloat(static_cast<uint32_t>(bits) << 16); }
 
 uint16_t FloatToBFloat16(float value) {
   const uint32_t bits = FloatBits(value);
@@ -144,7 +216,12 @@ void ConvertToFloat32(DType dtype, const void* src, float* dst, size_t count) {
       return;
     }
     case DType::kI32:
-      break;  // Not a floating type: the caller's contract excludes it.
+    case DType::kI8:
+    case DType::kI4:
+      // Not a floating type (the caller broke the precondition): NaN, never
+      // the integer bits reinterpreted.
+      std::fill(dst, dst + count, std::numeric_limits<float>::quiet_NaN());
+      return;
   }
 }
 
@@ -164,15 +241,30 @@ void ConvertFromFloat32(DType dtype, const float* src, void* dst, size_t count) 
       return;
     }
     case DType::kI32:
-      break;  // Not a floating type: the caller's contract excludes it.
+    case DType::kI8:
+    case DType::kI4:
+      // Not a floating type: narrowing a float to an integer is
+      // quantization, which needs a scale this function does not have.
+      return;
   }
 }
 
 void RoundThroughDType(DType dtype, float* values, size_t count) {
-  if (dtype == DType::kF16) {
-    for (size_t i = 0; i < count; ++i) values[i] = HalfToFloat(FloatToHalf(values[i]));
-  } else if (dtype == DType::kBF16) {
-    for (size_t i = 0; i < count; ++i) values[i] = BFloat16ToFloat(FloatToBFloat16(values[i]));
+  switch (dtype) {
+    case DType::kF32:
+      return;
+    case DType::kF16:
+      for (size_t i = 0; i < count; ++i) values[i] = HalfToFloat(FloatToHalf(values[i]));
+      return;
+    case DType::kBF16:
+      for (size_t i = 0; i < count; ++i) values[i] = BFloat16ToFloat(FloatToBFloat16(values[i]));
+      return;
+    case DType::kI32:
+    case DType::kI8:
+    case DType::kI4:
+      // An integer dtype holds no float values to round to.
+      std::fill(values, values + count, std::numeric_limits<float>::quiet_NaN());
+      return;
   }
 }
 

@@ -22,8 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint64_t data_size = size - header->data_offset;
   for (const auto& [name, tensor] : header->tensors) {
     if (tensor.begin > tensor.end || tensor.end > data_size) __builtin_trap();
-    const uint64_t bytes = static_cast<uint64_t>(tensor.NumElements()) *
-                           bloom::DTypeSize(tensor.dtype);
+    const uint64_t bytes =
+        bloom::StorageBytes(tensor.dtype, static_cast<uint64_t>(tensor.NumElements()));
     if (bytes != tensor.end - tensor.begin) __builtin_trap();
     // Touch the first and last byte: ASan flags any read outside the input.
     if (bytes > 0) {

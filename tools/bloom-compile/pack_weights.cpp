@@ -9,8 +9,8 @@
 #include "llvm/Support/FileSystem.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/Support/Path.h"
+#include "runtime/checkpoint/safetensors_writer.h"
 #include "runtime/support/status_macros.h"
-#include "tools/bloom-compile/safetensors_writer.h"
 
 namespace bloom {
 namespace {
@@ -182,8 +182,10 @@ absl::Status PackWeights(mlir::ModuleOp module, const Checkpoint& checkpoint,
 
   std::vector<SafetensorsEntry> entries;
   for (const PackedWeight& weight : weights) entries.push_back(weight.entry);
+  SafetensorsHeaderOptions header;
+  header.metadata = {{"format", "pt"}, {"producer", "bloom-compile"}};
   BLOOM_RETURN_IF_ERROR(WriteSafetensors(
-      path.str().str(), entries,
+      path.str().str(), entries, header,
       [&](size_t index, std::vector<uint8_t>& bytes) {
         return FillSlice(checkpoint, weights[index], bytes);
       }));

@@ -1,6 +1,5 @@
 #include "tools/make-synthetic-checkpoint/synthetic_checkpoint.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,7 +20,8 @@
 #include "nlohmann/json.hpp"
 #include "runtime/checkpoint/synthetic_values.h"
 #include "runtime/support/status_macros.h"
-#include "tools/make-synthetic-checkpoint/safetensors_layout.h"
+#include "runtime/checkpoint/safetensors_writer.h"
+#include "tools/make-synthetic-checkpoint/shard_layout.h"
 
 namespace bloom::tools {
 namespace {
@@ -76,51 +76,45 @@ absl::Status WriteText(const std::string& path, const std::string& text) {
   return absl::OkStatus();
 }
 
-absl::Status WriteAll(int fd, const std::string& path, const uint8_t* data, uint64_t size,
-                      uint64_t offset) {
-  while (size > 0) {
-    const ssize_t wrote = ::pwrite(fd, data, size, static_cast<off_t>(offset));
-    if (wrote < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError(path, absl::StrCat("write at offset ", offset));
-    }
-    data += wrote;
-    size -= static_cast<uint64_t>(wrote);
-    offset += static_cast<uint64_t>(wrote);
-  }
-  return absl::OkStatus();
-}
-
+// config.json's spelling of a stored float dtype; nullptr for the others,
+// which a synthetic checkpoint (random float weights) cannot hold.
 const char* TorchDTypeName(DType dtype) {
   switch (dtype) {
+    case DType::kF32:
+      return "float32";
     case DType::kF16:
       return "float16";
     case DType::kBF16:
       return "bfloat16";
-    default:
-      return "float32";
+    case DType::kI32:
+    case DType::kI8:
+    case DType::kI4:
+      return nullptr;
   }
+  return nullptr;
 }
 
-// One piece of one tensor: elements [first, first + count) written at
-// `file_offset` of shard `shard`.
+// One piece of one tensor: elements [first, first + count) of tensor
+// `tensor` (its index in the shard; spec `spec`) of shard `shard`.
 struct WorkItem {
   size_t shard;
+  size_t tensor;
   size_t spec;
-  uint64_t file_offset;
   int64_t first;
   int64_t count;
 };
 
+// The dtype is a float (checked first), so whole bytes per element.
 std::vector<WorkItem> SplitIntoItems(const std::vector<ShardLayout>& shards, DType dtype) {
   const int64_t per_chunk = static_cast<int64_t>(kChunkBytes / DTypeSize(dtype));
   std::vector<WorkItem> items;
   for (size_t s = 0; s < shards.size(); ++s) {
-    for (const ShardTensor& tensor : shards[s].tensors) {
-      const int64_t elements = static_cast<int64_t>(tensor.bytes / DTypeSize(dtype));
+    for (size_t t = 0; t < shards[s].specs.size(); ++t) {
+      const int64_t elements =
+          static_cast<int64_t>(shards[s].layout.bytes[t] / DTypeSize(dtype));
       for (int64_t first = 0; first < elements; first += per_chunk) {
         const int64_t count = std::min(per_chunk, elements - first);
-        items.push_back({s, tensor.spec, tensor.begin + first * DTypeSize(dtype), first, count});
+        items.push_back({s, t, shards[s].specs[t], first, count});
       }
     }
   }
@@ -130,8 +124,8 @@ std::vector<WorkItem> SplitIntoItems(const std::vector<ShardLayout>& shards, DTy
 // Fills and writes `items` on `threads` threads; the first error stops the
 // others at their next item.
 absl::Status WriteValues(const std::vector<SyntheticTensorSpec>& specs,
-                         const std::vector<ShardLayout>& shards, const std::vector<int>& fds,
-                         const std::vector<std::string>& paths,
+                         const std::vector<ShardLayout>& shards,
+                         const std::vector<SafetensorsFileWriter>& files,
                          const SyntheticCheckpointOptions& options, int threads) {
   const std::vector<WorkItem> items = SplitIntoItems(shards, options.dtype);
   std::vector<uint64_t> keys;
@@ -159,9 +153,9 @@ absl::Status WriteValues(const std::vector<SyntheticTensorSpec>& specs,
         ConvertFromFloat32(options.dtype, block.data(), chunk.data() + done * element_bytes, n);
         done += static_cast<int64_t>(n);
       }
-      absl::Status status = WriteAll(fds[item.shard], paths[item.shard], chunk.data(),
-                                     static_cast<uint64_t>(item.count) * element_bytes,
-                                     item.file_offset);
+      absl::Status status = files[item.shard].WriteTensorBytes(
+          item.tensor, static_cast<uint64_t>(item.first) * element_bytes,
+          absl::MakeConstSpan(chunk.data(), static_cast<size_t>(item.count) * element_bytes));
       if (!status.ok()) {
         std::lock_guard<std::mutex> lock(error_mutex);
         if (first_error.ok()) first_error = status;
@@ -182,8 +176,8 @@ absl::StatusOr<SyntheticCheckpointSummary> WriteSyntheticCheckpoint(
     const std::string& config_path, const std::string& out_dir,
     const SyntheticCheckpointOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  if (options.dtype != DType::kF32 && options.dtype != DType::kF16 &&
-      options.dtype != DType::kBF16) {
+  const char* torch_dtype = TorchDTypeName(options.dtype);
+  if (torch_dtype == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(
         "dtype ", std::string(DTypeName(options.dtype)), " is not a floating type"));
   }
@@ -204,16 +198,17 @@ absl::StatusOr<SyntheticCheckpointSummary> WriteSyntheticCheckpoint(
     }
     tied = it->get<bool>();
   }
-  config_json["dtype"] = TorchDTypeName(options.dtype);
+  config_json["dtype"] = torch_dtype;
 
   BLOOM_RETURN_IF_ERROR(MakeDirectories(out_dir));
   BLOOM_RETURN_IF_ERROR(WriteText(JoinPath(out_dir, "config.json"), config_json.dump(2) + "\n"));
 
   const std::vector<SyntheticTensorSpec> specs =
       BloomTensorSpecs(config, tied, options.scales);
-  const std::vector<ShardLayout> shards =
+  BLOOM_ASSIGN_OR_RETURN(
+      const std::vector<ShardLayout> shards,
       LayOutShards(specs, options.dtype, options.max_shard_bytes,
-                   options.layout_only ? std::optional<uint64_t>(options.seed) : std::nullopt);
+                   options.layout_only ? std::optional<uint64_t>(options.seed) : std::nullopt));
 
   // A stale index from an earlier sharded write would shadow a single file
   // (Checkpoint::Open prefers the index); stale shards without an index are
@@ -223,33 +218,14 @@ absl::StatusOr<SyntheticCheckpointSummary> WriteSyntheticCheckpoint(
     return ErrnoError(index_path, "cannot remove");
   }
 
-  std::vector<int> fds;
-  std::vector<std::string> paths;
-  auto close_all = [&fds]() {
-    for (int fd : fds) ::close(fd);
-  };
+  // Each file is created at its full size with its header: a layout-only
+  // file is then complete (its data section a sparse hole).
+  std::vector<SafetensorsFileWriter> files;
   for (const ShardLayout& shard : shards) {
-    const std::string path = JoinPath(out_dir, shard.file_name);
-    const int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
-    if (fd < 0) {
-      close_all();
-      return ErrnoError(path, "cannot create");
-    }
-    fds.push_back(fd);
-    paths.push_back(path);
-    // Sizing the file first makes a layout-only file sparse and lets the
-    // threads write anywhere in it.
-    absl::Status status = ::ftruncate(fd, static_cast<off_t>(shard.file_size)) == 0
-                              ? absl::OkStatus()
-                              : ErrnoError(path, "cannot size the file");
-    if (status.ok()) {
-      status = WriteAll(fd, path, reinterpret_cast<const uint8_t*>(shard.header.data()),
-                        shard.header.size(), 0);
-    }
-    if (!status.ok()) {
-      close_all();
-      return status;
-    }
+    BLOOM_ASSIGN_OR_RETURN(
+        SafetensorsFileWriter file,
+        SafetensorsFileWriter::Create(JoinPath(out_dir, shard.file_name), shard.layout));
+    files.push_back(std::move(file));
   }
 
   int threads = options.threads > 0 ? options.threads
@@ -257,11 +233,11 @@ absl::StatusOr<SyntheticCheckpointSummary> WriteSyntheticCheckpoint(
   threads = std::max(threads, 1);
   absl::Status written = options.layout_only
                              ? absl::OkStatus()
-                             : WriteValues(specs, shards, fds, paths, options, threads);
-  for (size_t i = 0; i < fds.size(); ++i) {
-    if (::close(fds[i]) != 0 && written.ok()) written = ErrnoError(paths[i], "cannot close");
+                             : WriteValues(specs, shards, files, options, threads);
+  for (SafetensorsFileWriter& file : files) {
+    absl::Status closed = file.Close();
+    if (written.ok()) written = closed;
   }
-  fds.clear();
   BLOOM_RETURN_IF_ERROR(written);
   if (options.max_shard_bytes > 0) {
     BLOOM_RETURN_IF_ERROR(WriteText(index_path, IndexJson(specs, shards)));
@@ -270,7 +246,7 @@ absl::StatusOr<SyntheticCheckpointSummary> WriteSyntheticCheckpoint(
   SyntheticCheckpointSummary summary;
   summary.tensors = static_cast<int64_t>(specs.size());
   for (const SyntheticTensorSpec& spec : specs) summary.parameters += spec.NumElements();
-  summary.data_bytes = static_cast<uint64_t>(summary.parameters) * DTypeSize(options.dtype);
+  summary.data_bytes = StorageBytes(options.dtype, static_cast<uint64_t>(summary.parameters));
   summary.files = static_cast<int>(shards.size());
   summary.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -19,7 +19,7 @@ struct SyntheticCheckpointOptions {
   DType dtype = DType::kBF16;  // kF32, kF16 or kBF16
   uint64_t seed = 0;
   // 0: one model.safetensors; otherwise shards of at most this many data
-  // bytes plus an index (see safetensors_layout.h).
+  // bytes plus an index (see shard_layout.h).
   int64_t max_shard_bytes = 0;
   // Generating threads; 0 uses every hardware thread.
   int threads = 0;

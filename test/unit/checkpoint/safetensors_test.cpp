@@ -8,7 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "test/unit/checkpoint/safetensors_writer.h"
+#include "test/unit/checkpoint/safetensors_bytes.h"
 
 namespace bloom {
 namespace {
@@ -248,6 +248,26 @@ TEST(SafetensorsBadInputTest, ByteSizeDisagreesWithShape) {
   ExpectError(R"({"w":{"dtype":"F16","shape":[3],"data_offsets":[0,4]}})",
               std::string(8, '\0'),
               {"tensor 'w'", "holds 4 bytes but 3 elements of F16 need 6"});
+}
+
+// int4: two to a byte, so [2, 4] takes 4 bytes; rows must fill whole bytes.
+TEST(SafetensorsParseTest, PackedInt4AndInt8) {
+  auto header = Parse(testing::BuildSafetensors(
+      {{"q4", "I4", {2, 4}, "\x10\x32\x54\x76"}, {"q8", "I8", {3}, "\x01\x02\x03"}}));
+  ASSERT_TRUE(header.ok()) << header.status();
+  EXPECT_EQ(header->tensors.at("q4").dtype, DType::kI4);
+  EXPECT_EQ(header->tensors.at("q4").end - header->tensors.at("q4").begin, 4u);
+  EXPECT_EQ(header->tensors.at("q8").dtype, DType::kI8);
+}
+
+TEST(SafetensorsBadInputTest, Int4ByteSizeIsHalfTheElements) {
+  ExpectError(R"({"q":{"dtype":"I4","shape":[2,4],"data_offsets":[0,8]}})", std::string(8, '\0'),
+              {"tensor 'q'", "holds 8 bytes but 8 elements of I4 need 4"});
+}
+
+TEST(SafetensorsBadInputTest, Int4RowsMustFillBytes) {
+  ExpectError(R"({"q":{"dtype":"I4","shape":[2,3],"data_offsets":[0,3]}})", std::string(3, '\0'),
+              {"tensor 'q'", "multiple of 2", "[2, 3]"});
 }
 
 TEST(SafetensorsBadInputTest, OverlappingTensors) {

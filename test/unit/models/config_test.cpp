@@ -6,7 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "test/unit/checkpoint/safetensors_writer.h"
+#include "test/unit/checkpoint/safetensors_bytes.h"
 
 namespace bloom::model {
 namespace {

@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <fstream>
 
-#include "test/unit/checkpoint/safetensors_writer.h"
+#include "test/unit/checkpoint/safetensors_bytes.h"
 
 namespace bloom::serve {
 namespace {

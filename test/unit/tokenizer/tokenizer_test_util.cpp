@@ -4,7 +4,7 @@
 #include <sstream>
 
 #include "gtest/gtest.h"
-#include "test/unit/checkpoint/safetensors_writer.h"
+#include "test/unit/checkpoint/safetensors_bytes.h"
 
 namespace bloom::tokenizer_test {
 

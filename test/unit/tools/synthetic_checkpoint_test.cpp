@@ -21,7 +21,7 @@
 #include "models/bloom/tensor_names.h"
 #include "nlohmann/json.hpp"
 #include "runtime/checkpoint/checkpoint.h"
-#include "test/unit/checkpoint/safetensors_writer.h"
+#include "test/unit/checkpoint/safetensors_bytes.h"
 
 namespace bloom::tools {
 namespace {

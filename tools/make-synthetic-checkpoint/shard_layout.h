@@ -1,7 +1,9 @@
-// Where each tensor of a synthetic checkpoint goes: which file, at which
-// offset, and the safetensors header of each file. Pure computation, so the
-// layout of a full write and of a layout-only (sparse) write are the same
-// by construction; a layout-only header adds only the generator's metadata
+// Which file each tensor of a synthetic checkpoint goes in, named and split
+// as transformers' save_pretrained splits shards, and each file's layout
+// (header and offsets) from the one safetensors writer
+// (runtime/checkpoint/safetensors_writer.h). Pure computation, so a full
+// write and a layout-only (sparse) write lay out the same by construction;
+// a layout-only header adds only the generator's metadata
 // (runtime/checkpoint/generated_weights.h), from which readers make the
 // values a full write stores.
 #pragma once
@@ -11,25 +13,19 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "runtime/checkpoint/safetensors_writer.h"
 #include "runtime/support/dtype.h"
 #include "tools/make-synthetic-checkpoint/tensor_specs.h"
 
 namespace bloom::tools {
 
-struct ShardTensor {
-  size_t spec = 0;      // index into the specs
-  uint64_t begin = 0;   // byte offset from the start of the file
-  uint64_t bytes = 0;
-};
-
 struct ShardLayout {
   std::string file_name;
-  // The framed header: 8-byte little-endian length, then JSON padded with
-  // spaces to a multiple of 8 bytes (as the safetensors library does), so
-  // the data section starts 8-byte aligned.
-  std::string header;
-  uint64_t file_size = 0;
-  std::vector<ShardTensor> tensors;
+  std::vector<size_t> specs;  // per tensor of the file, in data order: its spec's index
+  // The header is sorted-key JSON (SafetensorsKeyOrder::kSorted), as this
+  // tool has always written it.
+  SafetensorsLayout layout;
 };
 
 // Lays the tensors out back to back (safetensors allows no gaps) in spec
@@ -39,9 +35,9 @@ struct ShardLayout {
 // its own), and shards are named "model-00001-of-0000N.safetensors" as
 // save_pretrained names them. With `generated_seed`, each header records
 // that its values are generated from that seed (a layout-only write).
-std::vector<ShardLayout> LayOutShards(const std::vector<SyntheticTensorSpec>& specs,
-                                      DType dtype, int64_t max_shard_bytes,
-                                      std::optional<uint64_t> generated_seed = std::nullopt);
+absl::StatusOr<std::vector<ShardLayout>> LayOutShards(
+    const std::vector<SyntheticTensorSpec>& specs, DType dtype, int64_t max_shard_bytes,
+    std::optional<uint64_t> generated_seed = std::nullopt);
 
 // model.safetensors.index.json for sharded layouts:
 // {"metadata": {"total_size": data bytes}, "weight_map": {name: file}}.

@@ -1,6 +1,8 @@
-// Test-only writer for safetensors files. It builds the header JSON by plain
-// string concatenation, independently of the reader under test, and can also
-// frame arbitrary (hostile) header text so bad-input tests control every byte.
+// Hand-built safetensors bytes for tests. It builds the header JSON by plain
+// string concatenation, independently of the reader and of the writer under
+// test (runtime/checkpoint/safetensors_writer.h is the project's one
+// writer; this is the oracle its tests compare against), and can also frame
+// arbitrary (hostile) header text so bad-input tests control every byte.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +14,7 @@ namespace bloom::testing {
 
 struct TestTensor {
   std::string name;
-  std::string dtype;  // written verbatim: "F32", "F16", "BF16", "I32", ...
+  std::string dtype;  // written verbatim: "F32", "F16", "BF16", "I32", "I4", ...
   std::vector<int64_t> shape;
   std::string bytes;  // the tensor's raw little-endian data
 };

@@ -1,4 +1,4 @@
-#include "test/unit/checkpoint/safetensors_writer.h"
+#include "test/unit/checkpoint/safetensors_bytes.h"
 
 #include <cstdlib>
 #include <cstring>
