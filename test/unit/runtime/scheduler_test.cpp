@@ -7,11 +7,11 @@
 
 #include <gtest/gtest.h>
 
-#include <map>
 #include <random>
 
-#include "test/support/generator.h"
 #include "runtime/plan/plan_loader.h"
+#include "test/support/generator.h"
+#include "test/unit/runtime/context_hash_executor.h"
 #include "test/unit/runtime/test_plan.h"
 
 namespace bloom {
@@ -19,112 +19,20 @@ namespace {
 
 constexpr int kVocab = testing::kVocab;
 
-// The logits after `context` (tokens 0..p of one sequence): a hash of the
-// context and the candidate id. Ties are rare but legal (ArgMax takes the
-// first).
-std::vector<float> ContextLogits(absl::Span<const int32_t> context) {
-  std::vector<float> logits(kVocab);
-  for (int v = 0; v < kVocab; ++v) {
-    uint64_t h = 1469598103934665603ull;
-    for (int32_t t : context) h = (h ^ static_cast<uint64_t>(t + 1)) * 1099511628211ull;
-    h = (h ^ static_cast<uint64_t>(v + 101)) * 1099511628211ull;
-    logits[v] = static_cast<float>((h >> 20) % 10007) / 1000.0f - 5.0f;
-  }
-  return logits;
-}
-
-// Greedy generation written directly against ContextLogits.
-std::vector<int32_t> NaiveGreedy(std::vector<int32_t> context, int n, int32_t eos = -1,
-                                 int min_new = 0) {
-  std::vector<int32_t> out;
-  while (static_cast<int>(out.size()) < n) {
-    std::vector<float> logits = ContextLogits(context);
-    if (eos >= 0 && static_cast<int>(out.size()) < min_new) logits[eos] = -1e30f;
-    const int32_t next =
-        static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-    out.push_back(next);
-    context.push_back(next);
-    if (next == eos) break;
-  }
-  return out;
-}
-
-// A StepExecutor whose "KV cache" stores tokens by (slot, position). A write
-// at position p forgets the slot's positions above p, so a reused slot can
-// never read a previous occupant's tokens; reading a position that was not
-// written is a test failure.
-class FakeExecutor : public StepExecutor {
- public:
-  FakeExecutor(const LoadedPlan& plan, KvCache cache) : plan_(plan), cache_(std::move(cache)) {}
-
-  absl::Status Step(const StepBatch& batch) override {
-    if (absl::Status s = CheckStepBatch(plan(), cache_, batch); !s.ok()) return s;
-    ++steps_;
-    max_tokens_seen_ = std::max<int64_t>(max_tokens_seen_, batch.token_ids.size());
-    std::vector<std::vector<float>> rows_of_token(batch.token_ids.size());
-    for (size_t i = 0; i < batch.token_ids.size(); ++i) {
-      auto& seq = stored_[batch.sequence_slots[i]];
-      seq.erase(seq.lower_bound(batch.positions[i]), seq.end());
-      seq[batch.positions[i]] = batch.token_ids[i];
-      std::vector<int32_t> context;
-      for (int32_t p = 0; p <= batch.positions[i]; ++p) {
-        auto it = seq.find(p);
-        if (it == seq.end()) {
-          return absl::InternalError("fake: attended to a position that was never written");
-        }
-        context.push_back(it->second);
-      }
-      rows_of_token[i] = ContextLogits(context);
-    }
-    logits_.clear();
-    for (int32_t r : batch.logit_rows) {
-      logits_.insert(logits_.end(), rows_of_token[r].begin(), rows_of_token[r].end());
-    }
-    return absl::OkStatus();
-  }
-  absl::Span<const float> logits() const override { return logits_; }
-  const plan::Plan& plan() const override { return plan_.plan(); }
-  KvCache& kv_cache() override { return cache_; }
-  std::string device_name() const override { return "fake"; }
-  int64_t peak_device_bytes() const override { return 0; }
-
-  int steps_ = 0;
-  int64_t max_tokens_seen_ = 0;
-
- private:
-  const LoadedPlan& plan_;
-  KvCache cache_;
-  std::map<int32_t, std::map<int32_t, int32_t>> stored_;
-  std::vector<float> logits_;
-};
+using testing::NaiveGreedy;
+using FakeExecutor = testing::ContextHashExecutor;
 
 class SchedulerTest : public ::testing::Test {
  protected:
   // A plan with the given limits (the fake ignores its instructions).
   void MakePlan(int32_t max_batch_tokens, int32_t max_logit_rows, int32_t max_sequences) {
-    testing::TestPlanSpec spec = testing::MakeTestPlanSpec("/nonexistent");
-    spec.max_batch_tokens = max_batch_tokens;
-    spec.max_logit_rows = max_logit_rows;
-    spec.max_sequences = max_sequences;
-    spec.max_seq_len = 32;
-    auto plan = LoadedPlan::FromBytes(testing::SerializeTestPlan(spec), "test plan");
+    auto plan = testing::MakeLimitsPlan(max_batch_tokens, max_logit_rows, max_sequences);
     ASSERT_TRUE(plan.ok()) << plan.status();
     plan_ = std::make_unique<LoadedPlan>(*std::move(plan));
   }
   // num_blocks 0: enough for every slot to reach max_seq_len.
   std::unique_ptr<FakeExecutor> MakeExecutor(int32_t num_blocks = 0) {
-    const auto* limits = plan_->plan().limits();
-    KvCacheShape shape;
-    shape.num_layers = 1;
-    shape.num_heads = 1;
-    shape.head_dim = 1;
-    shape.block_size = 4;
-    shape.max_sequences = limits->max_sequences();
-    shape.max_seq_len = limits->max_seq_len();
-    shape.num_blocks = num_blocks > 0 ? num_blocks : shape.max_sequences * (shape.max_seq_len / 4);
-    auto cache = KvCache::Create(shape, KvPools::kExternal);
-    EXPECT_TRUE(cache.ok()) << cache.status();
-    return std::make_unique<FakeExecutor>(*plan_, *std::move(cache));
+    return testing::MakeContextHashExecutor(*plan_, num_blocks);
   }
 
   static std::vector<int32_t> Prompt(int length, int seed) {

@@ -1,0 +1,451 @@
+#include "runtime/serve/engine.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/serve/sampler.h"
+#include "runtime/support/status_macros.h"
+
+namespace bloom {
+namespace {
+
+int32_t CeilDiv(int32_t a, int32_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+// One request from submission to its end. context = prompt + generated;
+// positions [0, fed) are in the KV cache (of `slot`, when it has one).
+struct Engine::Sequence {
+  Sequence(RequestId id, GenerationRequest r, std::shared_ptr<RequestSink> sink)
+      : id(id),
+        request(std::move(r)),
+        sink(std::move(sink)),
+        sampler(request.sampling),
+        context(request.prompt),
+        submitted(Clock::now()) {}
+
+  RequestId id;
+  GenerationRequest request;
+  std::shared_ptr<RequestSink> sink;
+  Sampler sampler;
+  GenerationOutcome outcome;
+  std::vector<int32_t> context;
+  int32_t fed = 0;
+  int32_t slot = -1;
+  // keep_all_logits: rows of positions below this are already kept (a
+  // preempted sequence recomputes them without keeping them twice).
+  int32_t rows_kept = 0;
+  Clock::time_point submitted;
+  bool admitted = false;  // ever: queue_ms is set
+  bool ended = false;     // its sink has heard; dropped after this step
+
+  int32_t pending() const { return static_cast<int32_t>(context.size()) - fed; }
+  int32_t generated() const { return static_cast<int32_t>(outcome.tokens.size()); }
+  // Still feeding its prompt (or, after preemption, its whole context):
+  // its next chunk is not a one-token decode step.
+  bool prefilling() const { return generated() == 0 || pending() > 1; }
+  // Whether a chunk of `count` tokens from `fed` reaches the end of the
+  // context, so that its last row chooses the next token.
+  bool Samples(int32_t count) const { return fed + count == static_cast<int32_t>(context.size()); }
+  // Logit rows a chunk of `count` tokens from `fed` needs.
+  int32_t RowsFor(int32_t count) const {
+    if (!request.keep_all_logits) return Samples(count) ? 1 : 0;
+    return std::max(0, fed + count - std::max(fed, rows_kept));
+  }
+  // The end-of-sequence token while min_new_tokens forbids it; else -1.
+  int32_t BannedToken() const {
+    const int32_t eos = request.eos_token_id;
+    return eos >= 0 && generated() < request.min_new_tokens ? eos : -1;
+  }
+  double MsSinceSubmitted() const {
+    return std::chrono::duration<double, std::milli>(Clock::now() - submitted).count();
+  }
+};
+
+// A planned piece of one step: `count` tokens of `seq` from position
+// seq->fed, whose logit rows start at `first_row` of the step's rows.
+struct Engine::Chunk {
+  Sequence* seq;
+  int32_t count;
+  int32_t first_row;
+  int32_t rows;
+};
+
+// One step being packed: its chunks and the room the plan's limits leave.
+struct Engine::StepPlan {
+  std::vector<Chunk> chunks;
+  int32_t tokens_left = 0;
+  int32_t rows_left = 0;
+};
+
+Engine::Engine(StepExecutor& executor, EngineOptions options)
+    : executor_(executor),
+      options_(std::move(options)),
+      plan_(executor.plan()),
+      vocab_(executor.vocab_size()),
+      cache_(executor.kv_cache()) {
+  Publish();
+}
+
+Engine::~Engine() {
+  TakeInbox();
+  const absl::Status stopped =
+      absl::UnavailableError("the engine stopped before the request finished");
+  // Oldest first, so that sinks hear in the order requests were submitted.
+  std::vector<Sequence*> unfinished;
+  for (auto& [id, s] : live_) {
+    if (!s->ended) unfinished.push_back(s.get());
+  }
+  std::sort(unfinished.begin(), unfinished.end(),
+            [](const Sequence* a, const Sequence* b) { return a->id < b->id; });
+  for (Sequence* s : unfinished) Fail(*s, stopped);
+}
+
+absl::StatusOr<RequestId> Engine::Submit(GenerationRequest request,
+                                         std::shared_ptr<RequestSink> sink) {
+  if (sink == nullptr) return absl::InvalidArgumentError("request: the sink is null");
+  BLOOM_RETURN_IF_ERROR(ValidateRequest(plan_, vocab_, request, "request"));
+  std::lock_guard<std::mutex> lock(mu_);
+  const int32_t waiting = published_.waiting + static_cast<int32_t>(inbox_.size());
+  if (options_.max_waiting > 0 && waiting >= options_.max_waiting) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("request: the queue is full (", waiting, " requests waiting)"));
+  }
+  const RequestId id = next_id_++;
+  inbox_.push_back(std::make_unique<Sequence>(id, std::move(request), std::move(sink)));
+  work_arrived_.notify_all();
+  return id;
+}
+
+void Engine::Cancel(RequestId id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  cancels_.push_back(id);
+  work_arrived_.notify_all();
+}
+
+bool Engine::HasWork() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return !inbox_.empty() || !cancels_.empty() || published_.running + published_.waiting > 0;
+}
+
+bool Engine::WaitForWork(absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto has_work = [&] {
+    return !inbox_.empty() || !cancels_.empty() || published_.running + published_.waiting > 0;
+  };
+  if (timeout == absl::InfiniteDuration()) {
+    work_arrived_.wait(lock, has_work);
+    return true;
+  }
+  return work_arrived_.wait_for(lock, absl::ToChronoNanoseconds(timeout), has_work);
+}
+
+EngineCounters Engine::counters() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  EngineCounters c = published_;
+  c.waiting += static_cast<int32_t>(inbox_.size());
+  return c;
+}
+
+void Engine::Publish() {
+  std::lock_guard<std::mutex> lock(mu_);
+  published_.running = static_cast<int32_t>(running_.size());
+  published_.waiting = static_cast<int32_t>(waiting_.size());
+  published_.free_kv_blocks = cache_.FreeBlocks();
+  published_.kv_blocks = cache_.shape().num_blocks;
+}
+
+void Engine::TakeInbox() {
+  std::vector<std::unique_ptr<Sequence>> arrived;
+  std::vector<RequestId> cancels;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    arrived.swap(inbox_);
+    cancels.swap(cancels_);
+  }
+  for (std::unique_ptr<Sequence>& s : arrived) {
+    waiting_.push_back(s.get());
+    const RequestId id = s->id;
+    live_.emplace(id, std::move(s));
+  }
+  for (RequestId id : cancels) CancelNow(id);
+  DropEnded();
+}
+
+void Engine::CancelNow(RequestId id) {
+  auto it = live_.find(id);
+  if (it == live_.end() || it->second->ended) return;
+  Finish(*it->second, FinishReason::kCancelled);
+}
+
+absl::StatusOr<bool> Engine::StepOnce() {
+  TakeInbox();
+  if (waiting_.empty() && running_.empty()) {
+    Publish();
+    return false;
+  }
+  StepPlan step;
+  while (!PackStep(step)) {
+    if (absl::Status preempted = Preempt(); !preempted.ok()) {
+      DropEnded();
+      Publish();
+      return preempted;
+    }
+  }
+  absl::Status ran = RunStep(step);
+  DropEnded();
+  Publish();
+  if (!ran.ok()) return ran;
+  return true;
+}
+
+// ---- Packing.
+
+bool Engine::PackStep(StepPlan& step) {
+  const auto* limits = plan_.limits();
+  step.chunks.clear();
+  step.tokens_left = limits->max_batch_tokens();
+  step.rows_left = limits->max_logit_rows();
+  const bool admissible =
+      !waiting_.empty() && static_cast<int32_t>(running_.size()) < limits->max_sequences();
+  bool prefilling = admissible;
+  for (const Sequence* s : running_) prefilling = prefilling || s->prefilling();
+  const bool decode_first = options_.policy == EngineOptions::Policy::kMixed || !prefilling;
+  PlaceRunning(decode_first, step);
+  Admit(step);
+  // Under kPrefillFirst, decode when no prompt could be placed.
+  if (step.chunks.empty() && !decode_first) {
+    PlaceRunning(true, step);
+    Admit(step);
+  }
+  return !step.chunks.empty();
+}
+
+// Decode tokens (when `decode`), then chunks of prompts being fed.
+void Engine::PlaceRunning(bool decode, StepPlan& step) {
+  if (decode) {
+    for (Sequence* s : running_) {
+      if (!s->prefilling()) Place(*s, 1, step);
+    }
+  }
+  for (Sequence* s : running_) {
+    if (s->prefilling()) Place(*s, s->pending(), step);
+  }
+}
+
+// Newly admitted sequences, in the room left; one that gets no room is not
+// admitted yet (so a preempted one does not take back the blocks it just
+// gave up).
+void Engine::Admit(StepPlan& step) {
+  const int32_t max_sequences = plan_.limits()->max_sequences();
+  while (!waiting_.empty() && step.tokens_left > 0 &&
+         static_cast<int32_t>(running_.size()) < max_sequences) {
+    absl::StatusOr<int32_t> slot = cache_.AddSequence();
+    if (!slot.ok()) break;  // a slot held outside this engine
+    Sequence* s = waiting_.front();
+    waiting_.pop_front();
+    s->slot = *slot;
+    running_.push_back(s);
+    if (!Place(*s, s->pending(), step)) {
+      cache_.RemoveSequence(s->slot);
+      s->slot = -1;
+      running_.pop_back();
+      waiting_.push_front(s);
+      break;
+    }
+    if (!s->admitted) {
+      s->admitted = true;
+      s->outcome.queue_ms = s->MsSinceSubmitted();
+    }
+  }
+}
+
+// Adds the longest chunk of at most `max_count` tokens of `s` that the
+// step's token and row budgets and the block pool allow, reserving its
+// positions; false when not even one token fits.
+bool Engine::Place(Sequence& s, int32_t max_count, StepPlan& step) {
+  const int32_t block_size = cache_.shape().block_size;
+  // The most positions the pool can still back for this slot.
+  const int32_t held = CeilDiv(cache_.ReservedPositions(s.slot), block_size);
+  const int32_t room = (held + cache_.FreeBlocks()) * block_size - s.fed;
+  int32_t count = std::min({max_count, step.tokens_left, room});
+  while (count > 0 && s.RowsFor(count) > step.rows_left) --count;
+  if (count <= 0 || !cache_.Reserve(s.slot, s.fed + count).ok()) return false;
+  const int32_t rows = s.RowsFor(count);
+  step.chunks.push_back({&s, count, plan_.limits()->max_logit_rows() - step.rows_left, rows});
+  step.tokens_left -= count;
+  step.rows_left -= rows;
+  return true;
+}
+
+absl::Status Engine::Preempt() {
+  if (running_.empty()) {
+    // Nothing runs and nothing can be admitted: no waiting request can run.
+    const absl::Status error = absl::ResourceExhaustedError(
+        "no free KV-cache sequence slot: every slot is held outside this scheduler");
+    for (Sequence* s : waiting_) Fail(*s, error);
+    return error;
+  }
+  const int32_t block_size = cache_.shape().block_size;
+  if (running_.size() == 1) {
+    const absl::Status error = absl::ResourceExhaustedError(
+        absl::StrCat("the KV cache (", cache_.shape().num_blocks, " blocks of ", block_size,
+                     " positions) cannot hold the next token of a single sequence"));
+    Fail(*running_.front(), error);
+    return error;
+  }
+  Sequence* victim = running_.back();
+  running_.pop_back();
+  cache_.RemoveSequence(victim->slot);
+  victim->slot = -1;
+  victim->fed = 0;
+  ++victim->outcome.preemptions;
+  waiting_.push_front(victim);
+  ++preempted_since_step_;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++published_.preemptions;
+  }
+  return absl::OkStatus();
+}
+
+// ---- Running a step.
+
+bool Engine::ArgmaxServes(const Chunk& c) const {
+  const Sequence& s = *c.seq;
+  if (s.request.keep_all_logits) return false;
+  return !s.Samples(c.count) || (s.sampler.plain_greedy() && s.BannedToken() < 0);
+}
+
+absl::Status Engine::RunStep(const StepPlan& step) {
+  token_ids_.clear();
+  positions_.clear();
+  slots_.clear();
+  logit_rows_.clear();
+  StepRecord record;
+  for (const Chunk& c : step.chunks) {
+    const Sequence& s = *c.seq;
+    for (int32_t i = 0; i < c.count; ++i) {
+      const int32_t position = s.fed + i;
+      if (s.request.keep_all_logits ? position >= s.rows_kept : i == c.count - 1 && c.rows == 1) {
+        logit_rows_.push_back(static_cast<int32_t>(token_ids_.size()));
+      }
+      token_ids_.push_back(s.context[position]);
+      positions_.push_back(position);
+      slots_.push_back(s.slot);
+    }
+    if (!s.prefilling()) ++record.decode_tokens;
+  }
+  const bool greedy =
+      options_.greedy_step && std::all_of(step.chunks.begin(), step.chunks.end(),
+                                          [&](const Chunk& c) { return ArgmaxServes(c); });
+
+  const Clock::time_point step_start = Clock::now();
+  const StepBatch batch{token_ids_, positions_, slots_, logit_rows_};
+  absl::Span<const float> logits;
+  absl::Span<const int32_t> argmax;
+  absl::Status ran;
+  if (greedy) {
+    absl::StatusOr<absl::Span<const int32_t>> ids = options_.greedy_step(batch);
+    if (!ids.ok()) {
+      ran = ids.status();
+    } else if (ids->size() != logit_rows_.size()) {
+      ran = absl::InternalError(absl::StrCat("the greedy step returned ", ids->size(), " ids for ",
+                                             logit_rows_.size(), " logit rows"));
+    } else {
+      argmax = *ids;
+    }
+  } else {
+    ran = executor_.Step(batch);
+    if (ran.ok()) logits = executor_.logits();
+  }
+  if (!ran.ok()) {
+    // The step's sequences have lost their place in the KV cache; the
+    // others did not take part and carry on.
+    for (const Chunk& c : step.chunks) Fail(*c.seq, ran);
+    return ran;
+  }
+  record.greedy_step = greedy;
+
+  for (const Chunk& c : step.chunks) {
+    Sequence& s = *c.seq;
+    const bool samples = s.Samples(c.count);
+    s.fed += c.count;
+    TakeLogits(c, logits);
+    if (samples) Emit(s, ChooseToken(s, c.first_row + c.rows - 1, logits, argmax));
+  }
+
+  record.ms = std::chrono::duration<double, std::milli>(Clock::now() - step_start).count();
+  record.tokens = static_cast<int32_t>(token_ids_.size());
+  record.logit_rows = static_cast<int32_t>(logit_rows_.size());
+  record.sequences = static_cast<int32_t>(step.chunks.size());
+  record.preempted = preempted_since_step_;
+  preempted_since_step_ = 0;
+  if (options_.on_step) options_.on_step(record);
+  return absl::OkStatus();
+}
+
+// keep_all_logits: appends the chunk's rows (c.fed already advanced).
+void Engine::TakeLogits(const Chunk& c, absl::Span<const float> logits) {
+  Sequence& s = *c.seq;
+  if (!s.request.keep_all_logits || c.rows == 0) return;
+  s.outcome.logits.insert(s.outcome.logits.end(), logits.begin() + c.first_row * vocab_,
+                          logits.begin() + (c.first_row + c.rows) * vocab_);
+  s.outcome.logit_rows += c.rows;
+  s.rows_kept = s.fed;
+}
+
+// `argmax`: the greedy step's ids; empty when the step ran through Step.
+int32_t Engine::ChooseToken(Sequence& s, int32_t row, absl::Span<const float> logits,
+                            absl::Span<const int32_t> argmax) {
+  if (!argmax.empty()) return argmax[row];
+  return s.sampler.Choose(logits.subspan(static_cast<size_t>(row) * vocab_, vocab_), s.context,
+                          s.BannedToken());
+}
+
+void Engine::Emit(Sequence& s, int32_t token) {
+  s.context.push_back(token);
+  s.outcome.tokens.push_back(token);
+  if (s.generated() == 1) s.outcome.ttft_ms = s.MsSinceSubmitted();
+  // Both listeners hear every token, whichever of them asks to stop.
+  const bool stop_asked = s.request.on_token && s.request.on_token(token);
+  const bool sink_stop = s.sink->OnToken(token);
+  const int32_t eos = s.request.eos_token_id;
+  if (eos >= 0 && token == eos) {
+    Finish(s, FinishReason::kEos);
+  } else if (stop_asked || sink_stop) {
+    Finish(s, FinishReason::kStop);
+  } else if (s.generated() == s.request.max_new_tokens) {
+    Finish(s, FinishReason::kLength);
+  }
+}
+
+// ---- Ending requests.
+
+void Engine::Finish(Sequence& s, FinishReason reason) {
+  s.outcome.finish_reason = reason;
+  s.outcome.total_ms = s.MsSinceSubmitted();
+  if (s.slot >= 0) cache_.RemoveSequence(s.slot);
+  s.slot = -1;
+  s.ended = true;
+  s.sink->OnFinish(std::move(s.outcome));
+}
+
+void Engine::Fail(Sequence& s, const absl::Status& error) {
+  if (s.slot >= 0) cache_.RemoveSequence(s.slot);
+  s.slot = -1;
+  s.ended = true;
+  s.sink->OnFinish(error);
+}
+
+void Engine::DropEnded() {
+  auto ended = [](const Sequence* s) { return s->ended; };
+  running_.erase(std::remove_if(running_.begin(), running_.end(), ended), running_.end());
+  waiting_.erase(std::remove_if(waiting_.begin(), waiting_.end(), ended), waiting_.end());
+  for (auto it = live_.begin(); it != live_.end();) {
+    it = it->second->ended ? live_.erase(it) : std::next(it);
+  }
+}
+
+}  // namespace bloom

@@ -1,0 +1,215 @@
+// The long-lived continuous-batching engine over the step function
+// (DESIGN.md, decision 1). Requests are submitted at any time, from any
+// thread, and each StepOnce() on the engine's thread packs, within the
+// plan's limits (max_batch_tokens tokens, max_logit_rows logit rows,
+// max_sequences KV slots), the one decode token of each running sequence
+// and prompt chunks of the sequences being prefilled, runs that step, and
+// hands each chosen token to its request's sink. Requests are admitted as
+// KV slots free up; finished and cancelled ones give their slot and blocks
+// back at once.
+//
+// Every sequence is just "tokens to feed": its context (prompt, then each
+// generated token) and how many of them are already in the KV cache. A step
+// feeds the next chunk of that tail; when a chunk reaches the end of the
+// context, its last row's logits choose the next token. Prefill and decode
+// are the same thing with different chunk lengths, so a request's tokens do
+// not depend on how it was packed with others, nor on when it arrived.
+//
+// When the KV cache's block pool runs dry (plans may size it below
+// max_sequences × max_seq_len), a step that cannot place any token preempts
+// the most recently admitted sequence: its blocks are freed and its whole
+// context is prefilled again later (recomputation, as vLLM does). Its
+// sampler keeps its state, so its output is unchanged.
+//
+// Threads: Submit, Cancel, HasWork, WaitForWork and counters() may be
+// called from any thread, also while a step runs; they only touch a
+// mutex-guarded inbox. StepOnce (and the destructor) belong to one engine
+// thread, which alone touches the executor, the sequences and the sinks:
+// every RequestSink call is made from StepOnce or the destructor, without
+// the engine's lock held, so a sink may call Submit or Cancel.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "runtime/exec/executor.h"
+#include "runtime/serve/generation_request.h"
+
+namespace bloom {
+
+using RequestId = uint64_t;
+
+// Where one request's results go, on the engine's thread.
+class RequestSink {
+ public:
+  virtual ~RequestSink() = default;
+  // Each generated token as soon as it is chosen; returning true ends the
+  // request (FinishReason::kStop, the token included), as
+  // GenerationRequest::on_token does.
+  virtual bool OnToken(int32_t token) { return false; }
+  // Called exactly once, last: the outcome (also for a cancelled request,
+  // with the tokens it got), or the error that ended the request (a failed
+  // step, a KV cache too small for it, the engine destroyed first).
+  virtual void OnFinish(absl::StatusOr<GenerationOutcome> outcome) = 0;
+};
+
+// What one step did, for benchmarks and tests.
+struct StepRecord {
+  double ms = 0;              // Step() plus choosing the tokens
+  int32_t tokens = 0;         // T
+  int32_t decode_tokens = 0;  // one-token steps of sequences past their first token
+  int32_t logit_rows = 0;     // R
+  int32_t sequences = 0;      // distinct sequences in the step
+  int32_t preempted = 0;      // sequences preempted before this step
+  bool greedy_step = false;   // ran through EngineOptions::greedy_step
+};
+
+// A backend's fused "step, then argmax of each logit row on the device"
+// (first index on ties, as ArgMaxOf): returns R ids instead of copying
+// R × vocab logits to the host. Optional; see EngineOptions.
+using GreedyStepFn = std::function<absl::StatusOr<absl::Span<const int32_t>>(const StepBatch&)>;
+
+struct EngineOptions {
+  enum class Policy {
+    // Decode tokens first, prompt chunks in the room left (chunked prefill
+    // piggybacked on decode steps: steady latency for running sequences).
+    kMixed,
+    // While any admitted or admissible sequence still has prompt to feed,
+    // steps carry only prompt chunks; decode steps follow. --bench uses it
+    // so that time-to-first-token and decode steps are separate phases.
+    kPrefillFirst,
+  };
+  Policy policy = Policy::kMixed;
+  // Called on the engine's thread after every step.
+  std::function<void(const StepRecord&)> on_step;
+  // When set, used instead of StepExecutor::Step for every step whose
+  // chosen tokens are all plain greedy choices (no sampling, no repetition
+  // penalty, no banned end-of-sequence token, no kept logits): the tokens
+  // are the same, without the logits' round trip to the host.
+  GreedyStepFn greedy_step;
+  // Submit refuses a request (ResourceExhausted) while this many are
+  // waiting for admission; 0: no bound.
+  int32_t max_waiting = 0;
+};
+
+// A snapshot for a /metrics route, as of the last StepOnce (plus requests
+// submitted since, which count as waiting).
+struct EngineCounters {
+  int32_t running = 0;  // admitted: holding a KV slot
+  int32_t waiting = 0;  // submitted, not admitted (preempted ones included)
+  int32_t free_kv_blocks = 0;
+  int32_t kv_blocks = 0;    // the pool's size
+  int64_t preemptions = 0;  // since the engine was made
+};
+
+class Engine {
+ public:
+  // The KV cache's slots may be shared with others; the engine takes a slot
+  // when it admits a request and gives it back when the request ends.
+  explicit Engine(StepExecutor& executor, EngineOptions options = {});
+  // Ends every unfinished request with an Unavailable error and gives back
+  // its slot. Engine thread only: no StepOnce may be running.
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Checks `request` against the plan (ValidateRequest: one-line errors),
+  // then queues it; it joins the waiting requests, in submission order, at
+  // the next StepOnce. `sink` must not be null. Any thread.
+  absl::StatusOr<RequestId> Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink);
+
+  // Ends the request: at the next StepOnce, before that step is packed, its
+  // KV slot and blocks are freed and its sink gets an outcome with
+  // FinishReason::kCancelled and the tokens chosen so far. An id that is
+  // unknown or already finished is ignored. No other request's output
+  // changes. Any thread.
+  void Cancel(RequestId id);
+
+  // Engine thread only. Takes in submissions and cancels, then admits,
+  // packs and runs one step (preempting first when nothing fits) and hands
+  // its tokens to the sinks. Returns false when there was no request to
+  // step. On an error (a failed step, a KV cache that cannot hold a single
+  // sequence's next token, no slot to admit into) the affected requests'
+  // sinks get the error, their slots are given back, and it is returned;
+  // the other requests carry on at the next call.
+  absl::StatusOr<bool> StepOnce();
+
+  // Whether StepOnce has anything to do. Any thread.
+  bool HasWork() const;
+  // Blocks until HasWork() or `timeout` passes (absl::InfiniteDuration()
+  // for no limit); returns HasWork(). For a serving loop on the engine
+  // thread.
+  bool WaitForWork(absl::Duration timeout);
+
+  EngineCounters counters() const;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Sequence;
+  struct Chunk;
+  struct StepPlan;
+
+  // Inbox: submissions join the waiting queue, then cancels are applied.
+  void TakeInbox();
+  void CancelNow(RequestId id);
+
+  // Packing: one step's chunks within the plan's limits.
+  bool PackStep(StepPlan& step);
+  void PlaceRunning(bool decode, StepPlan& step);
+  void Admit(StepPlan& step);
+  bool Place(Sequence& s, int32_t max_count, StepPlan& step);
+  // Nothing fits: frees the newest sequence's blocks (it is recomputed
+  // later), or fails the requests that cannot run at all.
+  absl::Status Preempt();
+
+  // Running a packed step and taking its tokens.
+  absl::Status RunStep(const StepPlan& step);
+  // The one greedy predicate: whether a device argmax serves this chunk
+  // (it keeps no logits, and a token it chooses is a bare argmax).
+  bool ArgmaxServes(const Chunk& c) const;
+  void TakeLogits(const Chunk& c, absl::Span<const float> logits);
+  int32_t ChooseToken(Sequence& s, int32_t row, absl::Span<const float> logits,
+                      absl::Span<const int32_t> argmax);
+  // Appends the token and ends the request when it is the last.
+  void Emit(Sequence& s, int32_t token);
+
+  // Ending requests: each gives back its slot and its sink hears once.
+  void Finish(Sequence& s, FinishReason reason);
+  void Fail(Sequence& s, const absl::Status& error);
+  // Drops ended sequences from the running and waiting lists.
+  void DropEnded();
+  void Publish();
+
+  StepExecutor& executor_;
+  EngineOptions options_;
+  const plan::Plan& plan_;
+  const int64_t vocab_;
+  KvCache& cache_;
+
+  // Engine thread only.
+  std::unordered_map<RequestId, std::unique_ptr<Sequence>> live_;
+  std::deque<Sequence*> waiting_;
+  std::vector<Sequence*> running_;  // in order of admission
+  int32_t preempted_since_step_ = 0;
+  std::vector<int32_t> token_ids_, positions_, slots_, logit_rows_;
+
+  // Shared with other threads.
+  mutable std::mutex mu_;
+  std::condition_variable work_arrived_;
+  std::vector<std::unique_ptr<Sequence>> inbox_;
+  std::vector<RequestId> cancels_;
+  RequestId next_id_ = 1;
+  EngineCounters published_;  // as of the last StepOnce
+};
+
+}  // namespace bloom
