@@ -18,9 +18,9 @@
 #include "absl/strings/str_cat.h"
 #include "models/bloom/config.h"
 #include "nlohmann/json.hpp"
+#include "runtime/checkpoint/safetensors_writer.h"
 #include "runtime/checkpoint/synthetic_values.h"
 #include "runtime/support/status_macros.h"
-#include "runtime/checkpoint/safetensors_writer.h"
 #include "tools/make-synthetic-checkpoint/shard_layout.h"
 
 namespace bloom::tools {
@@ -110,8 +110,7 @@ std::vector<WorkItem> SplitIntoItems(const std::vector<ShardLayout>& shards, DTy
   std::vector<WorkItem> items;
   for (size_t s = 0; s < shards.size(); ++s) {
     for (size_t t = 0; t < shards[s].specs.size(); ++t) {
-      const int64_t elements =
-          static_cast<int64_t>(shards[s].layout.bytes[t] / DTypeSize(dtype));
+      const int64_t elements = static_cast<int64_t>(shards[s].layout.bytes[t] / DTypeSize(dtype));
       for (int64_t first = 0; first < elements; first += per_chunk) {
         const int64_t count = std::min(per_chunk, elements - first);
         items.push_back({s, t, shards[s].specs[t], first, count});
@@ -178,8 +177,8 @@ absl::StatusOr<SyntheticCheckpointSummary> WriteSyntheticCheckpoint(
   const auto start = std::chrono::steady_clock::now();
   const char* torch_dtype = TorchDTypeName(options.dtype);
   if (torch_dtype == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "dtype ", std::string(DTypeName(options.dtype)), " is not a floating type"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("dtype ", std::string(DTypeName(options.dtype)), " is not a floating type"));
   }
   if (options.max_shard_bytes < 0) {
     return absl::InvalidArgumentError(
@@ -203,8 +202,7 @@ absl::StatusOr<SyntheticCheckpointSummary> WriteSyntheticCheckpoint(
   BLOOM_RETURN_IF_ERROR(MakeDirectories(out_dir));
   BLOOM_RETURN_IF_ERROR(WriteText(JoinPath(out_dir, "config.json"), config_json.dump(2) + "\n"));
 
-  const std::vector<SyntheticTensorSpec> specs =
-      BloomTensorSpecs(config, tied, options.scales);
+  const std::vector<SyntheticTensorSpec> specs = BloomTensorSpecs(config, tied, options.scales);
   BLOOM_ASSIGN_OR_RETURN(
       const std::vector<ShardLayout> shards,
       LayOutShards(specs, options.dtype, options.max_shard_bytes,
@@ -228,12 +226,11 @@ absl::StatusOr<SyntheticCheckpointSummary> WriteSyntheticCheckpoint(
     files.push_back(std::move(file));
   }
 
-  int threads = options.threads > 0 ? options.threads
-                                    : static_cast<int>(std::thread::hardware_concurrency());
+  int threads =
+      options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
   threads = std::max(threads, 1);
-  absl::Status written = options.layout_only
-                             ? absl::OkStatus()
-                             : WriteValues(specs, shards, files, options, threads);
+  absl::Status written =
+      options.layout_only ? absl::OkStatus() : WriteValues(specs, shards, files, options, threads);
   for (SafetensorsFileWriter& file : files) {
     absl::Status closed = file.Close();
     if (written.ok()) written = closed;
@@ -248,8 +245,7 @@ absl::StatusOr<SyntheticCheckpointSummary> WriteSyntheticCheckpoint(
   for (const SyntheticTensorSpec& spec : specs) summary.parameters += spec.NumElements();
   summary.data_bytes = StorageBytes(options.dtype, static_cast<uint64_t>(summary.parameters));
   summary.files = static_cast<int>(shards.size());
-  summary.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return summary;
 }
 
