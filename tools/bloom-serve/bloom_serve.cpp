@@ -1,0 +1,185 @@
+// bloom-serve: an HTTP server over the continuous-batching engine
+// (docs/serving.md).
+//
+//   bloom-serve PLAN_DIR [--host=127.0.0.1] [--port=8080] [--backend=cpu|cuda] ...
+//
+// Threads: the HTTP server's pool parses requests, submits them and streams
+// their results; one engine thread runs WaitForWork and StepOnce; the main
+// thread loads the model (while /health answers 503) and then waits for
+// SIGTERM or SIGINT, which a signal thread turns into a graceful shutdown:
+// stop accepting, let in-flight requests finish within --grace-period
+// (then cancel them), stop, exit 0. Under mpirun rank 0 serves and the
+// other ranks follow its steps.
+#include <signal.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/exec/weight_source.h"
+#include "runtime/parallel/launcher_env.h"
+#include "runtime/serve/executor_factory.h"
+#include "runtime/serve/prompts.h"
+#include "runtime/support/dtype.h"
+#include "tools/bloom-serve/http_routes.h"
+
+namespace bloom::serve_tool {
+namespace {
+
+int Fail(int code, const absl::Status& status) {
+  std::fprintf(stderr, "bloom-serve: %s\n", std::string(status.message()).c_str());
+  return code;
+}
+
+ModelFacts FactsOf(const LoadedPlan& loaded) {
+  const plan::Plan& p = loaded.plan();
+  ModelFacts f;
+  f.vocab = p.tensors()->Get(TensorWithRole(p, plan::TensorRole::Logits))->shape()->Get(1);
+  f.max_seq_len = p.limits()->max_seq_len();
+  f.max_batch_tokens = p.limits()->max_batch_tokens();
+  f.max_sequences = p.limits()->max_sequences();
+  f.eos_token_id = p.eos_token_id();
+  f.tp = std::max<int32_t>(1, p.tp_size());
+  // The weights' storage dtype: that of the first tensor without a role
+  // (step inputs and logits have roles; weights and activations do not).
+  f.dtype = "unknown";
+  for (const plan::Tensor* t : *p.tensors()) {
+    if (t->role() == plan::TensorRole::None) {
+      f.dtype = plan::EnumNameDType(t->dtype());
+      break;
+    }
+  }
+  return f;
+}
+
+// The engine's thread: steps while there is work; a failed step has already
+// ended the requests it affected, so the loop carries on.
+void EngineLoop(Engine& engine, const std::atomic<bool>& stop) {
+  while (!stop.load()) {
+    if (!engine.WaitForWork(absl::Milliseconds(50))) continue;
+    absl::StatusOr<bool> stepped = engine.StepOnce();
+    if (!stepped.ok()) {
+      std::fprintf(stderr, "bloom-serve: step failed: %s\n",
+                   std::string(stepped.status().message()).c_str());
+    }
+  }
+}
+
+int Main(int argc, char** argv) {
+  tools::CommandLine cl = MakeCommandLine();
+  if (absl::Status s = cl.Parse(argc, argv); !s.ok()) return Fail(kExitUsage, s);
+  if (cl.help_requested()) {
+    std::fputs(cl.HelpText().c_str(), stdout);
+    return kExitOk;
+  }
+  absl::StatusOr<ServeFlags> flags = ReadServeFlags(cl);
+  if (!flags.ok()) return Fail(kExitUsage, flags.status());
+  if (absl::Status s = serve::CheckBackendAvailable(flags->backend); !s.ok()) {
+    return Fail(kExitUsage, s);
+  }
+  if (LaunchedByMpiLauncher() && MpiLauncherRank() != 0) {
+    return serve::RunMpiFollower(flags->backend, flags->plan_dir, flags->checkpoint_dir);
+  }
+  // SIGTERM and SIGINT go to the signal thread only; a closed connection
+  // must not kill the process.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  absl::StatusOr<LoadedPlan> plan = LoadedPlan::Load(flags->plan_dir, /*rank=*/0);
+  if (!plan.ok()) return Fail(kExitFailure, plan.status());
+  const ModelFacts facts = FactsOf(*plan);
+  const std::string weights_dir = WeightsDirectory(plan->plan(), flags->checkpoint_dir);
+  absl::StatusOr<Tokenizer> tokenizer =
+      serve::LoadTokenizer(flags->tokenizer, flags->plan_dir, weights_dir);
+  if (!tokenizer.ok()) return Fail(kExitFailure, tokenizer.status());
+  ServerState state(*flags, facts, *std::move(tokenizer));
+
+  httplib::Server server;
+  const size_t threads = flags->http_threads;
+  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  AddOpsRoutes(server, state);
+  AddOpenAiRoutes(server, state);
+  AddTgiRoutes(server, state);
+  int port = flags->port;
+  if (port == 0) {
+    port = server.bind_to_any_port(flags->host);
+    if (port < 0) port = 0;
+  } else if (!server.bind_to_port(flags->host, port)) {
+    port = 0;
+  }
+  if (port == 0) {
+    return Fail(kExitFailure, absl::UnavailableError(absl::StrCat("cannot listen on ", flags->host,
+                                                                  ":", flags->port)));
+  }
+  std::fprintf(stderr, "bloom-serve: listening on http://%s:%d (loading the model)\n",
+               flags->host.c_str(), port);
+  std::thread http([&server] { server.listen_after_bind(); });
+
+  std::mutex mu;
+  std::condition_variable stop_cv;
+  bool stop_requested = false;
+  std::thread signals([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    std::lock_guard<std::mutex> lock(mu);
+    stop_requested = true;
+    stop_cv.notify_all();
+  });
+  signals.detach();  // it may wait forever when the process ends otherwise
+
+  absl::StatusOr<serve::Backend> backend = serve::CreateBackend(
+      flags->backend, *std::move(plan), flags->plan_dir, flags->checkpoint_dir, /*progress=*/false);
+  if (!backend.ok()) {
+    server.stop();
+    http.join();
+    return Fail(kExitFailure, backend.status());
+  }
+  if (backend->generated_weights_seed) {
+    std::fprintf(stderr,
+                 "bloom-serve: note: the weights are generated from seed %llu (a layout-only "
+                 "synthetic checkpoint), not read from stored values\n",
+                 static_cast<unsigned long long>(*backend->generated_weights_seed));
+  }
+  EngineOptions options;
+  options.greedy_step = backend->greedy_step;
+  options.max_waiting = flags->max_queue;
+  auto engine = std::make_unique<Engine>(*backend->executor, options);
+  std::atomic<bool> stop_engine{false};
+  std::thread engine_thread([&] { EngineLoop(*engine, stop_engine); });
+  state.engine.store(engine.get());
+  std::fprintf(stderr, "bloom-serve: ready on http://%s:%d\n", flags->host.c_str(), port);
+
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    stop_cv.wait(lock, [&] { return stop_requested; });
+  }
+  std::fprintf(stderr, "bloom-serve: stopping: finishing %lld in-flight requests\n",
+               static_cast<long long>(state.in_flight()));
+  state.draining.store(true);
+  if (!state.WaitIdle(absl::Now() + flags->grace_period)) {
+    std::fprintf(stderr, "bloom-serve: grace period over: cancelling %lld requests\n",
+                 static_cast<long long>(state.in_flight()));
+    state.CancelAll("shutdown");
+    state.WaitIdle(absl::Now() + absl::Seconds(10));
+  }
+  server.stop();
+  http.join();
+  stop_engine.store(true);
+  engine_thread.join();
+  state.engine.store(nullptr);
+  engine.reset();
+  std::fprintf(stderr, "bloom-serve: stopped\n");
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace bloom::serve_tool
+
+int main(int argc, char** argv) { return bloom::serve_tool::Main(argc, argv); }

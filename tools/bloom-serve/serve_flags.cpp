@@ -1,0 +1,108 @@
+#include "tools/bloom-serve/serve_flags.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace bloom::serve_tool {
+
+using tools::CommandLine;
+
+CommandLine MakeCommandLine() {
+  CommandLine cl("bloom-serve",
+                 "PLAN_DIR [flags]\n\n"
+                 "Serves a plan written by bloom-compile over HTTP: OpenAI's /v1/completions and "
+                 "/v1/models, text-generation-inference's /generate and /generate_stream, and "
+                 "/health, /info, /metrics (docs/serving.md).");
+  cl.AddSection("Listening");
+  cl.AddFlag("host", CommandLine::Kind::kString, "127.0.0.1", "Address to listen on.");
+  cl.AddFlag("port", CommandLine::Kind::kInt, "8080",
+             "Port to listen on; 0 picks a free one (the address is printed on stderr).");
+  cl.AddFlag("http-threads", CommandLine::Kind::kInt, "64",
+             "Connections served at once (each streaming client holds one).");
+  cl.AddSection("Requests");
+  cl.AddFlag("max-queue", CommandLine::Kind::kInt, "64",
+             "Requests that may wait for a KV-cache slot; more are answered 429 with "
+             "Retry-After (0: no bound).");
+  cl.AddFlag("request-timeout", CommandLine::Kind::kString, "600s",
+             "A request still running after this long is cancelled and answered 504 (a "
+             "duration: 30s, 2m, 1500ms).");
+  cl.AddFlag("grace-period", CommandLine::Kind::kString, "30s",
+             "On SIGTERM or SIGINT: how long in-flight requests may take to finish before they "
+             "are cancelled.");
+  cl.AddFlag("model-name", CommandLine::Kind::kString, "",
+             "The model's name in responses and /v1/models. Default: the plan directory's name.");
+  cl.AddSection("Execution");
+  cl.AddFlag("backend", CommandLine::Kind::kString, "cpu",
+             "cpu (the fp32 reference) or cuda (when this bloom-serve was built with CUDA).");
+  cl.AddFlag("checkpoint-dir", CommandLine::Kind::kString, "",
+             "Read weights (and look for tokenizer.json) here instead of the directory "
+             "recorded in the plan.");
+  cl.AddFlag("tokenizer", CommandLine::Kind::kString, "",
+             "tokenizer.json (or a directory holding it). Default: PLAN_DIR/tokenizer.json, "
+             "else tokenizer.json in the plan's checkpoint directory.");
+  cl.SetEpilogue(
+      "Exit codes:\n"
+      "  0  stopped by SIGTERM or SIGINT after finishing in-flight requests\n"
+      "  1  a failure while loading (plan, weights, tokenizer) or listening\n"
+      "  2  a usage error\n");
+  return cl;
+}
+
+namespace {
+
+absl::Status Bad(absl::string_view flag, absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", problem));
+}
+
+absl::StatusOr<absl::Duration> DurationFlag(const CommandLine& cl, const char* flag) {
+  absl::Duration d;
+  if (!absl::ParseDuration(cl.GetString(flag), &d) || d <= absl::ZeroDuration() ||
+      d == absl::InfiniteDuration()) {
+    return Bad(flag, absl::StrCat("'", cl.GetString(flag),
+                                  "' is not a positive duration (e.g. 30s, 2m, 1500ms)"));
+  }
+  return d;
+}
+
+}  // namespace
+
+absl::StatusOr<ServeFlags> ReadServeFlags(const CommandLine& cl) {
+  ServeFlags f;
+  if (cl.positional().size() != 1) {
+    return absl::InvalidArgumentError(cl.positional().empty()
+                                          ? "expected a PLAN_DIR argument (see --help)"
+                                          : absl::StrCat("expected one PLAN_DIR argument, got ",
+                                                         cl.positional().size(), " (see --help)"));
+  }
+  f.plan_dir = cl.positional()[0];
+  f.host = cl.GetString("host");
+  const int64_t port = cl.GetInt("port");
+  if (port < 0 || port > 65535) return Bad("port", "must be in [0, 65535]");
+  f.port = static_cast<int32_t>(port);
+  const int64_t threads = cl.GetInt("http-threads");
+  if (threads < 2 || threads > 4096) return Bad("http-threads", "must be in [2, 4096]");
+  f.http_threads = static_cast<int32_t>(threads);
+  const int64_t queue = cl.GetInt("max-queue");
+  if (queue < 0 || queue > (1 << 20)) return Bad("max-queue", "must be in [0, 1048576]");
+  f.max_queue = static_cast<int32_t>(queue);
+  absl::StatusOr<absl::Duration> timeout = DurationFlag(cl, "request-timeout");
+  if (!timeout.ok()) return timeout.status();
+  f.request_timeout = *timeout;
+  absl::StatusOr<absl::Duration> grace = DurationFlag(cl, "grace-period");
+  if (!grace.ok()) return grace.status();
+  f.grace_period = *grace;
+  f.backend = cl.GetString("backend");
+  if (f.backend != "cpu" && f.backend != "cuda") {
+    return Bad("backend", absl::StrCat("'", f.backend, "' is not cpu or cuda"));
+  }
+  f.checkpoint_dir = cl.GetString("checkpoint-dir");
+  f.tokenizer = cl.GetString("tokenizer");
+  f.model_name = cl.GetString("model-name");
+  if (f.model_name.empty()) {
+    std::string dir = f.plan_dir;
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    f.model_name = dir.substr(dir.find_last_of('/') + 1);
+  }
+  return f;
+}
+
+}  // namespace bloom::serve_tool
