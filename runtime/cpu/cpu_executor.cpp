@@ -115,6 +115,14 @@ absl::StatusOr<std::vector<float>> CpuExecutor::ReadWeight(
   const auto* tensor = plan().tensors()->Get(index);
   const auto* source = tensor->source();
   BLOOM_ASSIGN_OR_RETURN(StoredWeight stored, FindStoredWeight(*tensor, dir, files));
+  // The CPU keeps weights as float32; a weight stored as integers (I32, or
+  // quantized I8/I4 values) would need its scales, which no CPU op reads yet.
+  const DType storage = ToDType(tensor->dtype());
+  if (!IsFloatingDType(storage)) {
+    return absl::UnimplementedError(
+        absl::StrCat(plan_.label(), ": weight '", tensor->name()->str(), "' is stored as ",
+                     plan::EnumNameDType(tensor->dtype()), ", which the CPU backend cannot load"));
+  }
   const std::vector<int64_t> expected(tensor->shape()->begin(), tensor->shape()->end());
   // Float32 holding exactly the values of the plan's storage dtype (a BF16
   // plan of an F32 checkpoint sees its weights rounded to bf16, as a GPU
@@ -126,8 +134,8 @@ absl::StatusOr<std::vector<float>> CpuExecutor::ReadWeight(
   BLOOM_RETURN_IF_ERROR(stored.file->ReadSliceAsFloat32(*stored.tensor, source->slice_dim(),
                                                         source->slice_begin(), source->slice_end(),
                                                         absl::MakeSpan(values), stored.what));
-  weight_bytes_read_ += static_cast<int64_t>(elements * DTypeSize(stored.tensor->dtype));
-  RoundThroughDType(ToDType(tensor->dtype()), values.data(), values.size());
+  weight_bytes_read_ += static_cast<int64_t>(StorageBytes(stored.tensor->dtype, elements));
+  RoundThroughDType(storage, values.data(), values.size());
   return values;
 }
 

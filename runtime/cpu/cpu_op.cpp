@@ -10,7 +10,7 @@ namespace bloom {
 namespace {
 
 // How the CPU reads a stored dtype as float32. Exhaustive on purpose: a
-// dtype added to DType is a compiler warning here until someone decides
+// dtype added to DType does not build here until someone decides
 // how (or whether) the CPU reads it, never silently float.
 enum class FloatReading { kAsIs, kConvert, kCannot };
 
@@ -22,6 +22,10 @@ FloatReading ReadingOf(DType dtype) {
     case DType::kBF16:
       return FloatReading::kConvert;
     case DType::kI32:
+    // Quantized values are read through their scales (quantized_storage.h),
+    // which no CPU op does yet.
+    case DType::kI8:
+    case DType::kI4:
       return FloatReading::kCannot;
   }
   return FloatReading::kCannot;

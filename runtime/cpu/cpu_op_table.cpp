@@ -7,7 +7,7 @@ namespace bloom {
 
 absl::StatusOr<std::unique_ptr<CpuOp>> MakeCpuOp(const plan::Plan& plan,
                                                  const plan::Instruction& instruction) {
-  // No default branch: -Wswitch names a kernel that has no op here.
+  // No default branch: -Werror=switch names a kernel that has no op here.
   switch (instruction.kernel_type()) {
     case plan::Kernel::EmbeddingGather:
       return cpu_ops::MakeEmbeddingGatherOp(plan, instruction);

@@ -1,6 +1,7 @@
 // The CPU backend's op table: which CpuOp runs each plan kernel. The one
 // place the CPU backend switches on plan::Kernel; a kernel added to
-// plan.fbs is a compiler warning here until it has an op (runtime/cpu/ops).
+// plan.fbs does not build here (-Werror=switch) until it has an op
+// (runtime/cpu/ops).
 #pragma once
 
 #include <memory>

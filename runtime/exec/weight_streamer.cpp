@@ -100,7 +100,7 @@ absl::Status WeightStreamer::PackHostTensor(uint32_t index, absl::Span<const flo
   const plan::Tensor* tensor = plan_.plan().tensors()->Get(index);
   Unit& unit = units_[tensor_unit_[index]];
   const DType dtype = ToDType(tensor->dtype());
-  // Exhaustive: a new DType is a warning here until it can be packed.
+  // Exhaustive: a new DType does not build here until it can be packed.
   switch (dtype) {
     case DType::kF32:
     case DType::kF16:
@@ -109,6 +109,8 @@ absl::Status WeightStreamer::PackHostTensor(uint32_t index, absl::Span<const flo
                          values.size());
       return absl::OkStatus();
     case DType::kI32:
+    case DType::kI8:
+    case DType::kI4:
       break;
   }
   return absl::InternalError(
