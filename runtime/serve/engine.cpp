@@ -161,6 +161,8 @@ void Engine::TakeInbox() {
   std::vector<RequestId> cancels;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // They count as waiting from here until the step publishes its counts.
+    published_.waiting += static_cast<int32_t>(inbox_.size());
     arrived.swap(inbox_);
     cancels.swap(cancels_);
   }
