@@ -17,8 +17,11 @@ cudaError_t DispatchStorage(DType dtype, F&& f) {
     case DType::kF32: return f(float{});
     case DType::kF16: return f(__half{});
     case DType::kBF16: return f(__nv_bfloat16{});
-    default: return cudaErrorInvalidValue;
+    case DType::kI32:
+    case DType::kI8:
+    case DType::kI4: return cudaErrorInvalidValue;
   }
+  return cudaErrorInvalidValue;
 }
 
 // Calls f(std::integral_constant<int, N>{}) with N = ceil(head_dim / 32)

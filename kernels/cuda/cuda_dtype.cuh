@@ -20,15 +20,26 @@ __device__ __forceinline__ float LoadFloat(const void* base, int64_t index, DTyp
   switch (dtype) {
     case DType::kF16: return __half2float(static_cast<const __half*>(base)[index]);
     case DType::kBF16: return __bfloat162float(static_cast<const __nv_bfloat16*>(base)[index]);
-    default: return static_cast<const float*>(base)[index];
+    case DType::kF32: return static_cast<const float*>(base)[index];
+    // Not floating: the executor refuses such tensors before any kernel
+    // runs (CudaReads), so no launch passes them. Listed, not defaulted, so
+    // that a new dtype is a compiler warning here.
+    case DType::kI32:
+    case DType::kI8:
+    case DType::kI4: break;
   }
+  return static_cast<const float*>(base)[index];
 }
 
 __device__ __forceinline__ void StoreFloat(void* base, int64_t index, DType dtype, float value) {
   switch (dtype) {
     case DType::kF16: static_cast<__half*>(base)[index] = __float2half_rn(value); break;
     case DType::kBF16: static_cast<__nv_bfloat16*>(base)[index] = __float2bfloat16_rn(value); break;
-    default: static_cast<float*>(base)[index] = value; break;
+    case DType::kF32: static_cast<float*>(base)[index] = value; break;
+    // Not floating: never passed (see LoadFloat).
+    case DType::kI32:
+    case DType::kI8:
+    case DType::kI4: static_cast<float*>(base)[index] = value; break;
   }
 }
 

@@ -15,8 +15,14 @@ cudaDataType_t CudaType(DType dtype) {
   switch (dtype) {
     case DType::kF16: return CUDA_R_16F;
     case DType::kBF16: return CUDA_R_16BF;
-    default: return CUDA_R_32F;
+    case DType::kF32: return CUDA_R_32F;
+    // No Linear takes these today (the executor refuses integer weights);
+    // named for the day one does.
+    case DType::kI32: return CUDA_R_32I;
+    case DType::kI8: return CUDA_R_8I;
+    case DType::kI4: return CUDA_R_4I;
   }
+  return CUDA_R_32F;
 }
 
 // The largest power of two (up to 256) dividing the address: what the

@@ -102,8 +102,12 @@ double Tolerance(DType output, double f32) {
   switch (output) {
     case DType::kBF16: return 1e-2;
     case DType::kF16: return 2e-3;
-    default: return f32;
+    case DType::kF32:
+    case DType::kI32:
+    case DType::kI8:
+    case DType::kI4: return f32;
   }
+  return f32;
 }
 
 std::string DTypeLabel(DType dtype) { return std::string(DTypeName(dtype)); }

@@ -26,8 +26,13 @@ mlir::Type StoredType(mlir::Builder& b, DType dtype) {
   switch (dtype) {
     case DType::kF16: return b.getF16Type();
     case DType::kBF16: return b.getBF16Type();
-    default: return b.getF32Type();
+    case DType::kF32: return b.getF32Type();
+    // WeightResolver refuses weights stored in anything but a float.
+    case DType::kI32:
+    case DType::kI8:
+    case DType::kI4: break;
   }
+  return b.getF32Type();
 }
 
 // Emits one step's graph into a func body. Each helper creates one op whose

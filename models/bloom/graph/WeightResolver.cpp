@@ -39,10 +39,10 @@ class CheckpointResolver : public WeightResolver {
           absl::StrJoin(tensor.shape, ", "), "] but the config implies [",
           absl::StrJoin(shape, ", "), "]"));
     }
-    if (tensor.dtype == DType::kI32) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(checkpoint_.dir(), ": tensor '", stored,
-                       "' is stored as I32; weights must be F32, F16 or BF16"));
+    if (!IsFloatingDType(tensor.dtype)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          checkpoint_.dir(), ": tensor '", stored, "' is stored as ",
+          std::string(DTypeName(tensor.dtype)), "; weights must be F32, F16 or BF16"));
     }
     return WeightLocation{ref.file, stored, tensor.dtype};
   }
