@@ -4,10 +4,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "tools/common/execution_flags.h"
 
 namespace bloom::run {
 
 using tools::CommandLine;
+using tools::FlagError;
 
 CommandLine MakeCommandLine() {
   CommandLine cl("bloom-run",
@@ -29,9 +31,7 @@ CommandLine MakeCommandLine() {
              "JSONL in input order.");
   cl.AddFlag("output", CommandLine::Kind::kString, "",
              "With --input: write the JSONL results here instead of stdout.");
-  cl.AddFlag("tokenizer", CommandLine::Kind::kString, "",
-             "tokenizer.json (or a directory holding it) for text. Default: PLAN_DIR/"
-             "tokenizer.json, else tokenizer.json in the plan's checkpoint directory.");
+  tools::AddTokenizerFlag(cl);
   cl.AddFlag("truncate", CommandLine::Kind::kBool, "false",
              "Cut a prompt that does not fit max_seq_len - max_new_tokens + 1 positions, keeping "
              "its end. Without it such a prompt is an error.");
@@ -93,16 +93,7 @@ CommandLine MakeCommandLine() {
              "--probe: a directory of the disk tier to measure (a temporary file is written "
              "and removed).");
 
-  cl.AddSection("Execution");
-  cl.AddFlag("backend", CommandLine::Kind::kString, "cpu",
-             "cpu (the fp32 reference) or cuda (when this bloom-run was built with CUDA).");
-  cl.AddFlag("checkpoint-dir", CommandLine::Kind::kString, "",
-             "Read weights (and look for tokenizer.json) here instead of the directory "
-             "recorded in the plan.");
-  cl.AddFlag("cuda-collectives", CommandLine::Kind::kString, "auto",
-             "With --backend=cuda, how tensor-parallel ranks exchange activations: auto (NCCL "
-             "when every rank has a GPU of its own, else through host memory), nccl, or host "
-             "(slow, no CUDA graphs; ranks may share a GPU).");
+  tools::AddExecutionFlags(cl);
 
   cl.SetEpilogue(
       "Exit codes:\n"
@@ -114,24 +105,14 @@ CommandLine MakeCommandLine() {
   return cl;
 }
 
-namespace {
-
-absl::Status Bad(absl::string_view flag, absl::string_view problem) {
-  return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", problem));
-}
-
-}  // namespace
-
 absl::StatusOr<RunFlags> ReadRunFlags(const CommandLine& cl) {
   RunFlags f;
-  if (cl.positional().size() != 1) {
-    return absl::InvalidArgumentError(cl.positional().empty()
-                                          ? "expected a PLAN_DIR argument (see --help)"
-                                          : absl::StrCat("expected one PLAN_DIR argument, got ",
-                                                         cl.positional().size(), " (see --help)"));
+  absl::StatusOr<std::string> plan_dir = tools::ReadPlanDir(cl);
+  if (!plan_dir.ok()) return plan_dir.status();
+  f.plan_dir = *std::move(plan_dir);
+  if (cl.Has("disk-dir")) {
+    return FlagError("disk-dir", "is for --probe (measuring a disk directory)");
   }
-  f.plan_dir = cl.positional()[0];
-  if (cl.Has("disk-dir")) return Bad("disk-dir", "is for --probe (measuring a disk directory)");
 
   // Inputs: at most one.
   std::vector<std::string> inputs;
@@ -160,18 +141,12 @@ absl::StatusOr<RunFlags> ReadRunFlags(const CommandLine& cl) {
     f.mode = Mode::kText;
   }
 
-  f.backend = cl.GetString("backend");
-  if (f.backend != "cpu" && f.backend != "cuda") {
-    return Bad("backend", absl::StrCat("'", f.backend, "' is not cpu or cuda"));
-  }
-  f.cuda_collectives = cl.GetString("cuda-collectives");
-  if (f.cuda_collectives != "auto" && f.cuda_collectives != "nccl" &&
-      f.cuda_collectives != "host") {
-    return Bad("cuda-collectives",
-               absl::StrCat("'", f.cuda_collectives, "' is not auto, nccl or host"));
-  }
-  f.checkpoint_dir = cl.GetString("checkpoint-dir");
-  f.tokenizer = cl.GetString("tokenizer");
+  absl::StatusOr<tools::ExecutionFlags> execution = tools::ReadExecutionFlags(cl);
+  if (!execution.ok()) return execution.status();
+  f.backend = execution->backend;
+  f.cuda_collectives = execution->cuda_collectives;
+  f.checkpoint_dir = execution->checkpoint_dir;
+  f.tokenizer = execution->tokenizer;
   f.dump_logits = cl.GetString("dump-logits");
   f.truncate = cl.GetBool("truncate");
   f.echo = cl.GetBool("echo");
@@ -180,7 +155,7 @@ absl::StatusOr<RunFlags> ReadRunFlags(const CommandLine& cl) {
 
   // Flags that only one mode reads.
   auto only = [&](const char* flag, bool allowed, const char* where) -> absl::Status {
-    if (cl.Has(flag) && !allowed) return Bad(flag, absl::StrCat("only applies ", where));
+    if (cl.Has(flag) && !allowed) return FlagError(flag, absl::StrCat("only applies ", where));
     return absl::OkStatus();
   };
   const bool single = f.mode == Mode::kTokens || f.mode == Mode::kText;
@@ -195,27 +170,28 @@ absl::StatusOr<RunFlags> ReadRunFlags(const CommandLine& cl) {
            only("batch", f.mode == Mode::kBench, "with --bench"),
            only("prompt-len", f.mode == Mode::kBench, "with --bench"),
            only("warmup", f.mode == Mode::kBench, "with --bench"),
-           only("cuda-collectives", f.backend == "cuda", "with --backend=cuda"),
+           tools::CheckCudaOnlyFlags(cl, *execution),
        }) {
     if (!status.ok()) return status;
   }
   if (f.mode == Mode::kText && f.prompt_given && f.prompt.empty()) {
-    return Bad("prompt", "the prompt is empty");
+    return FlagError("prompt", "the prompt is empty");
   }
 
   GenerationDefaults& g = f.generation;
   const int64_t max_new = cl.GetInt("max-new-tokens");
   const int64_t min_new = cl.GetInt("min-new-tokens");
-  if (max_new < 1 || max_new > (1 << 24)) return Bad("max-new-tokens", "must be at least 1");
+  if (max_new < 1 || max_new > (1 << 24)) return FlagError("max-new-tokens", "must be at least 1");
   if (min_new < 0 || min_new > max_new) {
-    return Bad("min-new-tokens", absl::StrCat("must be in [0, --max-new-tokens=", max_new, "]"));
+    return FlagError("min-new-tokens",
+                     absl::StrCat("must be in [0, --max-new-tokens=", max_new, "]"));
   }
   g.max_new_tokens = static_cast<int32_t>(max_new);
   g.min_new_tokens = static_cast<int32_t>(min_new);
   // --tokens is the raw-id contract: exactly N tokens, no early stop.
   g.stop_at_eos = f.mode != Mode::kTokens && f.mode != Mode::kBench && !cl.GetBool("ignore-eos");
   if (cl.Has("stop")) {
-    if (cl.GetString("stop").empty()) return Bad("stop", "the stop string is empty");
+    if (cl.GetString("stop").empty()) return FlagError("stop", "the stop string is empty");
     g.stop_strings.push_back(cl.GetString("stop"));
   }
 
@@ -227,7 +203,7 @@ absl::StatusOr<RunFlags> ReadRunFlags(const CommandLine& cl) {
   s.top_p = static_cast<float>(cl.GetDouble("top-p"));
   s.typical_p = static_cast<float>(cl.GetDouble("typical-p"));
   s.repetition_penalty = static_cast<float>(cl.GetDouble("repetition-penalty"));
-  if (cl.GetInt("seed") < 0) return Bad("seed", "must be >= 0");
+  if (cl.GetInt("seed") < 0) return FlagError("seed", "must be >= 0");
   s.seed = static_cast<uint64_t>(cl.GetInt("seed"));
   g.do_sample_given = cl.Has("do-sample");
   s.do_sample = g.do_sample_given ? cl.GetBool("do-sample")
@@ -243,9 +219,9 @@ absl::StatusOr<RunFlags> ReadRunFlags(const CommandLine& cl) {
   if (f.mode == Mode::kBench) {
     const int64_t batch = cl.GetInt("batch"), len = cl.GetInt("prompt-len"),
                   warmup = cl.GetInt("warmup");
-    if (batch < 1 || batch > (1 << 20)) return Bad("batch", "must be at least 1");
-    if (len < 1 || len > (1 << 24)) return Bad("prompt-len", "must be at least 1");
-    if (warmup < 0 || warmup > 1000) return Bad("warmup", "must be in [0, 1000]");
+    if (batch < 1 || batch > (1 << 20)) return FlagError("batch", "must be at least 1");
+    if (len < 1 || len > (1 << 24)) return FlagError("prompt-len", "must be at least 1");
+    if (warmup < 0 || warmup > 1000) return FlagError("warmup", "must be in [0, 1000]");
     f.batch = static_cast<int32_t>(batch);
     f.prompt_len = static_cast<int32_t>(len);
     f.warmup = static_cast<int32_t>(warmup);

@@ -30,6 +30,7 @@ using serve::GenerationDefaults;
 struct RunFlags {
   std::string plan_dir;
   Mode mode = Mode::kText;
+  // Read by tools::ReadExecutionFlags, as bloom-serve reads them.
   std::string backend = "cpu";
   std::string cuda_collectives = "auto";  // --cuda-collectives: auto, nccl or host
   std::string checkpoint_dir;

@@ -81,7 +81,8 @@ int Main(int argc, char** argv) {
     return Fail(kExitUsage, s);
   }
   if (LaunchedByMpiLauncher() && MpiLauncherRank() != 0) {
-    return serve::RunMpiFollower(flags->backend, flags->plan_dir, flags->checkpoint_dir);
+    return serve::RunMpiFollower(flags->backend, flags->plan_dir, flags->checkpoint_dir,
+                                 {flags->cuda_collectives});
   }
   // SIGTERM and SIGINT go to the signal thread only; a closed connection
   // must not kill the process.
@@ -134,8 +135,9 @@ int Main(int argc, char** argv) {
   });
   signals.detach();  // it may wait forever when the process ends otherwise
 
-  absl::StatusOr<serve::Backend> backend = serve::CreateBackend(
-      flags->backend, *std::move(plan), flags->plan_dir, flags->checkpoint_dir, /*progress=*/false);
+  absl::StatusOr<serve::Backend> backend =
+      serve::CreateBackend(flags->backend, *std::move(plan), flags->plan_dir, flags->checkpoint_dir,
+                           /*progress=*/false, {flags->cuda_collectives});
   if (!backend.ok()) {
     server.stop();
     http.join();

@@ -1,10 +1,12 @@
 #include "tools/bloom-serve/serve_flags.h"
 
 #include "absl/strings/str_cat.h"
+#include "tools/common/execution_flags.h"
 
 namespace bloom::serve_tool {
 
 using tools::CommandLine;
+using tools::FlagError;
 
 CommandLine MakeCommandLine() {
   CommandLine cl("bloom-serve",
@@ -30,15 +32,8 @@ CommandLine MakeCommandLine() {
              "are cancelled.");
   cl.AddFlag("model-name", CommandLine::Kind::kString, "",
              "The model's name in responses and /v1/models. Default: the plan directory's name.");
-  cl.AddSection("Execution");
-  cl.AddFlag("backend", CommandLine::Kind::kString, "cpu",
-             "cpu (the fp32 reference) or cuda (when this bloom-serve was built with CUDA).");
-  cl.AddFlag("checkpoint-dir", CommandLine::Kind::kString, "",
-             "Read weights (and look for tokenizer.json) here instead of the directory "
-             "recorded in the plan.");
-  cl.AddFlag("tokenizer", CommandLine::Kind::kString, "",
-             "tokenizer.json (or a directory holding it). Default: PLAN_DIR/tokenizer.json, "
-             "else tokenizer.json in the plan's checkpoint directory.");
+  tools::AddExecutionFlags(cl);
+  tools::AddTokenizerFlag(cl);
   cl.SetEpilogue(
       "Exit codes:\n"
       "  0  stopped by SIGTERM or SIGINT after finishing in-flight requests\n"
@@ -49,16 +44,12 @@ CommandLine MakeCommandLine() {
 
 namespace {
 
-absl::Status Bad(absl::string_view flag, absl::string_view problem) {
-  return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", problem));
-}
-
 absl::StatusOr<absl::Duration> DurationFlag(const CommandLine& cl, const char* flag) {
   absl::Duration d;
   if (!absl::ParseDuration(cl.GetString(flag), &d) || d <= absl::ZeroDuration() ||
       d == absl::InfiniteDuration()) {
-    return Bad(flag, absl::StrCat("'", cl.GetString(flag),
-                                  "' is not a positive duration (e.g. 30s, 2m, 1500ms)"));
+    return FlagError(flag, absl::StrCat("'", cl.GetString(flag),
+                                        "' is not a positive duration (e.g. 30s, 2m, 1500ms)"));
   }
   return d;
 }
@@ -67,22 +58,18 @@ absl::StatusOr<absl::Duration> DurationFlag(const CommandLine& cl, const char* f
 
 absl::StatusOr<ServeFlags> ReadServeFlags(const CommandLine& cl) {
   ServeFlags f;
-  if (cl.positional().size() != 1) {
-    return absl::InvalidArgumentError(cl.positional().empty()
-                                          ? "expected a PLAN_DIR argument (see --help)"
-                                          : absl::StrCat("expected one PLAN_DIR argument, got ",
-                                                         cl.positional().size(), " (see --help)"));
-  }
-  f.plan_dir = cl.positional()[0];
+  absl::StatusOr<std::string> plan_dir = tools::ReadPlanDir(cl);
+  if (!plan_dir.ok()) return plan_dir.status();
+  f.plan_dir = *std::move(plan_dir);
   f.host = cl.GetString("host");
   const int64_t port = cl.GetInt("port");
-  if (port < 0 || port > 65535) return Bad("port", "must be in [0, 65535]");
+  if (port < 0 || port > 65535) return FlagError("port", "must be in [0, 65535]");
   f.port = static_cast<int32_t>(port);
   const int64_t threads = cl.GetInt("http-threads");
-  if (threads < 2 || threads > 4096) return Bad("http-threads", "must be in [2, 4096]");
+  if (threads < 2 || threads > 4096) return FlagError("http-threads", "must be in [2, 4096]");
   f.http_threads = static_cast<int32_t>(threads);
   const int64_t queue = cl.GetInt("max-queue");
-  if (queue < 0 || queue > (1 << 20)) return Bad("max-queue", "must be in [0, 1048576]");
+  if (queue < 0 || queue > (1 << 20)) return FlagError("max-queue", "must be in [0, 1048576]");
   f.max_queue = static_cast<int32_t>(queue);
   absl::StatusOr<absl::Duration> timeout = DurationFlag(cl, "request-timeout");
   if (!timeout.ok()) return timeout.status();
@@ -90,12 +77,13 @@ absl::StatusOr<ServeFlags> ReadServeFlags(const CommandLine& cl) {
   absl::StatusOr<absl::Duration> grace = DurationFlag(cl, "grace-period");
   if (!grace.ok()) return grace.status();
   f.grace_period = *grace;
-  f.backend = cl.GetString("backend");
-  if (f.backend != "cpu" && f.backend != "cuda") {
-    return Bad("backend", absl::StrCat("'", f.backend, "' is not cpu or cuda"));
-  }
-  f.checkpoint_dir = cl.GetString("checkpoint-dir");
-  f.tokenizer = cl.GetString("tokenizer");
+  absl::StatusOr<tools::ExecutionFlags> execution = tools::ReadExecutionFlags(cl);
+  if (!execution.ok()) return execution.status();
+  if (absl::Status s = tools::CheckCudaOnlyFlags(cl, *execution); !s.ok()) return s;
+  f.backend = execution->backend;
+  f.cuda_collectives = execution->cuda_collectives;
+  f.checkpoint_dir = execution->checkpoint_dir;
+  f.tokenizer = execution->tokenizer;
   f.model_name = cl.GetString("model-name");
   if (f.model_name.empty()) {
     std::string dir = f.plan_dir;

@@ -19,15 +19,17 @@ inline constexpr int kExitUsage = 2;
 struct ServeFlags {
   std::string plan_dir;
   std::string host = "127.0.0.1";
-  int32_t port = 8080;  // 0: any free port (printed on stderr)
-  std::string backend = "cpu";
+  int32_t port = 8080;     // 0: any free port (printed on stderr)
   int32_t max_queue = 64;  // requests waiting for admission; 0: no bound
   absl::Duration request_timeout = absl::Seconds(600);
   absl::Duration grace_period = absl::Seconds(30);
   int32_t http_threads = 64;
+  std::string model_name;  // empty: the plan directory's name
+  // Read by tools::ReadExecutionFlags, as bloom-run reads them.
+  std::string backend = "cpu";
+  std::string cuda_collectives = "auto";  // --cuda-collectives: auto, nccl or host
   std::string checkpoint_dir;
   std::string tokenizer;
-  std::string model_name;  // empty: the plan directory's name
 };
 
 tools::CommandLine MakeCommandLine();

@@ -8,6 +8,10 @@
 
 namespace bloom::tools {
 
+absl::Status FlagError(absl::string_view flag, absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", problem));
+}
+
 void CommandLine::AddFlag(std::string name, Kind kind, std::string default_value,
                           std::string help) {
   order_.push_back(name);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace bloom::tools {
 
@@ -35,6 +36,7 @@ class CommandLine {
   // Parses argv. --help is recognised and reported through help_requested().
   absl::Status Parse(int argc, char** argv);
 
+  const std::string& program() const { return program_; }
   bool help_requested() const { return help_requested_; }
   std::string HelpText() const;
   const std::vector<std::string>& positional() const { return positional_; }
@@ -66,5 +68,9 @@ class CommandLine {
   std::vector<std::string> positional_;
   bool help_requested_ = false;
 };
+
+// The tools' one form of a bad flag value: InvalidArgument
+// "--flag: problem" (a usage error, exit code 2).
+absl::Status FlagError(absl::string_view flag, absl::string_view problem);
 
 }  // namespace bloom::tools
