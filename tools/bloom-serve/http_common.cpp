@@ -40,6 +40,13 @@ void SendError(const httplib::Request& req, httplib::Response& res, const absl::
   AccessLog(req.method, req.path, http, 0, 0, 0, MsSince(start));
 }
 
+void SendRefused(ServerState& state, const httplib::Request& req, httplib::Response& res,
+                 const absl::Status& status, const std::string& body, absl::Time start) {
+  state.metrics.RecordFailed(serve::HttpStatusOf(status) == 400 ? "invalid_request"
+                                                                : "unprocessable");
+  SendError(req, res, status, body, start);
+}
+
 absl::Status AwaitEnd(ServerState& state, const ServerState::Submitted& s,
                       std::vector<TokenPiece>& tokens) {
   const absl::Time deadline = absl::Now() + state.flags.request_timeout;
@@ -77,6 +84,17 @@ struct StreamContext {
 };
 
 }  // namespace
+
+std::function<void(const StreamingSink&, bool completed)> StreamAccessLog(
+    const httplib::Request& req, int64_t prompt_tokens, absl::Time start) {
+  return [method = req.method, path = req.path, prompt_tokens, start](const StreamingSink& sink,
+                                                                      bool completed) {
+    const absl::StatusOr<GenerationOutcome>& o = sink.outcome();
+    AccessLog(method, path, completed ? 200 : 499, prompt_tokens,
+              o.ok() ? static_cast<int64_t>(o->tokens.size()) : 0, o.ok() ? o->ttft_ms : 0,
+              MsSince(start));
+  };
+}
 
 void StreamResponse(ServerState& state, httplib::Response& res, ServerState::Submitted s,
                     StreamHandlers handlers) {

@@ -4,11 +4,13 @@
 // connection (a failed write, or !is_writable) and cancels the request.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "httplib.h"
 #include "tools/bloom-serve/server_state.h"
 
@@ -26,6 +28,11 @@ std::string ErrorType(const absl::Status& status);
 // A failed request: its JSON error (429 with Retry-After) and its log line.
 void SendError(const httplib::Request& req, httplib::Response& res, const absl::Status& status,
                const std::string& body, absl::Time start);
+// A request refused before it was submitted (its body does not parse, or
+// does not fit the plan): counted as failed, "invalid_request" for a 400 and
+// "unprocessable" otherwise, then answered as SendError does.
+void SendRefused(ServerState& state, const httplib::Request& req, httplib::Response& res,
+                 const absl::Status& status, const std::string& body, absl::Time start);
 
 // Waits for a non-streamed request's end, moving its tokens into `tokens`;
 // at the timeout it is cancelled and DeadlineExceeded returned. The
@@ -42,6 +49,11 @@ struct StreamHandlers {
   // After the response is over (completed or the client gone): the log line.
   std::function<void(const StreamingSink&, bool completed)> on_release;
 };
+// The on_release every streamed route uses: its access-log line, 200 when
+// the stream completed, 499 when the client closed the connection first
+// (nginx's convention).
+std::function<void(const StreamingSink&, bool completed)> StreamAccessLog(
+    const httplib::Request& req, int64_t prompt_tokens, absl::Time start);
 // Streams `s` as text/event-stream.
 void StreamResponse(ServerState& state, httplib::Response& res, ServerState::Submitted s,
                     StreamHandlers handlers);

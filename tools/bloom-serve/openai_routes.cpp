@@ -41,9 +41,7 @@ void Complete(ServerState& state, const httplib::Request& req, httplib::Response
   absl::StatusOr<PreparedRequest> prepared =
       parsed.ok() ? Prepare(state, *parsed) : absl::StatusOr<PreparedRequest>(parsed.status());
   if (!prepared.ok()) {
-    state.metrics.RecordFailed(serve::HttpStatusOf(prepared.status()) == 400 ? "invalid_request"
-                                                                             : "unprocessable");
-    return SendError(req, res, prepared.status(), ErrorBody(prepared.status()), start);
+    return SendRefused(state, req, res, prepared.status(), ErrorBody(prepared.status()), start);
   }
   const std::string prompt_text = prepared->prompt_text;
   const int64_t prompt_tokens = prepared->request.prompt.size();
@@ -91,14 +89,7 @@ void Complete(ServerState& state, const httplib::Request& req, httplib::Response
     }
     return out + serve::CompletionDoneEvent();
   };
-  const std::string method = req.method, path = req.path;
-  h.on_release = [=](const StreamingSink& sink, bool completed) {
-    const absl::StatusOr<GenerationOutcome>& o = sink.outcome();
-    // 499: the client closed the connection (nginx's convention).
-    AccessLog(method, path, completed ? 200 : 499, prompt_tokens,
-              o.ok() ? static_cast<int64_t>(o->tokens.size()) : 0, o.ok() ? o->ttft_ms : 0,
-              MsSince(start));
-  };
+  h.on_release = StreamAccessLog(req, prompt_tokens, start);
   StreamResponse(state, res, *std::move(s), std::move(h));
 }
 

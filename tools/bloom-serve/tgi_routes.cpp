@@ -49,9 +49,7 @@ void Generate(ServerState& state, const httplib::Request& req, httplib::Response
   const absl::Time start = absl::Now();
   absl::StatusOr<Parsed> parsed = Parse(state, req.body);
   if (!parsed.ok()) {
-    state.metrics.RecordFailed(serve::HttpStatusOf(parsed.status()) == 400 ? "invalid_request"
-                                                                           : "unprocessable");
-    return SendError(req, res, parsed.status(), ErrorBody(parsed.status()), start);
+    return SendRefused(state, req, res, parsed.status(), ErrorBody(parsed.status()), start);
   }
   const SamplingParams sampling = parsed->prepared.request.sampling;
   const int64_t prompt_tokens = parsed->prepared.request.prompt.size();
@@ -102,13 +100,7 @@ void Generate(ServerState& state, const httplib::Request& req, httplib::Response
     const serve::TgiDetails d = DetailsOf(o, sampling);
     return serve::TgiStreamEvent(++held->index, ToTgi(last), &text, &d);
   };
-  const std::string method = req.method, path = req.path;
-  h.on_release = [=](const StreamingSink& sink, bool completed) {
-    const absl::StatusOr<GenerationOutcome>& o = sink.outcome();
-    AccessLog(method, path, completed ? 200 : 499, prompt_tokens,
-              o.ok() ? static_cast<int64_t>(o->tokens.size()) : 0, o.ok() ? o->ttft_ms : 0,
-              MsSince(start));
-  };
+  h.on_release = StreamAccessLog(req, prompt_tokens, start);
   StreamResponse(state, res, *std::move(s), std::move(h));
 }
 
