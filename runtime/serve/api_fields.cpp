@@ -171,4 +171,8 @@ absl::Status ValidateSampling(const SamplingParams& params, const std::string& p
   return WithField(absl::OutOfRangeError(message), named);
 }
 
+std::string DumpBody(const nlohmann::ordered_json& j) {
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
 }  // namespace bloom::serve

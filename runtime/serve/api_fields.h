@@ -1,12 +1,13 @@
 // What both HTTP dialects (openai_api.h, tgi_api.h) share when they read a
-// request body: the JSON object, typed reads of its optional fields, and one
-// error policy. A wrong JSON type is InvalidArgument (HTTP 400), a value out
-// of range OutOfRange (HTTP 422); every error is one line that starts with
-// the field's name, and carries that name as a payload for the OpenAI
-// error's "param". A field that is absent or null keeps its default.
+// request body: the JSON object, typed reads of its optional fields, their
+// bounds, and one error policy (and, for their replies, the body's text). A wrong JSON type is
+// InvalidArgument (HTTP 400), a value out of range OutOfRange (HTTP 422); every error is one line
+// that starts with the field's name, and carries that name as a payload for the OpenAI error's
+// "param". A field that is absent or null keeps its default.
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,6 +51,15 @@ absl::Status ReadString(const Json& object, const char* key, const std::string& 
 absl::Status ReadStopStrings(const Json& object, const char* key, const std::string& field,
                              bool allow_single_string, size_t max_count,
                              std::vector<std::string>* out);
+
+// The bounds both dialects put on integer fields: a count of tokens
+// (max_tokens, max_new_tokens, truncate, min_tokens) and any other count.
+inline constexpr int64_t kMaxTokenCount = 1 << 24;
+inline constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
+
+// A response body's text in both dialects: compact JSON, with invalid UTF-8
+// (possible only through lossy decoding) replaced instead of thrown on.
+std::string DumpBody(const nlohmann::ordered_json& j);
 
 // ValidateSamplingParams with its fields spelled `prefix` + name, as an
 // OutOfRange error naming the field.

@@ -11,14 +11,6 @@ namespace {
 
 using OrderedJson = nlohmann::ordered_json;
 
-constexpr int64_t kMaxTokens = 1 << 24;
-constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
-
-std::string Dump(const OrderedJson& j) {
-  // Decoded text may hold invalid UTF-8 only through lossy decoding; replace it.
-  return j.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
-}
-
 absl::Status ReadPrompt(const Json& body, CompletionRequest& r) {
   auto it = body.find("prompt");
   if (it == body.end() || it->is_null()) return FieldRangeError("prompt", "is required");
@@ -83,7 +75,7 @@ absl::StatusOr<CompletionRequest> ParseCompletionRequest(std::string_view text) 
   std::optional<int64_t> max_tokens, top_k, seed, min_tokens;
   std::optional<float> temperature, top_p, typical_p, repetition_penalty;
   std::optional<bool> stream, echo, ignore_eos, include_usage;
-  BLOOM_RETURN_IF_ERROR(ReadInt(body, "max_tokens", "max_tokens", 1, kMaxTokens, &max_tokens));
+  BLOOM_RETURN_IF_ERROR(ReadInt(body, "max_tokens", "max_tokens", 1, kMaxTokenCount, &max_tokens));
   BLOOM_RETURN_IF_ERROR(ReadNumber(body, "temperature", "temperature", &temperature));
   BLOOM_RETURN_IF_ERROR(ReadNumber(body, "top_p", "top_p", &top_p));
   // vLLM: -1 (or 0) turns top-k off.
@@ -98,7 +90,7 @@ absl::StatusOr<CompletionRequest> ParseCompletionRequest(std::string_view text) 
   BLOOM_RETURN_IF_ERROR(ReadBool(body, "stream", "stream", &stream));
   BLOOM_RETURN_IF_ERROR(ReadBool(body, "echo", "echo", &echo));
   BLOOM_RETURN_IF_ERROR(ReadBool(body, "ignore_eos", "ignore_eos", &ignore_eos));
-  BLOOM_RETURN_IF_ERROR(ReadInt(body, "min_tokens", "min_tokens", 0, kMaxTokens, &min_tokens));
+  BLOOM_RETURN_IF_ERROR(ReadInt(body, "min_tokens", "min_tokens", 0, kMaxTokenCount, &min_tokens));
 
   if (auto it = body.find("stream_options"); it != body.end() && !it->is_null()) {
     if (!it->is_object()) return FieldTypeError("stream_options", "an object", *it);
@@ -172,7 +164,7 @@ std::string CompletionBody(const std::string& id, int64_t created, const std::st
   OrderedJson j = Envelope(id, created, model);
   j["choices"] = OrderedJson::array({Choice(text, &reason)});
   j["usage"] = Usage(usage);
-  return Dump(j);
+  return DumpBody(j);
 }
 
 std::string CompletionChunkEvent(const std::string& id, int64_t created, const std::string& model,
@@ -181,7 +173,7 @@ std::string CompletionChunkEvent(const std::string& id, int64_t created, const s
   OrderedJson j = Envelope(id, created, model);
   j["choices"] = OrderedJson::array({Choice(text, reason)});
   if (include_usage) j["usage"] = nullptr;
-  return absl::StrCat("data: ", Dump(j), "\n\n");
+  return absl::StrCat("data: ", DumpBody(j), "\n\n");
 }
 
 std::string CompletionUsageEvent(const std::string& id, int64_t created, const std::string& model,
@@ -189,7 +181,7 @@ std::string CompletionUsageEvent(const std::string& id, int64_t created, const s
   OrderedJson j = Envelope(id, created, model);
   j["choices"] = OrderedJson::array();
   j["usage"] = Usage(usage);
-  return absl::StrCat("data: ", Dump(j), "\n\n");
+  return absl::StrCat("data: ", DumpBody(j), "\n\n");
 }
 
 std::string CompletionDoneEvent() { return "data: [DONE]\n\n"; }
@@ -203,7 +195,7 @@ std::string ModelsBody(const std::string& model, int64_t created) {
   OrderedJson j;
   j["object"] = "list";
   j["data"] = OrderedJson::array({m});
-  return Dump(j);
+  return DumpBody(j);
 }
 
 std::string OpenAiErrorBody(const absl::Status& status, const std::string& type) {
@@ -215,7 +207,7 @@ std::string OpenAiErrorBody(const absl::Status& status, const std::string& type)
   e["code"] = nullptr;
   OrderedJson j;
   j["error"] = e;
-  return Dump(j);
+  return DumpBody(j);
 }
 
 }  // namespace bloom::serve

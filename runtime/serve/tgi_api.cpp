@@ -11,13 +11,6 @@ namespace {
 
 using OrderedJson = nlohmann::ordered_json;
 
-constexpr int64_t kMaxTokens = 1 << 24;
-constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
-
-std::string Dump(const OrderedJson& j) {
-  return j.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
-}
-
 // TGI's open ranges, checked before ValidateSampling's (wider) ones.
 absl::Status CheckPositive(const std::optional<float>& v, const char* field) {
   if (v && !(*v > 0.0f)) {
@@ -52,8 +45,8 @@ absl::StatusOr<TgiRequest> ParseTgiRequest(std::string_view text) {
   std::optional<int64_t> max_new_tokens, top_k, seed, truncate, best_of, top_n_tokens;
   std::optional<float> temperature, top_p, typical_p, repetition_penalty;
   std::optional<bool> do_sample, details, return_full_text;
-  BLOOM_RETURN_IF_ERROR(
-      ReadInt(*p, "max_new_tokens", "parameters.max_new_tokens", 1, kMaxTokens, &max_new_tokens));
+  BLOOM_RETURN_IF_ERROR(ReadInt(*p, "max_new_tokens", "parameters.max_new_tokens", 1,
+                                kMaxTokenCount, &max_new_tokens));
   BLOOM_RETURN_IF_ERROR(ReadBool(*p, "do_sample", "parameters.do_sample", &do_sample));
   BLOOM_RETURN_IF_ERROR(ReadNumber(*p, "temperature", "parameters.temperature", &temperature));
   BLOOM_RETURN_IF_ERROR(ReadInt(*p, "top_k", "parameters.top_k", 1, kInt32Max, &top_k));
@@ -68,7 +61,8 @@ absl::StatusOr<TgiRequest> ParseTgiRequest(std::string_view text) {
   BLOOM_RETURN_IF_ERROR(ReadBool(*p, "details", "parameters.details", &details));
   BLOOM_RETURN_IF_ERROR(
       ReadBool(*p, "return_full_text", "parameters.return_full_text", &return_full_text));
-  BLOOM_RETURN_IF_ERROR(ReadInt(*p, "truncate", "parameters.truncate", 1, kMaxTokens, &truncate));
+  BLOOM_RETURN_IF_ERROR(
+      ReadInt(*p, "truncate", "parameters.truncate", 1, kMaxTokenCount, &truncate));
   BLOOM_RETURN_IF_ERROR(ReadInt(*p, "best_of", "parameters.best_of", 1, kInt32Max, &best_of));
   if (best_of && *best_of != 1) {
     return FieldRangeError("parameters.best_of",
@@ -146,7 +140,7 @@ std::string TgiGenerateBody(const std::string& generated_text, const TgiDetails&
     for (const TgiToken& t : *tokens) d["tokens"].push_back(Token(t));
     j["details"] = d;
   }
-  return Dump(j);
+  return DumpBody(j);
 }
 
 std::string TgiStreamEvent(int64_t index, const TgiToken& token, const std::string* generated_text,
@@ -157,14 +151,14 @@ std::string TgiStreamEvent(int64_t index, const TgiToken& token, const std::stri
   j["top_tokens"] = nullptr;
   j["generated_text"] = generated_text != nullptr ? OrderedJson(*generated_text) : OrderedJson();
   j["details"] = final != nullptr ? DetailsHead(*final) : OrderedJson();
-  return absl::StrCat("data:", Dump(j), "\n\n");
+  return absl::StrCat("data:", DumpBody(j), "\n\n");
 }
 
 std::string TgiErrorBody(const absl::Status& status, const std::string& type) {
   OrderedJson j;
   j["error"] = std::string(status.message());
   j["error_type"] = type;
-  return Dump(j);
+  return DumpBody(j);
 }
 
 }  // namespace bloom::serve
