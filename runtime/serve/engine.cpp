@@ -38,6 +38,7 @@ struct Engine::Sequence {
   int32_t rows_kept = 0;
   Clock::time_point submitted;
   bool admitted = false;  // ever: queue_ms is set
+  bool in_batch = false;  // kStaticBatch: a member of the batch formed last
   bool ended = false;     // its sink has heard; dropped after this step
 
   int32_t pending() const { return static_cast<int32_t>(context.size()) - fed; }
@@ -84,7 +85,14 @@ Engine::Engine(StepExecutor& executor, EngineOptions options)
       options_(std::move(options)),
       plan_(executor.plan()),
       vocab_(executor.vocab_size()),
-      cache_(executor.kv_cache()) {
+      cache_(executor.kv_cache()),
+      static_batching_(options_.admission == EngineOptions::Admission::kStaticBatch),
+      static_batch_size_(static_cast<size_t>(
+          options_.static_batch_size > 0
+              ? std::min(options_.static_batch_size, plan_.limits()->max_sequences())
+              : plan_.limits()->max_sequences())),
+      static_batch_timeout_(std::chrono::duration_cast<Clock::duration>(absl::ToChronoNanoseconds(
+          std::max(options_.static_batch_timeout, absl::ZeroDuration())))) {
   Publish();
 }
 
@@ -124,21 +132,34 @@ void Engine::Cancel(RequestId id) {
   work_arrived_.notify_all();
 }
 
+bool Engine::HasWorkLocked() const {
+  if (!inbox_.empty() || !cancels_.empty() || published_.running > 0) return true;
+  return published_.waiting > 0 && (!static_batching_ || Clock::now() >= admission_due_);
+}
+
 bool Engine::HasWork() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return !inbox_.empty() || !cancels_.empty() || published_.running + published_.waiting > 0;
+  return HasWorkLocked();
 }
 
 bool Engine::WaitForWork(absl::Duration timeout) {
   std::unique_lock<std::mutex> lock(mu_);
-  auto has_work = [&] {
-    return !inbox_.empty() || !cancels_.empty() || published_.running + published_.waiting > 0;
-  };
-  if (timeout == absl::InfiniteDuration()) {
-    work_arrived_.wait(lock, has_work);
-    return true;
+  // Beyond a year is no limit (and keeps the deadline from overflowing).
+  const Clock::time_point until =
+      timeout > absl::Hours(24 * 365)
+          ? Clock::time_point::max()
+          : Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                               absl::ToChronoNanoseconds(std::max(timeout, absl::ZeroDuration())));
+  while (!HasWorkLocked()) {
+    const Clock::time_point wake = std::min(until, admission_due_);
+    if (wake == Clock::time_point::max()) {
+      work_arrived_.wait(lock);
+    } else {
+      if (Clock::now() >= until) return false;
+      work_arrived_.wait_until(lock, wake);
+    }
   }
-  return work_arrived_.wait_for(lock, absl::ToChronoNanoseconds(timeout), has_work);
+  return true;
 }
 
 EngineCounters Engine::counters() const {
@@ -154,6 +175,29 @@ void Engine::Publish() {
   published_.waiting = static_cast<int32_t>(waiting_.size());
   published_.free_kv_blocks = cache_.FreeBlocks();
   published_.kv_blocks = cache_.shape().num_blocks;
+  admission_due_ = AdmissionDue();
+}
+
+// ---- Admission.
+
+bool Engine::Admissible(const Sequence& s) const { return !static_batching_ || s.in_batch; }
+
+Engine::Clock::time_point Engine::AdmissionDue() const {
+  if (waiting_.empty()) return Clock::time_point::max();
+  // Members of a batch sit at the front of the queue (formed from the
+  // front; preempted and unplaced ones go back to the front), so when the
+  // front is not one, no batch member waits and the front is the oldest.
+  if (!static_batching_ || waiting_.front()->in_batch || waiting_.size() >= static_batch_size_) {
+    return Clock::time_point::min();
+  }
+  return waiting_.front()->submitted + static_batch_timeout_;
+}
+
+void Engine::FormStaticBatch() {
+  if (!running_.empty() || waiting_.empty() || waiting_.front()->in_batch) return;
+  if (waiting_.size() < static_batch_size_ && Clock::now() < AdmissionDue()) return;
+  const size_t members = std::min(static_batch_size_, waiting_.size());
+  for (size_t i = 0; i < members; ++i) waiting_[i]->in_batch = true;
 }
 
 void Engine::TakeInbox() {
@@ -183,7 +227,8 @@ void Engine::CancelNow(RequestId id) {
 
 absl::StatusOr<bool> Engine::StepOnce() {
   TakeInbox();
-  if (waiting_.empty() && running_.empty()) {
+  if (static_batching_) FormStaticBatch();
+  if (running_.empty() && (waiting_.empty() || !Admissible(*waiting_.front()))) {
     Publish();
     return false;
   }
@@ -209,8 +254,8 @@ bool Engine::PackStep(StepPlan& step) {
   step.chunks.clear();
   step.tokens_left = limits->max_batch_tokens();
   step.rows_left = limits->max_logit_rows();
-  const bool admissible =
-      !waiting_.empty() && static_cast<int32_t>(running_.size()) < limits->max_sequences();
+  const bool admissible = !waiting_.empty() && Admissible(*waiting_.front()) &&
+                          static_cast<int32_t>(running_.size()) < limits->max_sequences();
   bool prefilling = admissible;
   for (const Sequence* s : running_) prefilling = prefilling || s->prefilling();
   const bool decode_first = options_.policy == EngineOptions::Policy::kMixed || !prefilling;
@@ -241,7 +286,7 @@ void Engine::PlaceRunning(bool decode, StepPlan& step) {
 // gave up).
 void Engine::Admit(StepPlan& step) {
   const int32_t max_sequences = plan_.limits()->max_sequences();
-  while (!waiting_.empty() && step.tokens_left > 0 &&
+  while (!waiting_.empty() && Admissible(*waiting_.front()) && step.tokens_left > 0 &&
          static_cast<int32_t>(running_.size()) < max_sequences) {
     absl::StatusOr<int32_t> slot = cache_.AddSequence();
     if (!slot.ok()) break;  // a slot held outside this engine

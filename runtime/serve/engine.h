@@ -21,6 +21,10 @@
 // context is prefilled again later (recomputation, as vLLM does). Its
 // sampler keeps its state, so its output is unchanged.
 //
+// EngineOptions::admission can instead batch statically, as servers did
+// before continuous batching (for comparison): a batch forms only while none
+// runs, and runs to completion before anything else is admitted.
+//
 // Threads: Submit, Cancel, HasWork, WaitForWork and counters() may be
 // called from any thread, also while a step runs; they only touch a
 // mutex-guarded inbox. StepOnce (and the destructor) belong to one engine
@@ -100,6 +104,24 @@ struct EngineOptions {
   // Submit refuses a request (ResourceExhausted) while this many are
   // waiting for admission; 0: no bound.
   int32_t max_waiting = 0;
+
+  enum class Admission {
+    // A waiting request joins the running ones at the first step with room
+    // for it (continuous batching).
+    kContinuous,
+    // While no batch runs, the first static_batch_size waiting requests form
+    // a batch once that many wait, or once the oldest has waited
+    // static_batch_timeout. The batch runs to completion (its members
+    // admitted as the step's budget allows, prompts chunked as ever) and no
+    // other request is admitted until its last member ends. A request's
+    // tokens are the same either way; only its waiting time differs.
+    kStaticBatch,
+  };
+  Admission admission = Admission::kContinuous;
+  // kStaticBatch: requests per batch; 0 (or more than the plan's
+  // max_sequences): max_sequences.
+  int32_t static_batch_size = 0;
+  absl::Duration static_batch_timeout = absl::Milliseconds(100);
 };
 
 // A snapshot for a /metrics route, as of the last StepOnce (plus requests
@@ -145,10 +167,12 @@ class Engine {
   absl::StatusOr<bool> StepOnce();
 
   // Whether StepOnce has anything to do. Any thread.
+  // Under kStaticBatch, requests waiting for a batch that has not formed
+  // yet are not work until it is due (full, or its timeout passed).
   bool HasWork() const;
   // Blocks until HasWork() or `timeout` passes (absl::InfiniteDuration()
   // for no limit); returns HasWork(). For a serving loop on the engine
-  // thread.
+  // thread; it wakes when a static batch's timeout falls due.
   bool WaitForWork(absl::Duration timeout);
 
   EngineCounters counters() const;
@@ -162,6 +186,15 @@ class Engine {
   // Inbox: submissions join the waiting queue, then cancels are applied.
   void TakeInbox();
   void CancelNow(RequestId id);
+  bool HasWorkLocked() const;
+
+  // Admission: whether `s` may be admitted now (kStaticBatch: only members
+  // of the batch), and forming a static batch when one is due.
+  bool Admissible(const Sequence& s) const;
+  void FormStaticBatch();
+  // When StepOnce next has something to admit with nothing running:
+  // min() when it has now, max() when nothing waits.
+  Clock::time_point AdmissionDue() const;
 
   // Packing: one step's chunks within the plan's limits.
   bool PackStep(StepPlan& step);
@@ -195,6 +228,9 @@ class Engine {
   const plan::Plan& plan_;
   const int64_t vocab_;
   KvCache& cache_;
+  const bool static_batching_;
+  const size_t static_batch_size_;
+  const Clock::duration static_batch_timeout_;
 
   // Engine thread only.
   std::unordered_map<RequestId, std::unique_ptr<Sequence>> live_;
@@ -209,7 +245,8 @@ class Engine {
   std::vector<std::unique_ptr<Sequence>> inbox_;
   std::vector<RequestId> cancels_;
   RequestId next_id_ = 1;
-  EngineCounters published_;  // as of the last StepOnce
+  EngineCounters published_;                                    // as of the last StepOnce
+  Clock::time_point admission_due_ = Clock::time_point::max();  // as of the last StepOnce
 };
 
 }  // namespace bloom

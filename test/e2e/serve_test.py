@@ -285,6 +285,53 @@ def main():
               "POST /v1/completions 200 in=4 out=6" in s.log(), s.log()[-2000:])
         check("SIGTERM: exit 0", s.stop() == 0, s.log()[-500:])
 
+        # --- Static batching: a request arriving while a batch runs waits for all of it.
+        s = Server(serve, plan, "--batching=static", "--static-batch-size=2",
+                   "--static-batch-timeout=200ms")
+        queue_before = s.metrics()["bloom:request_queue_time_seconds_sum"]
+        a_ids, b_ids = [5, 17, 200, 33], [9, 8, 7]
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+        a_sent = time.time()
+        conn.request("POST", "/v1/completions", body=json.dumps({
+            "prompt": a_ids, "max_tokens": 300, "ignore_eos": True, "temperature": 0,
+            "stream": True}), headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        first = resp.readline()  # A's first chunk: its batch (of one, at the timeout) runs
+        a_first = time.time()
+        late = {}
+
+        def late_request():
+            late["sent"] = time.time()
+            late["reply"] = s.json("/v1/completions", {"prompt": b_ids, "max_tokens": 5,
+                                                       "ignore_eos": True, "temperature": 0})
+            late["done"] = time.time()
+
+        t = threading.Thread(target=late_request, daemon=True)
+        t.start()
+        a_events = parse_sse(first.decode() + resp.read().decode())
+        a_done = time.time()
+        conn.close()
+        t.join()
+        m = s.metrics()
+        queued = m["bloom:request_queue_time_seconds_sum"] - queue_before
+        b_text = late["reply"][2]["choices"][0]["text"] if late["reply"][0] == 200 else None
+        check("static batching: a lone request waits the batch timeout", a_first - a_sent >= 0.2,
+              a_first - a_sent)
+        check("static batching: a request arriving mid-batch waits for the batch to end "
+              "(queue time at least the batch's remaining time)",
+              a_events[-1] == "[DONE]" and late["done"] >= a_done - 0.02 and
+              queued >= 0.2 + (a_done - late["sent"]) - 0.02,
+              (queued, a_done - late["sent"], late["done"] - a_done))
+        with open(jsonl, "w") as f:
+            f.write(json.dumps({"tokens": b_ids, "max_new_tokens": 5, "ignore_eos": True}) + "\n")
+        out = subprocess.run([bloom_run, plan, f"--input={jsonl}"], capture_output=True,
+                             text=True, timeout=60)
+        b_ref = json.loads(out.stdout) if out.returncode == 0 else {"text": out.stderr}
+        check("static batching: the late request gets offline bloom-run's text",
+              late["reply"][0] == 200 and b_text == b_ref["text"] and
+              late["reply"][2]["usage"]["completion_tokens"] == 5, (late.get("reply"), b_ref))
+        check("static batching: SIGTERM exits 0", s.stop() == 0, s.log()[-500:])
+
         # --- Overload (429) and graceful shutdown with a request in flight.
         s = Server(serve, one_slot, "--max-queue=1")
         codes, bodies = [], []

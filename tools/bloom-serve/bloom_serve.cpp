@@ -1,4 +1,5 @@
-// bloom-serve: an HTTP server over the continuous-batching engine
+// bloom-serve: an HTTP server over the continuous-batching engine, or with
+// --batching=static over batches run to completion one at a time
 // (docs/serving.md).
 //
 //   bloom-serve PLAN_DIR [--host=127.0.0.1] [--port=8080] [--backend=cpu|cuda] ...
@@ -12,6 +13,7 @@
 // other ranks follow its steps.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -19,6 +21,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "runtime/exec/weight_source.h"
 #include "runtime/parallel/launcher_env.h"
 #include "runtime/serve/executor_factory.h"
@@ -152,6 +155,16 @@ int Main(int argc, char** argv) {
   EngineOptions options;
   options.greedy_step = backend->greedy_step;
   options.max_waiting = flags->max_queue;
+  if (flags->static_batching) {
+    options.admission = EngineOptions::Admission::kStaticBatch;
+    options.static_batch_size = flags->static_batch_size;
+    options.static_batch_timeout = flags->static_batch_timeout;
+    const int32_t size = flags->static_batch_size > 0
+                             ? std::min(flags->static_batch_size, facts.max_sequences)
+                             : facts.max_sequences;
+    std::fprintf(stderr, "bloom-serve: static batching: batches of %d, %s timeout\n", size,
+                 absl::FormatDuration(flags->static_batch_timeout).c_str());
+  }
   auto engine = std::make_unique<Engine>(*backend->executor, options);
   std::atomic<bool> stop_engine{false};
   std::thread engine_thread([&] { EngineLoop(*engine, stop_engine); });

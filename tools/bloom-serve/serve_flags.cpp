@@ -30,6 +30,18 @@ CommandLine MakeCommandLine() {
   cl.AddFlag("grace-period", CommandLine::Kind::kString, "30s",
              "On SIGTERM or SIGINT: how long in-flight requests may take to finish before they "
              "are cancelled.");
+  cl.AddSection("Batching");
+  cl.AddFlag("batching", CommandLine::Kind::kString, "continuous",
+             "continuous: a request joins the running ones at the next step with room. static: "
+             "as servers batched before continuous batching, for comparison: a batch forms "
+             "once --static-batch-size requests wait or the oldest has waited "
+             "--static-batch-timeout, and runs to completion before anything else is admitted.");
+  cl.AddFlag("static-batch-size", CommandLine::Kind::kInt, "0",
+             "--batching=static: requests per batch (0, or more than the plan's max_sequences: "
+             "max_sequences).");
+  cl.AddFlag("static-batch-timeout", CommandLine::Kind::kString, "100ms",
+             "--batching=static: how long the oldest waiting request waits for a batch to fill "
+             "before a smaller one starts (a duration).");
   cl.AddFlag("model-name", CommandLine::Kind::kString, "",
              "The model's name in responses and /v1/models. Default: the plan directory's name.");
   tools::AddExecutionFlags(cl);
@@ -77,6 +89,20 @@ absl::StatusOr<ServeFlags> ReadServeFlags(const CommandLine& cl) {
   absl::StatusOr<absl::Duration> grace = DurationFlag(cl, "grace-period");
   if (!grace.ok()) return grace.status();
   f.grace_period = *grace;
+  const std::string batching = cl.GetString("batching");
+  if (batching != "continuous" && batching != "static") {
+    return FlagError("batching",
+                     absl::StrCat("must be continuous or static, got '", batching, "'"));
+  }
+  f.static_batching = batching == "static";
+  const int64_t batch_size = cl.GetInt("static-batch-size");
+  if (batch_size < 0 || batch_size > (1 << 20)) {
+    return FlagError("static-batch-size", "must be in [0, 1048576]");
+  }
+  f.static_batch_size = static_cast<int32_t>(batch_size);
+  absl::StatusOr<absl::Duration> batch_timeout = DurationFlag(cl, "static-batch-timeout");
+  if (!batch_timeout.ok()) return batch_timeout.status();
+  f.static_batch_timeout = *batch_timeout;
   absl::StatusOr<tools::ExecutionFlags> execution = tools::ReadExecutionFlags(cl);
   if (!execution.ok()) return execution.status();
   if (absl::Status s = tools::CheckCudaOnlyFlags(cl, *execution); !s.ok()) return s;

@@ -24,6 +24,10 @@ struct ServeFlags {
   absl::Duration request_timeout = absl::Seconds(600);
   absl::Duration grace_period = absl::Seconds(30);
   int32_t http_threads = 64;
+  // --batching: continuous (the engine's default) or static, for comparison.
+  bool static_batching = false;
+  int32_t static_batch_size = 0;  // 0: the plan's max_sequences
+  absl::Duration static_batch_timeout = absl::Milliseconds(100);
   std::string model_name;  // empty: the plan directory's name
   // Read by tools::ReadExecutionFlags, as bloom-run reads them.
   std::string backend = "cpu";

@@ -555,6 +555,124 @@ TEST_F(EngineTest, DestroyingTheEngineEndsUnfinishedRequests) {
   EXPECT_EQ(executor->kv_cache().FreeBlocks(), executor->kv_cache().shape().num_blocks);
 }
 
+// Static batching (EngineOptions::Admission::kStaticBatch).
+
+EngineOptions StaticBatch(int32_t size, absl::Duration timeout) {
+  EngineOptions options;
+  options.admission = EngineOptions::Admission::kStaticBatch;
+  options.static_batch_size = size;
+  options.static_batch_timeout = timeout;
+  return options;
+}
+
+// A batch of 3 forms when the third request arrives (the timeout is far
+// off); while it runs, nothing is admitted, not even into the slot its
+// shortest member frees (continuous batching would admit there); the next
+// full batch forms as the first one's last member ends. Each request's
+// tokens equal those of the same submissions under continuous batching.
+TEST_F(EngineTest, StaticBatchFormsWhenFullAndAdmitsNothingWhileItRuns) {
+  MakePlan(8, 8, 4);
+  std::vector<GenerationRequest> requests;
+  const int new_tokens[] = {3, 9, 6, 5, 2, 7};
+  for (int i = 0; i < 6; ++i) requests.push_back(Greedy(3 + i, 700 + i, new_tokens[i]));
+  requests[1].sampling.do_sample = true;
+  requests[1].sampling.temperature = 2.0f;
+  requests[1].sampling.seed = 77;
+  requests[4].sampling.do_sample = true;
+  requests[4].sampling.top_k = 4;
+  requests[4].sampling.seed = 5;
+
+  auto executor = MakeExecutor();
+  Engine engine(*executor, StaticBatch(3, absl::Hours(1)));
+  std::vector<std::shared_ptr<CollectingSink>> sinks;
+  for (int i = 0; i < 6; ++i) sinks.push_back(std::make_shared<CollectingSink>());
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(engine.Submit(requests[i], sinks[i]).ok());
+  EXPECT_FALSE(StepOk(engine));
+  EXPECT_FALSE(engine.HasWork());
+  EXPECT_FALSE(engine.WaitForWork(absl::Milliseconds(5)));
+  EXPECT_EQ(engine.counters().waiting, 2);
+  EXPECT_EQ(engine.counters().running, 0);
+  ASSERT_TRUE(engine.Submit(requests[2], sinks[2]).ok());
+  EXPECT_TRUE(engine.HasWork());
+  ASSERT_TRUE(StepOk(engine));
+  EXPECT_EQ(engine.counters().running, 3);
+
+  // The second batch arrives while the first runs.
+  for (int i = 3; i < 6; ++i) ASSERT_TRUE(engine.Submit(requests[i], sinks[i]).ok());
+  auto first_batch_done = [&] {
+    return sinks[0]->finished && sinks[1]->finished && sinks[2]->finished;
+  };
+  int steps = 0;
+  while (!first_batch_done() && steps++ < 100) {
+    for (int i = 3; i < 6; ++i) EXPECT_TRUE(sinks[i]->tokens.empty()) << i;
+    EXPECT_LE(engine.counters().running, 3);
+    EXPECT_EQ(engine.counters().waiting, 3);
+    ASSERT_TRUE(StepOk(engine));
+  }
+  ASSERT_TRUE(first_batch_done());
+  // Its last member's final step ran without the second batch.
+  for (int i = 3; i < 6; ++i) EXPECT_TRUE(sinks[i]->tokens.empty()) << i;
+  RunUntilIdle(engine);
+  EXPECT_FALSE(engine.HasWork());
+
+  auto continuous_executor = MakeExecutor();
+  Engine continuous(*continuous_executor);
+  std::vector<std::shared_ptr<CollectingSink>> reference;
+  for (int i = 0; i < 6; ++i) {
+    reference.push_back(std::make_shared<CollectingSink>());
+    ASSERT_TRUE(continuous.Submit(requests[i], reference.back()).ok());
+    if (i == 2) ASSERT_TRUE(StepOk(continuous));
+  }
+  RunUntilIdle(continuous);
+  for (int i = 0; i < 6; ++i) {
+    SCOPED_TRACE(i);
+    const GenerationOutcome batched = OutcomeOf(*sinks[i]);
+    const GenerationOutcome expected = OutcomeOf(*reference[i]);
+    EXPECT_EQ(batched.tokens, expected.tokens);
+    EXPECT_EQ(batched.tokens.size(), static_cast<size_t>(new_tokens[i]));
+    EXPECT_EQ(batched.finish_reason, FinishReason::kLength);
+  }
+  EXPECT_EQ(executor->kv_cache().FreeBlocks(), executor->kv_cache().shape().num_blocks);
+}
+
+// Short of the batch size, the batch forms once the oldest request has
+// waited the timeout, with every request then waiting; WaitForWork sleeps
+// until then and wakes for it.
+TEST_F(EngineTest, StaticBatchFormsAtTheTimeoutWithWhatWaits) {
+  using Clock = std::chrono::steady_clock;
+  MakePlan(8, 8, 4);
+  constexpr auto kTimeout = std::chrono::milliseconds(150);
+  auto executor = MakeExecutor();
+  Engine engine(*executor, StaticBatch(4, absl::Milliseconds(150)));
+  const std::vector<GenerationRequest> requests = {Greedy(4, 31, 5), Greedy(6, 32, 3)};
+  std::vector<std::shared_ptr<CollectingSink>> sinks;
+  const Clock::time_point submitted = Clock::now();
+  for (const GenerationRequest& r : requests) {
+    sinks.push_back(std::make_shared<CollectingSink>());
+    ASSERT_TRUE(engine.Submit(r, sinks.back()).ok());
+  }
+  // Whatever the machine's speed: a step tried before the timeout steps nothing.
+  absl::StatusOr<bool> early = engine.StepOnce();
+  ASSERT_TRUE(early.ok()) << early.status();
+  if (Clock::now() - submitted < kTimeout) {
+    EXPECT_FALSE(*early);
+    EXPECT_EQ(engine.counters().running, 0);
+    const bool woke = engine.WaitForWork(absl::Milliseconds(1));
+    if (Clock::now() - submitted < kTimeout) EXPECT_FALSE(woke);
+  }
+  EXPECT_TRUE(engine.WaitForWork(absl::InfiniteDuration()));
+  EXPECT_GE(Clock::now() - submitted, kTimeout);
+  if (!*early) ASSERT_TRUE(StepOk(engine));
+  EXPECT_EQ(engine.counters().running, 2);
+  RunUntilIdle(engine);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    SCOPED_TRACE(i);
+    const GenerationOutcome outcome = OutcomeOf(*sinks[i]);
+    EXPECT_EQ(outcome.tokens, NaiveGreedy(requests[i].prompt, requests[i].max_new_tokens));
+    EXPECT_GE(outcome.queue_ms, 150.0);
+  }
+}
+
 TEST_F(EngineTest, WaitForWorkWakesOnASubmissionFromAnotherThread) {
   MakePlan(8, 4, 2);
   auto executor = MakeExecutor();
