@@ -122,6 +122,9 @@ def build_parser():
                       help='JSONL of {"prompt": text or [ids], "max_tokens": n} instead')
     data.add_argument("--min-tokens-equal-max", action="store_true",
                       help="send min_tokens = max_tokens (openai; only if the server accepts it)")
+    data.add_argument("--ignore-eos", action="store_true",
+                      help="send ignore_eos (vLLM's field, openai): every output is max_tokens "
+                           "long, as a fixed workload needs")
     data.add_argument("--extra-body", default=None,
                       help="a JSON object merged into each body (tgi: into parameters)")
     slo = p.add_argument_group("goodput")
@@ -162,6 +165,10 @@ def parse_args(argv):
             raise UsageError("--extra-body must be a JSON object")
     else:
         args.extra = {}
+    if args.ignore_eos:
+        if args.api != "openai":
+            raise UsageError("--ignore-eos applies to --api openai only")
+        args.extra["ignore_eos"] = True
     return args
 
 
