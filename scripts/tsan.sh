@@ -11,7 +11,8 @@
 # The tests compile their plan with the default build's bloom-compile and
 # take references from its bloom-run (neither needs TSan; the preset has no
 # compiler), so scripts/build.sh must have run first, as scripts/test.sh
-# does. About 5 minutes from a clean build/tsan on 2 cores (docs/serving.md).
+# does. About 3.5 minutes from a clean build/tsan on 2 cores, 30 s of it the
+# three tests (docs/serving.md).
 # Usage: scripts/tsan.sh [gtest flags for engine_test...]
 set -euo pipefail
 cd "$(dirname "$0")/.."

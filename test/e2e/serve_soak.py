@@ -178,10 +178,12 @@ class Soak:
         self.reasons = collections.Counter()  # finish reasons of completed requests
         self.generated = 0  # tokens of completed requests
         self.failures = []
+        self.started = time.time()
 
     def fail(self, i, spec, what):
         with self.lock:
-            self.failures.append(f"request {i} {json.dumps(spec)[:200]}: {what}")
+            self.failures.append(f"request {i} at {time.time() - self.started:.2f} s "
+                                 f"{json.dumps(spec)[:200]}: {what}")
 
     def count(self, key, reason=None, tokens=0):
         with self.lock:
@@ -374,7 +376,13 @@ def openai_reason(name, template):
 class Server:
     def __init__(self, binary, plan, flags):
         self.err = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen([binary, plan, "--port=0", *flags], stderr=self.err)
+        # One OpenMP thread for the kernels unless told otherwise: the tiny
+        # model gains nothing from more, and libgomp's spinning waits make
+        # steps many times slower when CTest's other tests share the cores
+        # (the soak took 30-40 s instead of 3). The threads under test are
+        # the server's, not the kernels'.
+        env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+        self.proc = subprocess.Popen([binary, plan, "--port=0", *flags], stderr=self.err, env=env)
         self.port = None
         deadline = time.time() + 120
         while time.time() < deadline and self.port is None and self.proc.poll() is None:
