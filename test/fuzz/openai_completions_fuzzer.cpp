@@ -36,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Echoed text from the request must still give valid JSON bodies.
   const CompletionUsage usage{1, 1};
   const std::string text = r->text_prompt ? r->prompt_text : "";
-  if (!nlohmann::json::accept(CompletionBody("id", 0, r->model, text, FinishReason::kStop, usage)))
+  if (!nlohmann::json::accept(CompletionBody("id", 0, r->model, text, bloom::FinishReason::kStop, usage)))
     std::abort();
   const std::string chunk = CompletionChunkEvent("id", 0, r->model, text, nullptr, true);
   if (!nlohmann::json::accept(chunk.substr(6, chunk.size() - 8))) std::abort();

@@ -34,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (s.empty()) std::abort();
   }
   const std::vector<TgiToken> tokens = {{1, r->inputs, false}};
-  const TgiDetails details{FinishReason::kLength, 1, r->sampling.seed};
+  const TgiDetails details{bloom::FinishReason::kLength, 1, r->sampling.seed};
   if (!nlohmann::json::accept(TgiGenerateBody(r->inputs, details, &tokens))) std::abort();
   const std::string event = TgiStreamEvent(1, tokens[0], &r->inputs, &details);
   if (!nlohmann::json::accept(event.substr(5, event.size() - 7))) std::abort();
