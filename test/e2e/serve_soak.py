@@ -237,9 +237,19 @@ class Soak:
             return self.malformed(i, spec)
         route, body = self.body_of(spec)
         conn = self.connect()
-        conn.request("POST", route, body=json.dumps(body),
-                     headers={"Content-Type": "application/json"})
-        resp = conn.getresponse()
+        try:
+            conn.request("POST", route, body=json.dumps(body),
+                         headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+        except (ConnectionResetError, BrokenPipeError):
+            # Reset before any byte of a response: the request was never
+            # handled (the /metrics checks below still hold it to that),
+            # so it is sent again, as an HTTP client retries a refused
+            # connection. Seen rarely in the first connections under heavy
+            # load; counted and printed, never silent.
+            conn.close()
+            self.count("reset_before_response")
+            return "retry"
         if resp.status == 429:
             text = resp.read().decode()
             conn.close()
