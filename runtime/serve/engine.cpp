@@ -233,12 +233,14 @@ absl::StatusOr<bool> Engine::StepOnce() {
     return false;
   }
   StepPlan step;
-  while (!PackStep(step)) {
+  bool after_preemption = false;
+  while (!PackStep(step, after_preemption)) {
     if (absl::Status preempted = Preempt(); !preempted.ok()) {
       DropEnded();
       Publish();
       return preempted;
     }
+    after_preemption = true;
   }
   absl::Status ran = RunStep(step);
   DropEnded();
@@ -249,7 +251,7 @@ absl::StatusOr<bool> Engine::StepOnce() {
 
 // ---- Packing.
 
-bool Engine::PackStep(StepPlan& step) {
+bool Engine::PackStep(StepPlan& step, bool after_preemption) {
   const auto* limits = plan_.limits();
   step.chunks.clear();
   step.tokens_left = limits->max_batch_tokens();
@@ -258,7 +260,13 @@ bool Engine::PackStep(StepPlan& step) {
                           static_cast<int32_t>(running_.size()) < limits->max_sequences();
   bool prefilling = admissible;
   for (const Sequence* s : running_) prefilling = prefilling || s->prefilling();
-  const bool decode_first = options_.policy == EngineOptions::Policy::kMixed || !prefilling;
+  // Right after a preemption, decode first under every policy: the blocks
+  // just freed go to the running sequences' next tokens before the
+  // preempted one (at the head of the queue) can take them back, so every
+  // preemption buys the others progress. Prefill-first otherwise could
+  // readmit it into the same blocks and preempt it again, forever.
+  const bool decode_first =
+      options_.policy == EngineOptions::Policy::kMixed || !prefilling || after_preemption;
   PlaceRunning(decode_first, step);
   Admit(step);
   // Under kPrefillFirst, decode when no prompt could be placed.

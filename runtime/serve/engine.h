@@ -197,7 +197,8 @@ class Engine {
   Clock::time_point AdmissionDue() const;
 
   // Packing: one step's chunks within the plan's limits.
-  bool PackStep(StepPlan& step);
+  // `after_preemption`: a preemption just freed blocks (decode first).
+  bool PackStep(StepPlan& step, bool after_preemption);
   void PlaceRunning(bool decode, StepPlan& step);
   void Admit(StepPlan& step);
   bool Place(Sequence& s, int32_t max_count, StepPlan& step);

@@ -485,6 +485,66 @@ TEST_F(EngineTest, PreemptionUnderASmallPoolKeepsTheOutputs) {
   EXPECT_EQ(per_request, small_preemptions);
 }
 
+// Tests that prefill-first packing on a pool smaller than the slots need
+// always finishes: a preempted sequence readmitted at once used to take
+// back the blocks a decoding sequence was waiting for, be preempted again,
+// and so on forever (found on random workloads; one token a step, two
+// slots, nine blocks). Every workload must end within a bound of steps
+// with the tokens of a big pool.
+TEST_F(EngineTest, PrefillFirstOnASmallPoolAlwaysFinishes) {
+  MakePlan(1, 1, 2);
+  EngineOptions prefill_first;
+  prefill_first.policy = EngineOptions::Policy::kPrefillFirst;
+  int64_t preempting_workloads = 0;
+  for (int workload = 0; workload < 200; ++workload) {
+    SCOPED_TRACE(workload);
+    std::vector<GenerationRequest> requests;
+    for (int i = 0; i < 7; ++i) {
+      const int seed = workload * 7 + i;
+      requests.push_back(Greedy(1 + seed % 20, 900 + seed, 1 + (seed * 5) % 12));
+    }
+    auto run = [&](int32_t num_blocks, int64_t* preemptions, bool* finished) {
+      auto executor = MakeExecutor(num_blocks);
+      Engine engine(*executor, prefill_first);
+      std::vector<std::shared_ptr<CollectingSink>> sinks;
+      for (const GenerationRequest& r : requests) {
+        sinks.push_back(std::make_shared<CollectingSink>());
+        EXPECT_TRUE(engine.Submit(r, sinks.back()).ok());
+      }
+      // Every token of every request, each up to a few times over: far
+      // more steps than a finishing schedule takes.
+      int steps = 0;
+      *finished = false;
+      while (steps < 20000) {
+        absl::StatusOr<bool> stepped = engine.StepOnce();
+        if (!stepped.ok()) {
+          ADD_FAILURE() << stepped.status();
+          break;
+        }
+        if (!*stepped) {
+          *finished = true;
+          break;
+        }
+        ++steps;
+      }
+      *preemptions = engine.counters().preemptions;
+      std::vector<std::vector<int32_t>> tokens;
+      for (const auto& sink : sinks) tokens.push_back(sink->tokens);
+      return tokens;
+    };
+    int64_t big_preemptions = 0, small_preemptions = 0;
+    bool big_finished = false, small_finished = false;
+    const auto big = run(0, &big_preemptions, &big_finished);
+    const auto small = run(9, &small_preemptions, &small_finished);
+    ASSERT_TRUE(big_finished);
+    ASSERT_TRUE(small_finished) << "no end after 20000 steps (" << small_preemptions
+                                << " preemptions)";
+    EXPECT_EQ(small, big);
+    if (small_preemptions > 0) ++preempting_workloads;
+  }
+  EXPECT_GT(preempting_workloads, 0);  // the small pool did force preemptions
+}
+
 TEST_F(EngineTest, AFailedStepEndsOnlyItsRequestsWithTheError) {
   MakePlan(8, 4, 1);  // one slot: the second request waits
   auto executor = MakeExecutor();
