@@ -87,6 +87,10 @@ DEADLINE_S=${DEADLINE_S:-540}
 SKIP_BENCH=${SKIP_BENCH:-0}
 PLAN=$CARRY/plans/7b1-serve
 BIN=$CARRY/bin
+# bloom-serve's shared cpp-httplib (and brotli), carried by prepare_serve_sweep.sh.
+if [[ -d $CARRY/lib ]]; then
+  export LD_LIBRARY_PATH=$(cd "$CARRY/lib" && pwd)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
 URL=http://127.0.0.1:$PORT
 mkdir -p "$OUT/runs"
 LOG=$OUT/log.txt

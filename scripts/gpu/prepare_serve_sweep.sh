@@ -60,6 +60,17 @@ export TESTS=OFF BUILD
 rm -rf "$CARRY"
 mkdir -p "$CARRY/plans"
 SRC=$src bash scripts/gpu/carry_build.sh "$CARRY/bin" bloom-serve bloom-run make-synthetic-checkpoint
+# bloom-serve links Debian's shared cpp-httplib (its TLS/compression build
+# fixes the header's layout, so it cannot be made static), which the GPU
+# machine lacks: it travels in CARRY/lib with the brotli libraries it
+# needs beyond what Ubuntu has; gpu_sweep.sh puts CARRY/lib on the path.
+mkdir -p "$CARRY/lib"
+for lib in $(ldd "$CARRY/bin/bloom-serve" | awk '/libcpp-httplib|libbrotli/ {print $3}'); do
+  cp -L "$lib" "$CARRY/lib/"
+done
+for lib in $(ldd "$CARRY"/lib/libcpp-httplib* | awk '/libbrotli/ {print $3}'); do
+  cp -L "$lib" "$CARRY/lib/"
+done
 
 plan=$CARRY/plans/7b1-serve
 layout=/tmp/serve-sweep-layout/$(basename "$config" .json)
