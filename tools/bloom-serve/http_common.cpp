@@ -141,11 +141,15 @@ void StreamResponse(ServerState& state, httplib::Response& res, ServerState::Sub
           if (!sink.write(out.data(), out.size())) return false;
           ctx->last_write = absl::Now();
         }
-        if (!sink.is_writable()) return false;
+        // The end is written: the stream is complete even if the client
+        // closes at once, as clients do after [DONE] (checking the socket
+        // first logged such streams as 499).
         if (ended) {
           ctx->finished = true;
           sink.done();
+          return true;
         }
+        if (!sink.is_writable()) return false;
         return true;
       },
       [ctx](bool) {
