@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "kernels/cuda/argmax.cuh"
 #include "kernels/cuda/attention_prefill.cuh"
+#include "kernels/cuda/choose_tokens.cuh"
 #include "runtime/cuda/attention_work.h"
 #include "runtime/cuda/cuda_status.h"
 #include "runtime/cuda/device_weight_streamer.h"
@@ -225,6 +226,16 @@ absl::Status CudaExecutor::AllocateMemory(std::vector<size_t>& weight_offsets) {
   BLOOM_ASSIGN_OR_RETURN(
       host_argmax_,
       PinnedBuffer::Allocate(limits->max_logit_rows() * sizeof(int32_t), "the greedy tokens"));
+  const size_t choice_bytes = limits->max_logit_rows() * sizeof(cuda::TokenChoiceRow);
+  BLOOM_RETURN_IF_ERROR(
+      Allocate(choice_rows_, DeviceAlignUp(choice_bytes), "the token choices' settings"));
+  BLOOM_ASSIGN_OR_RETURN(host_choice_rows_,
+                         PinnedBuffer::Allocate(choice_bytes, "the token choices' settings"));
+  const size_t logprob_bytes = limits->max_logit_rows() * sizeof(float);
+  BLOOM_RETURN_IF_ERROR(
+      Allocate(logprobs_, DeviceAlignUp(logprob_bytes), "the chosen tokens' log-probabilities"));
+  BLOOM_ASSIGN_OR_RETURN(host_logprobs_, PinnedBuffer::Allocate(
+                                             logprob_bytes, "the chosen tokens' log-probabilities"));
   return absl::OkStatus();
 }
 
@@ -396,8 +407,8 @@ absl::Status CudaExecutor::ProfileStep(const StepShape& shape, const StepBatch& 
   return absl::OkStatus();
 }
 
-absl::Status CudaExecutor::RunStep(const StepBatch& batch, bool greedy,
-                                   const int32_t* block_tables) {
+absl::Status CudaExecutor::RunStep(const StepBatch& batch, StepOutput output,
+                                   const int32_t* block_tables, const TokenChoices* choices) {
   logits_valid_ = false;
   const auto* limits = plan().limits();
   // A follower rank's batch was checked against the leader's KvCache.
@@ -498,7 +509,24 @@ absl::Status CudaExecutor::RunStep(const StepBatch& batch, bool greedy,
 
   const int64_t vocab = vocab_size();
   const float* device_logits = static_cast<const float*>(tensors_[logits_tensor_].data);
-  if (greedy) {
+  if (output == StepOutput::kChosen) {
+    BLOOM_CUDA_RETURN_IF_ERROR(
+        cuda::LaunchChooseTokens(
+            static_cast<float*>(tensors_[logits_tensor_].data), r_real, vocab,
+            reinterpret_cast<const cuda::TokenChoiceRow*>(choice_rows_.data()),
+            reinterpret_cast<const int32_t*>(penalized_ids_.data()),
+            reinterpret_cast<int32_t*>(argmax_.data()), reinterpret_cast<float*>(logprobs_.data()),
+            stream_),
+        "token choice launch");
+    BLOOM_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(host_argmax_.data(), argmax_.data(), r_real * sizeof(int32_t),
+                        cudaMemcpyDeviceToHost, stream_),
+        "copying the chosen tokens back");
+    BLOOM_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(host_logprobs_.data(), logprobs_.data(), r_real * sizeof(float),
+                        cudaMemcpyDeviceToHost, stream_),
+        "copying the chosen tokens' log-probabilities back");
+  } else if (output == StepOutput::kArgMax) {
     BLOOM_CUDA_RETURN_IF_ERROR(
         cuda::LaunchArgMax(device_logits, r_real, vocab, reinterpret_cast<int32_t*>(argmax_.data()),
                            stream_),
@@ -520,12 +548,12 @@ absl::Status CudaExecutor::RunStep(const StepBatch& batch, bool greedy,
   BLOOM_RETURN_IF_ERROR(streamer_->TakeError());
   num_tokens_ = t_real;
   num_logit_rows_ = r_real;
-  logits_valid_ = !greedy && rank_.copy_logits;
+  logits_valid_ = output == StepOutput::kLogits && rank_.copy_logits;
   return absl::OkStatus();
 }
 
 absl::Status CudaExecutor::Step(const StepBatch& batch) {
-  return RunStep(batch, /*greedy=*/false, nullptr);
+  return RunStep(batch, StepOutput::kLogits, nullptr);
 }
 
 absl::Status CudaExecutor::StepWithBlockTables(const StepBatch& batch,
@@ -533,13 +561,80 @@ absl::Status CudaExecutor::StepWithBlockTables(const StepBatch& batch,
   if (block_tables == nullptr) {
     return absl::InvalidArgumentError("StepWithBlockTables without block tables");
   }
-  return RunStep(batch, /*greedy=*/false, block_tables);
+  return RunStep(batch, StepOutput::kLogits, block_tables);
 }
 
 absl::StatusOr<absl::Span<const int32_t>> CudaExecutor::StepGreedy(const StepBatch& batch) {
-  BLOOM_RETURN_IF_ERROR(RunStep(batch, /*greedy=*/true, nullptr));
+  BLOOM_RETURN_IF_ERROR(RunStep(batch, StepOutput::kArgMax, nullptr));
   return absl::MakeConstSpan(reinterpret_cast<const int32_t*>(host_argmax_.data()),
                              static_cast<size_t>(num_logit_rows_));
+}
+
+absl::Status CudaExecutor::UploadChoices(const TokenChoices& choices) {
+  const size_t ids = choices.penalized_ids.size();
+  if (ids * sizeof(int32_t) > penalized_ids_.size()) {
+    // Grows by doubling; steps that fit reuse the buffers. (The bytes
+    // freed stay counted: peak_device_bytes is a high-water mark.)
+    const size_t bytes = DeviceAlignUp(std::max<size_t>(2 * ids, 1024) * sizeof(int32_t));
+    penalized_ids_ = DeviceBuffer();
+    BLOOM_RETURN_IF_ERROR(Allocate(penalized_ids_, bytes, "the penalized token ids"));
+    BLOOM_ASSIGN_OR_RETURN(host_penalized_ids_,
+                           PinnedBuffer::Allocate(bytes, "the penalized token ids"));
+  }
+  auto* rows = reinterpret_cast<cuda::TokenChoiceRow*>(host_choice_rows_.data());
+  for (size_t r = 0; r < choices.rows.size(); ++r) {
+    const RowChoice& c = choices.rows[r];
+    cuda::TokenChoiceRow& row = rows[r];
+    row.uniform = c.uniform;
+    row.temperature = c.temperature;
+    row.top_p = c.top_p;
+    row.typical_p = c.typical_p;
+    row.repetition_penalty = c.repetition_penalty;
+    row.top_k = c.top_k;
+    row.banned_token = c.banned_token;
+    row.penalty_begin = c.penalty_begin;
+    row.penalty_count = c.penalty_count;
+    row.sample = c.sample ? 1 : 0;
+  }
+  BLOOM_CUDA_RETURN_IF_ERROR(
+      cudaMemcpyAsync(choice_rows_.data(), rows, choices.rows.size() * sizeof(cuda::TokenChoiceRow),
+                      cudaMemcpyHostToDevice, stream_),
+      "uploading the token choices");
+  if (ids > 0) {
+    std::memcpy(host_penalized_ids_.data(), choices.penalized_ids.data(), ids * sizeof(int32_t));
+    BLOOM_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(penalized_ids_.data(), host_penalized_ids_.data(), ids * sizeof(int32_t),
+                        cudaMemcpyHostToDevice, stream_),
+        "uploading the penalized token ids");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ChosenTokens> CudaExecutor::StepAndChoose(const StepBatch& batch,
+                                                         const TokenChoices& choices) {
+  if (choices.rows.size() != batch.logit_rows.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("token choice: ", choices.rows.size(),
+                                                   " choices for ", batch.logit_rows.size(),
+                                                   " logit rows"));
+  }
+  for (size_t r = 0; r < choices.rows.size(); ++r) {
+    const RowChoice& c = choices.rows[r];
+    if (c.penalty_begin < 0 || c.penalty_count < 0 ||
+        static_cast<size_t>(c.penalty_begin) + c.penalty_count > choices.penalized_ids.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "token choice row ", r, ": penalized ids [", c.penalty_begin, ", +", c.penalty_count,
+          ") outside the ", choices.penalized_ids.size(), " given"));
+    }
+  }
+  // The step's own checks run first (in RunStep); a choice upload before a
+  // refused batch is harmless, as nothing reads it.
+  BLOOM_CUDA_RETURN_IF_ERROR(cudaSetDevice(rank_.device), "cudaSetDevice");
+  BLOOM_RETURN_IF_ERROR(UploadChoices(choices));
+  BLOOM_RETURN_IF_ERROR(RunStep(batch, StepOutput::kChosen, nullptr, &choices));
+  const size_t rows = static_cast<size_t>(batch.logit_rows.size());
+  return ChosenTokens{
+      absl::MakeConstSpan(reinterpret_cast<const int32_t*>(host_argmax_.data()), rows),
+      absl::MakeConstSpan(reinterpret_cast<const float*>(host_logprobs_.data()), rows)};
 }
 
 absl::Span<const float> CudaExecutor::logits() const {

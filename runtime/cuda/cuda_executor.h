@@ -88,6 +88,12 @@ class CudaExecutor : public StepExecutor {
   // ArgMax) and copies back R ints instead of R × vocab floats.
   bool has_greedy_step() const override { return true; }
   absl::StatusOr<absl::Span<const int32_t>> StepGreedy(const StepBatch& batch) override;
+  // Token choice on the GPU (kernels/cuda/choose_tokens.cuh): the step, then
+  // every row's processors, warpers and draw in place on the device logits;
+  // R ids and log-probabilities come back.
+  bool has_device_choice() const override { return true; }
+  absl::StatusOr<ChosenTokens> StepAndChoose(const StepBatch& batch,
+                                             const TokenChoices& choices) override;
 
   // A tensor's current contents as float32 (an activation after the last
   // step, with its current row count, or a weight), for dumps and diffs.
@@ -128,8 +134,15 @@ class CudaExecutor : public StepExecutor {
   std::vector<cuda::PagedKvView> KvLayerViews() const;
   // The tensor-parallel group's device communicator, for tp_size > 1.
   absl::Status JoinGroup();
+  // What a step hands back: the logits (when the rank copies them), each
+  // row's argmax, or the tokens `choices` asks for.
+  enum class StepOutput { kLogits, kArgMax, kChosen };
   // `block_tables`: the leader's (a follower rank), or null for kv_cache()'s.
-  absl::Status RunStep(const StepBatch& batch, bool greedy, const int32_t* block_tables);
+  absl::Status RunStep(const StepBatch& batch, StepOutput output, const int32_t* block_tables,
+                       const TokenChoices* choices = nullptr);
+  // Uploads `choices` (R rows) for the choice kernel, growing the buffer of
+  // penalized ids when a step needs more than it holds.
+  absl::Status UploadChoices(const TokenChoices& choices);
   // With `events` (one per instruction plus one), each is recorded before
   // its instruction and the last after them all.
   absl::Status RunInstructions(const StepShape& shape,
@@ -147,6 +160,11 @@ class CudaExecutor : public StepExecutor {
 
   DeviceBuffer weights_, arena_, kv_pools_, inputs_, scratch_, argmax_;
   PinnedBuffer host_inputs_, host_logits_, host_argmax_;
+  // Token choice: the rows' settings, the penalized ids and the chosen
+  // tokens' log-probabilities (the ids share argmax_), each with a pinned
+  // mirror.
+  DeviceBuffer choice_rows_, penalized_ids_, logprobs_;
+  PinnedBuffer host_choice_rows_, host_penalized_ids_, host_logprobs_;
   int64_t allocated_bytes_ = 0;
   std::vector<DeviceTensor> tensors_;
   std::vector<cuda::PagedKvView> kv_layers_;

@@ -18,6 +18,10 @@ absl::StatusOr<absl::Span<const int32_t>> StepExecutor::StepGreedy(const StepBat
   return absl::UnimplementedError(absl::StrCat(device_name(), ": no on-device greedy step"));
 }
 
+absl::StatusOr<ChosenTokens> StepExecutor::StepAndChoose(const StepBatch&, const TokenChoices&) {
+  return absl::UnimplementedError(absl::StrCat(device_name(), ": no on-device token choice"));
+}
+
 uint32_t TensorWithRole(const plan::Plan& plan, plan::TensorRole role) {
   const auto* tensors = plan.tensors();
   for (uint32_t i = 0; i < tensors->size(); ++i) {

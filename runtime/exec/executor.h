@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "runtime/exec/kv_cache.h"
+#include "runtime/exec/token_choice.h"
 #include "runtime/plan/plan_generated.h"
 
 namespace bloom {
@@ -94,6 +95,15 @@ class StepExecutor {
   // afterwards. Unimplemented unless has_greedy_step().
   virtual bool has_greedy_step() const { return false; }
   virtual absl::StatusOr<absl::Span<const int32_t>> StepGreedy(const StepBatch& batch);
+
+  // Token choice on the device (runtime/exec/token_choice.h): runs the step,
+  // then chooses each logit row's token as `choices.rows[r]` says (greedy or
+  // sampled, with the CPU sampler's processors and warpers) and returns R
+  // ids and log-probabilities instead of R × vocab logits. logits() is
+  // empty afterwards. Unimplemented unless has_device_choice().
+  virtual bool has_device_choice() const { return false; }
+  virtual absl::StatusOr<ChosenTokens> StepAndChoose(const StepBatch& batch,
+                                                     const TokenChoices& choices);
 };
 
 // The per-step checks every backend makes before touching memory: T and R

@@ -309,11 +309,29 @@ absl::Status RankGroup::Step(const StepBatch& batch) { return StepAll(batch, nul
 absl::StatusOr<absl::Span<const int32_t>> RankGroup::StepGreedy(const StepBatch& batch) {
   if (!has_greedy_step()) return StepExecutor::StepGreedy(batch);
   absl::Span<const int32_t> tokens;
-  BLOOM_RETURN_IF_ERROR(StepAll(batch, &tokens));
+  const LeaderStep leader_step = [&](StepExecutor& leader) {
+    absl::StatusOr<absl::Span<const int32_t>> ids = leader.StepGreedy(batch);
+    if (ids.ok()) tokens = *ids;
+    return ids.status();
+  };
+  BLOOM_RETURN_IF_ERROR(StepAll(batch, &leader_step));
   return tokens;
 }
 
-absl::Status RankGroup::StepAll(const StepBatch& batch, absl::Span<const int32_t>* greedy) {
+absl::StatusOr<ChosenTokens> RankGroup::StepAndChoose(const StepBatch& batch,
+                                                      const TokenChoices& choices) {
+  if (!has_device_choice()) return StepExecutor::StepAndChoose(batch, choices);
+  ChosenTokens tokens;
+  const LeaderStep leader_step = [&](StepExecutor& leader) {
+    absl::StatusOr<ChosenTokens> chosen = leader.StepAndChoose(batch, choices);
+    if (chosen.ok()) tokens = *chosen;
+    return chosen.status();
+  };
+  BLOOM_RETURN_IF_ERROR(StepAll(batch, &leader_step));
+  return tokens;
+}
+
+absl::Status RankGroup::StepAll(const StepBatch& batch, const LeaderStep* leader_step) {
   if (!failure_.ok()) return failure_;
   if (!is_leader()) {
     return absl::FailedPreconditionError(
@@ -322,25 +340,23 @@ absl::Status RankGroup::StepAll(const StepBatch& batch, absl::Span<const int32_t
   if (distributed() && shut_down_) return absl::FailedPreconditionError("Step() after Shutdown()");
   // A bad batch is the caller's error and leaves the group intact.
   BLOOM_RETURN_IF_ERROR(CheckBatch(batch));
-  return distributed() ? StepDistributed(batch, greedy) : StepThreaded(batch, greedy);
+  return distributed() ? StepDistributed(batch, leader_step) : StepThreaded(batch, leader_step);
 }
 
-absl::Status RankGroup::StepThreaded(const StepBatch& batch, absl::Span<const int32_t>* greedy) {
+absl::Status RankGroup::StepThreaded(const StepBatch& batch, const LeaderStep* leader_step) {
   const int n = tp_size_;
   const int32_t* tables = kv_cache().block_tables();
   auto round = std::make_shared<Round>(n);
   for (int r = 0; r < n; ++r) {
     StepExecutor* executor = executors_[r].get();
     Communicator* comm = thread_comms_[r].get();
-    // The leader's own KvCache holds `tables`, so its greedy step needs no
-    // tables passed in.
-    absl::Span<const int32_t>* leader_greedy = r == 0 ? greedy : nullptr;
-    workers_[r]->Post([executor, comm, round, r, &batch, tables, leader_greedy] {
+    // The leader's own KvCache holds `tables`, so its own kind of step
+    // needs no tables passed in.
+    const LeaderStep* own_step = r == 0 ? leader_step : nullptr;
+    workers_[r]->Post([executor, comm, round, r, &batch, tables, own_step] {
       absl::Status status;
-      if (leader_greedy != nullptr) {
-        absl::StatusOr<absl::Span<const int32_t>> tokens = executor->StepGreedy(batch);
-        status = tokens.status();
-        if (tokens.ok()) *leader_greedy = *tokens;
+      if (own_step != nullptr) {
+        status = (*own_step)(*executor);
       } else {
         status = executor->StepWithBlockTables(batch, tables);
       }
@@ -390,7 +406,7 @@ absl::Status RankGroup::StepThreaded(const StepBatch& batch, absl::Span<const in
   return Fail(status);
 }
 
-absl::Status RankGroup::StepDistributed(const StepBatch& batch, absl::Span<const int32_t>* greedy) {
+absl::Status RankGroup::StepDistributed(const StepBatch& batch, const LeaderStep* leader_step) {
   const KvCache& cache = kv_cache();
   const int32_t table_entries = cache.shape().max_sequences * cache.max_blocks_per_sequence();
   const int32_t t = static_cast<int32_t>(batch.token_ids.size());
@@ -406,10 +422,8 @@ absl::Status RankGroup::StepDistributed(const StepBatch& batch, absl::Span<const
   if (auto s = comm_->Broadcast(message_.data(), message_.size() * sizeof(int32_t), 0); !s.ok()) {
     return Fail(WithRank(0, s));
   }
-  if (greedy != nullptr) {
-    absl::StatusOr<absl::Span<const int32_t>> tokens = executors_[0]->StepGreedy(batch);
-    if (!tokens.ok()) return Fail(WithRank(0, tokens.status()));
-    *greedy = *tokens;
+  if (leader_step != nullptr) {
+    if (auto s = (*leader_step)(*executors_[0]); !s.ok()) return Fail(WithRank(0, s));
     return absl::OkStatus();
   }
   if (auto s = executors_[0]->StepWithBlockTables(batch, cache.block_tables()); !s.ok()) {

@@ -107,6 +107,10 @@ class RankGroup : public StepExecutor {
   // leader takes the argmax on its device, the other ranks just step.
   bool has_greedy_step() const override { return executors_[0]->has_greedy_step(); }
   absl::StatusOr<absl::Span<const int32_t>> StepGreedy(const StepBatch& batch) override;
+  // Token choice the same way: the leader chooses on its device.
+  bool has_device_choice() const override { return executors_[0]->has_device_choice(); }
+  absl::StatusOr<ChosenTokens> StepAndChoose(const StepBatch& batch,
+                                             const TokenChoices& choices) override;
   absl::Span<const float> logits() const override { return executors_[0]->logits(); }
   const plan::Plan& plan() const override { return executors_[0]->plan(); }
   KvCache& kv_cache() override { return executors_[0]->kv_cache(); }
@@ -136,11 +140,15 @@ class RankGroup : public StepExecutor {
   // included, so that bad input is an error on the leader alone, never a
   // failure inside a collective.
   absl::Status CheckBatch(const StepBatch& batch);
-  // Runs one step on every rank; the leader's greedy tokens go to `greedy`
-  // when it is not null.
-  absl::Status StepAll(const StepBatch& batch, absl::Span<const int32_t>* greedy);
-  absl::Status StepThreaded(const StepBatch& batch, absl::Span<const int32_t>* greedy);
-  absl::Status StepDistributed(const StepBatch& batch, absl::Span<const int32_t>* greedy);
+  // The leader's part of a step when it is not a plain Step: its greedy
+  // step or its token choice, run on its own executor (whose KvCache holds
+  // the group's block tables).
+  using LeaderStep = std::function<absl::Status(StepExecutor& leader)>;
+  // Runs one step on every rank, the leader through `leader_step` when it
+  // is not null.
+  absl::Status StepAll(const StepBatch& batch, const LeaderStep* leader_step);
+  absl::Status StepThreaded(const StepBatch& batch, const LeaderStep* leader_step);
+  absl::Status StepDistributed(const StepBatch& batch, const LeaderStep* leader_step);
   // Records `cause` as the group's failure, aborts the communicator(s), and
   // returns it.
   absl::Status Fail(absl::Status cause);

@@ -1,8 +1,10 @@
 #include "runtime/serve/engine.h"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/serve/sampler.h"
 #include "runtime/support/status_macros.h"
@@ -23,7 +25,16 @@ struct Engine::Sequence {
         sink(std::move(sink)),
         sampler(request.sampling),
         context(request.prompt),
-        submitted(Clock::now()) {}
+        submitted(Clock::now()) {
+    for (int32_t token : context) NotePenalized(token);
+  }
+
+  // The repetition penalty's distinct context tokens, kept as the context
+  // grows, so that a device choice does not rebuild the set every step.
+  void NotePenalized(int32_t token) {
+    if (request.sampling.repetition_penalty == 1.0f) return;
+    if (penalized_seen.insert(token).second) penalized.push_back(token);
+  }
 
   RequestId id;
   GenerationRequest request;
@@ -31,6 +42,8 @@ struct Engine::Sequence {
   Sampler sampler;
   GenerationOutcome outcome;
   std::vector<int32_t> context;
+  std::vector<int32_t> penalized;  // distinct tokens of context, in first-seen order
+  absl::flat_hash_set<int32_t> penalized_seen;
   int32_t fed = 0;
   int32_t slot = -1;
   // keep_all_logits: rows of positions below this are already kept (a
@@ -392,28 +405,39 @@ absl::Status Engine::RunStep(const StepPlan& step) {
     }
     if (!s.prefilling()) ++record.decode_tokens;
   }
+  const bool keeps_logits = std::any_of(step.chunks.begin(), step.chunks.end(), [](const Chunk& c) {
+    return c.seq->request.keep_all_logits;
+  });
+  const bool device_choice = options_.device_choice && !keeps_logits;
   const bool greedy =
-      options_.greedy_step && std::all_of(step.chunks.begin(), step.chunks.end(),
-                                          [&](const Chunk& c) { return ArgmaxServes(c); });
+      !device_choice && options_.greedy_step &&
+      std::all_of(step.chunks.begin(), step.chunks.end(),
+                  [&](const Chunk& c) { return ArgmaxServes(c); });
+  if (device_choice) DescribeChoices(step);
 
   const Clock::time_point step_start = Clock::now();
   const StepBatch batch{token_ids_, positions_, slots_, logit_rows_};
-  absl::Span<const float> logits;
-  absl::Span<const int32_t> argmax;
+  StepTokens tokens;
   absl::Status ran;
-  if (greedy) {
+  auto check_count = [&](size_t count) {
+    return count == logit_rows_.size()
+               ? absl::OkStatus()
+               : absl::InternalError(absl::StrCat("the device step returned ", count, " tokens for ",
+                                                  logit_rows_.size(), " logit rows"));
+  };
+  if (device_choice) {
+    absl::StatusOr<ChosenTokens> chosen =
+        options_.device_choice(batch, TokenChoices{choices_, penalized_ids_});
+    ran = chosen.ok() ? check_count(chosen->ids.size()) : chosen.status();
+    if (ran.ok()) ran = check_count(chosen->logprobs.size());
+    if (ran.ok()) tokens.chosen = *chosen;
+  } else if (greedy) {
     absl::StatusOr<absl::Span<const int32_t>> ids = options_.greedy_step(batch);
-    if (!ids.ok()) {
-      ran = ids.status();
-    } else if (ids->size() != logit_rows_.size()) {
-      ran = absl::InternalError(absl::StrCat("the greedy step returned ", ids->size(), " ids for ",
-                                             logit_rows_.size(), " logit rows"));
-    } else {
-      argmax = *ids;
-    }
+    ran = ids.ok() ? check_count(ids->size()) : ids.status();
+    if (ran.ok()) tokens.argmax = *ids;
   } else {
     ran = executor_.Step(batch);
-    if (ran.ok()) logits = executor_.logits();
+    if (ran.ok()) tokens.logits = executor_.logits();
   }
   if (!ran.ok()) {
     // The step's sequences have lost their place in the KV cache; the
@@ -422,13 +446,14 @@ absl::Status Engine::RunStep(const StepPlan& step) {
     return ran;
   }
   record.greedy_step = greedy;
+  record.device_choice = device_choice;
 
   for (const Chunk& c : step.chunks) {
     Sequence& s = *c.seq;
     const bool samples = s.Samples(c.count);
     s.fed += c.count;
-    TakeLogits(c, logits);
-    if (samples) Emit(s, ChooseToken(s, c.first_row + c.rows - 1, logits, argmax));
+    TakeLogits(c, tokens.logits);
+    if (samples) Emit(s, ChooseToken(s, c.first_row + c.rows - 1, tokens));
   }
 
   record.ms = std::chrono::duration<double, std::milli>(Clock::now() - step_start).count();
@@ -451,21 +476,47 @@ void Engine::TakeLogits(const Chunk& c, absl::Span<const float> logits) {
   s.rows_kept = s.fed;
 }
 
-// `argmax`: the greedy step's ids; empty when the step ran through Step.
-int32_t Engine::ChooseToken(Sequence& s, int32_t row, absl::Span<const float> logits,
-                            absl::Span<const int32_t> argmax) {
-  if (!argmax.empty()) return argmax[row];
-  return s.sampler.Choose(logits.subspan(static_cast<size_t>(row) * vocab_, vocab_), s.context,
-                          s.BannedToken());
+void Engine::DescribeChoices(const StepPlan& step) {
+  choices_.clear();
+  penalized_ids_.clear();
+  for (const Chunk& c : step.chunks) {
+    if (c.rows == 0) continue;  // without kept logits a chunk has a row iff it samples
+    Sequence& s = *c.seq;
+    const SamplingParams& p = s.sampler.params();
+    RowChoice choice;
+    choice.sample = s.sampler.sampling();
+    choice.temperature = p.temperature;
+    choice.top_k = p.top_k;
+    choice.top_p = p.top_p;
+    choice.typical_p = p.typical_p;
+    choice.repetition_penalty = p.repetition_penalty;
+    choice.banned_token = s.BannedToken();
+    // The one draw the host sampler would take for this token.
+    if (choice.sample) choice.uniform = s.sampler.DrawUniform();
+    choice.penalty_begin = static_cast<int32_t>(penalized_ids_.size());
+    choice.penalty_count = static_cast<int32_t>(s.penalized.size());
+    penalized_ids_.insert(penalized_ids_.end(), s.penalized.begin(), s.penalized.end());
+    choices_.push_back(choice);
+  }
 }
 
-void Engine::Emit(Sequence& s, int32_t token) {
+ChosenToken Engine::ChooseToken(Sequence& s, int32_t row, const StepTokens& tokens) {
+  if (!tokens.chosen.ids.empty()) return {tokens.chosen.ids[row], tokens.chosen.logprobs[row]};
+  if (!tokens.argmax.empty()) return {tokens.argmax[row], std::numeric_limits<float>::quiet_NaN()};
+  return s.sampler.Choose(tokens.logits.subspan(static_cast<size_t>(row) * vocab_, vocab_),
+                          s.context, s.BannedToken());
+}
+
+void Engine::Emit(Sequence& s, ChosenToken chosen) {
+  const int32_t token = chosen.id;
   s.context.push_back(token);
+  s.NotePenalized(token);
   s.outcome.tokens.push_back(token);
+  s.outcome.logprobs.push_back(chosen.logprob);
   if (s.generated() == 1) s.outcome.ttft_ms = s.MsSinceSubmitted();
   // Both listeners hear every token, whichever of them asks to stop.
   const bool stop_asked = s.request.on_token && s.request.on_token(token);
-  const bool sink_stop = s.sink->OnToken(token);
+  const bool sink_stop = s.sink->OnToken(token, chosen.logprob);
   const int32_t eos = s.request.eos_token_id;
   if (eos >= 0 && token == eos) {
     Finish(s, FinishReason::kEos);

@@ -48,6 +48,7 @@
 #include "absl/types/span.h"
 #include "runtime/exec/executor.h"
 #include "runtime/serve/generation_request.h"
+#include "runtime/serve/sampler.h"
 
 namespace bloom {
 
@@ -60,7 +61,8 @@ class RequestSink {
   // Each generated token as soon as it is chosen; returning true ends the
   // request (FinishReason::kStop, the token included), as
   // GenerationRequest::on_token does.
-  virtual bool OnToken(int32_t token) { return false; }
+  // `logprob`: its log-probability (ChosenToken in runtime/serve/sampler.h).
+  virtual bool OnToken(int32_t token, float logprob) { return false; }
   // Called exactly once, last: the outcome (also for a cancelled request,
   // with the tokens it got), or the error that ended the request (a failed
   // step, a KV cache too small for it, the engine destroyed first).
@@ -76,12 +78,18 @@ struct StepRecord {
   int32_t sequences = 0;      // distinct sequences in the step
   int32_t preempted = 0;      // sequences preempted before this step
   bool greedy_step = false;   // ran through EngineOptions::greedy_step
+  bool device_choice = false;  // ran through EngineOptions::device_choice
 };
 
 // A backend's fused "step, then argmax of each logit row on the device"
 // (first index on ties, as ArgMaxOf): returns R ids instead of copying
 // R × vocab logits to the host. Optional; see EngineOptions.
 using GreedyStepFn = std::function<absl::StatusOr<absl::Span<const int32_t>>(const StepBatch&)>;
+// A backend's fused "step, then choose every row's token on the device"
+// (StepExecutor::StepAndChoose): R ids and log-probabilities come back
+// instead of R × vocab logits. Optional; see EngineOptions.
+using DeviceChoiceFn =
+    std::function<absl::StatusOr<ChosenTokens>(const StepBatch&, const TokenChoices&)>;
 
 struct EngineOptions {
   enum class Policy {
@@ -101,6 +109,13 @@ struct EngineOptions {
   // penalty, no banned end-of-sequence token, no kept logits): the tokens
   // are the same, without the logits' round trip to the host.
   GreedyStepFn greedy_step;
+  // When set, used for every step that keeps no logits, whatever its
+  // requests' settings (greedy or sampled, penalties, a banned token), in
+  // place of both Step and greedy_step: the device applies each request's
+  // processors and warpers and draws with the uniform its own generator
+  // drew here, so the tokens follow the same distributions (and seeds) as
+  // the host sampler's.
+  DeviceChoiceFn device_choice;
   // Submit refuses a request (ResourceExhausted) while this many are
   // waiting for admission; 0: no bound.
   int32_t max_waiting = 0;
@@ -212,10 +227,20 @@ class Engine {
   // (it keeps no logits, and a token it chooses is a bare argmax).
   bool ArgmaxServes(const Chunk& c) const;
   void TakeLogits(const Chunk& c, absl::Span<const float> logits);
-  int32_t ChooseToken(Sequence& s, int32_t row, absl::Span<const float> logits,
-                      absl::Span<const int32_t> argmax);
+  // Which of a step's three ways chose the tokens: the host sampler over
+  // `logits`, the device argmax (`argmax`, no logprob), or the device's
+  // choice (`chosen`).
+  struct StepTokens {
+    absl::Span<const float> logits;
+    absl::Span<const int32_t> argmax;
+    ChosenTokens chosen;
+  };
+  // The device choice's settings for each sampling chunk of `step`, in row
+  // order (choices_, penalized_ids_).
+  void DescribeChoices(const StepPlan& step);
+  ChosenToken ChooseToken(Sequence& s, int32_t row, const StepTokens& tokens);
   // Appends the token and ends the request when it is the last.
-  void Emit(Sequence& s, int32_t token);
+  void Emit(Sequence& s, ChosenToken token);
 
   // Ending requests: each gives back its slot and its sink hears once.
   void Finish(Sequence& s, FinishReason reason);
@@ -239,6 +264,8 @@ class Engine {
   std::vector<Sequence*> running_;  // in order of admission
   int32_t preempted_since_step_ = 0;
   std::vector<int32_t> token_ids_, positions_, slots_, logit_rows_;
+  std::vector<RowChoice> choices_;
+  std::vector<int32_t> penalized_ids_;
 
   // Shared with other threads.
   mutable std::mutex mu_;

@@ -87,6 +87,11 @@ absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan pla
     if (raw->has_greedy_step()) {
       result.greedy_step = [raw](const StepBatch& batch) { return raw->StepGreedy(batch); };
     }
+    if (raw->has_device_choice()) {
+      result.device_choice = [raw](const StepBatch& batch, const TokenChoices& choices) {
+        return raw->StepAndChoose(batch, choices);
+      };
+    }
     result.executor = *std::move(group);
     return result;
   }
@@ -97,6 +102,9 @@ absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan pla
     if (!cuda.ok()) return cuda.status();
     CudaExecutor* raw = cuda->get();
     result.greedy_step = [raw](const StepBatch& batch) { return raw->StepGreedy(batch); };
+    result.device_choice = [raw](const StepBatch& batch, const TokenChoices& choices) {
+      return raw->StepAndChoose(batch, choices);
+    };
     result.executor = *std::move(cuda);
     return result;
   }

@@ -34,6 +34,10 @@ struct Backend {
   // The backend's fused step + on-device argmax, for the scheduler's greedy
   // steps (SchedulerOptions::greedy_step); empty where there is none (CPU).
   GreedyStepFn greedy_step;
+  // The backend's fused step + on-device token choice (every request's
+  // sampling settings), for EngineOptions::device_choice; empty where there
+  // is none (CPU).
+  DeviceChoiceFn device_choice;
   // Set when the plan is tensor-parallel or the process was started by
   // mpirun: `executor` is then this group (rank 0's face of it).
   RankGroup* rank_group = nullptr;

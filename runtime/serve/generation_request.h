@@ -39,6 +39,9 @@ const char* FinishReasonName(FinishReason reason);
 
 struct GenerationOutcome {
   std::vector<int32_t> tokens;  // generated, prompt excluded, eos included
+  // Each token's log-probability (ChosenToken::logprob); NaN for a token
+  // the device argmax chose (EngineOptions::greedy_step computes none).
+  std::vector<float> logprobs;
   FinishReason finish_reason = FinishReason::kLength;
   std::vector<float> logits;  // with keep_all_logits: logit_rows × vocab
   int64_t logit_rows = 0;

@@ -136,7 +136,7 @@ int32_t ArgMaxOf(absl::Span<const float> values) {
 
 Sampler::Sampler(const SamplingParams& params) : params_(params), rng_(params.seed) {}
 
-double Sampler::Uniform() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
+double Sampler::DrawUniform() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
 
 void Sampler::Process(absl::Span<const float> logits, absl::Span<const int32_t> context,
                       int32_t banned_token) {
@@ -162,21 +162,29 @@ std::vector<double> Sampler::Distribution(absl::Span<const float> logits,
   return p;
 }
 
-int32_t Sampler::Choose(absl::Span<const float> logits, absl::Span<const int32_t> context,
-                        int32_t banned_token) {
+ChosenToken Sampler::Choose(absl::Span<const float> logits, absl::Span<const int32_t> context,
+                            int32_t banned_token) {
   Process(logits, context, banned_token);
-  if (!sampling()) return ArgMaxOf(scratch_);
   const std::vector<double> p = Softmax(scratch_);
-  const double u = Uniform();
+  if (!sampling()) {
+    const int32_t id = ArgMaxOf(scratch_);
+    return {id, static_cast<float>(std::log(p[id]))};
+  }
+  const int32_t id = InverseCdf(p, DrawUniform());
+  return {id, static_cast<float>(std::log(p[id]))};
+}
+
+int32_t InverseCdf(const std::vector<double>& p, double u) {
   double cumulative = 0;
   int32_t last_possible = 0;
   for (size_t i = 0; i < p.size(); ++i) {
     if (p[i] == 0) continue;
     last_possible = static_cast<int32_t>(i);
     cumulative += p[i];
-    if (u < cumulative) return last_possible;
+    if (u < cumulative) break;
   }
-  // Rounding left the sum a hair below 1 and u above it.
+  // Past the loop without a break: rounding left the sum a hair below 1
+  // and u above it, and the last possible token is the draw.
   return last_possible;
 }
 

@@ -63,8 +63,21 @@ void ApplyTypicalP(absl::Span<float> logits, float typical_p);
 // softmax in double; -inf entries get probability 0.
 std::vector<double> Softmax(absl::Span<const float> logits);
 
+// The draw for uniform `u` in [0, 1) from probabilities `p`: the first
+// token (in id order) whose running mass exceeds u, or the last possible
+// one when rounding leaves the total a hair below u.
+int32_t InverseCdf(const std::vector<double>& p, double u);
+
 // Index of the largest value; the first on ties, as torch.argmax.
 int32_t ArgMaxOf(absl::Span<const float> values);
+
+// A chosen token and its log-probability: under the distribution it was
+// drawn from when sampling (after every processor and warper), under the
+// softmax of the processed row when greedy, as TGI reports logprobs.
+struct ChosenToken {
+  int32_t id = 0;
+  float logprob = 0;
+};
 
 // One request's token chooser; it holds the request's random generator.
 class Sampler {
@@ -73,8 +86,19 @@ class Sampler {
 
   // The next token after `context`, from one row of `logits`. When
   // `banned_token` >= 0, that token cannot be chosen (min-length).
-  int32_t Choose(absl::Span<const float> logits, absl::Span<const int32_t> context,
-                 int32_t banned_token);
+  ChosenToken Choose(absl::Span<const float> logits, absl::Span<const int32_t> context,
+                     int32_t banned_token);
+
+  // Whether a choice draws from a distribution (else it is an argmax).
+  bool sampling() const { return params_.do_sample && params_.temperature > 0.0f; }
+  const SamplingParams& params() const { return params_; }
+  // The next draw of the request's generator: uniform in [0, 1) from 53
+  // random bits, independent of the standard library's distribution
+  // implementations, so seeds reproduce everywhere. Choose draws exactly
+  // one per sampled token; a device that chooses the token instead (the
+  // engine's device choice) takes this same draw, so the request's tokens
+  // follow its seed on every backend.
+  double DrawUniform();
 
   // Whether Choose is a bare argmax of the logits, given no banned token:
   // a backend's on-device argmax can then stand in for it.
@@ -89,10 +113,6 @@ class Sampler {
   // Runs the processors (and, when sampling, the warpers) on scratch_.
   void Process(absl::Span<const float> logits, absl::Span<const int32_t> context,
                int32_t banned_token);
-  bool sampling() const { return params_.do_sample && params_.temperature > 0.0f; }
-  // Uniform in [0, 1) from 53 random bits; independent of the standard
-  // library's distribution implementations, so seeds reproduce everywhere.
-  double Uniform();
 
   SamplingParams params_;
   std::mt19937_64 rng_;

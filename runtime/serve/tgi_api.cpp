@@ -1,5 +1,7 @@
 #include "runtime/serve/tgi_api.h"
 
+#include <cmath>
+
 #include <limits>
 
 #include "absl/strings/str_cat.h"
@@ -114,7 +116,7 @@ OrderedJson Token(const TgiToken& t) {
   OrderedJson j;
   j["id"] = t.id;
   j["text"] = t.text;
-  j["logprob"] = nullptr;
+  j["logprob"] = std::isnan(t.logprob) ? OrderedJson() : OrderedJson(t.logprob);
   j["special"] = t.special;
   return j;
 }

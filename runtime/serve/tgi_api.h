@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,6 +47,9 @@ struct TgiToken {
   int32_t id = 0;
   std::string text;
   bool special = false;
+  // The engine's log-probability of the token (GenerationOutcome::logprobs);
+  // NaN (none computed) is written as null.
+  float logprob = std::numeric_limits<float>::quiet_NaN();
 };
 
 // How a request ended, for details.
@@ -57,8 +61,7 @@ struct TgiDetails {
 
 // /generate's body: {generated_text} and, when `tokens` is given (details
 // asked), details{finish_reason, generated_tokens, seed, prefill: [],
-// tokens[{id, text, logprob, special}]}. logprob is null: the engine hands
-// the server no log-probabilities.
+// tokens[{id, text, logprob, special}]}.
 std::string TgiGenerateBody(const std::string& generated_text, const TgiDetails& details,
                             const std::vector<TgiToken>* tokens);
 

@@ -8,9 +8,11 @@ get the tokens offline bloom-run gives for the same prompts and seeds."""
 import argparse
 import http.client
 import json
+import math
 import os
 import re
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -109,6 +111,41 @@ def offline(bloom_run, plan, ids, n, extra=()):
     return [int(t) for t in out.stdout.split()]
 
 
+def read_npy_f32(path):
+    """A little-endian float32 .npy as (shape, flat list), stdlib only."""
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data[:6] == b"\x93NUMPY", path
+    header_len = struct.unpack("<H", data[8:10])[0]
+    header = data[10:10 + header_len].decode("latin1")
+    assert "'<f4'" in header and "'fortran_order': False" in header, header
+    shape = tuple(int(x) for x in re.search(r"'shape': \(([^)]*)\)", header).group(1).split(",")
+                  if x.strip())
+    count = 1
+    for n in shape:
+        count *= n
+    values = struct.unpack(f"<{count}f", data[10 + header_len:10 + header_len + 4 * count])
+    return shape, values
+
+
+def greedy_logprobs(bloom_run, plan, prompt, ids, tmp):
+    """Each greedy token's log-softmax, from offline bloom-run's dumped
+    logits (rows P-1 .. P+N-2 predict the N generated tokens)."""
+    path = os.path.join(tmp, "logprob_logits.npy")
+    out = subprocess.run([bloom_run, plan, f"--prompt={prompt}", f"--max-new-tokens={len(ids)}",
+                          f"--dump-logits={path}"], capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        sys.exit(f"FAILED: bloom-run --dump-logits: {out.stderr}")
+    (rows, vocab), values = read_npy_f32(path)
+    result = []
+    for j, token in enumerate(ids):
+        row = values[(rows - len(ids) + j) * vocab:(rows - len(ids) + j + 1) * vocab]
+        top = max(row)
+        log_total = top + math.log(sum(math.exp(v - top) for v in row))
+        result.append(row[token] - log_total)
+    return result
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bin", required=True)
@@ -188,6 +225,12 @@ def main():
               details.get("generated_tokens") == len(details.get("tokens", [])) and
               all(set(t) == {"id", "text", "logprob", "special"} for t in details["tokens"]) and
               details["seed"] is None, body)
+        # Each token's logprob is its log-softmax under offline bloom-run's logits.
+        want = greedy_logprobs(bloom_run, plan, "Hello world", [t["id"] for t in details["tokens"]], tmp)
+        got = [t["logprob"] for t in details["tokens"]]
+        check("/generate details: logprob is each greedy token's log-softmax",
+              len(got) == len(want) and all(isinstance(g, float) and abs(g - w) < 1e-4
+                                            for g, w in zip(got, want)), (got, want))
         status, _, events = s.stream("/generate_stream", {"inputs": "Hello world",
                                                           "parameters": {"max_new_tokens": 5}})
         tgi = [json.loads(e) for e in events]

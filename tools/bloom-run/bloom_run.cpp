@@ -80,6 +80,7 @@ absl::StatusOr<serve::Backend> Load(const RunFlags& flags, LoadedPlan plan) {
 SchedulerOptions SchedulingOf(const serve::Backend& backend) {
   SchedulerOptions options;
   options.greedy_step = backend.greedy_step;
+  options.device_choice = backend.device_choice;
   return options;
 }
 

@@ -154,6 +154,7 @@ int Main(int argc, char** argv) {
   }
   EngineOptions options;
   options.greedy_step = backend->greedy_step;
+  options.device_choice = backend->device_choice;
   options.max_waiting = flags->max_queue;
   if (flags->static_batching) {
     options.admission = EngineOptions::Admission::kStaticBatch;

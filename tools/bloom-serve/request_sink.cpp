@@ -9,11 +9,11 @@ StreamingSink::StreamingSink(const Tokenizer& tokenizer, std::vector<std::string
       prompt_tokens_(prompt_tokens),
       stream_(tokenizer, std::move(stop_strings)) {}
 
-bool StreamingSink::OnToken(int32_t token) {
+bool StreamingSink::OnToken(int32_t token, float logprob) {
   const Clock::time_point now = Clock::now();
   if (last_token_) gaps_s_.push_back(std::chrono::duration<double>(now - *last_token_).count());
   last_token_ = now;
-  TokenPiece piece{token, stream_.Next(token), tokenizer_.IsSpecial(token)};
+  TokenPiece piece{token, stream_.Next(token), tokenizer_.IsSpecial(token), logprob};
   {
     std::lock_guard<std::mutex> lock(mu_);
     pending_.push_back(std::move(piece));

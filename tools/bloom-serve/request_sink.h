@@ -26,6 +26,7 @@ struct TokenPiece {
   int32_t id = 0;
   std::string text;  // what this token adds to the text (often empty)
   bool special = false;
+  float logprob = 0;
 };
 
 class StreamingSink : public RequestSink {
@@ -34,7 +35,7 @@ class StreamingSink : public RequestSink {
                 int64_t prompt_tokens, serve::ServeMetrics& metrics);
 
   // Engine thread.
-  bool OnToken(int32_t token) override;
+  bool OnToken(int32_t token, float logprob) override;
   void OnFinish(absl::StatusOr<GenerationOutcome> outcome) override;
 
   // HTTP thread: waits up to `timeout` for tokens or the end; moves the

@@ -42,7 +42,7 @@ serve::TgiDetails DetailsOf(const GenerationOutcome& o, const SamplingParams& sa
   return d;
 }
 
-TgiToken ToTgi(const TokenPiece& p) { return {p.id, p.text, p.special}; }
+TgiToken ToTgi(const TokenPiece& p) { return {p.id, p.text, p.special, p.logprob}; }
 
 void Generate(ServerState& state, const httplib::Request& req, httplib::Response& res,
               bool stream) {

@@ -40,8 +40,8 @@ TEST(SamplerTest, RepetitionPenaltyChangesTheGreedyChoice) {
   params.repetition_penalty = 1.5f;
   Sampler sampler(params);
   const std::vector<float> logits = {2.0f, -1.0f, 1.5f};
-  EXPECT_EQ(sampler.Choose(logits, {0}, -1), 2);
-  EXPECT_EQ(Sampler(SamplingParams{}).Choose(logits, {0}, -1), 0);
+  EXPECT_EQ(sampler.Choose(logits, {0}, -1).id, 2);
+  EXPECT_EQ(Sampler(SamplingParams{}).Choose(logits, {0}, -1).id, 0);
 }
 
 TEST(SamplerTest, TemperatureScalesLogits) {
@@ -141,10 +141,10 @@ TEST(SamplerTest, GreedyIgnoresWarpersAndBannedTokenIsNeverChosen) {
   const std::vector<float> logits = {0.5f, 4.0f, 3.0f};
   ExpectDistribution(Sampler(params).Distribution(logits, {}, -1), {0, 1, 0});
   // Banning the argmax (the eos token under min_new_tokens) picks the next.
-  EXPECT_EQ(Sampler(params).Choose(logits, {}, 1), 2);
+  EXPECT_EQ(Sampler(params).Choose(logits, {}, 1).id, 2);
   params.do_sample = true;
   Sampler sampling(params);
-  for (int i = 0; i < 200; ++i) EXPECT_NE(sampling.Choose(logits, {}, 1), 1);
+  for (int i = 0; i < 200; ++i) EXPECT_NE(sampling.Choose(logits, {}, 1).id, 1);
 }
 
 TEST(SamplerTest, TopKOfOneEqualsGreedy) {
@@ -158,8 +158,8 @@ TEST(SamplerTest, TopKOfOneEqualsGreedy) {
     params.top_k = 1;
     params.temperature = 1.7f;
     params.seed = trial;
-    const int32_t greedy = Sampler(SamplingParams{}).Choose(logits, {}, -1);
-    EXPECT_EQ(Sampler(params).Choose(logits, {}, -1), greedy);
+    const int32_t greedy = Sampler(SamplingParams{}).Choose(logits, {}, -1).id;
+    EXPECT_EQ(Sampler(params).Choose(logits, {}, -1).id, greedy);
   }
 }
 
@@ -173,9 +173,9 @@ TEST(SamplerTest, SameSeedSameDrawsDifferentSeedDifferentDraws) {
   Sampler c(params);
   std::vector<int32_t> da, db, dc;
   for (int i = 0; i < 64; ++i) {
-    da.push_back(a.Choose(logits, {}, -1));
-    db.push_back(b.Choose(logits, {}, -1));
-    dc.push_back(c.Choose(logits, {}, -1));
+    da.push_back(a.Choose(logits, {}, -1).id);
+    db.push_back(b.Choose(logits, {}, -1).id);
+    dc.push_back(c.Choose(logits, {}, -1).id);
   }
   EXPECT_EQ(da, db);
   EXPECT_NE(da, dc);
@@ -192,7 +192,7 @@ TEST(SamplerTest, DrawFrequenciesFollowTheDistribution) {
   const std::vector<float> logits = LogOf({0.5, 0.25, 0.25});
   const int n = 40000;
   std::vector<int> counts(3);
-  for (int i = 0; i < n; ++i) ++counts[sampler.Choose(logits, {}, -1)];
+  for (int i = 0; i < n; ++i) ++counts[sampler.Choose(logits, {}, -1).id];
   // Binomial standard deviation sqrt(p(1-p)/n) ≈ 0.0025; allow 4 of them.
   EXPECT_NEAR(counts[0] / double(n), 0.4142, 0.01);
   EXPECT_NEAR(counts[1] / double(n), 0.2929, 0.01);
@@ -229,4 +229,30 @@ TEST(SamplerTest, ValidationNamesTheField) {
 }
 
 }  // namespace
+TEST(SamplerTest, LogprobIsTheChosenTokensLogProbabilityUnderItsDistribution) {
+  const std::vector<float> logits = LogOf({0.5, 0.25, 0.25});
+  // Greedy: the softmax of the row itself.
+  const ChosenToken greedy = Sampler(SamplingParams{}).Choose(logits, {}, -1);
+  EXPECT_EQ(greedy.id, 0);
+  EXPECT_NEAR(greedy.logprob, std::log(0.5), 1e-6);
+  // Greedy with token 0 banned: the softmax of what is left, [1/2, 1/2].
+  const ChosenToken banned = Sampler(SamplingParams{}).Choose(logits, {}, 0);
+  EXPECT_EQ(banned.id, 1);
+  EXPECT_NEAR(banned.logprob, std::log(0.5), 1e-6);
+  // Sampling at temperature 2: the warped distribution (see above).
+  SamplingParams params;
+  params.do_sample = true;
+  params.temperature = 2.0f;
+  params.seed = 3;
+  Sampler sampler(params);
+  const double warped[] = {0.7071067811865476 / 1.7071067811865475,
+                           0.5 / 1.7071067811865475, 0.5 / 1.7071067811865475};
+  for (int i = 0; i < 50; ++i) {
+    const ChosenToken t = sampler.Choose(logits, {}, -1);
+    ASSERT_GE(t.id, 0);
+    ASSERT_LT(t.id, 3);
+    EXPECT_NEAR(t.logprob, std::log(warped[t.id]), 1e-6);
+  }
+}
+
 }  // namespace bloom
