@@ -42,9 +42,12 @@
 # max_sequences), STATIC_TIMEOUT (100ms), BENCH_PROMPT_LEN (320),
 # BENCH_NEW_TOKENS (160), PORT (8080), SERVER_START_S (180), TAIL_S (20),
 # DEADLINE_S (540), STATIC_RESERVE_S (110: seconds the continuous phase
-# leaves for the static one), PHASES ("bench continuous static": a subset
-# to split the work over several run calls; a warm machine keeps the
-# weights), SAT_REQUESTS (2 x max_sequences), SKIP_BENCH (0).
+# leaves for the static one), PHASES ("bench continuous static"; also
+# "gpu_tests" and "saturation": a subset to split the work over several
+# run calls; a warm machine keeps the weights), SAT_REQUESTS (2 x
+# max_sequences), SKIP_BENCH (0), BENCH_SAMPLED (0: 1 adds sampled --bench
+# runs with SAMPLING_FLAGS), SAMPLING_BODY (the sampled requests' extra
+# JSON), SAT_WAVES (3: the saturation phase's requests per client).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 CARRY=${CARRY:-.carry/serve-sweep}
@@ -85,6 +88,11 @@ SERVER_START_S=${SERVER_START_S:-180}
 TAIL_S=${TAIL_S:-20}
 DEADLINE_S=${DEADLINE_S:-540}
 SKIP_BENCH=${SKIP_BENCH:-0}
+BENCH_SAMPLED=${BENCH_SAMPLED:-0}
+SAMPLING_FLAGS=${SAMPLING_FLAGS:---do-sample --temperature=0.8 --top-k=50 --top-p=0.95}
+DEFAULT_SAMPLING_BODY='{"temperature": 0.8, "top_k": 50, "top_p": 0.95}'
+SAMPLING_BODY=${SAMPLING_BODY:-$DEFAULT_SAMPLING_BODY}
+SAT_WAVES=${SAT_WAVES:-3}
 PLAN=$CARRY/plans/7b1-serve
 BIN=$CARRY/bin
 # bloom-serve's shared cpp-httplib (and brotli), carried by prepare_serve_sweep.sh.
@@ -120,6 +128,18 @@ unpack_carried_binaries
   for tool in "$BIN"/*; do echo "ldd $tool:"; ldd "$tool" 2>&1 | grep -E "not found|cublas|nccl"; done
 } >>"$LOG" 2>&1
 
+# 0. The GPU tests carried in bin/ (PHASES "gpu_tests"), e.g. the token
+# choice's statistical test against the CPU sampler.
+if [[ " $PHASES " == *" gpu_tests "* ]]; then
+  for test_binary in "$BIN"/cuda_*_test; do
+    [[ -x $test_binary ]] || continue
+    log "$(basename "$test_binary")"
+    timeout "$(left)" "$test_binary" >>"$OUT/gpu_tests.txt" 2>&1 ||
+      log "$(basename "$test_binary") FAILED (exit $?)"
+  done
+  grep -E "^\[  (PASSED|FAILED|SKIPPED) |^  " "$OUT/gpu_tests.txt" | tee -a "$LOG"
+fi
+
 # 1. Weights once; a warm machine keeps /tmp.
 STAMP="config=$(md5sum <"$CARRY/config.json" | cut -c1-32) dtype=$WORKLOAD_DTYPE seed=$WORKLOAD_SEED shard=$WORKLOAD_MAX_SHARD_BYTES"
 if [[ -f $CKPT/.stamp && $(cat "$CKPT/.stamp") == "$STAMP" ]]; then
@@ -136,15 +156,27 @@ else
   echo "$STAMP" >"$CKPT/.stamp"
 fi
 
-# 2. bloom-run --bench at batch 1 and at the saturation batch.
+# 2. bloom-run --bench at batch 1 and at the saturation batch, greedy, and
+# with SAMPLING_FLAGS (the device's token choice) when BENCH_SAMPLED=1.
 for batch in 1 "$SWEEP_MAX_SEQUENCES"; do
   [[ $SKIP_BENCH -eq 1 || " $PHASES " != *" bench "* ]] && break
-  fits 60 "bloom-run --bench --batch=$batch" || continue
-  cmd=("$BIN/bloom-run" "$PLAN" --checkpoint-dir="$CKPT" --backend="$BACKEND" --bench
-       --batch="$batch" --prompt-len="$BENCH_PROMPT_LEN" --max-new-tokens="$BENCH_NEW_TOKENS")
-  log "${cmd[*]}"
-  timeout "$(left)" "${cmd[@]}" 2>>"$LOG" | grep '^{' | tail -1 >"$OUT/runs/bench_batch-$batch.json"
-  cat "$OUT/runs/bench_batch-$batch.json" >>"$LOG"
+  for variant in greedy sampled; do
+    [[ $variant == sampled && $BENCH_SAMPLED -ne 1 ]] && continue
+    fits 60 "bloom-run --bench --batch=$batch ($variant)" || continue
+    extra=()
+    suffix=
+    if [[ $variant == sampled ]]; then
+      read -r -a extra <<<"$SAMPLING_FLAGS"
+      suffix=-sampled
+    fi
+    cmd=("$BIN/bloom-run" "$PLAN" --checkpoint-dir="$CKPT" --backend="$BACKEND" --bench
+         --batch="$batch" --prompt-len="$BENCH_PROMPT_LEN" --max-new-tokens="$BENCH_NEW_TOKENS"
+         "${extra[@]}")
+    log "${cmd[*]}"
+    timeout "$(left)" "${cmd[@]}" 2>>"$LOG" | grep '^{' | tail -1 \
+      >"$OUT/runs/bench_batch-$batch$suffix.json"
+    cat "$OUT/runs/bench_batch-$batch$suffix.json" >>"$LOG"
+  done
 done
 
 SERVER_PID=
@@ -236,6 +268,51 @@ fi
 
 RESERVE=0
 
+# 3b. Saturation like for like (PHASES "saturation"): --bench's own
+# workload (every prompt BENCH_PROMPT_LEN tokens, every output
+# BENCH_NEW_TOKENS) from SWEEP_MAX_SEQUENCES clients at once, SAT_WAVES
+# times over, greedy and then sampled (SAMPLING_BODY), then one client,
+# greedy and sampled. /metrics is read before and after each run: the
+# engine's step counters show how its time divides into decode, prefill
+# and mixed steps (saturation_metrics.txt).
+metric_snapshot() {
+  python3 - "$URL" <<'PY'
+import json, sys, urllib.request
+text = urllib.request.urlopen(sys.argv[1] + "/metrics", timeout=10).read().decode()
+values = {}
+for line in text.splitlines():
+    if line.startswith("bloom:engine_step") or line.startswith("bloom:generation_tokens_total"):
+        name, value = line.rsplit(" ", 1)
+        values[name] = float(value)
+print(json.dumps(values))
+PY
+}
+saturation_run() {  # LABEL CONCURRENCY REQUESTS [load generator flags...]
+  local label=$1 concurrency=$2 requests=$3
+  shift 3
+  fits $((requests / concurrency * 12 + TAIL_S)) "saturation: $label" || return 0
+  log "saturation: $label (concurrency $concurrency, $requests requests)"
+  local before after
+  before=$(metric_snapshot)
+  timeout "$(left)" python3 benchmarks/serve/load_generator.py --url "$URL" --label "$label" \
+    --concurrency "$concurrency" --num-requests "$requests" --input-len-min "$BENCH_PROMPT_LEN" \
+    --input-len-max "$BENCH_PROMPT_LEN" --output-len-min "$BENCH_NEW_TOKENS" \
+    --output-len-max "$BENCH_NEW_TOKENS" --vocab-size "$SWEEP_VOCAB" --ignore-eos \
+    --request-timeout 120 --warmup-requests 1 --quiet --seed 5 "$@" \
+    --output "$OUT/runs/$label.json" >>"$LOG" 2>&1 || log "$label failed (exit $?)"
+  after=$(metric_snapshot)
+  echo "{\"label\": \"$label\", \"before\": $before, \"after\": $after}" >>"$OUT/saturation_metrics.txt"
+}
+if [[ " $PHASES " == *" saturation "* ]] && fits 30 "saturation: server start" &&
+    start_server continuous; then
+  sat_requests=$((SAT_WAVES * SWEEP_MAX_SEQUENCES))
+  saturation_run fixed-greedy "$SWEEP_MAX_SEQUENCES" "$sat_requests"
+  saturation_run fixed-sampled "$SWEEP_MAX_SEQUENCES" "$sat_requests" --extra-body "$SAMPLING_BODY"
+  saturation_run fixed-greedy-c1 1 "$C1_REQUESTS"
+  saturation_run fixed-sampled-c1 1 "$C1_REQUESTS" --extra-body "$SAMPLING_BODY"
+  stop_server
+fi
+
 # 4. Static batching.
 if [[ " $PHASES " == *" static "* ]] && fits 30 "static: server start" && start_server static --static-batch-size="$STATIC_BATCH" \
     --static-batch-timeout="$STATIC_TIMEOUT"; then
@@ -302,6 +379,47 @@ if c1:
         entry["tpot_over_bench"] = round(median / step, 4)
         entry["within_5_percent"] = abs(median / step - 1) <= 0.05
     summary["concurrency_1"] = entry
+# The saturation phase: each run against --bench on the same requests
+# (output tokens over the whole run, prefill included), and the engine's
+# time by step kind from the /metrics deltas.
+phase = {}
+snapshots = {}
+try:
+    with open(os.path.join(out, "saturation_metrics.txt")) as f:
+        for line in f:
+            entry = json.loads(line)
+            snapshots[entry["label"]] = entry
+except (OSError, ValueError):
+    pass
+for label, bench_batch, bench_file in (("fixed-greedy", saturation_batch, f"bench_batch-{saturation_batch}.json"),
+                                       ("fixed-sampled", saturation_batch, f"bench_batch-{saturation_batch}-sampled.json"),
+                                       ("fixed-greedy-c1", 1, "bench_batch-1.json"),
+                                       ("fixed-sampled-c1", 1, "bench_batch-1-sampled.json")):
+    run = load(os.path.join(out, "runs", f"{label}.json"))
+    if not run:
+        continue
+    ref = load(os.path.join(out, "runs", bench_file)) or {}
+    entry = {"output_tokens_per_s": run.get("output_throughput"),
+             "tpot_ms_median": (run.get("tpot_ms") or {}).get("median"),
+             "completed": run.get("completed"), "duration_s": run.get("duration_s"),
+             "bench": bench_file, "bench_output_tokens_per_s": ref.get("output_tokens_per_s"),
+             "bench_decode_tokens_per_s": ref.get("decode_tokens_per_s"),
+             "bench_decode_ms_per_step_median": ref.get("decode_ms_per_step_median")}
+    if ref.get("output_tokens_per_s") and run.get("output_throughput"):
+        entry["over_bench_output"] = round(run["output_throughput"] / ref["output_tokens_per_s"], 4)
+    if ref.get("decode_ms_per_step_median") and entry["tpot_ms_median"] and bench_batch == 1:
+        entry["tpot_over_bench_step"] = round(entry["tpot_ms_median"] / ref["decode_ms_per_step_median"], 4)
+    snap = snapshots.get(label)
+    if snap:
+        delta = {k: round(snap["after"].get(k, 0) - snap["before"].get(k, 0), 4)
+                 for k in snap["after"]}
+        entry["engine_steps"] = delta
+        busy = sum(v for k, v in delta.items() if k.startswith("bloom:engine_step_seconds_total"))
+        if run.get("duration_s"):
+            entry["engine_busy_fraction"] = round(busy / run["duration_s"], 4)
+    phase[label] = entry
+if phase:
+    summary["saturation_phase"] = phase
 with open(os.path.join(out, "skipped.txt")) as f:
     summary["skipped"] = [line.strip() for line in f if line.strip()]
 summary["seconds"] = int(sys.argv[4])

@@ -69,6 +69,15 @@ void ServeMetrics::RecordFailed(const std::string& cause) {
   ++failed_[cause];
 }
 
+void ServeMetrics::RecordStep(double seconds, int64_t tokens, int64_t decode_tokens) {
+  const char* kind = decode_tokens == 0 ? "prefill" : decode_tokens == tokens ? "decode" : "mixed";
+  std::lock_guard<std::mutex> lock(mu_);
+  StepTotals& t = steps_[kind];
+  ++t.steps;
+  t.seconds += seconds;
+  t.tokens += tokens;
+}
+
 std::string ServeMetrics::Render(const EngineGauges& gauges) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string out;
@@ -106,6 +115,21 @@ std::string ServeMetrics::Render(const EngineGauges& gauges) const {
   Header(out, "bloom:e2e_request_latency_seconds", "histogram",
          "Time from submission to the end of a request.");
   out += e2e_.Render("bloom:e2e_request_latency_seconds");
+  Header(out, "bloom:engine_steps_total", "counter",
+         "Engine steps, by kind: decode (decode tokens only), prefill, mixed.");
+  for (const auto& [kind, t] : steps_) {
+    absl::StrAppend(&out, "bloom:engine_steps_total{kind=\"", kind, "\"} ", t.steps, "\n");
+  }
+  Header(out, "bloom:engine_step_seconds_total", "counter", "Time in engine steps, by kind.");
+  for (const auto& [kind, t] : steps_) {
+    absl::StrAppend(&out, "bloom:engine_step_seconds_total{kind=\"", kind, "\"} ",
+                    Number(t.seconds), "\n");
+  }
+  Header(out, "bloom:engine_step_tokens_total", "counter", "Tokens run by engine steps, by kind.");
+  for (const auto& [kind, t] : steps_) {
+    absl::StrAppend(&out, "bloom:engine_step_tokens_total{kind=\"", kind, "\"} ", t.tokens,
+                    "\n");
+  }
   return out;
 }
 

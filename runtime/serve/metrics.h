@@ -3,7 +3,8 @@
 // KV cache's usage ratio), counters (preemptions, prompt and generated
 // tokens, requests finished by reason and failed by cause) and histograms
 // of queue time, time to first token, inter-token latency and end-to-end
-// latency, in seconds, under vLLM's names with a "bloom:" prefix. Every
+// latency, in seconds, under vLLM's names with a "bloom:" prefix, and the
+// engine's steps by kind (bloom:engine_step*). Every
 // method may be called from any thread.
 #pragma once
 
@@ -51,6 +52,13 @@ class ServeMetrics {
   // "timeout", "client_disconnected", ...).
   void RecordFailed(const std::string& cause);
 
+  // One engine step: its time, its tokens, and how many of them were
+  // decode tokens. Counted by kind: "decode" (every token a decode token,
+  // the kind a backend may replay as a captured graph), "prefill" (no
+  // decode token) and "mixed" (prompt chunks beside decode tokens), so
+  // that a dashboard (or a benchmark) can tell where the engine's time goes.
+  void RecordStep(double seconds, int64_t tokens, int64_t decode_tokens);
+
   std::string Render(const EngineGauges& gauges) const;
 
  private:
@@ -60,6 +68,12 @@ class ServeMetrics {
   std::map<std::string, int64_t> finished_;
   std::map<std::string, int64_t> failed_;
   Histogram queue_time_, ttft_, inter_token_, e2e_;
+  struct StepTotals {
+    int64_t steps = 0;
+    double seconds = 0;
+    int64_t tokens = 0;
+  };
+  std::map<std::string, StepTotals> steps_;  // by kind
 };
 
 }  // namespace bloom::serve

@@ -29,7 +29,9 @@
 # Environment: SRC (the tree to build, default this one), CARRY, BUILD
 # (build/serve-carry; build/bench-runtime for --dry-run), COMPILE
 # (build/default/bin/bloom-compile), MAX_SEQUENCES (64), MAX_SEQ_LEN (768),
-# MAX_BATCH_TOKENS (2048), DEVICE_MEMORY (135GiB), JOBS (2).
+# MAX_BATCH_TOKENS (2048), DEVICE_MEMORY (135GiB), JOBS (2), GPU_TESTS (the
+# test binaries for the gpu_tests phase; default cuda_choose_tokens_test,
+# empty for none).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DRY_RUN=0
@@ -60,6 +62,13 @@ export TESTS=OFF BUILD
 rm -rf "$CARRY"
 mkdir -p "$CARRY/plans"
 SRC=$src bash scripts/gpu/carry_build.sh "$CARRY/bin" bloom-serve bloom-run make-synthetic-checkpoint
+# The GPU tests gpu_sweep.sh's gpu_tests phase runs (the same build
+# directory, tests switched on: only their own objects are new).
+gpu_tests=${GPU_TESTS-cuda_choose_tokens_test}
+if [[ $DRY_RUN -eq 0 && -n $gpu_tests ]]; then
+  # shellcheck disable=SC2086
+  TESTS=ON SRC=$src bash scripts/gpu/carry_build.sh "$CARRY/bin" $gpu_tests
+fi
 # bloom-serve links Debian's shared cpp-httplib (its TLS/compression build
 # fixes the header's layout, so it cannot be made static), which the GPU
 # machine lacks: it travels in CARRY/lib with the brotli libraries it

@@ -17,6 +17,7 @@ namespace {
 std::vector<GenerationRequest> RandomRequests(const RunFlags& flags, int64_t vocab) {
   std::mt19937_64 rng(flags.generation.sampling.seed);
   std::vector<GenerationRequest> requests(flags.batch);
+  uint64_t index = 0;
   for (GenerationRequest& r : requests) {
     r.prompt.resize(flags.prompt_len);
     // Not std::uniform_int_distribution: its output differs between
@@ -24,6 +25,10 @@ std::vector<GenerationRequest> RandomRequests(const RunFlags& flags, int64_t voc
     for (int32_t& t : r.prompt) t = static_cast<int32_t>(rng() % static_cast<uint64_t>(vocab));
     r.max_new_tokens = flags.generation.max_new_tokens;
     r.eos_token_id = -1;
+    // --do-sample and the warpers time sampled decoding (each request its
+    // own seed, as a server's would have).
+    r.sampling = flags.generation.sampling;
+    r.sampling.seed = flags.generation.sampling.seed + index++;
   }
   return requests;
 }
@@ -58,17 +63,17 @@ absl::Status RunBench(const serve::Backend& backend, const RunFlags& flags, doub
   StepExecutor& executor = *backend.executor;
   BLOOM_RETURN_IF_ERROR(CheckBenchFits(executor.plan(), flags));
   const std::vector<GenerationRequest> requests = RandomRequests(flags, executor.vocab_size());
+  SchedulerOptions options;
+  options.policy = SchedulerOptions::Policy::kPrefillFirst;
+  // Greedy runs take the device argmax (the figures measured so far);
+  // sampled ones the device's token choice where the backend has one.
+  options.greedy_step = backend.greedy_step;
+  if (flags.generation.sampling.do_sample) options.device_choice = backend.device_choice;
   for (int i = 0; i < flags.warmup; ++i) {
-    BLOOM_RETURN_IF_ERROR(
-        Scheduler(executor, {SchedulerOptions::Policy::kPrefillFirst, nullptr, backend.greedy_step})
-            .Run(requests)
-            .status());
+    BLOOM_RETURN_IF_ERROR(Scheduler(executor, options).Run(requests).status());
   }
 
   std::vector<StepRecord> steps;
-  SchedulerOptions options;
-  options.policy = SchedulerOptions::Policy::kPrefillFirst;
-  options.greedy_step = backend.greedy_step;
   options.on_step = [&](const StepRecord& r) { steps.push_back(r); };
   const WeightStreamStats streamed_before = executor.weight_stream_totals();
   const auto start = std::chrono::steady_clock::now();
@@ -134,6 +139,14 @@ absl::Status RunBench(const serve::Backend& backend, const RunFlags& flags, doub
   out["decode_ms_per_step_mean"] = Round3(mean);
   out["decode_tokens_per_s"] = Round3(tokens_per_s);
   out["total_ms"] = Round3(total_ms);
+  // Every generated token over the whole run, prefill included: the figure
+  // a server's output throughput on the same requests compares with.
+  const double output_tokens_per_s =
+      total_ms > 0 ? flags.batch * static_cast<double>(flags.generation.max_new_tokens) /
+                         (total_ms / 1000)
+                   : 0;
+  out["output_tokens_per_s"] = Round3(output_tokens_per_s);
+  out["sampled"] = flags.generation.sampling.do_sample;
   out["peak_device_bytes"] = executor.peak_device_bytes();
   out["weight_bytes_streamed_per_step"] =
       static_cast<int64_t>(std::llround(streamed_bytes / run_steps));
@@ -153,11 +166,12 @@ absl::Status RunBench(const serve::Backend& backend, const RunFlags& flags, doub
       "  decode ms/step (median / mean)    %10.3f / %.3f ms\n"
       "  decode tokens/s                   %10.1f\n"
       "  total (measured run)              %10.2f ms\n"
+      "  output tokens/s (whole run)       %10.1f\n"
       "  peak device memory                %10.1f MiB\n"
       "  weights streamed per step         %10.1f MiB at %.2f GB/s (%.3f ms/step waited)\n",
       flags.backend.c_str(), executor.device_name().c_str(), flags.plan_dir.c_str(), flags.batch,
       flags.prompt_len, flags.generation.max_new_tokens, load_ms, ttft_ms, decode_ms.size(), median,
-      mean, tokens_per_s, total_ms, executor.peak_device_bytes() / (1024.0 * 1024.0),
+      mean, tokens_per_s, total_ms, output_tokens_per_s, executor.peak_device_bytes() / (1024.0 * 1024.0),
       streamed_bytes / run_steps / (1024.0 * 1024.0), stream_gb_per_s, stream_wait_ms);
   return absl::OkStatus();
 }

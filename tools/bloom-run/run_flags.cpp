@@ -77,8 +77,9 @@ CommandLine MakeCommandLine() {
 
   cl.AddSection("Benchmark");
   cl.AddFlag("bench", CommandLine::Kind::kBool, "false",
-             "Time --batch random prompts of --prompt-len tokens and --max-new-tokens greedy "
-             "tokens after --warmup runs; one JSON object on stdout, a table on stderr.");
+             "Time --batch random prompts of --prompt-len tokens and --max-new-tokens "
+             "tokens (greedy, or sampled with the sampling flags) after --warmup runs; one "
+             "JSON object on stdout, a table on stderr.");
   cl.AddFlag("batch", CommandLine::Kind::kInt, "1", "--bench: number of sequences.");
   cl.AddFlag("prompt-len", CommandLine::Kind::kInt, "32", "--bench: tokens per prompt.");
   cl.AddFlag("warmup", CommandLine::Kind::kInt, "1", "--bench: untimed runs first.");

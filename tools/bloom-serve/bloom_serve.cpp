@@ -156,6 +156,9 @@ int Main(int argc, char** argv) {
   options.greedy_step = backend->greedy_step;
   options.device_choice = backend->device_choice;
   options.max_waiting = flags->max_queue;
+  options.on_step = [&state](const StepRecord& r) {
+    state.metrics.RecordStep(r.ms / 1000, r.tokens, r.decode_tokens);
+  };
   if (flags->static_batching) {
     options.admission = EngineOptions::Admission::kStaticBatch;
     options.static_batch_size = flags->static_batch_size;

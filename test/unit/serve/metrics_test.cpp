@@ -58,6 +58,23 @@ TEST(ServeMetricsTest, RendersGaugesCountersAndHistograms) {
   EXPECT_TRUE(Contains(text, "bloom:e2e_request_latency_seconds_bucket{le=\"1\"} 2"));
 }
 
+TEST(ServeMetricsTest, StepsAreCountedByKind) {
+  ServeMetrics m;
+  m.RecordStep(0.010, 64, 64);   // decode
+  m.RecordStep(0.015, 64, 64);   // decode
+  m.RecordStep(0.250, 2048, 0);  // prefill
+  m.RecordStep(0.125, 2048, 40);  // mixed
+  const std::string text = m.Render({});
+  EXPECT_TRUE(Contains(text, "# TYPE bloom:engine_steps_total counter"));
+  EXPECT_TRUE(Contains(text, "bloom:engine_steps_total{kind=\"decode\"} 2"));
+  EXPECT_TRUE(Contains(text, "bloom:engine_steps_total{kind=\"prefill\"} 1"));
+  EXPECT_TRUE(Contains(text, "bloom:engine_steps_total{kind=\"mixed\"} 1"));
+  EXPECT_TRUE(Contains(text, "bloom:engine_step_seconds_total{kind=\"decode\"} 0.025"));
+  EXPECT_TRUE(Contains(text, "bloom:engine_step_seconds_total{kind=\"mixed\"} 0.125"));
+  EXPECT_TRUE(Contains(text, "bloom:engine_step_tokens_total{kind=\"decode\"} 128"));
+  EXPECT_TRUE(Contains(text, "bloom:engine_step_tokens_total{kind=\"prefill\"} 2048"));
+}
+
 TEST(ServeMetricsTest, CountsFromManyThreadsAddUp) {
   ServeMetrics m;
   std::vector<std::thread> threads;
