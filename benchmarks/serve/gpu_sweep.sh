@@ -308,6 +308,9 @@ if [[ " $PHASES " == *" saturation "* ]] && fits 30 "saturation: server start" &
   sat_requests=$((SAT_WAVES * SWEEP_MAX_SEQUENCES))
   saturation_run fixed-greedy "$SWEEP_MAX_SEQUENCES" "$sat_requests"
   saturation_run fixed-sampled "$SWEEP_MAX_SEQUENCES" "$sat_requests" --extra-body "$SAMPLING_BODY"
+  # The sweep's own mix of lengths (later flags win), for the step counters.
+  saturation_run random-greedy "$SWEEP_MAX_SEQUENCES" "$sat_requests" --input-len-min "$INPUT_MIN" \
+    --input-len-max "$INPUT_MAX" --output-len-min "$OUTPUT_MIN" --output-len-max "$OUTPUT_MAX"
   saturation_run fixed-greedy-c1 1 "$C1_REQUESTS"
   saturation_run fixed-sampled-c1 1 "$C1_REQUESTS" --extra-body "$SAMPLING_BODY"
   stop_server
@@ -392,6 +395,7 @@ try:
 except (OSError, ValueError):
     pass
 for label, bench_batch, bench_file in (("fixed-greedy", saturation_batch, f"bench_batch-{saturation_batch}.json"),
+                                       ("random-greedy", saturation_batch, f"bench_batch-{saturation_batch}.json"),
                                        ("fixed-sampled", saturation_batch, f"bench_batch-{saturation_batch}-sampled.json"),
                                        ("fixed-greedy-c1", 1, "bench_batch-1.json"),
                                        ("fixed-sampled-c1", 1, "bench_batch-1-sampled.json")):

@@ -9,7 +9,12 @@ namespace bloom::cuda {
 namespace {
 
 constexpr int kThreads = 1024;
+constexpr int kWarps = kThreads / 32;
 constexpr int kBins = 256;
+// Each warp adds into a histogram of its own (dynamic shared memory), so
+// that lanes of different warps never contend for a bin: most logits of a
+// row share their top bits, and one shared histogram serialised them.
+constexpr size_t kWarpHistogramBytes = sizeof(unsigned long long) * kWarps * kBins;
 // Probability mass in the radix select's histograms is fixed point, in
 // units of 2^-40, so that shared-memory atomics add integers (fast and
 // exact, whatever order the threads arrive in).
@@ -43,15 +48,23 @@ __device__ __forceinline__ uint32_t OrderedKey(float x) {
 template <bool kDescending, class KeyWeight>
 __device__ uint32_t RadixSelect(int64_t n, KeyWeight key_weight, unsigned long long target,
                                 Scratch& s) {
+  extern __shared__ unsigned long long warp_histograms[];  // kWarps × kBins
+  unsigned long long* mine = warp_histograms + (threadIdx.x / 32) * kBins;
   uint32_t prefix = 0, mask = 0;
   for (int shift = 24; shift >= 0; shift -= 8) {
-    for (int b = threadIdx.x; b < kBins; b += blockDim.x) s.histogram[b] = 0;
+    for (int b = threadIdx.x; b < kWarps * kBins; b += blockDim.x) warp_histograms[b] = 0;
     __syncthreads();
     for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
       uint32_t key;
       unsigned long long weight;
       if (!key_weight(i, key, weight) || (key & mask) != prefix || weight == 0) continue;
-      atomicAdd(&s.histogram[(key >> shift) & 0xffu], weight);
+      atomicAdd(&mine[(key >> shift) & 0xffu], weight);
+    }
+    __syncthreads();
+    for (int b = threadIdx.x; b < kBins; b += blockDim.x) {
+      unsigned long long total = 0;
+      for (int w = 0; w < kWarps; ++w) total += warp_histograms[w * kBins + b];
+      s.histogram[b] = total;
     }
     __syncthreads();
     if (threadIdx.x == 0) {
@@ -86,18 +99,26 @@ __device__ uint32_t RadixSelect(int64_t n, KeyWeight key_weight, unsigned long l
   return prefix;
 }
 
-// A live logit's probability mass in the select's fixed point, given
-// scale = 2^40 / (the row's sum of exp(x - max)).
+// A live logit's unnormalised probability, exp(x - max) in (0, 1]. In
+// float: a double exp per element and pass made the kernel compute-bound
+// (a sampled row took milliseconds); the sums of these stay in double, and
+// every pass computes the same value for the same element, so the
+// thresholds and the draw agree with each other exactly, and with the CPU
+// sampler's double arithmetic up to ~1e-7 relative.
+__device__ __forceinline__ float Mass(float x, float max) { return expf(x - max); }
+
+// Its share in the select's fixed point, given
+// scale = 2^40 / (the row's sum of Mass).
 __device__ __forceinline__ unsigned long long MassWeight(float x, float max, double scale) {
-  return static_cast<unsigned long long>(exp(static_cast<double>(x) - max) * scale + 0.5);
+  return static_cast<unsigned long long>(static_cast<double>(Mass(x, max)) * scale + 0.5);
 }
 
-// Sum of exp(x - max) over the live logits.
+// Sum of Mass over the live logits.
 __device__ double MassSum(const float* row, int64_t vocab, float max, Scratch& s) {
   double z = 0;
   for (int64_t i = threadIdx.x; i < vocab; i += blockDim.x) {
     const float x = row[i];
-    if (Live(x)) z += exp(static_cast<double>(x) - max);
+    if (Live(x)) z += Mass(x, max);
   }
   return BlockSumDouble(z, s.sums);
 }
@@ -163,10 +184,9 @@ __device__ void KeepTypical(float* row, int64_t vocab, float max, float typical_
   for (int64_t i = threadIdx.x; i < vocab; i += blockDim.x) {
     const float x = row[i];
     if (!Live(x)) continue;
-    const double shifted = static_cast<double>(x) - max;
-    const double w = exp(shifted);
+    const float w = Mass(x, max);
     z += w;
-    weighted += w * shifted;
+    weighted += static_cast<double>(w) * (static_cast<double>(x) - max);
   }
   const double total = BlockSumDouble(z, s.sums);
   const double log_total = log(total);
@@ -206,7 +226,7 @@ __device__ void Draw(const float* row, int64_t vocab, float max, double uniform,
   for (int64_t i = begin; i < end; ++i) {
     const float x = row[i];
     if (!Live(x)) continue;
-    mine += exp(static_cast<double>(x) - max);
+    mine += Mass(x, max);
     my_last = i;
   }
   if (threadIdx.x == 0) {
@@ -223,7 +243,7 @@ __device__ void Draw(const float* row, int64_t vocab, float max, double uniform,
     for (int64_t i = begin; i < end; ++i) {
       const float x = row[i];
       if (!Live(x)) continue;
-      running += exp(static_cast<double>(x) - max);
+      running += Mass(x, max);
       if (target < running) {
         chosen = i;
         break;
@@ -295,7 +315,14 @@ cudaError_t LaunchChooseTokens(float* logits, int64_t rows, int64_t vocab,
                                const TokenChoiceRow* choices, const int32_t* penalized_ids,
                                int32_t* ids, float* logprobs, cudaStream_t stream) {
   if (rows <= 0) return cudaSuccess;
-  ChooseTokensKernel<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(
+  // Past the default 48 KB of shared memory a block may take. Set at every
+  // launch (a cheap host call): the attribute belongs to the current
+  // device's context, and a process may choose on more than one device.
+  const cudaError_t opted_in = cudaFuncSetAttribute(
+      ChooseTokensKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+      static_cast<int>(kWarpHistogramBytes));
+  if (opted_in != cudaSuccess) return opted_in;
+  ChooseTokensKernel<<<static_cast<unsigned>(rows), kThreads, kWarpHistogramBytes, stream>>>(
       logits, vocab, choices, penalized_ids, ids, logprobs);
   return cudaGetLastError();
 }
