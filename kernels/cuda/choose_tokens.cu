@@ -44,10 +44,12 @@ __device__ __forceinline__ uint32_t OrderedKey(float x) {
 // the largest down (kDescending) or from the smallest up, the running
 // total of their weights first reaches `target`. When the total falls
 // short, the last key in that order with any weight (everything stays).
-// key_weight(i, key, weight) -> false for a dead element.
-template <bool kDescending, class KeyWeight>
-__device__ uint32_t RadixSelect(int64_t n, KeyWeight key_weight, unsigned long long target,
-                                Scratch& s) {
+// key_of(x, key) -> false for a dead logit x; weight_of(x), asked only for
+// an element still in the running (its key matches the prefix chosen so
+// far), so that the levels after the first cost little more than a read.
+template <bool kDescending, class KeyOf, class WeightOf>
+__device__ uint32_t RadixSelect(const float* row, int64_t n, KeyOf key_of, WeightOf weight_of,
+                                unsigned long long target, Scratch& s) {
   extern __shared__ unsigned long long warp_histograms[];  // kWarps × kBins
   unsigned long long* mine = warp_histograms + (threadIdx.x / 32) * kBins;
   uint32_t prefix = 0, mask = 0;
@@ -55,10 +57,11 @@ __device__ uint32_t RadixSelect(int64_t n, KeyWeight key_weight, unsigned long l
     for (int b = threadIdx.x; b < kWarps * kBins; b += blockDim.x) warp_histograms[b] = 0;
     __syncthreads();
     for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+      const float x = row[i];
       uint32_t key;
-      unsigned long long weight;
-      if (!key_weight(i, key, weight) || (key & mask) != prefix || weight == 0) continue;
-      atomicAdd(&mine[(key >> shift) & 0xffu], weight);
+      if (!key_of(x, key) || (key & mask) != prefix) continue;
+      const unsigned long long weight = weight_of(x);
+      if (weight != 0) atomicAdd(&mine[(key >> shift) & 0xffu], weight);
     }
     __syncthreads();
     for (int b = threadIdx.x; b < kBins; b += blockDim.x) {
@@ -97,6 +100,13 @@ __device__ uint32_t RadixSelect(int64_t n, KeyWeight key_weight, unsigned long l
     __syncthreads();
   }
   return prefix;
+}
+
+// The select's key of a logit: its order-preserving bits.
+__device__ __forceinline__ bool LogitKey(float x, uint32_t& key) {
+  if (!Live(x)) return false;
+  key = OrderedKey(x);
+  return true;
 }
 
 // A live logit's unnormalised probability, exp(x - max) in (0, 1]. In
@@ -142,14 +152,8 @@ __device__ void ChooseGreedy(const float* row, int64_t vocab, Scratch& s, int32_
 
 // Top-k: every logit below the k-th largest becomes -inf.
 __device__ void KeepTopK(float* row, int64_t vocab, int32_t k, Scratch& s) {
-  auto count = [row](int64_t i, uint32_t& key, unsigned long long& weight) {
-    const float x = row[i];
-    if (!Live(x)) return false;
-    key = OrderedKey(x);
-    weight = 1;
-    return true;
-  };
-  const uint32_t kth = RadixSelect<true>(vocab, count, static_cast<unsigned long long>(k), s);
+  const uint32_t kth = RadixSelect<true>(
+      row, vocab, LogitKey, [](float) { return 1ull; }, static_cast<unsigned long long>(k), s);
   for (int64_t i = threadIdx.x; i < vocab; i += blockDim.x) {
     const float x = row[i];
     if (Live(x) && OrderedKey(x) < kth) row[i] = -INFINITY;
@@ -161,15 +165,10 @@ __device__ void KeepTopK(float* row, int64_t vocab, int32_t k, Scratch& s) {
 // their mass reaches top_p.
 __device__ void KeepTopP(float* row, int64_t vocab, float max, float top_p, Scratch& s) {
   const double scale = kMassScale / MassSum(row, vocab, max, s);
-  auto mass = [row, max, scale](int64_t i, uint32_t& key, unsigned long long& weight) {
-    const float x = row[i];
-    if (!Live(x)) return false;
-    key = OrderedKey(x);
-    weight = MassWeight(x, max, scale);
-    return true;
-  };
+  auto mass = [max, scale](float x) { return MassWeight(x, max, scale); };
   const uint32_t cut = RadixSelect<true>(
-      vocab, mass, static_cast<unsigned long long>(static_cast<double>(top_p) * kMassScale), s);
+      row, vocab, LogitKey, mass,
+      static_cast<unsigned long long>(static_cast<double>(top_p) * kMassScale), s);
   for (int64_t i = threadIdx.x; i < vocab; i += blockDim.x) {
     const float x = row[i];
     if (Live(x) && OrderedKey(x) < cut) row[i] = -INFINITY;
@@ -197,15 +196,15 @@ __device__ void KeepTypical(float* row, int64_t vocab, float max, float typical_
     return static_cast<float>(fabs(log_total - (static_cast<double>(x) - max) - entropy));
   };
   const double scale = kMassScale / total;
-  auto mass = [row, max, scale, distance](int64_t i, uint32_t& key, unsigned long long& weight) {
-    const float x = row[i];
+  auto distance_key = [distance](float x, uint32_t& key) {
     if (!Live(x)) return false;
     key = OrderedKey(distance(x));
-    weight = MassWeight(x, max, scale);
     return true;
   };
+  auto mass = [max, scale](float x) { return MassWeight(x, max, scale); };
   const uint32_t cut = RadixSelect<false>(
-      vocab, mass, static_cast<unsigned long long>(static_cast<double>(typical_p) * kMassScale), s);
+      row, vocab, distance_key, mass,
+      static_cast<unsigned long long>(static_cast<double>(typical_p) * kMassScale), s);
   for (int64_t i = threadIdx.x; i < vocab; i += blockDim.x) {
     const float x = row[i];
     if (Live(x) && OrderedKey(distance(x)) > cut) row[i] = -INFINITY;
