@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
-# The main job on the embedded default model: install, build, compile the
-# tiny BLOOM checkpoint that ships in models/bloom/tiny-random (with its
-# tokenizer) into a plan, and generate text from a text prompt on the CPU
-# backend. The checkpoint's weights are random, so the continuation is
-# gibberish by construction; the point is the pipeline (text -> tokenizer ->
-# compiled plan -> scheduler and sampler -> streamed text), which
-# test/e2e/cli_text.py checks against transformers' output for the same
-# model.
+# The main job on the embedded default model: install, build, compile
+# models/bloom/debian-small (a small BLOOM this project trained on Debian's
+# multilingual documentation, with its tokenizer: see its README.md) into a
+# plan, and continue a prompt in three of its languages on the CPU backend,
+# greedy. test/e2e/trained_model_goldens.py checks that these continuations
+# are transformers' own for the same model, token for token.
+# (models/bloom/tiny-random, random weights, stays for the parity tests.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
 BIN=build/default/bin
-PLAN=build/default/plans/tiny-random
-MODEL=models/bloom/tiny-random
-PROMPT="The quick brown fox jumps over the lazy dog."
+MODEL=models/bloom/debian-small
+PLAN=build/default/plans/debian-small
+PROMPTS=(
+  "To install a new package on a Debian system,"
+  "Pour installer un nouveau paquet sur un système Debian,"
+  "要在 Debian 系统上安装一个新的软件包，"
+)
 
+echo "== $MODEL: a 13.7M-parameter BLOOM (3 layers, hidden 512, 8,192-token vocabulary)"
+echo "== trained by this project on Debian's documentation in en, fr, es, pt, zh and vi"
 echo "== bloom-compile --model=$MODEL -o $PLAN"
 "$BIN/bloom-compile" --model="$MODEL" -o "$PLAN"
-echo "== bloom-run $PLAN --prompt=\"$PROMPT\" --max-new-tokens=20 --echo"
-echo "== (models/bloom/tiny-random has random weights: the generated text is gibberish by design)"
-"$BIN/bloom-run" "$PLAN" --prompt="$PROMPT" --max-new-tokens=20 --echo
+for prompt in "${PROMPTS[@]}"; do
+  echo "== bloom-run $PLAN --prompt=\"$prompt\" --max-new-tokens=24 --echo"
+  "$BIN/bloom-run" "$PLAN" --prompt="$prompt" --max-new-tokens=24 --echo
+  echo
+done
