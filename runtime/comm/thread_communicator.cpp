@@ -117,7 +117,11 @@ absl::Status ThreadCommunicator::AllReduceSum(float* data, size_t count) {
     partial_[i - begin] = sum;
   }
   if (auto status = Wait("AllReduceSum"); !status.ok()) return status;
-  for (int r = 0; r < s.size; ++r) {
+  // With fewer elements than ranks some slices are empty, and an empty
+  // partial_ (or a rank's empty buffer) may have a null data(): memcpy's
+  // pointers must be valid even for 0 bytes (UBSan reported it), so an empty
+  // slice copies nothing. Every rank still waits below.
+  for (int r = 0; r < s.size && !partial_.empty(); ++r) {
     std::memcpy(static_cast<float*>(s.out[r]) + begin, partial_.data(), partial_.size() * sizeof(float));
   }
   return Wait("AllReduceSum");
