@@ -9,7 +9,8 @@ bash scripts/install-deps.sh
 cmake --preset fuzz >/dev/null
 FUZZERS=(safetensors_header_fuzzer:safetensors bloom_config_fuzzer:bloom_config plan_fuzzer:plan
          tokenizer_fuzzer:tokenizer jsonl_requests_fuzzer:jsonl checkpoint_index_fuzzer:checkpoint_index
-         openai_completions_fuzzer:openai_completions tgi_generate_fuzzer:tgi_generate)
+         openai_completions_fuzzer:openai_completions tgi_generate_fuzzer:tgi_generate
+         kl_base_file_fuzzer:kl_base_file)
 targets=()
 for entry in "${FUZZERS[@]}"; do targets+=("${entry%%:*}"); done
 cmake --build --preset fuzz --target "${targets[@]}" -j "$(nproc)"
