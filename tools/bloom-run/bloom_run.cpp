@@ -5,6 +5,8 @@
 //                                                     ids in, ids out (one line)
 //   bloom-run PLAN_DIR --input=FILE.jsonl [--output=FILE]   many requests, one batch
 //   bloom-run PLAN_DIR --bench --batch=B --prompt-len=P --max-new-tokens=N
+//   bloom-run PLAN_DIR --perplexity=FILE [--ctx=N] [--stride=S]
+//             [--kl-divergence-base=OUT | --kl-divergence=BASE]
 //
 // Every mode runs through the same continuous-batching Scheduler on the
 // StepExecutor of --backend. Exit codes: 0 success, 1 a failure while
@@ -24,6 +26,7 @@
 #include "runtime/exec/weight_source.h"
 #include "runtime/support/npy.h"
 #include "tools/bloom-run/bench.h"
+#include "tools/bloom-run/perplexity.h"
 #include "tools/bloom-run/probe.h"
 #include "runtime/serve/executor_factory.h"
 #include "runtime/serve/jsonl_batch.h"
@@ -302,6 +305,20 @@ int RunBenchMode(const RunFlags& flags, LoadedPlan plan) {
   return kExitOk;
 }
 
+// --perplexity: the text and any base file are checked before the load.
+int RunPerplexityMode(const RunFlags& flags, LoadedPlan plan) {
+  const PlanFacts facts = FactsOf(plan, flags);
+  absl::StatusOr<Tokenizer> tokenizer =
+      serve::LoadTokenizer(flags.tokenizer, flags.plan_dir, facts.checkpoint_dir);
+  if (!tokenizer.ok()) return Fail(kExitFailure, tokenizer.status());
+  absl::StatusOr<PerplexityJob> job = PreparePerplexity(plan.plan(), facts.vocab, *tokenizer, flags);
+  if (!job.ok()) return Fail(kExitUsage, job.status());
+  absl::StatusOr<serve::Backend> backend = Load(flags, std::move(plan));
+  if (!backend.ok()) return Fail(kExitFailure, backend.status());
+  if (absl::Status s = RunPerplexity(*backend, *job, flags); !s.ok()) return Fail(kExitFailure, s);
+  return kExitOk;
+}
+
 int Main(int argc, char** argv) {
   tools::CommandLine cl = MakeCommandLine();
   if (absl::Status s = cl.Parse(argc, argv); !s.ok()) return Fail(kExitUsage, s);
@@ -333,6 +350,8 @@ int Main(int argc, char** argv) {
       return RunBatch(*flags, *std::move(plan));
     case Mode::kBench:
       return RunBenchMode(*flags, *std::move(plan));
+    case Mode::kPerplexity:
+      return RunPerplexityMode(*flags, *std::move(plan));
   }
   return kExitFailure;
 }

@@ -14,7 +14,7 @@ using tools::FlagError;
 CommandLine MakeCommandLine() {
   CommandLine cl("bloom-run",
                  "PLAN_DIR [--prompt=TEXT | --prompt-file=PATH | --tokens=ID,... | "
-                 "--input=FILE.jsonl | --bench] [flags]\n\n"
+                 "--input=FILE.jsonl | --bench | --perplexity=FILE] [flags]\n\n"
                  "Runs a plan written by bloom-compile. With no input flag the prompt is read "
                  "from stdin.");
   cl.AddSection("Input (at most one; stdin when none)");
@@ -84,6 +84,8 @@ CommandLine MakeCommandLine() {
   cl.AddFlag("prompt-len", CommandLine::Kind::kInt, "32", "--bench: tokens per prompt.");
   cl.AddFlag("warmup", CommandLine::Kind::kInt, "1", "--bench: untimed runs first.");
 
+  AddPerplexityFlags(cl);
+
   cl.AddSection("Probe");
   cl.AddFlag("probe", CommandLine::Kind::kBool, "false",
              "Measure this machine's links for memory tiering (memory copy; with "
@@ -117,7 +119,7 @@ absl::StatusOr<RunFlags> ReadRunFlags(const CommandLine& cl) {
 
   // Inputs: at most one.
   std::vector<std::string> inputs;
-  for (const char* name : {"tokens", "prompt", "prompt-file", "input", "bench"}) {
+  for (const char* name : {"tokens", "prompt", "prompt-file", "input", "bench", "perplexity"}) {
     if (cl.Has(name) && !(std::string(name) == "bench" && !cl.GetBool("bench"))) {
       inputs.push_back(absl::StrCat("--", name));
     }
@@ -138,6 +140,8 @@ absl::StatusOr<RunFlags> ReadRunFlags(const CommandLine& cl) {
     f.mode = Mode::kBatch;
   } else if (cl.GetBool("bench")) {
     f.mode = Mode::kBench;
+  } else if (cl.Has("perplexity")) {
+    f.mode = Mode::kPerplexity;
   } else {
     f.mode = Mode::kText;
   }
@@ -174,6 +178,10 @@ absl::StatusOr<RunFlags> ReadRunFlags(const CommandLine& cl) {
            tools::CheckCudaOnlyFlags(cl, *execution),
        }) {
     if (!status.ok()) return status;
+  }
+  if (absl::Status s = ReadPerplexityFlags(cl, f.mode == Mode::kPerplexity, f.perplexity);
+      !s.ok()) {
+    return s;
   }
   if (f.mode == Mode::kText && f.prompt_given && f.prompt.empty()) {
     return FlagError("prompt", "the prompt is empty");

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "runtime/serve/generation_defaults.h"
+#include "tools/bloom-run/perplexity_flags.h"
 #include "tools/common/command_line.h"
 
 namespace bloom::run {
@@ -23,6 +24,7 @@ enum class Mode {
   kText,    // --prompt, --prompt-file or stdin: text in, streamed text out
   kBatch,   // --input=FILE.jsonl: many requests as one batch, JSONL out
   kBench,   // --bench: timing of random prompts
+  kPerplexity,  // --perplexity=FILE: the text's perplexity (and KL divergence)
 };
 
 using serve::GenerationDefaults;
@@ -53,6 +55,8 @@ struct RunFlags {
   int32_t batch = 1;
   int32_t prompt_len = 32;
   int32_t warmup = 1;
+
+  PerplexityFlags perplexity;
 };
 
 // Every flag with its default and help text.
