@@ -52,6 +52,9 @@ def main():
     parser.add_argument("--check", required=True, choices=["fp32", "bf16", "fp16"])
     parser.add_argument("--backend", default="cpu")
     parser.add_argument("--chunks", type=int, default=8, help="windows per mode (0: all)")
+    parser.add_argument("--plans", help="precompiled plans in PLANS/fp32, /bf16, /fp16 (compiled as "
+                        "plan() below; for the GPU machine, which has no bloom-compile): the "
+                        "weights are then read from --model")
     args = parser.parse_args()
     if not os.path.isdir(args.model):
         print(f"model not present: {args.model} (skipped)")
@@ -66,9 +69,12 @@ def main():
     compile_ = os.path.join(args.bin, "bloom-compile")
     bloom_run = os.path.join(args.bin, "bloom-run")
     chunks = [f"--chunks={args.chunks}"] if args.chunks else []
+    checkpoint = [f"--checkpoint-dir={args.model}"] if args.plans else []
 
     with tempfile.TemporaryDirectory(prefix="bloom-model-ppl-") as tmp:
         def plan(dtype):
+            if args.plans:
+                return os.path.join(args.plans, dtype)
             out = os.path.join(tmp, dtype)
             # A logit row for every token a step holds (bloom-run's note:
             # the default of one per sequence makes steps of 8 tokens).
@@ -78,7 +84,7 @@ def main():
 
         def perplexity(plan_dir, *flags):
             return json.loads(run([bloom_run, plan_dir, f"--perplexity={text}", f"--backend={args.backend}",
-                                   f"--ctx={ctx}", *chunks, *flags], timeout=3600))
+                                   f"--ctx={ctx}", *chunks, *checkpoint, *flags], timeout=3600))
 
         failures = []
 
