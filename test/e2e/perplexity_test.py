@@ -109,7 +109,8 @@ def main():
                   (got["windows"], got["scored"], got["ctx"], got["stride"]) == (n_windows, scored, ctx, stride),
                   str({k: got[k] for k in ("windows", "scored", "ctx", "stride")}))
         # --chunks=N: the first N windows (as llama-perplexity's --chunks); more than there are: all.
-        for ctx, stride, chunks, n_windows, scored in ((4, 0, 2, 2, 2), (8, 3, 4, 4, 12), (20, 0, 3, 1, 9)):
+        for ctx, stride, chunks, n_windows, scored in ((4, 0, 2, 2, 2), (8, 3, 4, 4, 12), (20, 0, 3, 1, 9),
+                                                       (4, 0, 0, 5, 5)):
             got = perplexity(plans["fp32"], f"--ctx={ctx}", f"--chunks={chunks}",
                              *([f"--stride={stride}"] if stride else []))
             check(f"--ctx={ctx} --stride={stride} --chunks={chunks}: {n_windows} windows, {scored} scored",
@@ -163,11 +164,11 @@ def main():
         bad("--kl-divergence without --perplexity", ["--prompt=a", f"--kl-divergence={base}"], "--kl-divergence")
         bad("--perplexity with --prompt", [ppl, "--prompt=a"], "--prompt", "--perplexity")
         bad("--max-new-tokens with --perplexity", [ppl, "--max-new-tokens=3"], "--max-new-tokens")
-        bad("--stride=0", [ppl, "--stride=0"], "--stride")
+        bad("--stride=-1", [ppl, "--stride=-1"], "--stride")
         bad("--stride >= --ctx", [ppl, "--ctx=8", "--stride=8"], "--stride")
         bad("--stride >= the default --ctx", [ppl, "--stride=24"], "--stride")
         bad("--ctx=1", [ppl, "--ctx=1"], "--ctx")
-        bad("--chunks=0", [ppl, "--chunks=0"], "--chunks")
+        bad("--chunks=-1", [ppl, "--chunks=-1"], "--chunks")
         bad("--ctx over max_seq_len", [ppl, "--ctx=25"], "--ctx", "max_seq_len 24")
         bad("both KL flags", [ppl, f"--kl-divergence={base}", f"--kl-divergence-base={base}.2"], "together")
         bad("empty --kl-divergence", [ppl, "--kl-divergence="], "--kl-divergence")

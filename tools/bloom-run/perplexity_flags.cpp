@@ -47,15 +47,14 @@ absl::Status ReadPerplexityFlags(const CommandLine& cl, bool perplexity_mode,
   out.file = cl.GetString("perplexity");
   if (out.file.empty()) return FlagError("perplexity", "the file name is empty");
   const int64_t ctx = cl.GetInt("ctx"), stride = cl.GetInt("stride");
-  if (cl.Has("ctx") && (ctx < 2 || ctx > (1 << 24))) {
-    return FlagError("ctx", "must be at least 2 (tokens per window)");
+  // 0 is each flag's default, also when given.
+  if (ctx != 0 && (ctx < 2 || ctx > (1 << 24))) {
+    return FlagError("ctx", "must be at least 2 (tokens per window), or 0 for the default");
   }
-  if (cl.Has("stride") && (stride < 1 || stride > (1 << 24))) {
-    return FlagError("stride", "must be at least 1 (and at most --ctx - 1)");
+  if (stride < 0 || stride > (1 << 24)) {
+    return FlagError("stride", "must be at least 1 (and at most --ctx - 1), or 0 for halves");
   }
-  if (cl.Has("chunks") && cl.GetInt("chunks") < 1) {
-    return FlagError("chunks", "must be at least 1 (windows to score)");
-  }
+  if (cl.GetInt("chunks") < 0) return FlagError("chunks", "must be at least 1, or 0 for all");
   out.chunks = cl.GetInt("chunks");
   out.ctx = static_cast<int32_t>(ctx);
   out.stride = static_cast<int32_t>(stride);
