@@ -19,7 +19,8 @@ TIMEOUT_S = 120
 BENCH_KEYS = ["backend", "device", "plan", "batch", "prompt_len", "new_tokens", "load_ms", "weights",
               "weights_seed", "ttft_ms",
               "decode_ms_per_step_median", "decode_ms_per_step_mean", "decode_tokens_per_s",
-              "total_ms", "peak_device_bytes", "weight_bytes_streamed_per_step",
+              "total_ms", "output_tokens_per_s", "sampled", "peak_device_bytes",
+              "weight_bytes_streamed_per_step",
               "weight_stream_gb_per_s", "weight_stream_rate_basis", "weight_stream_wait_ms_per_step"]
 failures = []
 
@@ -218,7 +219,9 @@ def main():
                   bench["prompt_len"] == 10 and bench["new_tokens"] == 5 and bench["ttft_ms"] > 0 and
                   bench["weights"] == "stored" and bench["weights_seed"] is None and
                   bench["decode_tokens_per_s"] > 0 and bench["peak_device_bytes"] > 0 and
-                  bench["total_ms"] >= bench["ttft_ms"], str(bench))
+                  bench["total_ms"] >= bench["ttft_ms"] and bench["sampled"] is False and
+                  abs(bench["output_tokens_per_s"] - 3 * 5 / (bench["total_ms"] / 1000)) <=
+                  0.01 * bench["output_tokens_per_s"], str(bench))
 
         # --- The weight-loading progress bar: on a terminal only.
         code, _, err = run([bloom_run, plan, "--tokens=1,2", "--max-new-tokens=2"])
