@@ -76,7 +76,13 @@ class Assigner {
   void Visit(mlir::Operation* op) {
     llvm::TypeSwitch<mlir::Operation*>(op)
         .Case([&](graph::WeightOp weight) {
-          SetElement(weight.getResult(), policy_.storage);
+          // A quantized weight's values, scales and zero points keep the
+          // storage --bloom-quantize-weights chose; the dequantized weight
+          // (the default case) is stored as S.
+          bool quantized = llvm::any_of(weight->getUsers(), [](mlir::Operation* user) {
+            return mlir::isa<graph::DequantizeOp>(user);
+          });
+          if (!quantized) SetElement(weight.getResult(), policy_.storage);
         })
         .Case([&](graph::LayerNormOp norm) {
           Store(norm.getResult(), Storage(norm.getResult()));
@@ -141,12 +147,12 @@ class Assigner {
           CastOperand(op, 1, element);
           SetPrecision(op, element);
         })
-        .Case<graph::AttentionScoresOp, graph::AlibiBiasOp, graph::CausalMaskOp,
-              graph::SoftmaxOp>([&](mlir::Operation* scores) {
-          // The unfused attention: scores and softmax in f32, as fused.
-          Store(scores->getResult(0), f32_);
-          SetPrecision(op, f32_);
-        })
+        .Case<graph::AttentionScoresOp, graph::AlibiBiasOp, graph::CausalMaskOp, graph::SoftmaxOp>(
+            [&](mlir::Operation* scores) {
+              // The unfused attention: scores and softmax in f32, as fused.
+              Store(scores->getResult(0), f32_);
+              SetPrecision(op, f32_);
+            })
         .Case<graph::AttentionContextOp>([&](mlir::Operation* context) {
           Store(context->getResult(0), policy_.storage);
           SetPrecision(op, f32_);

@@ -300,6 +300,15 @@ class BloomLowerToPlanPass
         mlir::failed(CheckPrecisionAssigned(step))) {
       return mlir::failure();
     }
+    // The plan format has no quantized tensors and the runtime no kernel
+    // that reads them (issue 14): refuse rather than emit a plan that
+    // would read int4 bytes as floats.
+    for (auto dequantize : step.getOps<graph::DequantizeOp>()) {
+      auto values = dequantize.getValues().getDefiningOp<graph::WeightOp>();
+      return dequantize.emitError() << "bloom-lower-to-plan: '" << (values ? values.getName() : "?")
+                                    << "' is quantized (--bloom-quantize-weights); the plan format "
+                                       "has no quantized weights yet (issue 14)";
+    }
     if (step.getNumArguments() != 4 || !step.getBody().hasOneBlock()) {
       return step.emitOpError(
           "must have one block and the arguments (token_ids, positions, "

@@ -7,12 +7,11 @@ namespace bloom {
 
 bool HasKernel(mlir::Operation* op) {
   if (!mlir::isa<graph::BloomDialect>(op->getDialect())) return true;
-  return mlir::isa<graph::WeightOp, graph::EmbeddingOp, graph::LayerNormOp,
-                   graph::AddLayerNormOp, graph::LinearOp, graph::GeluOp,
-                   graph::AddOp, graph::CastOp, graph::AlibiAttentionOp,
-                   graph::GatherRowsOp, graph::LmHeadOp, graph::AllReduceOp,
-                   graph::AllGatherOp, graph::PrefetchWeightsOp,
-                   graph::AwaitWeightsOp>(op);
+  return mlir::isa<graph::WeightOp, graph::EmbeddingOp, graph::LayerNormOp, graph::AddLayerNormOp,
+                   graph::LinearOp, graph::GeluOp, graph::AddOp, graph::CastOp,
+                   graph::AlibiAttentionOp, graph::GatherRowsOp, graph::LmHeadOp,
+                   graph::AllReduceOp, graph::AllGatherOp, graph::PrefetchWeightsOp,
+                   graph::AwaitWeightsOp, graph::DequantizeOp>(op);
 }
 
 mlir::LogicalResult CheckKernels(mlir::Operation* step) {

@@ -29,10 +29,16 @@ mlir::LogicalResult CheckPrecisionAssigned(mlir::Operation* step);
 inline constexpr char kArenaOffsetsAttr[] = "bloom.arena_offsets";
 inline constexpr char kInputOffsetsAttr[] = "bloom.input_offsets";
 inline constexpr char kMemoryPlanAttr[] = "bloom.memory";
+// The weights' bytes by storage format (WeightFormats.h); they sum to
+// bloom.memory's weights_bytes.
+inline constexpr char kBytesByFormatAttr[] = "bloom.bytes_by_format";
 inline constexpr char kPrecisionPolicyAttr[] = "bloom.precision_policy";
 // What --bloom-partition-tp records: this graph is rank tp_rank of tp_size.
 inline constexpr char kTpRankAttr[] = "bloom.tp_rank";
 inline constexpr char kTpSizeAttr[] = "bloom.tp_size";
+// What --bloom-quantize-weights records: weights (int8|int4), group_size,
+// lm_head.
+inline constexpr char kQuantizationAttr[] = "bloom.quantization";
 // What --bloom-tier-memory records: the module's placement (units, slots,
 // bytes per tier, the cost model's figures), and on each streamed
 // bloom.weight its unit and byte offset inside the unit.

@@ -13,7 +13,9 @@ constexpr const char* kStepArgumentNames[] = {"token_ids", "positions",
 constexpr unsigned kLogitRowsArgument = 3;
 
 bool IsComputing(mlir::Operation* op) {
-  return !mlir::isa<graph::WeightOp, mlir::func::ReturnOp>(op);
+  // A dequantize is part of reading its weight (the reading kernel is to
+  // dequantize on the fly): it writes nothing to the arena.
+  return !mlir::isa<graph::WeightOp, graph::DequantizeOp, mlir::func::ReturnOp>(op);
 }
 
 mlir::LogicalResult Describe(ArenaTensor& tensor, mlir::Type type,
@@ -39,6 +41,10 @@ mlir::LogicalResult Describe(ArenaTensor& tensor, mlir::Type type,
 
 int64_t ElementBytes(mlir::Type type) {
   return (type.getIntOrFloatBitWidth() + 7) / 8;
+}
+
+int64_t TensorStorageBytes(mlir::RankedTensorType type) {
+  return (type.getNumElements() * type.getElementTypeBitWidth() + 7) / 8;
 }
 
 RowKind RowKindOf(mlir::Value value) {

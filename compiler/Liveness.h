@@ -20,6 +20,7 @@
 
 #include "llvm/ADT/SmallVector.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Value.h"
 
 namespace bloom {
@@ -63,5 +64,9 @@ int64_t TensorBytes(const ArenaTensor& tensor, int64_t max_batch_tokens,
 
 // Bytes per element of a float or integer type.
 int64_t ElementBytes(mlir::Type type);
+
+// Bytes of a static tensor stored back to back, counted in bits so that
+// int4 (two a byte, runtime/support/dtype.h) is half a byte an element.
+int64_t TensorStorageBytes(mlir::RankedTensorType type);
 
 }  // namespace bloom

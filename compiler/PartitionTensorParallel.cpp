@@ -99,9 +99,13 @@ class Partitioner {
   LogicalResult Visit(mlir::Operation* op) {
     return llvm::TypeSwitch<mlir::Operation*, LogicalResult>(op)
         .Case([&](graph::WeightOp) { return mlir::success(); })
-        .Case([&](graph::AlibiAttentionOp attention) {
-          return Attention(attention);
+        .Case([&](graph::DequantizeOp dequantize) {
+          return dequantize->emitError(
+              "bloom-partition-tp: the weights are already quantized; run "
+              "--bloom-quantize-weights after --bloom-partition-tp (it quantizes "
+              "each rank's slice and checks that no slice splits a group)");
         })
+        .Case([&](graph::AlibiAttentionOp attention) { return Attention(attention); })
         .Case([&](graph::LinearOp linear) { return Linear(linear); })
         .Case<graph::GeluOp, graph::CastOp>([&](mlir::Operation* elementwise) {
           // Elementwise: the result has its operand's columns.
@@ -115,9 +119,9 @@ class Partitioner {
         })
         .Case([&](graph::EmbeddingOp embedding) { return Embedding(embedding); })
         .Case([&](graph::LmHeadOp head) { return LmHead(head); })
-        .Case<graph::SplitHeadsOp, graph::KvCacheAppendOp,
-              graph::AttentionScoresOp, graph::AlibiBiasOp, graph::CausalMaskOp,
-              graph::SoftmaxOp, graph::AttentionContextOp, graph::MergeHeadsOp>(
+        .Case<graph::SplitHeadsOp, graph::KvCacheAppendOp, graph::AttentionScoresOp,
+              graph::AlibiBiasOp, graph::CausalMaskOp, graph::SoftmaxOp, graph::AttentionContextOp,
+              graph::MergeHeadsOp>(
             [&](mlir::Operation* unfused) {
               return unfused->emitError()
                      << unfused->getName()
@@ -125,9 +129,8 @@ class Partitioner {
                         "--bloom-partition-tp (it partitions whole heads of "
                         "bloom.alibi_attention)";
             })
-        .Case<graph::AllReduceOp, graph::AllGatherOp>([&](mlir::Operation* c) {
-          return c->emitError("the graph is already partitioned");
-        })
+        .Case<graph::AllReduceOp, graph::AllGatherOp>(
+            [&](mlir::Operation* c) { return c->emitError("the graph is already partitioned"); })
         .Default([&](mlir::Operation* other) { return NeedReplicated(other); });
   }
 

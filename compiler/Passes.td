@@ -1,6 +1,6 @@
 // The compiler's passes, in pipeline order (bloom-compile runs them as
-// import → fuse → [partition-tp, once per rank] → assign-precision →
-// plan-memory → lower → emit; bloom-opt runs each alone). docs/compiler-passes.md explains each in more depth.
+// import → fuse → [partition-tp, once per rank] → [quantize-weights] →
+// assign-precision → plan-memory → lower → emit; bloom-opt runs each alone). docs/compiler-passes.md explains each in more depth.
 #ifndef BLOOM_COMPILER_PASSES_TD
 #define BLOOM_COMPILER_PASSES_TD
 
@@ -100,6 +100,74 @@ def BloomPartitionTp : Pass<"bloom-partition-tp", "mlir::ModuleOp"> {
     Option<"rank", "rank", "int64_t", "0", "The rank whose graph to make">,
     Option<"replicateVocab", "replicate-vocab", "bool", "false",
            "Keep the embedding and LM head whole when tp does not divide the vocabulary">,
+  ];
+}
+
+def BloomQuantizeWeights : Pass<"bloom-quantize-weights", "mlir::ModuleOp"> {
+  let summary = "Stores the blocks' linear weights as int8 or int4 with scales.";
+  let description = [{
+    Rewrites each linear weight of the blocks (the QKV projection of
+    `alibi_attention`, or of the unfused QKV `linear`; attention dense,
+    MLP h→4h and 4h→h: every `bloom.linear` weight) and, with
+    `quantize-lm-head`, the LM head's weight (the tied embedding table
+    with it, which then gathers dequantized rows) into a quantized weight:
+    a `bloom.weight` of the values, a `bloom.weight` of the scales named
+    `<weight>.scales` (and of the zero points, `<weight>.zero_points`), and
+    a `bloom.dequantize` of them that replaces the float weight's uses.
+    The storage is that of runtime/support/quantized_storage.h:
+    `w[o][i] = scale[o][i/g] * (q[o][i] - zero[o][i/g])`.
+
+    - `weights=int8`: symmetric, per output channel (g = 0: one group per
+      row): values i8 [M, K] in [-127, 127], scales f16 [M, 1],
+      `scale = max|w[o]| / 127`, no zero points. 1 byte a weight.
+    - `weights=int4`: asymmetric, per group of `group-size` input columns:
+      values i4 [M, K] in [-8, 7] (two a byte), scales f16 [M, K/g], zero
+      points i8 [M, K/g], `scale = (max - min) / 15`,
+      `zero = round(-8 - min / scale)`, `q = clamp(round(w / scale) + zero,
+      -8, 7)`. Asymmetric because 16 levels are few: a group whose values
+      are not centred on 0 would waste up to half of them symmetrically,
+      and the published round-to-nearest anchor (GPTQ's BLOOM tables) is
+      asymmetric min-max; the zero points cost 1/g byte a weight (1.6% of
+      g128's 0.5 + 2/128 + 1/128 bytes).
+    - Scales are f16 in every precision policy (the values and scales a
+      plan stores do not depend on --dtype); the dequantized result is
+      stored as the policy says (`--bloom-assign-precision`).
+
+    Runs after `--bloom-partition-tp` (so that it quantizes each rank's
+    slice, and checks the slice against the groups) and before
+    `--bloom-assign-precision`. A tensor-parallel slice never splits a
+    group: a row-parallel weight (sliced along its input dimension) whose
+    per-rank input dimension is not a multiple of `group-size` is an error
+    naming the weight, the TP degree and the group size. int8 per channel
+    groups by rows, which every slice keeps whole; a row-parallel int8
+    weight's scales are those of the rank's columns. Also errors:
+    `group-size` < 1 for int4, an odd `group-size` for int4 (groups start on
+    a byte), a group size that does not divide the input dimension, an
+    odd input dimension for int4. The module gets `bloom.quantization`
+    (weights, group_size, lm_head) for report.json.
+
+    Before (int4, group-size=128):
+    ```mlir
+    %w = bloom.weight "h.0.mlp.dense_4h_to_h.weight" : tensor<64x256xf32>
+    %d = bloom.linear %g, %w : (tensor<?x256xf32>, tensor<64x256xf32>) -> tensor<?x64xf32>
+    ```
+    After:
+    ```mlir
+    %q = bloom.weight "h.0.mlp.dense_4h_to_h.weight" : tensor<64x256xi4>
+    %s = bloom.weight "h.0.mlp.dense_4h_to_h.weight.scales" : tensor<64x2xf16>
+    %z = bloom.weight "h.0.mlp.dense_4h_to_h.weight.zero_points" : tensor<64x2xi8>
+    %w = bloom.dequantize %q, %s zero_points %z {group_size = 128 : i64}
+           : (tensor<64x256xi4>, tensor<64x2xf16>, tensor<64x2xi8>) -> tensor<64x256xf32>
+    %d = bloom.linear %g, %w : (tensor<?x256xf32>, tensor<64x256xf32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let options = [
+    Option<"weights", "weights", "std::string", "\"int8\"",
+           "Storage of the linear weights: int8 (per channel) or int4 (per group)">,
+    Option<"groupSize", "group-size", "int64_t", "128",
+           "int4: input columns per scale (even, dividing each rank's input dimension)">,
+    Option<"quantizeLmHead", "quantize-lm-head", "bool", "false",
+           "Quantize the LM head (and the tied embedding table) too">,
   ];
 }
 

@@ -1,5 +1,6 @@
 // --bloom-plan-memory (see Passes.td): arena offsets by liveness, the KV
 // cache's size, bytes by category, and the device-memory check.
+#include <map>
 #include <string>
 
 #include "compiler/ArenaPlacement.h"
@@ -7,6 +8,7 @@
 #include "compiler/KernelContract.h"
 #include "compiler/Liveness.h"
 #include "compiler/Passes.h"
+#include "compiler/WeightFormats.h"
 #include "dialects/Bloom/BloomOps.h"
 #include "dialects/Plan/ArenaCheck.h"
 #include "mlir/IR/Builders.h"
@@ -52,12 +54,9 @@ mlir::FailureOr<KvGeometry> CollectKvGeometry(mlir::func::FuncOp step,
   return kv;
 }
 
-int64_t WeightBytes(mlir::func::FuncOp step) {
+int64_t WeightBytes(const std::map<std::string, int64_t>& by_format) {
   int64_t bytes = 0;
-  step.walk([&](graph::WeightOp weight) {
-    auto type = weight.getType();
-    bytes += type.getNumElements() * ElementBytes(type.getElementType());
-  });
+  for (const auto& [format, format_bytes] : by_format) bytes += format_bytes;
   return bytes;
 }
 
@@ -115,13 +114,14 @@ class BloomPlanMemoryPass
     Record(module, step, *liveness, placement);
 
     MemoryFootprint needs;
-    needs.weights = WeightBytes(step);
+    const std::map<std::string, int64_t> by_format = WeightBytesByFormat(step);
+    needs.weights = WeightBytes(by_format);
     needs.kv_cache = KvCacheBytes(*kv, limits);
     needs.activations = placement.arena_bytes;
     // Every kernel works within its operands and results so far; a kernel
     // that needs scratch (a GPU attention's partial sums) will count here.
     needs.workspace = 0;
-    RecordPlan(module, limits, *kv, kv_element, needs, placement);
+    RecordPlan(module, limits, *kv, kv_element, needs, placement, by_format);
 
     if (deviceMemory > 0 && needs.total() > deviceMemory) {
       auto arena_for_tokens = [&](int64_t tokens) {
@@ -176,9 +176,10 @@ class BloomPlanMemoryPass
     step->setAttr(kInputOffsetsAttr, b.getDenseI64ArrayAttr(inputs));
   }
 
-  void RecordPlan(mlir::ModuleOp module, const PlanLimits& limits,
-                  const KvGeometry& kv, mlir::Type kv_element,
-                  const MemoryFootprint& needs, const ArenaPlacement& placement) {
+  void RecordPlan(mlir::ModuleOp module, const PlanLimits& limits, const KvGeometry& kv,
+                  mlir::Type kv_element, const MemoryFootprint& needs,
+                  const ArenaPlacement& placement,
+                  const std::map<std::string, int64_t>& by_format) {
     mlir::Builder b(module.getContext());
     llvm::SmallVector<mlir::NamedAttribute> fields;
     auto add = [&](llvm::StringRef key, int64_t value) {
@@ -202,6 +203,11 @@ class BloomPlanMemoryPass
     add("arena_bytes_without_reuse", placement.arena_bytes_without_reuse);
     if (deviceMemory > 0) add("device_memory_bytes", deviceMemory);
     module->setAttr(kMemoryPlanAttr, b.getDictionaryAttr(fields));
+    llvm::SmallVector<mlir::NamedAttribute> formats;
+    for (const auto& [format, bytes] : by_format) {
+      formats.push_back(b.getNamedAttr(format, b.getI64IntegerAttr(bytes)));
+    }
+    module->setAttr(kBytesByFormatAttr, b.getDictionaryAttr(formats));
   }
 };
 

@@ -18,6 +18,8 @@ constexpr char kMemoryPlanAttr[] = "bloom.memory";
 constexpr char kPrecisionPolicyAttr[] = "bloom.precision_policy";
 constexpr char kTpSizeAttr[] = "bloom.tp_size";
 constexpr char kTieringAttr[] = "bloom.tiering";
+constexpr char kQuantizationAttr[] = "bloom.quantization";
+constexpr char kBytesByFormatAttr[] = "bloom.bytes_by_format";
 
 int64_t IntField(mlir::DictionaryAttr dict, llvm::StringRef key) {
   auto attr = dict ? dict.getAs<mlir::IntegerAttr>(key) : nullptr;
@@ -138,6 +140,17 @@ mlir::LogicalResult WriteReport(llvm::ArrayRef<mlir::ModuleOp> ranks,
       device["weight_slots_bytes"] = slots;
       device["total_bytes"] = get("total_bytes") - get("weights_bytes") + resident + slots;
     }
+    // Values at 1 or 0.5 byte a weight (int8, int4), their scales and zero
+    // points, and float weights by dtype: what the quantization saves.
+    llvm::json::Object formats;
+    if (auto by_format = rank_module->getAttrOfType<mlir::DictionaryAttr>(kBytesByFormatAttr)) {
+      for (mlir::NamedAttribute entry : by_format) {
+        if (auto bytes = mlir::dyn_cast<mlir::IntegerAttr>(entry.getValue())) {
+          formats[entry.getName().strref()] = bytes.getInt();
+        }
+      }
+    }
+    device["weights_bytes_by_format"] = std::move(formats);
     devices.push_back(std::move(device));
   }
   auto memory = module->getAttrOfType<mlir::DictionaryAttr>(kMemoryPlanAttr);
@@ -179,6 +192,16 @@ mlir::LogicalResult WriteReport(llvm::ArrayRef<mlir::ModuleOp> ranks,
            : llvm::json::Value(nullptr)},
       {"devices", std::move(devices)},
   };
+  // Absent: the weights are stored as the precision policy says.
+  if (auto quantization = module->getAttrOfType<mlir::DictionaryAttr>(kQuantizationAttr)) {
+    auto weights = quantization.getAs<mlir::StringAttr>("weights");
+    auto lm_head = quantization.getAs<mlir::BoolAttr>("lm_head");
+    report["quantization"] = llvm::json::Object{
+        {"weights", weights ? weights.str() : ""},
+        {"group_size", IntField(quantization, "group_size")},
+        {"lm_head", lm_head && lm_head.getValue()},
+    };
+  }
   if (auto tiering = module->getAttrOfType<mlir::DictionaryAttr>(kTieringAttr)) {
     report["tiering"] = TieringReport(tiering);
     report["device_memory_bytes"] = BudgetValue(IntField(tiering, "device_budget"));

@@ -48,9 +48,22 @@ struct UnitLayout {
   llvm::SmallVector<Visit> visits;
 };
 
-int64_t WeightBytes(graph::WeightOp weight) {
-  auto type = weight.getType();
-  return type.getNumElements() * ElementBytes(type.getElementType());
+int64_t WeightBytes(graph::WeightOp weight) { return TensorStorageBytes(weight.getType()); }
+
+// The weights `op` reads: its bloom.weight operands, and those of the
+// dequantizes it reads (a quantized weight's values, scales and zero points
+// stream with the op that reads them).
+llvm::SmallVector<graph::WeightOp> WeightsRead(mlir::Operation& op) {
+  llvm::SmallVector<graph::WeightOp> weights;
+  for (mlir::Value operand : op.getOperands()) {
+    if (auto weight = operand.getDefiningOp<graph::WeightOp>()) weights.push_back(weight);
+    if (auto dequantize = operand.getDefiningOp<graph::DequantizeOp>()) {
+      for (mlir::Value part : dequantize->getOperands()) {
+        if (auto weight = part.getDefiningOp<graph::WeightOp>()) weights.push_back(weight);
+      }
+    }
+  }
+  return weights;
 }
 
 class BloomTierMemoryPass : public impl::BloomTierMemoryBase<BloomTierMemoryPass> {
@@ -151,13 +164,11 @@ class BloomTierMemoryPass : public impl::BloomTierMemoryBase<BloomTierMemoryPass
     int64_t readers = 0;
     llvm::DenseMap<UnitLayout*, int64_t> readers_at_last;
     for (mlir::Operation& op : step.getBody().front()) {
-      if (mlir::isa<graph::WeightOp>(op)) continue;
+      if (mlir::isa<graph::WeightOp, graph::DequantizeOp>(op)) continue;
       const int64_t index = static_cast<int64_t>(ops.size());
       ops.push_back(&op);
       llvm::SmallPtrSet<UnitLayout*, 2> read;
-      for (mlir::Value operand : op.getOperands()) {
-        auto weight = operand.getDefiningOp<graph::WeightOp>();
-        if (!weight) continue;
+      for (graph::WeightOp weight : WeightsRead(op)) {
         UnitLayout& unit = unit_of(weight);
         read.insert(&unit);
         if (placed.insert(weight).second) unit.weights.push_back(weight);

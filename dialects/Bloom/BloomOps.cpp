@@ -87,6 +87,35 @@ LogicalResult WeightOp::verify() {
   return mlir::success();
 }
 
+// The storage rules of runtime/support/quantized_storage.h, so that a graph
+// the verifier accepts is one the runtime can describe.
+LogicalResult DequantizeOp::verify() {
+  auto values = getValues().getType();
+  const int64_t rows = values.getDimSize(0), columns = values.getDimSize(1);
+  const int64_t group = static_cast<int64_t>(getGroupSize());
+  if (values.getElementType().isInteger(4) && columns % 2 != 0) {
+    return emitOpError() << "int4 values pack two to a byte: the input dimension " << columns
+                         << " must be even";
+  }
+  if (group > 0 && columns % group != 0) {
+    return emitOpError() << "group size " << group << " does not divide the input dimension "
+                         << columns;
+  }
+  if (group > 0 && values.getElementType().isInteger(4) && group % 2 != 0) {
+    return emitOpError() << "int4 groups must start on a byte: group size " << group
+                         << " must be even";
+  }
+  const int64_t groups = group == 0 ? 1 : columns / group;
+  if (mlir::failed(CheckShape(*this, "scales", getScales().getType(), {rows, groups}))) {
+    return mlir::failure();
+  }
+  if (getZeroPoints() &&
+      mlir::failed(CheckShape(*this, "zero_points", getZeroPoints().getType(), {rows, groups}))) {
+    return mlir::failure();
+  }
+  return CheckShape(*this, "result", getType(), {rows, columns});
+}
+
 LogicalResult EmbeddingOp::verify() {
   auto table = getTable().getType();
   if (getVocabBegin().has_value() != getVocabSize().has_value()) {

@@ -49,7 +49,9 @@ def Bloom_WeightOp : Bloom_Op<"weight", [Pure]> {
     OptionalAttr<I64Attr>:$slice_dim,
     OptionalAttr<I64Attr>:$slice_begin,
     OptionalAttr<I64Attr>:$slice_end);
-  let results = (outs StaticShapeTensorOf<[F32, F16, BF16]>:$result);
+  // i8/i4: the values of a quantized weight, and i8 its zero points
+  // (--bloom-quantize-weights; read only through bloom.dequantize).
+  let results = (outs StaticShapeTensorOf<[F32, F16, BF16, I8, I<4>]>:$result);
   let assemblyFormat = [{
     $name (`from` $file^ ` ` `[` $tensor `]` $stored_dtype)?
     (`slice` `(` `dim` `=` $slice_dim^ `,` `begin` `=` $slice_begin `,` `end` `=` $slice_end `)`)?
@@ -62,6 +64,39 @@ def Bloom_WeightOp : Bloom_Op<"weight", [Pure]> {
     // True when the op is a slice of the stored tensor.
     bool hasSlice() { return getSliceDim().has_value(); }
   }];
+}
+
+def Bloom_DequantizeOp : Bloom_Op<"dequantize", [Pure]> {
+  let summary = "A quantized weight read as floats: values, scales, zero points.";
+  let description = [{
+    What `--bloom-quantize-weights` puts between a linear weight and its
+    users. The weight is [M, K] (rows are output channels) and
+    `result[o][i] = scales[o][i / g] * (values[o][i] - zero_points[o][i / g])`,
+    g = `group_size` along the input dimension (0: one group per row, i.e.
+    per output channel), zero points 0 when absent (symmetric). Scales and
+    zero points are [M, K / g] ([M, 1] per channel), as
+    runtime/support/quantized_storage.h stores them. The op holds no
+    memory of its own: no arena buffer is planned for its result, and the
+    kernels that read the result are to dequantize inside the weight read.
+
+    ```mlir
+    %q = bloom.weight "h.0.mlp.dense_4h_to_h.weight" : tensor<64x256xi4>
+    %s = bloom.weight "h.0.mlp.dense_4h_to_h.weight.scales" : tensor<64x2xf16>
+    %z = bloom.weight "h.0.mlp.dense_4h_to_h.weight.zero_points" : tensor<64x2xi8>
+    %w = bloom.dequantize %q, %s zero_points %z {group_size = 128 : i64}
+           : (tensor<64x256xi4>, tensor<64x2xf16>, tensor<64x2xi8>) -> tensor<64x256xf32>
+    ```
+  }];
+  let arguments = (ins 2DTensorOf<[I8, I<4>]>:$values,
+                       2DTensorOf<[F16, BF16, F32]>:$scales,
+                       Optional<2DTensorOf<[I8]>>:$zero_points,
+                       ConfinedAttr<I64Attr, [IntNonNegative]>:$group_size,
+                       Bloom_Precision:$precision);
+  let results = (outs Bloom_Matrix:$result);
+  let assemblyFormat = [{
+    $values `,` $scales (`zero_points` $zero_points^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
 }
 
 def Bloom_EmbeddingOp : Bloom_Op<"embedding", [Pure]> {

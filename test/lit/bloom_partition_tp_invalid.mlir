@@ -63,3 +63,16 @@ module attributes {bloom.tp_rank = 0 : i64, bloom.tp_size = 2 : i64} {
     return %x : tensor<?x8xf32>
   }
 }
+
+// -----
+
+// Tests that a graph quantized before partitioning is refused: quantization
+// runs after the partition, on each rank's slice.
+func.func @step(%x: tensor<?x64xf32>) -> tensor<?x8xf32> {
+  %q = bloom.weight "w" : tensor<8x64xi8>
+  %s = bloom.weight "w.scales" : tensor<8x1xf16>
+  // expected-error @+1 {{bloom-partition-tp: the weights are already quantized; run --bloom-quantize-weights after --bloom-partition-tp}}
+  %w = bloom.dequantize %q, %s {group_size = 0 : i64} : (tensor<8x64xi8>, tensor<8x1xf16>) -> tensor<8x64xf32>
+  %y = bloom.linear %x, %w : (tensor<?x64xf32>, tensor<8x64xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}

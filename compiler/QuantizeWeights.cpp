@@ -1,0 +1,168 @@
+// --bloom-quantize-weights (see Passes.td): replaces the blocks' linear
+// weights (and, when asked, the LM head's) by quantized values, scales and
+// zero points read through bloom.dequantize.
+//
+// The pass decides the storage (dtypes and shapes), not the numbers: the
+// values are made from the checkpoint when weights are packed or loaded,
+// by the rounding Passes.td states. What it must get right is that every
+// later pass sees the bytes a rank will hold: values at 1 byte (int8) or
+// half a byte (int4) a weight, plus the scales and zero points as weights
+// of their own.
+#include <string>
+
+#include "compiler/KernelContract.h"
+#include "compiler/Passes.h"
+#include "dialects/Bloom/BloomOps.h"
+#include "llvm/ADT/MapVector.h"
+#include "mlir/IR/Builders.h"
+
+namespace bloom {
+
+#define GEN_PASS_DEF_BLOOMQUANTIZEWEIGHTS
+#include "compiler/Passes.h.inc"
+
+namespace {
+
+using mlir::LogicalResult;
+
+// The scale and zero-point tensors are named after the weight, so that the
+// plan, a packed file and a dump name them alike.
+std::string ScalesName(llvm::StringRef weight) { return (weight + ".scales").str(); }
+std::string ZeroPointsName(llvm::StringRef weight) { return (weight + ".zero_points").str(); }
+
+struct Format {
+  bool int4 = false;
+  int64_t group_size = 0;  // 0: per output channel (int8)
+  int64_t tp = 1;
+};
+
+// The storage rules checked where the weight is, so the message points at
+// the tensor: int4 rows fill whole bytes, groups divide each rank's input
+// dimension (a row-parallel slice holds K / tp columns of every row).
+LogicalResult CheckGroups(graph::WeightOp weight, const Format& format) {
+  const int64_t columns = weight.getType().getDimSize(1);
+  if (format.int4 && columns % 2 != 0) {
+    return weight.emitError() << "bloom-quantize-weights: int4 packs two values a byte, but '"
+                              << weight.getName() << "' has an odd input dimension " << columns;
+  }
+  if (format.group_size == 0 || columns % format.group_size == 0) return mlir::success();
+  const bool row_parallel = weight.hasSlice() && *weight.getSliceDim() == 1;
+  if (row_parallel) {
+    return weight.emitError() << "bloom-quantize-weights: '" << weight.getName()
+                              << "' is row-parallel at tp=" << format.tp << ": each rank's "
+                              << columns << " input columns are not a multiple of group-size="
+                              << format.group_size
+                              << " (a tensor-parallel slice must not split a group)";
+  }
+  return weight.emitError() << "bloom-quantize-weights: group-size=" << format.group_size
+                            << " does not divide the input dimension " << columns << " of '"
+                            << weight.getName() << "'";
+}
+
+// Replaces `weight` by values + scales (+ zero points) and a dequantize that
+// takes over its uses (a tied table: the embedding's and the LM head's).
+void Quantize(graph::WeightOp weight, const Format& format) {
+  mlir::OpBuilder b(weight);
+  mlir::RankedTensorType type = weight.getType();
+  const int64_t rows = type.getDimSize(0), columns = type.getDimSize(1);
+  const int64_t groups = format.group_size == 0 ? 1 : columns / format.group_size;
+  auto values = b.create<graph::WeightOp>(
+      weight.getLoc(), type.clone(b.getIntegerType(format.int4 ? 4 : 8)), weight.getNameAttr(),
+      weight.getFileAttr(), weight.getTensorAttr(), weight.getStoredDtypeAttr(),
+      weight.getSliceDimAttr(), weight.getSliceBeginAttr(), weight.getSliceEndAttr());
+  // Scales and zero points have no checkpoint tensor: they are made from
+  // the values' source (this rank's slice of it) with the values.
+  auto side_tensor = [&](llvm::StringRef name, mlir::Type element) {
+    return b.create<graph::WeightOp>(
+        weight.getLoc(), mlir::RankedTensorType::get({rows, groups}, element),
+        b.getStringAttr(name), nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
+  };
+  auto scales = side_tensor(ScalesName(weight.getName()), b.getF16Type());
+  mlir::Value zero_points;
+  if (format.int4) zero_points = side_tensor(ZeroPointsName(weight.getName()), b.getI8Type());
+  auto dequantized = b.create<graph::DequantizeOp>(
+      weight.getLoc(), type, values.getResult(), scales.getResult(), zero_points,
+      b.getI64IntegerAttr(format.group_size), /*precision=*/nullptr);
+  weight.getResult().replaceAllUsesWith(dequantized.getResult());
+  weight.erase();
+}
+
+class BloomQuantizeWeightsPass : public impl::BloomQuantizeWeightsBase<BloomQuantizeWeightsPass> {
+ public:
+  using BloomQuantizeWeightsBase::BloomQuantizeWeightsBase;
+
+  void runOnOperation() override {
+    if (mlir::failed(Run(getOperation()))) signalPassFailure();
+  }
+
+ private:
+  LogicalResult Run(mlir::ModuleOp module) {
+    if (weights != "int8" && weights != "int4") {
+      return module.emitError() << "bloom-quantize-weights: weights=" << std::string(weights)
+                                << " is not a quantized format (int8 or int4)";
+    }
+    Format format;
+    format.int4 = weights == "int4";
+    const int64_t group_size = groupSize;  // the option, as a number
+    if (format.int4) {
+      if (group_size < 1) {
+        return module.emitError() << "bloom-quantize-weights: group-size=" << group_size
+                                  << " must be at least 1";
+      }
+      if (group_size % 2 != 0) {
+        return module.emitError() << "bloom-quantize-weights: group-size=" << group_size
+                                  << " must be even (int4 groups start on a byte)";
+      }
+      format.group_size = group_size;
+    }
+    if (auto tp = module->getAttrOfType<mlir::IntegerAttr>(kTpSizeAttr)) format.tp = tp.getInt();
+    if (module->hasAttr(kQuantizationAttr)) {
+      return module.emitError("bloom-quantize-weights: the weights are already quantized");
+    }
+    auto step = module.lookupSymbol<mlir::func::FuncOp>("step");
+    if (!step || !step.getBody().hasOneBlock()) {
+      return module.emitError("bloom-quantize-weights: no func.func @step with one block");
+    }
+
+    // Each weight once, in first-use order (a weight may feed several ops).
+    llvm::MapVector<mlir::Operation*, graph::WeightOp> chosen;
+    auto choose = [&](mlir::Operation* user, mlir::Value weight) -> LogicalResult {
+      if (weight.getDefiningOp<graph::DequantizeOp>()) {
+        return user->emitError("bloom-quantize-weights: the weights are already quantized");
+      }
+      auto op = weight.getDefiningOp<graph::WeightOp>();
+      if (!op) {
+        return user->emitError("bloom-quantize-weights: the weight is not a bloom.weight");
+      }
+      chosen.insert({op.getOperation(), op});
+      return mlir::success();
+    };
+    for (mlir::Operation& op : step.getBody().front()) {
+      LogicalResult result = mlir::success();
+      if (auto linear = mlir::dyn_cast<graph::LinearOp>(op)) {
+        result = choose(&op, linear.getWeight());
+      } else if (auto attention = mlir::dyn_cast<graph::AlibiAttentionOp>(op)) {
+        result = choose(&op, attention.getQkvWeight());
+      } else if (auto head = mlir::dyn_cast<graph::LmHeadOp>(op); head && quantizeLmHead) {
+        result = choose(&op, head.getWeight());
+      }
+      if (mlir::failed(result)) return mlir::failure();
+    }
+    for (auto& [op, weight] : chosen) {
+      if (mlir::failed(CheckGroups(weight, format))) return mlir::failure();
+    }
+    for (auto& [op, weight] : chosen) Quantize(weight, format);
+
+    mlir::Builder b(&getContext());
+    module->setAttr(kQuantizationAttr,
+                    b.getDictionaryAttr({
+                        b.getNamedAttr("weights", b.getStringAttr(std::string(weights))),
+                        b.getNamedAttr("group_size", b.getI64IntegerAttr(format.group_size)),
+                        b.getNamedAttr("lm_head", b.getBoolAttr(static_cast<bool>(quantizeLmHead))),
+                    }));
+    return mlir::success();
+  }
+};
+
+}  // namespace
+}  // namespace bloom
