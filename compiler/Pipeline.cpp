@@ -4,6 +4,8 @@
 
 namespace bloom {
 
+bool IsQuantized(llvm::StringRef weights) { return weights == "int8" || weights == "int4"; }
+
 void BuildPipeline(mlir::OpPassManager& pm, const PipelineOptions& options,
                    PipelineStage last) {
   if (last >= PipelineStage::kFuse) pm.addPass(createBloomFuse());
@@ -16,6 +18,15 @@ void BuildPipeline(mlir::OpPassManager& pm, const PipelineOptions& options,
     partition.rank = options.tp_rank;
     partition.replicateVocab = options.replicate_vocab;
     pm.addPass(createBloomPartitionTp(partition));
+  }
+  // After partitioning (each rank's slice is quantized, and checked against
+  // the groups), before precision (which keeps the quantized storage).
+  if (last >= PipelineStage::kQuantize && IsQuantized(options.weights)) {
+    BloomQuantizeWeightsOptions quantize;
+    quantize.weights = options.weights;
+    quantize.groupSize = options.group_size;
+    quantize.quantizeLmHead = options.quantize_lm_head;
+    pm.addPass(createBloomQuantizeWeights(quantize));
   }
   if (last >= PipelineStage::kPrecision) {
     BloomAssignPrecisionOptions precision;

@@ -1,6 +1,7 @@
 // The pass pipeline that bloom-compile runs from the imported bloom graph to
 // the plan: fuse → partition-tp (tp > 1: this rank's graph) →
-// assign-precision → plan-memory → tier-memory (when tiering) → lower.
+// quantize-weights (int8/int4 weights) → assign-precision → plan-memory →
+// tier-memory (when tiering) → lower.
 #pragma once
 
 #include <cstdint>
@@ -11,9 +12,19 @@
 namespace bloom {
 
 // Where the pipeline may stop (bloom-compile --emit=...), in order.
-// kPartition is --bloom-partition-tp (nothing at tp = 1), kTier
+// kPartition is --bloom-partition-tp (nothing at tp = 1), kQuantize
+// --bloom-quantize-weights (nothing for bf16 weights), kTier
 // --bloom-tier-memory (nothing without tiering).
-enum class PipelineStage { kImport, kFuse, kPartition, kPrecision, kMemory, kTier, kPlan };
+enum class PipelineStage {
+  kImport,
+  kFuse,
+  kPartition,
+  kQuantize,
+  kPrecision,
+  kMemory,
+  kTier,
+  kPlan
+};
 
 struct PipelineOptions {
   std::string policy = "fp32";  // fp32, bf16 or fp16
@@ -25,6 +36,11 @@ struct PipelineOptions {
   int64_t tp_size = 1;          // tensor-parallel ranks; 1: no partitioning
   int64_t tp_rank = 0;          // the rank whose plan this pipeline makes
   bool replicate_vocab = false; // tp does not divide the vocabulary
+  // Weight storage: "bf16" or "none" (as the policy stores them: no
+  // quantization), "int8" (per channel) or "int4" (per group).
+  std::string weights = "bf16";
+  int64_t group_size = 128;  // int4: input columns per scale
+  bool quantize_lm_head = false;
   // Memory tiering (--bloom-tier-memory). Off: every weight on the device
   // and --bloom-plan-memory checks device_memory. On: the tier pass checks
   // it, offloading weights as the budgets allow.
@@ -36,6 +52,9 @@ struct PipelineOptions {
   double device_bandwidth = 3.0e12, h2d_bandwidth = 25.0e9, disk_bandwidth = 3.0e9;
   std::string units_file = "weight_units.bin";  // relative to the plan directory
 };
+
+// True for the weight formats --bloom-quantize-weights makes (int8, int4).
+bool IsQuantized(llvm::StringRef weights);
 
 // Appends the passes from a `bloom` graph module up to and including
 // `last` (kImport adds none).

@@ -1,7 +1,9 @@
 // bloom-compile: Hugging Face BLOOM checkpoint -> plan directory.
 //
 //   bloom-compile --model=DIR -o PLAN_DIR [--target=cpu] [--dtype=fp32|bf16|fp16]
-//                 [--emit=bloom|fuse|partition|precision|memory|plan] [--max-seq-len=N]
+//                 [--emit=bloom|fuse|partition|quantize|precision|memory|tier|plan]
+//                 [--weights=bf16|none|int8|int4 [--group-size=N] [--quantize-lm-head]]
+//                 [--max-seq-len=N]
 //                 [--max-batch-tokens=N] [--max-sequences=N] [--max-logit-rows=N]
 //                 [--device-memory=BYTES] [--shapes-only]
 //                 [--tp=N [--tp-rank=R] [--tp-replicate-vocab]] [--pp=1] [--pack-weights]
@@ -26,8 +28,10 @@
 // plan files (there are no weights to point at). The tiering flags run
 // --bloom-tier-memory, which places weight units on device, host or disk
 // against the budgets; disk units are written to PLAN_DIR/[DISK_DIR/]
-// weight_units.bin (weight_units.rank<R>.bin per rank). Any error is one
-// line on stderr and exit code 1.
+// weight_units.bin (weight_units.rank<R>.bin per rank). --weights=int8|int4
+// runs --bloom-quantize-weights after the partition; until plans carry
+// quantized weights (issue 14) such a compile writes report.json only. Any
+// error is one line on stderr and exit code 1.
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -77,18 +81,30 @@ cl::opt<std::string> target_flag("target", cl::desc("Target backend (cpu)"),
 cl::opt<std::string> dtype_flag(
     "dtype", cl::desc("Precision policy: fp32 (default), bf16 or fp16"),
     cl::init("fp32"), cl::cat(category));
+cl::opt<std::string> weights_flag(
+    "weights",
+    cl::desc("Linear weights' storage: bf16 or none (as --dtype stores them, the "
+             "default), int8 (per output channel) or int4 (per group of "
+             "--group-size input columns)"),
+    cl::init("bf16"), cl::cat(category));
+cl::opt<int64_t> group_size_flag(
+    "group-size", cl::desc("With --weights=int4: input columns per scale (default 128)"),
+    cl::init(128), cl::cat(category));
+cl::opt<bool> quantize_lm_head_flag(
+    "quantize-lm-head",
+    cl::desc("With --weights=int8|int4: quantize the LM head (the tied embedding) too"),
+    cl::cat(category));
 cl::opt<PipelineStage> emit_flag(
     "emit", cl::desc("Print the IR after a stage to stdout and stop"),
     cl::values(clEnumValN(PipelineStage::kImport, "bloom", "the imported bloom graph"),
                clEnumValN(PipelineStage::kFuse, "fuse", "after --bloom-fuse"),
                clEnumValN(PipelineStage::kPartition, "partition",
                           "after --bloom-partition-tp (rank --tp-rank of --tp)"),
-               clEnumValN(PipelineStage::kPrecision, "precision",
-                          "after --bloom-assign-precision"),
-               clEnumValN(PipelineStage::kMemory, "memory",
-                          "after --bloom-plan-memory"),
-               clEnumValN(PipelineStage::kTier, "tier",
-                          "after --bloom-tier-memory (with tiering)"),
+               clEnumValN(PipelineStage::kQuantize, "quantize",
+                          "after --bloom-quantize-weights (with --weights=int8|int4)"),
+               clEnumValN(PipelineStage::kPrecision, "precision", "after --bloom-assign-precision"),
+               clEnumValN(PipelineStage::kMemory, "memory", "after --bloom-plan-memory"),
+               clEnumValN(PipelineStage::kTier, "tier", "after --bloom-tier-memory (with tiering)"),
                clEnumValN(PipelineStage::kPlan, "plan", "the plan dialect")),
     cl::cat(category));
 cl::opt<int64_t> max_seq_len_flag("max-seq-len",
@@ -338,6 +354,23 @@ absl::Status CheckFlags() {
     return absl::UnimplementedError("--dtype=" + dtype_flag +
                                     " is not supported (supported: fp32, bf16, fp16)");
   }
+  if (weights_flag != "bf16" && weights_flag != "none" && !bloom::IsQuantized(weights_flag)) {
+    return absl::InvalidArgumentError("--weights=" + weights_flag +
+                                      " is not supported (supported: bf16, none, int8, int4)");
+  }
+  if (group_size_flag.getNumOccurrences() > 0 && weights_flag != "int4") {
+    return absl::InvalidArgumentError(
+        "--group-size applies to --weights=int4 only (int8 is "
+        "per output channel), got --weights=" +
+        weights_flag);
+  }
+  if (quantize_lm_head_flag && !bloom::IsQuantized(weights_flag)) {
+    return absl::InvalidArgumentError("--quantize-lm-head needs --weights=int8 or int4");
+  }
+  if (pack_weights_flag && bloom::IsQuantized(weights_flag)) {
+    return absl::UnimplementedError("--pack-weights with --weights=" + weights_flag +
+                                    ": packing quantized weights is not built yet (issue 14)");
+  }
   if (emit_flag.getNumOccurrences() == 0 && output_flag.empty()) {
     return absl::InvalidArgumentError(
         "-o PLAN_DIR is required (or --emit=STAGE to print IR)");
@@ -459,6 +492,9 @@ int Run() {
   options.max_sequences = max_sequences_flag;
   options.device_memory = device_memory;
   options.replicate_vocab = tp_replicate_vocab_flag;
+  options.weights = weights_flag;
+  options.group_size = group_size_flag;
+  options.quantize_lm_head = quantize_lm_head_flag;
   if (absl::Status tiering = TieringOptions(options); !tiering.ok()) {
     return Fail(std::string(tiering.message()));
   }
@@ -466,7 +502,12 @@ int Run() {
   mesh.mesh.pp = pp_flag;
   mesh.mesh.tp = tp_flag;
   mesh.pipeline = options;
-  mesh.last = emit ? emit_flag.getValue() : PipelineStage::kPlan;
+  // The plan format has no quantized weights yet (issue 14): a quantized
+  // compile stops before lowering and writes report.json only.
+  const bool report_only = !emit && bloom::IsQuantized(weights_flag);
+  mesh.last = emit          ? emit_flag.getValue()
+              : report_only ? PipelineStage::kTier
+                            : PipelineStage::kPlan;
   // --emit prints one rank's IR: only that position is compiled.
   if (emit) mesh.only = bloom::MeshPosition{/*stage=*/0, /*tp_rank=*/tp_rank_flag};
   mesh.configure = [&](mlir::PassManager& pm) {
@@ -482,6 +523,17 @@ int Run() {
     return 0;
   }
   llvm::SmallVector<mlir::ModuleOp> rank_modules;
+  if (report_only) {
+    if (std::error_code error = llvm::sys::fs::create_directories(output_flag.getValue())) {
+      return Fail(output_flag + ": " + error.message());
+    }
+    for (bloom::MeshPlan& plan : *plans) rank_modules.push_back(*plan.module);
+    if (mlir::failed(bloom::WriteReport(rank_modules, output_flag, shapes_only_flag))) return 1;
+    llvm::errs() << "bloom-compile: --weights=" << weights_flag << ": wrote " << output_flag
+                 << "/report.json only; plans with quantized weights are not "
+                 << "built yet (issue 14)\n";
+    return 0;
+  }
   for (bloom::MeshPlan& plan : *plans) {
     mlir::ModuleOp rank = *plan.module;
     rank_modules.push_back(rank);
