@@ -127,7 +127,7 @@ def BloomQuantizeWeights : Pass<"bloom-quantize-weights", "mlir::ModuleOp"> {
       -8, 7)`. Asymmetric because 16 levels are few: a group whose values
       are not centred on 0 would waste up to half of them symmetrically,
       and the published round-to-nearest anchor (GPTQ's BLOOM tables) is
-      asymmetric min-max; the zero points cost 1/g byte a weight (1.6% of
+      asymmetric min-max; the zero points cost 1/g byte a weight (1.5% of
       g128's 0.5 + 2/128 + 1/128 bytes).
     - Scales are f16 in every precision policy (the values and scales a
       plan stores do not depend on --dtype); the dequantized result is
