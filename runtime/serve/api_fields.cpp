@@ -66,8 +66,6 @@ int HttpStatusOf(const absl::Status& status) {
       return 503;
     case absl::StatusCode::kDeadlineExceeded:
       return 504;
-    case absl::StatusCode::kCancelled:
-      return 499;  // nginx's "client closed request": for the access log only
     default:
       return 500;
   }

@@ -3,7 +3,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/serve/api_fields.h"
-#include "tools/bloom-serve/connection_probe.h"
 #include "tools/bloom-serve/http_routes.h"
 
 namespace bloom::serve_tool {
@@ -48,26 +47,20 @@ void SendRefused(ServerState& state, const httplib::Request& req, httplib::Respo
   SendError(req, res, status, body, start);
 }
 
-absl::Status AwaitEnd(ServerState& state, const httplib::Request& req,
-                      const ServerState::Submitted& s, std::vector<TokenPiece>& tokens) {
+absl::Status AwaitEnd(ServerState& state, const ServerState::Submitted& s,
+                      std::vector<TokenPiece>& tokens) {
   const absl::Time deadline = absl::Now() + state.flags.request_timeout;
-  const ConnectionProbe client = ConnectionProbe::ForPeer(req.remote_addr, req.remote_port);
-  bool timed_out = false, client_left = false;
+  bool timed_out = false;
   while (!s.sink->Wait(absl::Milliseconds(200), tokens)) {
-    if (timed_out || client_left) continue;
-    if (absl::Now() > deadline) {
+    if (!timed_out && absl::Now() > deadline) {
       timed_out = true;
       state.Cancel(s, "timeout");
-    } else if (client.PeerClosed()) {
-      client_left = true;
-      state.Cancel(s, "client_disconnected");
     }
   }
   state.Done(s.id);
   const absl::StatusOr<GenerationOutcome>& outcome = s.sink->outcome();
   if (!outcome.ok()) return outcome.status();
   if (outcome->finish_reason == FinishReason::kCancelled) {
-    if (client_left) return absl::CancelledError("the client closed the connection");
     return timed_out ? absl::DeadlineExceededError(
                            absl::StrCat("the request did not finish within --request-timeout=",
                                         absl::FormatDuration(state.flags.request_timeout)))

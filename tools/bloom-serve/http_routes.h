@@ -35,12 +35,10 @@ void SendRefused(ServerState& state, const httplib::Request& req, httplib::Respo
                  const absl::Status& status, const std::string& body, absl::Time start);
 
 // Waits for a non-streamed request's end, moving its tokens into `tokens`;
-// at the timeout it is cancelled and DeadlineExceeded returned; when the
-// client closes its connection first (connection_probe.h) it is cancelled
-// as client_disconnected and Cancelled returned (logged 499). The
+// at the timeout it is cancelled and DeadlineExceeded returned. The
 // request's bookkeeping ends here.
-absl::Status AwaitEnd(ServerState& state, const httplib::Request& req,
-                      const ServerState::Submitted& s, std::vector<TokenPiece>& tokens);
+absl::Status AwaitEnd(ServerState& state, const ServerState::Submitted& s,
+                      std::vector<TokenPiece>& tokens);
 
 struct StreamHandlers {
   // The bytes to send for tokens that arrived (may be empty).

@@ -54,7 +54,7 @@ void Complete(ServerState& state, const httplib::Request& req, httplib::Response
 
   if (!parsed->stream) {
     std::vector<TokenPiece> tokens;
-    absl::Status status = AwaitEnd(state, req, *s, tokens);
+    absl::Status status = AwaitEnd(state, *s, tokens);
     if (!status.ok()) return SendError(req, res, status, ErrorBody(status), start);
     const GenerationOutcome& o = *s->sink->outcome();
     const int64_t generated = o.tokens.size();

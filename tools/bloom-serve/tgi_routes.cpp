@@ -60,7 +60,7 @@ void Generate(ServerState& state, const httplib::Request& req, httplib::Response
 
   if (!stream) {
     std::vector<TokenPiece> pieces;
-    absl::Status status = AwaitEnd(state, req, *s, pieces);
+    absl::Status status = AwaitEnd(state, *s, pieces);
     if (!status.ok()) return SendError(req, res, status, ErrorBody(status), start);
     const GenerationOutcome& o = *s->sink->outcome();
     std::vector<TgiToken> tokens;
