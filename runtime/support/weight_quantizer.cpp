@@ -187,8 +187,10 @@ bool QuantizeRow(const Job& job, int64_t row, int8_t* q) {
   }
   // Two values a byte, low nibble first (packed_int4.h); every q is in
   // [-8, 7], so its low four bits are its two's complement nibble.
-  uint8_t* out = job.values + row * (job.cols / 2);
-  for (int64_t i = 0; i < job.cols / 2; ++i) {
+  // (A local count: `out` is bytes, which may alias `job`.)
+  const int64_t bytes = job.cols / 2;
+  uint8_t* out = job.values + row * bytes;
+  for (int64_t i = 0; i < bytes; ++i) {
     out[i] = static_cast<uint8_t>((static_cast<uint8_t>(q[2 * i]) & 0x0Fu) |
                                   (static_cast<uint8_t>(q[2 * i + 1]) << 4));
   }
