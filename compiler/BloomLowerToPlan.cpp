@@ -72,7 +72,8 @@ class StepLowering {
 
   LogicalResult Lower(mlir::Operation* op) {
     if (mlir::isa<graph::BloomDialect>(op->getDialect()) &&
-        !mlir::isa<graph::WeightOp, graph::PrefetchWeightsOp, graph::AwaitWeightsOp>(op)) {
+        !mlir::isa<graph::WeightOp, graph::DequantizeOp, graph::PrefetchWeightsOp,
+                   graph::AwaitWeightsOp>(op)) {
       auto offsets = op->getAttrOfType<mlir::DenseI64ArrayAttr>(kArenaOffsetsAttr);
       unsigned internal = mlir::isa<graph::AlibiAttentionOp>(op) ? 1 : 0;
       if (!offsets || offsets.size() != op->getNumResults() + internal) {
@@ -86,16 +87,25 @@ class StepLowering {
     mlir::MLIRContext* context = builder_.getContext();
     return llvm::TypeSwitch<mlir::Operation*, LogicalResult>(op)
         .Case([&](graph::WeightOp weight) {
+          // A quantized weight's three tensors are declared by their
+          // dequantize, which knows how they are made.
+          if (llvm::any_of(weight->getUsers(), [](mlir::Operation* user) {
+                return mlir::isa<graph::DequantizeOp>(user);
+              })) {
+            return mlir::success();
+          }
           auto lowered = builder_.create<plan_ir::WeightOp>(
               weight.getLoc(), BufferType(weight.getType()), weight.getNameAttr(),
               weight.getFileAttr(), weight.getTensorAttr(),
               weight.getStoredDtypeAttr(), weight.getSliceDimAttr(),
               weight.getSliceBeginAttr(), weight.getSliceEndAttr(),
+              /*quantize_format=*/nullptr, /*group_size=*/nullptr, /*part=*/nullptr,
               weight->getAttrOfType<mlir::StringAttr>(kStreamUnitAttr),
               weight->getAttrOfType<mlir::IntegerAttr>(kSlotOffsetAttr));
           lowered_[weight] = lowered.getResult();
           return mlir::success();
         })
+        .Case([&](graph::DequantizeOp dequantize) { return LowerDequantize(dequantize); })
         .Case([&](graph::PrefetchWeightsOp prefetch) {
           builder_.create<plan_ir::PrefetchWeightsOp>(prefetch.getLoc(),
                                                       prefetch.getUnitAttr());
@@ -108,7 +118,7 @@ class StepLowering {
         .Case([&](graph::EmbeddingOp embedding) {
           Value out = Buffer(embedding, 0);
           builder_.create<plan_ir::EmbeddingGatherOp>(
-              embedding.getLoc(), Ins({embedding.getIds(), embedding.getTable()}),
+              embedding.getLoc(), Ins({embedding.getIds(), embedding.getTable()}, 1),
               out, embedding.getVocabBeginAttr(), embedding.getVocabSizeAttr(),
               types_.compute, types_.accumulate);
           return mlir::success();
@@ -134,11 +144,12 @@ class StepLowering {
           llvm::SmallVector<Value> ins = {linear.getX(), linear.getWeight()};
           if (linear.getBias()) ins.push_back(linear.getBias());
           Value out = Buffer(linear, 0);
+          // (The weight, ins[1], may lower to a quantized weight's parts.)
           plan_ir::EpilogueAttr epilogue;
           if (linear.getEpilogue()) {
             epilogue = plan_ir::EpilogueAttr::get(context, plan_ir::Epilogue::Gelu);
           }
-          builder_.create<plan_ir::LinearOp>(linear.getLoc(), Ins(ins), out,
+          builder_.create<plan_ir::LinearOp>(linear.getLoc(), Ins(ins, 1), out,
                                              epilogue, types_.compute,
                                              types_.accumulate);
           return mlir::success();
@@ -176,7 +187,7 @@ class StepLowering {
           // The plan's linear kernel without a bias is exactly the LM head.
           Value out = Buffer(head, 0);
           builder_.create<plan_ir::LinearOp>(
-              head.getLoc(), Ins({head.getX(), head.getWeight()}), out,
+              head.getLoc(), Ins({head.getX(), head.getWeight()}, 1), out,
               plan_ir::EpilogueAttr(), types_.compute, types_.accumulate);
           return mlir::success();
         })
@@ -216,7 +227,7 @@ class StepLowering {
     Value qkv = Declare(qkv_loc, qkv_name, qkv_type,
                         ToRowDim(RowKindOf(attention.getX())), offsets_[1]);
     KernelTypes projection = TypesOf(*attention.getQkvPrecision());
-    builder_.create<plan_ir::LinearOp>(qkv_loc, Ins(ins), qkv,
+    builder_.create<plan_ir::LinearOp>(qkv_loc, Ins(ins, 1), qkv,
                                        plan_ir::EpilogueAttr(), projection.compute,
                                        projection.accumulate);
     Value out = Buffer(attention, 0);
@@ -230,10 +241,73 @@ class StepLowering {
     return mlir::success();
   }
 
-  llvm::SmallVector<Value> Ins(llvm::ArrayRef<Value> graph_values) {
+  // The lowered operands of `graph_values`; the one at `weight_index`, if
+  // any, is a weight, which a quantized weight's parts replace (plan.fbs:
+  // values, scales [, zero points] in the weight's place).
+  llvm::SmallVector<Value> Ins(llvm::ArrayRef<Value> graph_values, int weight_index = -1) {
     llvm::SmallVector<Value> ins;
-    for (Value value : graph_values) ins.push_back(lowered_.lookup(value));
+    for (auto [i, value] : llvm::enumerate(graph_values)) {
+      auto parts = quantized_.find(value);
+      if (static_cast<int>(i) == weight_index && parts != quantized_.end()) {
+        ins.append(parts->second.begin(), parts->second.end());
+      } else {
+        ins.push_back(lowered_.lookup(value));
+      }
+    }
     return ins;
+  }
+
+  // A quantized weight: its values, scales and zero points become plan
+  // weights of their own. Quantized at load (plan.fbs's QuantizeAtLoad),
+  // all three name the values' float source, each with its part; the
+  // dequantize itself is no kernel (the reading kernel dequantizes).
+  LogicalResult LowerDequantize(graph::DequantizeOp dequantize) {
+    auto values = dequantize.getValues().getDefiningOp<graph::WeightOp>();
+    auto scales = dequantize.getScales().getDefiningOp<graph::WeightOp>();
+    auto zero_points = dequantize.getZeroPoints()
+                           ? dequantize.getZeroPoints().getDefiningOp<graph::WeightOp>()
+                           : graph::WeightOp();
+    if (!values || !scales || (dequantize.getZeroPoints() && !zero_points)) {
+      return dequantize.emitError(
+          "bloom-lower-to-plan: a dequantize must read bloom.weight values, scales and zero "
+          "points");
+    }
+    // Only a weight operand can take the parts' place (plan.fbs).
+    for (mlir::OpOperand& use : dequantize.getResult().getUses()) {
+      mlir::Operation* user = use.getOwner();
+      const bool weight_operand =
+          (mlir::isa<graph::LinearOp, graph::LmHeadOp, graph::EmbeddingOp,
+                     graph::AlibiAttentionOp>(user) &&
+           use.getOperandNumber() == 1);
+      if (!weight_operand) {
+        return user->emitError() << "bloom-lower-to-plan: a quantized weight may only be the "
+                                    "weight of a linear, alibi_attention, lm_head or embedding, "
+                                    "not operand "
+                                 << use.getOperandNumber() << " of " << user->getName();
+      }
+    }
+    const bool int4 = static_cast<bool>(zero_points);
+    const int64_t cols = values.getType().getDimSize(1);
+    const int64_t group = int4 ? static_cast<int64_t>(dequantize.getGroupSize()) : cols;
+    mlir::MLIRContext* context = builder_.getContext();
+    auto format = plan_ir::WeightFormatAttr::get(
+        context, int4 ? plan_ir::WeightFormat::Int4Grouped : plan_ir::WeightFormat::Int8PerChannel);
+    llvm::SmallVector<Value, 3> parts;
+    auto declare = [&](graph::WeightOp part, plan_ir::QuantizedPart which) {
+      auto lowered = builder_.create<plan_ir::WeightOp>(
+          part.getLoc(), BufferType(part.getType()), part.getNameAttr(), values.getFileAttr(),
+          values.getTensorAttr(), values.getStoredDtypeAttr(), values.getSliceDimAttr(),
+          values.getSliceBeginAttr(), values.getSliceEndAttr(), format,
+          builder_.getI64IntegerAttr(group), plan_ir::QuantizedPartAttr::get(context, which),
+          part->getAttrOfType<mlir::StringAttr>(kStreamUnitAttr),
+          part->getAttrOfType<mlir::IntegerAttr>(kSlotOffsetAttr));
+      parts.push_back(lowered.getResult());
+    };
+    declare(values, plan_ir::QuantizedPart::Values);
+    declare(scales, plan_ir::QuantizedPart::Scales);
+    if (int4) declare(zero_points, plan_ir::QuantizedPart::ZeroPoints);
+    quantized_[dequantize.getResult()] = parts;
+    return mlir::success();
   }
 
   Value Declare(mlir::Location loc, llvm::StringRef name, mlir::Type type,
@@ -275,6 +349,8 @@ class StepLowering {
 
   mlir::OpBuilder builder_;
   llvm::DenseMap<Value, Value> lowered_;
+  // A dequantize's result -> its weight's lowered values, scales [, zeros].
+  llvm::DenseMap<Value, llvm::SmallVector<Value, 3>> quantized_;
   llvm::ArrayRef<int64_t> offsets_;
   KernelTypes types_;
   int unnamed_ = 0;
@@ -299,15 +375,6 @@ class BloomLowerToPlanPass
     if (mlir::failed(CheckKernels(step)) ||
         mlir::failed(CheckPrecisionAssigned(step))) {
       return mlir::failure();
-    }
-    // The plan format has no quantized tensors and the runtime no kernel
-    // that reads them (issue 14): refuse rather than emit a plan that
-    // would read int4 bytes as floats.
-    for (auto dequantize : step.getOps<graph::DequantizeOp>()) {
-      auto values = dequantize.getValues().getDefiningOp<graph::WeightOp>();
-      return dequantize.emitError() << "bloom-lower-to-plan: '" << (values ? values.getName() : "?")
-                                    << "' is quantized (--bloom-quantize-weights); the plan format "
-                                       "has no quantized weights yet (issue 14)";
     }
     if (step.getNumArguments() != 4 || !step.getBody().hasOneBlock()) {
       return step.emitOpError(

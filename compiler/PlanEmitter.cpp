@@ -10,6 +10,7 @@
 #include <string>
 
 #include "dialects/Plan/PlanOps.h"
+#include "dialects/Plan/QuantizedWeights.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -33,7 +34,26 @@ std::optional<fb::DType> ToDType(mlir::Type type) {
   if (type.isF16()) return fb::DType::F16;
   if (type.isBF16()) return fb::DType::BF16;
   if (type.isInteger(32)) return fb::DType::I32;
+  if (type.isInteger(8)) return fb::DType::I8;
+  if (type.isInteger(4)) return fb::DType::I4;
   return std::nullopt;
+}
+
+fb::WeightFormat ToWeightFormat(plan_ir::WeightFormat format) {
+  switch (format) {
+    case plan_ir::WeightFormat::Int8PerChannel: return fb::WeightFormat::Int8PerChannel;
+    case plan_ir::WeightFormat::Int4Grouped: return fb::WeightFormat::Int4Grouped;
+  }
+  return fb::WeightFormat::Int8PerChannel;
+}
+
+fb::QuantizedPart ToQuantizedPart(plan_ir::QuantizedPart part) {
+  switch (part) {
+    case plan_ir::QuantizedPart::Values: return fb::QuantizedPart::Values;
+    case plan_ir::QuantizedPart::Scales: return fb::QuantizedPart::Scales;
+    case plan_ir::QuantizedPart::ZeroPoints: return fb::QuantizedPart::ZeroPoints;
+  }
+  return fb::QuantizedPart::Values;
 }
 
 fb::TensorRole ToRole(plan_ir::TensorRole role) {
@@ -136,11 +156,17 @@ class PlanSerializer {
                       "cannot be written as a plan)";
           }
           auto stored = ToDType(*weight.getStoredDtype());
+          flatbuffers::Offset<fb::QuantizeAtLoad> quantize = 0;
+          if (weight.getQuantizeFormat()) {
+            quantize = fb::CreateQuantizeAtLoad(
+                fbb_, ToWeightFormat(*weight.getQuantizeFormat()),
+                static_cast<int64_t>(*weight.getGroupSize()), ToQuantizedPart(*weight.getPart()));
+          }
           auto source = fb::CreateWeightSource(
               fbb_, fbb_.CreateString(weight.getFile()->str()),
               fbb_.CreateString(weight.getTensor()->str()), *stored,
               weight.getSliceDim() ? Int32(*weight.getSliceDim()) : -1,
-              weight.getSliceBegin().value_or(0), weight.getSliceEnd().value_or(0));
+              weight.getSliceBegin().value_or(0), weight.getSliceEnd().value_or(0), quantize);
           int32_t unit = -1;
           if (weight.getStreamUnit()) unit = unit_index_.lookup(*weight.getStreamUnit());
           return AddTensor(weight.getResult(), weight.getName(),
@@ -177,7 +203,8 @@ class PlanSerializer {
           return AddInstruction(
               k, k.getIns(), {k.getOut()}, fb::Kernel::EmbeddingGather,
               fb::CreateEmbeddingGather(fbb_, k.getVocabBegin().value_or(0),
-                                        k.getVocabSize().value_or(0))
+                                        k.getVocabSize().value_or(0),
+                                        Quantization(k, k.getIns(), 1))
                   .Union(),
               k.getCompute(), k.getAccumulate());
         })
@@ -191,7 +218,9 @@ class PlanSerializer {
           fb::Epilogue epilogue = k.getEpilogue() ? fb::Epilogue::Gelu
                                                   : fb::Epilogue::None;
           return AddInstruction(k, k.getIns(), {k.getOut()}, fb::Kernel::Linear,
-                                fb::CreateLinear(fbb_, epilogue).Union(),
+                                fb::CreateLinear(fbb_, epilogue,
+                                                 Quantization(k, k.getIns(), 1))
+                                    .Union(),
                                 k.getCompute(), k.getAccumulate());
         })
         .Case([&](plan_ir::GeluOp k) {
@@ -244,6 +273,17 @@ class PlanSerializer {
         .Default([&](mlir::Operation* other) -> LogicalResult {
           return other->emitOpError("has no plan.fbs encoding");
         });
+  }
+
+  // The WeightQuantization of a kernel's weight operand at ins[index], or
+  // none for a float weight (the op's verifier has checked the operands).
+  flatbuffers::Offset<fb::WeightQuantization> Quantization(mlir::Operation* op,
+                                                           mlir::ValueRange ins, unsigned index) {
+    mlir::FailureOr<plan_ir::WeightOperands> weight =
+        plan_ir::ReadWeightOperands(op, ins, index, "weight");
+    if (mlir::failed(weight) || !weight->format) return 0;
+    return fb::CreateWeightQuantization(fbb_, ToWeightFormat(*weight->format),
+                                        weight->group_size);
   }
 
   LogicalResult AddTensor(mlir::Value value, llvm::StringRef name,

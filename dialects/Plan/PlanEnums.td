@@ -40,4 +40,21 @@ def Plan_Residency : I32EnumAttr<"Residency",
   let cppNamespace = "::bloom::plan_ir";
 }
 
+def Plan_WeightFormat : I32EnumAttr<"WeightFormat",
+    "how a quantized weight is stored (docs/quantization.md)", [
+  I32EnumAttrCase<"Int8PerChannel", 0, "int8">,
+  I32EnumAttrCase<"Int4Grouped", 1, "int4">,
+]> {
+  let cppNamespace = "::bloom::plan_ir";
+}
+
+def Plan_QuantizedPart : I32EnumAttr<"QuantizedPart",
+    "which of a quantized weight's tensors a plan.weight is", [
+  I32EnumAttrCase<"Values", 0, "values">,
+  I32EnumAttrCase<"Scales", 1, "scales">,
+  I32EnumAttrCase<"ZeroPoints", 2, "zero_points">,
+]> {
+  let cppNamespace = "::bloom::plan_ir";
+}
+
 #endif  // BLOOM_DIALECT_PLAN_ENUMS_TD

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "dialects/Plan/ArenaCheck.h"
+#include "dialects/Plan/QuantizedWeights.h"
 #include "dialects/Plan/WeightStreaming.h"
 #include "llvm/ADT/SmallSet.h"
 #include "mlir/IR/Builders.h"
@@ -241,12 +242,17 @@ LogicalResult WeightOp::verify() {
       return emitOpError() << "slices dimension " << axis << " of a rank-"
                            << getType().getRank() << " tensor";
     }
-    if (begin < 0 || end <= begin || end - begin != getType().getDimSize(axis)) {
+    // The scales and zero points of a weight quantized at load are made from
+    // its source's slice: [M, K / group] from [M, K].
+    int64_t sliced = getType().getDimSize(axis);
+    if (getPart() && *getPart() != QuantizedPart::Values && axis == 1) sliced *= *getGroupSize();
+    if (begin < 0 || end <= begin || end - begin != sliced) {
       return emitOpError() << "slice [" << begin << ", " << end
                            << ") of dimension " << axis
                            << " does not match the result " << getType();
     }
   }
+  if (mlir::failed(VerifyQuantizedWeight(*this))) return mlir::failure();
   return VerifyStreamedWeight(*this);
 }
 
@@ -283,13 +289,17 @@ LogicalResult BufferOp::verify() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult EmbeddingGatherOp::verify() {
-  if (mlir::failed(VerifyKernelOperands(*this, getIns(), getOut(), 2, 2))) {
+  if (mlir::failed(VerifyKernelOperands(*this, getIns(), getOut(), 2, 4))) {
     return mlir::failure();
   }
   mlir::Builder b(getContext());
   mlir::Value ids = getIns()[0], table = getIns()[1];
-  if (TypeOf(table).getRank() != 2) {
-    return emitOpError() << "table must be 2-D, got " << TypeOf(table);
+  mlir::FailureOr<WeightOperands> weight = ReadWeightOperands(*this, getIns(), 1, "table");
+  if (mlir::failed(weight)) return mlir::failure();
+  if (1 + weight->count != getIns().size()) {
+    return emitOpError() << "takes token_ids and a " << (weight->format ? "quantized " : "")
+                         << "table of " << weight->count << " operands, got "
+                         << getIns().size() << " operands";
   }
   int64_t tokens = TypeOf(ids).getRank() == 1 ? TypeOf(ids).getDimSize(0)
                                               : ShapedType::kDynamic;
@@ -330,25 +340,26 @@ LogicalResult LayerNormOp::verify() {
 }
 
 LogicalResult LinearOp::verify() {
-  if (mlir::failed(VerifyKernelOperands(*this, getIns(), getOut(), 2, 3))) {
+  if (mlir::failed(VerifyKernelOperands(*this, getIns(), getOut(), 2, 5))) {
     return mlir::failure();
   }
-  mlir::Builder b(getContext());
   MemRefType x = TypeOf(getIns()[0]);
-  MemRefType weight = TypeOf(getIns()[1]);
-  if (x.getRank() != 2 || weight.getRank() != 2) {
-    return emitOpError() << "x and weight must be 2-D, got " << x << " and "
-                         << weight;
+  mlir::FailureOr<WeightOperands> weight = ReadWeightOperands(*this, getIns(), 1, "weight");
+  if (mlir::failed(weight)) return mlir::failure();
+  if (x.getRank() != 2) return emitOpError() << "x must be 2-D, got " << x;
+  const size_t bias_index = 1 + weight->count;
+  if (getIns().size() > bias_index + 1) {
+    return emitOpError() << "takes x, a weight of " << weight->count
+                         << " operands and an optional bias, got " << getIns().size()
+                         << " operands";
   }
-  int64_t out_features = weight.getDimSize(0);
+  int64_t out_features = weight->rows;
   if (mlir::failed(Expect(*this, "x", getIns()[0], mlir::Type(),
-                          {x.getDimSize(0), weight.getDimSize(1)})) ||
-      mlir::failed(Expect(*this, "weight", getIns()[1], mlir::Type(),
-                          weight.getShape()))) {
+                          {x.getDimSize(0), weight->cols}))) {
     return mlir::failure();
   }
-  if (getIns().size() == 3 &&
-      mlir::failed(Expect(*this, "bias", getIns()[2], mlir::Type(),
+  if (getIns().size() == bias_index + 1 &&
+      mlir::failed(Expect(*this, "bias", getIns()[bias_index], mlir::Type(),
                           {out_features}))) {
     return mlir::failure();
   }

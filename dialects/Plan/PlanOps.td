@@ -110,9 +110,25 @@ def Plan_WeightOp : Plan_Op<"weight", [Pure, HasParent<"ProgramOp">]> {
     OFFSET (a multiple of 256) of the unit's packed bytes and so of its
     slot, and is read only from the slot.
 
+    `quantize(FORMAT, group = G, PART)` marks one of a quantized weight's
+    three tensors (plan.fbs's QuantizeAtLoad; docs/quantization.md): the
+    source names the float tensor (or its slice) that the runtime quantizes
+    at load, FORMAT (`int8` per channel, G the input dimension; `int4` per
+    group of G) says how, and PART which result this tensor is: the
+    `values` (i8 or i4 [M, K]), the `scales` (f16 [M, K / G]) or the
+    `zero_points` (i8 [M, K / G], int4 only). A weight stored quantized
+    (written by --pack-weights) has a stored dtype of i8 or i4 (values) and
+    no `quantize`.
+
     ```mlir
     %w = plan.weight "ln_f.weight" from "model.safetensors" ["ln_f.weight"] bf16
            : memref<64xf32>
+    %q = plan.weight "h.0.mlp.dense_4h_to_h.weight" from "model.safetensors"
+           ["h.0.mlp.dense_4h_to_h.weight"] bf16 quantize(int4, group = 128, values)
+           : memref<64x256xi4>
+    %s = plan.weight "h.0.mlp.dense_4h_to_h.weight.scales" from "model.safetensors"
+           ["h.0.mlp.dense_4h_to_h.weight"] bf16 quantize(int4, group = 128, scales)
+           : memref<64x2xf16>
     %d = plan.weight "h.0.self_attention.dense.weight" from "model.safetensors"
            ["h.0.self_attention.dense.weight"] bf16 slice(dim = 1, begin = 32, end = 64)
            : memref<64x32xf32>
@@ -122,16 +138,20 @@ def Plan_WeightOp : Plan_Op<"weight", [Pure, HasParent<"ProgramOp">]> {
     StrAttr:$name,
     OptionalAttr<StrAttr>:$file,
     OptionalAttr<StrAttr>:$tensor,
-    OptionalAttr<TypeAttrOf<AnyTypeOf<[F32, F16, BF16]>>>:$stored_dtype,
+    OptionalAttr<TypeAttrOf<AnyTypeOf<[F32, F16, BF16, I8, I<4>]>>>:$stored_dtype,
     OptionalAttr<I64Attr>:$slice_dim,
     OptionalAttr<I64Attr>:$slice_begin,
     OptionalAttr<I64Attr>:$slice_end,
+    OptionalAttr<Plan_WeightFormat>:$quantize_format,
+    OptionalAttr<Plan_PositiveI64>:$group_size,
+    OptionalAttr<Plan_QuantizedPart>:$part,
     OptionalAttr<StrAttr>:$stream_unit,
     OptionalAttr<I64Attr>:$slot_offset);
-  let results = (outs StaticShapeMemRefOf<[F32, F16, BF16]>:$result);
+  let results = (outs StaticShapeMemRefOf<[F32, F16, BF16, I8, I<4>]>:$result);
   let assemblyFormat = [{
     $name (`from` $file^ ` ` `[` $tensor `]` $stored_dtype)?
     (`slice` `(` `dim` `=` $slice_dim^ `,` `begin` `=` $slice_begin `,` `end` `=` $slice_end `)`)?
+    (`quantize` `(` $quantize_format^ `,` `group` `=` $group_size `,` $part `)`)?
     (`stream` $stream_unit^ `at` $slot_offset)?
     attr-dict `:` type($result)
   }];
@@ -243,7 +263,9 @@ def Plan_EmbeddingGatherOp : Plan_KernelOp<"embedding_gather",
   let description = [{
     ins: (token_ids[T] i32, table[V, H]); outs: (out[T, H]). Vocab-parallel
     (`vocab_begin`, `vocab_size`): the table is rows [vocab_begin,
-    vocab_begin + V) of the full vocabulary; other ids give zero rows.
+    vocab_begin + V) of the full vocabulary; other ids give zero rows. A
+    quantized table is (token_ids, values, scales [, zero_points]), as for
+    plan.linear.
 
     ```mlir
     plan.embedding_gather ins(%ids, %table : memref<?xi32>, memref<256x64xf32>)
@@ -269,7 +291,11 @@ def Plan_LinearOp : Plan_KernelOp<"linear",
   let summary = "y = epilogue(x · weightᵀ (+ bias)), weight in [out, in] layout.";
   let description = [{
     ins: (x[N, K], weight[M, K] [, bias[M]]); outs: (y[N, M]). The optional
-    `epilogue` (gelu) is applied before rounding to y's type.
+    `epilogue` (gelu) is applied before rounding to y's type. A quantized
+    weight is its values and scales (and, for int4, zero points) in the
+    weight's place: (x, values[M, K] i8|i4, scales[M, G] f16 [,
+    zero_points[M, G] i8] [, bias[M]]), the group size K / G; the kernel
+    computes as for the dequantized weight.
 
     ```mlir
     plan.linear ins(%x, %w, %b : memref<?x64xf32>, memref<192x64xf32>, memref<192xf32>)

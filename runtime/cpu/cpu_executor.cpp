@@ -12,6 +12,7 @@
 #include "runtime/exec/instruction_loop.h"
 #include "runtime/exec/plan_view.h"
 #include "runtime/exec/weight_source.h"
+#include "runtime/plan/quantized_weights.h"
 #include "runtime/plan/plan_validator.h"
 #include "runtime/support/dtype.h"
 #include "runtime/support/status_macros.h"
@@ -111,12 +112,13 @@ absl::Status CpuExecutor::AllocateArena() {
 
 absl::StatusOr<std::vector<float>> CpuExecutor::ReadWeight(
     uint32_t index, const std::string& dir,
-    std::map<std::string, std::unique_ptr<SafetensorsFile>>& files) {
+    std::map<std::string, std::unique_ptr<SafetensorsFile>>& files,
+    QuantizedWeightMaker& maker) {
   const auto* tensor = plan().tensors()->Get(index);
   const auto* source = tensor->source();
   BLOOM_ASSIGN_OR_RETURN(StoredWeight stored, FindStoredWeight(*tensor, dir, files));
-  // The CPU keeps weights as float32; a weight stored as integers (I32, or
-  // quantized I8/I4 values) would need its scales, which no CPU op reads yet.
+  // The CPU keeps float weights as float32; quantized values and zero
+  // points are read by ReadQuantizedWeight.
   const DType storage = ToDType(tensor->dtype());
   if (!IsFloatingDType(storage)) {
     return absl::UnimplementedError(
@@ -124,6 +126,13 @@ absl::StatusOr<std::vector<float>> CpuExecutor::ReadWeight(
                      plan::EnumNameDType(tensor->dtype()), ", which the CPU backend cannot load"));
   }
   const std::vector<int64_t> expected(tensor->shape()->begin(), tensor->shape()->end());
+  if (source->quantize() != nullptr) {
+    // A quantized weight's scales: the quantizer's F16, widened exactly.
+    BLOOM_ASSIGN_OR_RETURN(absl::Span<const uint8_t> bytes, maker.Make(*tensor, stored));
+    std::vector<float> scales(bytes.size() / DTypeSize(storage));
+    ConvertToFloat32(storage, bytes.data(), scales.data(), scales.size());
+    return scales;
+  }
   // Float32 holding exactly the values of the plan's storage dtype (a BF16
   // plan of an F32 checkpoint sees its weights rounded to bf16, as a GPU
   // holding bf16 would). A rank reads only its slice's bytes of the mapped
@@ -137,6 +146,27 @@ absl::StatusOr<std::vector<float>> CpuExecutor::ReadWeight(
   weight_bytes_read_ += static_cast<int64_t>(StorageBytes(stored.tensor->dtype, elements));
   RoundThroughDType(storage, values.data(), values.size());
   return values;
+}
+
+absl::StatusOr<std::vector<uint8_t>> CpuExecutor::ReadQuantizedWeight(
+    uint32_t index, const std::string& dir,
+    std::map<std::string, std::unique_ptr<SafetensorsFile>>& files,
+    QuantizedWeightMaker& maker) {
+  const auto* tensor = plan().tensors()->Get(index);
+  BLOOM_ASSIGN_OR_RETURN(StoredWeight stored, FindStoredWeight(*tensor, dir, files));
+  const size_t bytes = static_cast<size_t>(BytesOf(*tensor, tensor->shape()->Get(0)));
+  if (tensor->source()->quantize() != nullptr) {
+    BLOOM_ASSIGN_OR_RETURN(absl::Span<const uint8_t> made, maker.Make(*tensor, stored));
+    return std::vector<uint8_t>(made.begin(), made.end());
+  }
+  // Stored quantized (--pack-weights): the file's bytes are the plan's.
+  if (stored.file->generated() || stored.data.size() != bytes) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        stored.what, " holds ", stored.data.size(), " bytes where the plan's ",
+        plan::EnumNameDType(tensor->dtype()), " tensor needs ", bytes, "; recompile the plan"));
+  }
+  weight_bytes_read_ += static_cast<int64_t>(bytes);
+  return std::vector<uint8_t>(stored.data.begin(), stored.data.end());
 }
 
 absl::Status CpuExecutor::LoadWeights(const ExecutorOptions& options) {
@@ -157,11 +187,26 @@ absl::Status CpuExecutor::LoadWeights(const ExecutorOptions& options) {
   size_t total = 0, done = 0;
   for (uint32_t i = 0; i < tensors->size(); ++i) total += loads(i);
   weight_storage_.resize(tensors->size());
+  quantized_storage_.resize(tensors->size());
+  QuantizedWeightMaker maker;
   for (uint32_t i = 0; i < tensors->size(); ++i) {
     if (tensors->Get(i)->kind() != plan::TensorKind::Weight) continue;
     if (streamer_->Streams(i)) tensor_data_[i] = streamer_->SlotAddress(i);
     if (!loads(i)) continue;
-    BLOOM_ASSIGN_OR_RETURN(std::vector<float> values, ReadWeight(i, dir, files));
+    if (IsQuantizedDType(tensors->Get(i)->dtype())) {
+      BLOOM_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
+                             ReadQuantizedWeight(i, dir, files, maker));
+      if (streamer_->Streams(i)) {
+        BLOOM_RETURN_IF_ERROR(streamer_->PackHostTensorBytes(i, bytes));
+      } else {
+        quantized_storage_[i] = std::move(bytes);
+        resident_weight_bytes_ += static_cast<int64_t>(quantized_storage_[i].size());
+        tensor_data_[i] = quantized_storage_[i].data();
+      }
+      if (options.on_weight_loaded) options.on_weight_loaded(++done, total);
+      continue;
+    }
+    BLOOM_ASSIGN_OR_RETURN(std::vector<float> values, ReadWeight(i, dir, files, maker));
     if (streamer_->Streams(i)) {
       // A Host unit's tensor goes into the unit's packed copy, in its
       // storage dtype; the float32 values are exact there, so the slot holds
@@ -174,13 +219,17 @@ absl::Status CpuExecutor::LoadWeights(const ExecutorOptions& options) {
     }
     if (options.on_weight_loaded) options.on_weight_loaded(++done, total);
   }
+  weight_bytes_read_ += maker.source_bytes_read();
   return absl::OkStatus();
 }
 
 plan::DType CpuExecutor::MemoryDType(uint32_t index) const {
   const plan::Tensor* tensor = plan().tensors()->Get(index);
-  if (tensor->kind() == plan::TensorKind::Weight && !streamer_->Streams(index))
+  // Resident float weights are kept as float32, quantized ones as stored.
+  if (tensor->kind() == plan::TensorKind::Weight && !streamer_->Streams(index) &&
+      !IsQuantizedDType(tensor->dtype())) {
     return plan::DType::F32;
+  }
   return tensor->dtype();
 }
 

@@ -25,6 +25,7 @@
 #include "runtime/cpu/cpu_op.h"
 #include "runtime/exec/executor.h"
 #include "runtime/exec/plan_view.h"
+#include "runtime/exec/quantized_weight_maker.h"
 #include "runtime/exec/weight_streamer.h"
 #include "runtime/plan/plan_loader.h"
 
@@ -91,11 +92,19 @@ class CpuExecutor : public StepExecutor {
   absl::Status RunStreaming(const plan::Instruction& instruction);
   absl::Status AllocateArena();
   plan::DType MemoryDType(uint32_t index) const;
-  // Reads weight `index` from its WeightSource as float32 holding exactly
-  // the values of its storage dtype (opening its file once in `files`).
+  // Reads float weight `index` from its WeightSource as float32 holding
+  // exactly the values of its storage dtype (opening its file once in
+  // `files`; the scales of a weight quantized at load come from `maker`).
   absl::StatusOr<std::vector<float>> ReadWeight(
       uint32_t index, const std::string& dir,
-      std::map<std::string, std::unique_ptr<SafetensorsFile>>& files);
+      std::map<std::string, std::unique_ptr<SafetensorsFile>>& files,
+      QuantizedWeightMaker& maker);
+  // Reads the quantized values or zero points `index` (I8 or I4) as their
+  // stored bytes: made at load by `maker`, or as packed.
+  absl::StatusOr<std::vector<uint8_t>> ReadQuantizedWeight(
+      uint32_t index, const std::string& dir,
+      std::map<std::string, std::unique_ptr<SafetensorsFile>>& files,
+      QuantizedWeightMaker& maker);
 
   LoadedPlan plan_;
   // Per instruction: its op, or null for a streaming instruction.
@@ -108,6 +117,9 @@ class CpuExecutor : public StepExecutor {
   // the arena).
   std::vector<uint8_t*> tensor_data_;
   std::vector<std::vector<float>> weight_storage_;
+  // Quantized values and zero points, kept as their bytes (the dequantizing
+  // ops read them so; kernels/cpu/quantized_linear.h).
+  std::vector<std::vector<uint8_t>> quantized_storage_;
   std::unique_ptr<uint8_t, void (*)(void*)> arena_{nullptr, nullptr};
   // Indices of the step interface's tensors.
   uint32_t token_ids_ = 0, positions_ = 0, sequence_slots_ = 0, logit_rows_ = 0, logits_ = 0;

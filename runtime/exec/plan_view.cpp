@@ -37,12 +37,17 @@ DType ToDType(plan::DType dtype) {
       return DType::kBF16;
     case plan::DType::I32:
       return DType::kI32;
+    case plan::DType::I8:
+      return DType::kI8;
+    case plan::DType::I4:
+      return DType::kI4;
   }
   return DType::kF32;  // unreachable for a validated plan
 }
 
 int64_t BytesOf(const plan::Tensor& tensor, int64_t rows) {
-  return ElementsOf(tensor, rows) * static_cast<int64_t>(DTypeSize(ToDType(tensor.dtype())));
+  return static_cast<int64_t>(
+      StorageBytes(ToDType(tensor.dtype()), static_cast<uint64_t>(ElementsOf(tensor, rows))));
 }
 
 }  // namespace bloom

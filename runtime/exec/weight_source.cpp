@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/exec/plan_view.h"
+#include "runtime/plan/quantized_weights.h"
 #include "runtime/support/status_macros.h"
 
 namespace bloom {
@@ -39,7 +40,9 @@ absl::StatusOr<StoredWeight> FindStoredWeight(const plan::Tensor& tensor, const 
         weight.what, " is ", std::string(DTypeName(weight.tensor->dtype)), " but the plan expects ",
         plan::EnumNameDType(source->dtype()), "; recompile the plan for this checkpoint"));
   }
-  const std::vector<int64_t> expected(tensor.shape()->begin(), tensor.shape()->end());
+  // What the source holds: the tensor's shape, or for the scales and zero
+  // points of a weight quantized at load the float weight they come from.
+  const std::vector<int64_t> expected = SourceShape(tensor);
   const int dim = source->slice_dim();
   bool shape_ok = weight.tensor->shape.size() == expected.size();
   for (size_t d = 0; shape_ok && d < expected.size(); ++d) {

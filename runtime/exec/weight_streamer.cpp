@@ -118,6 +118,20 @@ absl::Status WeightStreamer::PackHostTensor(uint32_t index, absl::Span<const flo
                    plan::EnumNameDType(tensor->dtype()), ", which cannot be packed from float"));
 }
 
+absl::Status WeightStreamer::PackHostTensorBytes(uint32_t index,
+                                                 absl::Span<const uint8_t> bytes) {
+  const plan::Tensor* tensor = plan_.plan().tensors()->Get(index);
+  Unit& unit = units_[tensor_unit_[index]];
+  if (static_cast<int64_t>(bytes.size()) != BytesOf(*tensor, tensor->shape()->Get(0)) ||
+      tensor->slot_offset() + bytes.size() > unit.host.size()) {
+    return absl::InternalError(absl::StrCat("weight '", tensor->name()->str(), "' of unit '",
+                                            unit.name, "': ", bytes.size(),
+                                            " bytes do not fit its place in the unit"));
+  }
+  std::memcpy(unit.host.data() + tensor->slot_offset(), bytes.data(), bytes.size());
+  return absl::OkStatus();
+}
+
 absl::Status WeightStreamer::Prefetch(int32_t unit) {
   auto fill = std::make_shared<Fill>();
   fill->unit = unit;

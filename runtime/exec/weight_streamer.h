@@ -65,6 +65,9 @@ class WeightStreamer {
   // dtype that is not floating (I32, or one the CPU cannot write yet) is an
   // error.
   absl::Status PackHostTensor(uint32_t index, absl::Span<const float> values);
+  // The same for a tensor whose bytes are already in its storage dtype
+  // (quantized values and zero points); their count must be its size.
+  absl::Status PackHostTensorBytes(uint32_t index, absl::Span<const uint8_t> bytes);
 
   // The plan's instructions. Prefetch queues the fill of `unit`'s slot;
   // Await waits for it and returns its status (an error names the file).

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "runtime/plan/arena_liveness.h"
+#include "runtime/plan/quantized_weights.h"
 #include "runtime/plan/weight_tiering_validator.h"
 
 namespace bloom {
@@ -25,14 +26,21 @@ constexpr uint64_t kArenaAlignment = 64;
 // More ranks than any deployment has; beyond it a plan is treated as corrupt.
 constexpr int32_t kMaxTpSize = 4096;
 
-uint64_t ElementSize(DType dtype) {
+uint64_t ElementBits(DType dtype) {
   switch (dtype) {
-    case DType::F32: return 4;
-    case DType::F16: return 2;
-    case DType::BF16: return 2;
-    case DType::I32: return 4;
+    case DType::F32: return 32;
+    case DType::F16: return 16;
+    case DType::BF16: return 16;
+    case DType::I32: return 32;
+    case DType::I8: return 8;
+    case DType::I4: return 4;
   }
   return 0;
+}
+
+// Bytes of `elements` elements of `dtype`; I4 packs two a byte.
+uint64_t StorageBytes(DType dtype, uint64_t elements) {
+  return (elements * ElementBits(dtype) + 7) / 8;
 }
 
 bool IsFloat(DType dtype) {
@@ -88,18 +96,16 @@ absl::Status ValidateTensor(const plan::Plan& plan, const plan::Tensor& tensor, 
     if (static_cast<uint64_t>(d) > kMaxBytes / elements) return fail("size overflows");
     elements *= static_cast<uint64_t>(d);
   }
-  if (elements * ElementSize(tensor.dtype()) > kMaxBytes) return fail("size overflows");
+  if (StorageBytes(tensor.dtype(), elements) > kMaxBytes) return fail("size overflows");
 
   if (tensor.kind() == TensorKind::Weight) {
     if (dynamic) return fail("a weight cannot have a dynamic dimension");
     if (tensor.source() == nullptr) return fail("weight without a source");
-    if (!IsFloat(tensor.dtype()) || !IsFloat(tensor.source()->dtype())) {
-      return fail("a weight must be F32, F16 or BF16, in the file and in memory");
-    }
     const auto* source = tensor.source();
     if (source->dtype() < DType::MIN || source->dtype() > DType::MAX) {
       return fail("unknown source dtype");
     }
+    if (auto s = ValidateQuantizedWeightTensor(tensor, fail); !s.ok()) return s;
     if (source->file()->size() == 0 || source->tensor()->size() == 0) {
       return fail("weight source names no file or tensor");
     }
@@ -109,15 +115,17 @@ absl::Status ValidateTensor(const plan::Plan& plan, const plan::Tensor& tensor, 
       return fail(absl::StrCat("weight source file '", file, "' leaves the checkpoint directory"));
     }
     if (tensor.role() != TensorRole::None) return fail("a weight cannot have a step role");
-    // A slice: the tensor's shape is the stored shape with slice_dim cut to
+    // A slice: the source's shape (the tensor's, or what its scales or zero
+    // points are made from) is the stored shape with slice_dim cut to
     // [slice_begin, slice_end). The stored shape is checked at load time.
+    const std::vector<int64_t> source_shape = SourceShape(tensor);
     if (source->slice_dim() != -1) {
       if (source->slice_dim() < 0 || static_cast<size_t>(source->slice_dim()) >= shape->size()) {
         return fail(absl::StrCat("weight slice dimension ", source->slice_dim(), " is not a dimension of ",
                                  ShapeText(tensor)));
       }
       if (source->slice_begin() < 0 || source->slice_end() <= source->slice_begin() ||
-          source->slice_end() - source->slice_begin() != shape->Get(source->slice_dim())) {
+          source->slice_end() - source->slice_begin() != source_shape[source->slice_dim()]) {
         return fail(absl::StrCat("weight slice [", source->slice_begin(), ", ", source->slice_end(),
                                  ") of dimension ", source->slice_dim(), " does not match the shape ",
                                  ShapeText(tensor)));
@@ -128,6 +136,7 @@ absl::Status ValidateTensor(const plan::Plan& plan, const plan::Tensor& tensor, 
     return absl::OkStatus();
   }
   if (tensor.source() != nullptr) return fail("only weights have a source");
+  if (IsQuantizedDType(tensor.dtype())) return fail("only weights are I8 or I4");
   if (tensor.kind() == TensorKind::StepInput && !dynamic) {
     return fail("a step input must have a dynamic first dimension");
   }
@@ -253,12 +262,23 @@ class InstructionChecker {
     return absl::OkStatus();
   }
 
+  // A Linear's or EmbeddingGather's weight operand(s) from operand 1.
+  absl::StatusOr<WeightOperandSpan> WeightOperands(
+      const plan::WeightQuantization* quantization) const {
+    return CheckWeightOperands(plan_, inst_, 1, quantization,
+                               [this](absl::string_view why) { return Fail(why); });
+  }
+
   absl::Status CheckEmbedding() const {
-    if (auto s = Arity(2, 2, 1); !s.ok()) return s;
+    if (auto s = Arity(2, 4, 1); !s.ok()) return s;
     const auto& table = Operand(1);
     if (auto s = ExpectWeight(table, "table"); !s.ok()) return s;
-    if (table.shape()->size() != 2 || !IsFloat(table.dtype())) {
-      return Fail("table must be a float [vocab, hidden] matrix");
+    absl::StatusOr<WeightOperandSpan> weight =
+        WeightOperands(inst_.kernel_as_EmbeddingGather()->quantization());
+    if (!weight.ok()) return weight.status();
+    if (inst_.operands()->size() != 1 + weight->count) {
+      return Fail(absl::StrCat("takes token ids and a table of ", weight->count,
+                               " operand(s); got ", inst_.operands()->size(), " operands"));
     }
     if (auto s = Expect(Operand(0), "token ids", Elem::kI32, {-1}, RowDim::Tokens); !s.ok()) return s;
     // Vocab-parallel: the table holds rows [vocab_begin, vocab_begin + rows)
@@ -289,20 +309,29 @@ class InstructionChecker {
     return Expect(Result(0), "output", Elem::kFloat, Dims(x), x.rows());
   }
   absl::Status CheckLinear() const {
-    if (auto s = Arity(2, 3, 1); !s.ok()) return s;
+    if (auto s = Arity(2, 5, 1); !s.ok()) return s;
     const auto epilogue = inst_.kernel_as_Linear()->epilogue();
     if (epilogue < plan::Epilogue::MIN || epilogue > plan::Epilogue::MAX) return Fail("unknown epilogue");
     const auto& x = Operand(0);
     const auto& w = Operand(1);
     if (auto s = ExpectMatrix(x, "input"); !s.ok()) return s;
     if (auto s = ExpectWeight(w, "weight"); !s.ok()) return s;
-    if (!IsFloat(w.dtype()) || w.shape()->size() != 2 || w.shape()->Get(1) != x.shape()->Get(1)) {
+    absl::StatusOr<WeightOperandSpan> weight =
+        WeightOperands(inst_.kernel_as_Linear()->quantization());
+    if (!weight.ok()) return weight.status();
+    if (weight->cols != x.shape()->Get(1)) {
       return Fail(absl::StrCat("weight '", w.name()->str(), "' is ", ShapeText(w), "; expected [M, ",
-                               x.shape()->Get(1), "] float"));
+                               x.shape()->Get(1), "]"));
     }
-    const int64_t m = w.shape()->Get(0);
-    if (inst_.operands()->size() == 3) {
-      if (auto s = Expect(Operand(2), "bias", Elem::kFloat, {m}, RowDim::Static); !s.ok()) return s;
+    const int64_t m = weight->rows;
+    const size_t bias = 1 + weight->count;
+    if (inst_.operands()->size() > bias + 1) {
+      return Fail(absl::StrCat("takes x, a weight of ", weight->count,
+                               " operand(s) and an optional bias; got ", inst_.operands()->size(),
+                               " operands"));
+    }
+    if (inst_.operands()->size() == bias + 1) {
+      if (auto s = Expect(Operand(bias), "bias", Elem::kFloat, {m}, RowDim::Static); !s.ok()) return s;
     }
     return Expect(Result(0), "output", Elem::kFloat, {-1, m}, x.rows());
   }
@@ -404,12 +433,12 @@ class InstructionChecker {
 }  // namespace
 
 uint64_t TensorRowBytes(const plan::Tensor& tensor) {
-  uint64_t bytes = ElementSize(tensor.dtype());
+  uint64_t elements = 1;
   const auto* shape = tensor.shape();
   for (size_t i = tensor.rows() == RowDim::Static ? 0 : 1; i < shape->size(); ++i) {
-    bytes *= static_cast<uint64_t>(shape->Get(i));
+    elements *= static_cast<uint64_t>(shape->Get(i));
   }
-  return bytes;
+  return StorageBytes(tensor.dtype(), elements);
 }
 
 uint64_t TensorCapacityBytes(const plan::Tensor& tensor, const plan::Plan& plan) {

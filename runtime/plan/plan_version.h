@@ -8,7 +8,7 @@
 
 namespace bloom::plan {
 
-inline constexpr uint32_t kPlanSchemaVersion = 4;
+inline constexpr uint32_t kPlanSchemaVersion = 5;
 // The file bloom-compile writes into a plan directory, and its readable twin.
 inline constexpr char kPlanFileName[] = "plan.bplan";
 inline constexpr char kPlanTextFileName[] = "plan.mlir";

@@ -14,6 +14,9 @@ plan's base file, held to stated thresholds.
 --check=bf16|fp16: the plan of that dtype against the fp32 plan's base
   (halves): KL mean, p99, top-1 agreement and |ln(PPL/PPL(fp32))| within
   THRESHOLDS below.
+--check=int8|int4|int4-lm-head: a bf16 plan with quantized weights
+  (bloom-compile --weights, and --quantize-lm-head) against the bf16 plan's
+  base, within QUANTIZED's thresholds below.
 
 Exits 77 (CTest's skip) with "model not present" only when --model is not
 a directory. Standard library only.
@@ -42,6 +45,27 @@ THRESHOLDS = {
     "bf16": {"kl_mean": 1e-3, "kl_p99": 5e-3, "same_top1_pct": 97.0, "ln_ppl_ratio": 5e-3},
     "fp16": {"kl_mean": 1e-4, "kl_p99": 1e-3, "same_top1_pct": 99.0, "ln_ppl_ratio": 1e-3},
 }
+# Quantized weights (docs/quantization.md), bf16 plans against the bf16
+# plan without quantization, first 8 windows of 512, halves, 2040 tokens
+# (CPU backend). Measured:
+#   int8 (blocks):        KL mean 1.8e-4, p99 1.0e-3, same top 1 98.8 %, ln ratio -2.4e-4
+#   int4 g128 (blocks):   KL mean 2.4e-2, p99 0.14,   same top 1 89.7 %, ln ratio +1.7e-2
+#   int4 g128 + LM head:  KL mean 4.3e-2, p99 0.22,   same top 1 85.4 %, ln ratio +3.6e-2
+# (PPL 19.35 -> 19.34, 19.69 and 20.05.) Round to nearest moves a weight by
+# up to half a step: 1/254 of a row's largest magnitude for int8, about
+# 1/30 of a group's range for int4; a KL of order step^2 makes int4's some
+# 100x int8's, as measured. The bounds sit about 2x above the measurements (the CUDA kernels' accumulation order and the
+# windows' spread), while a wrong dequantization (a nibble order, a scale
+# of the wrong group, a lost zero point) gives a KL above 1.
+QUANTIZED = {
+    # check: (--weights, --quantize-lm-head, thresholds)
+    "int8": ("int8", False, {"kl_mean": 1e-3, "kl_p99": 5e-3, "same_top1_pct": 96.0,
+                             "ln_ppl_ratio": 5e-3}),
+    "int4": ("int4", False, {"kl_mean": 6e-2, "kl_p99": 0.3, "same_top1_pct": 83.0,
+                             "ln_ppl_ratio": 4e-2}),
+    "int4-lm-head": ("int4", True, {"kl_mean": 0.1, "kl_p99": 0.45, "same_top1_pct": 78.0,
+                                    "ln_ppl_ratio": 8e-2}),
+}
 FP32_RELATIVE = 1e-3  # the issue's 0.1%
 
 
@@ -49,7 +73,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", required=True, help="the trained model's directory")
     parser.add_argument("--bin", required=True)
-    parser.add_argument("--check", required=True, choices=["fp32", "bf16", "fp16"])
+    parser.add_argument("--check", required=True,
+                        choices=["fp32", "bf16", "fp16", *QUANTIZED])
     parser.add_argument("--backend", default="cpu")
     parser.add_argument("--chunks", type=int, default=8, help="windows per mode (0: all)")
     parser.add_argument("--plans", help="precompiled plans in PLANS/fp32, /bf16, /fp16 (compiled as "
@@ -72,14 +97,20 @@ def main():
     checkpoint = [f"--checkpoint-dir={args.model}"] if args.plans else []
 
     with tempfile.TemporaryDirectory(prefix="bloom-model-ppl-") as tmp:
-        def plan(dtype):
+        def plan(name):
+            """The plan of a dtype (fp32, bf16, fp16), or of a quantized check
+            (a bf16 plan with its --weights)."""
             if args.plans:
-                return os.path.join(args.plans, dtype)
-            out = os.path.join(tmp, dtype)
+                return os.path.join(args.plans, name)
+            out = os.path.join(tmp, name)
+            flags = [f"--dtype={name}"]
+            if name in QUANTIZED:
+                weights, lm_head, _ = QUANTIZED[name]
+                flags = ["--dtype=bf16", f"--weights={weights}"] + (["--quantize-lm-head"] if lm_head else [])
             # A logit row for every token a step holds (bloom-run's note:
             # the default of one per sequence makes steps of 8 tokens).
             run([compile_, f"--model={args.model}", "-o", out, f"--max-seq-len={ctx}",
-                 f"--max-batch-tokens={ctx}", f"--max-logit-rows={ctx}", f"--dtype={dtype}"])
+                 f"--max-batch-tokens={ctx}", f"--max-logit-rows={ctx}", *flags])
             return out
 
         def perplexity(plan_dir, *flags):
@@ -111,10 +142,12 @@ def main():
                     detail += f"; stderr {got['ppl_stderr']:.4f} vs {golden['ppl_stderr']:.4f}"
                 check(f"fp32 {mode}", ok, detail)
         else:
-            base = os.path.join(tmp, "fp32.kld")
-            fp32 = perplexity(plan("fp32"), f"--kl-divergence-base={base}")
+            # Precision against fp32; quantized weights against bf16.
+            reference = "bf16" if args.check in QUANTIZED else "fp32"
+            base = os.path.join(tmp, f"{reference}.kld")
+            base_run = perplexity(plan(reference), f"--kl-divergence-base={base}")
             got = perplexity(plan(args.check), f"--kl-divergence={base}")
-            bounds = THRESHOLDS[args.check]
+            bounds = QUANTIZED[args.check][2] if args.check in QUANTIZED else THRESHOLDS[args.check]
             check(f"{args.check} KL mean", got["kl_mean"] <= bounds["kl_mean"],
                   f"{got['kl_mean']:.3e} +/- {got['kl_stderr']:.1e} (bound {bounds['kl_mean']})")
             check(f"{args.check} KL p99", got["kl_p99"] <= bounds["kl_p99"],
@@ -123,11 +156,11 @@ def main():
             check(f"{args.check} same top 1", got["same_top1_pct"] >= bounds["same_top1_pct"],
                   f"{got['same_top1_pct']:.2f}% (bound {bounds['same_top1_pct']}%)")
             check(f"{args.check} PPL change", abs(got["ln_ppl_ratio"]) <= bounds["ln_ppl_ratio"],
-                  f"PPL {got['ppl']:.4f} vs fp32 {fp32['ppl']:.4f}: delta {got['delta_ppl']:+.4f} +/- "
+                  f"PPL {got['ppl']:.4f} vs {reference} {base_run['ppl']:.4f}: delta {got['delta_ppl']:+.4f} +/- "
                   f"{got['delta_ppl_stderr']:.4f}, ln ratio {got['ln_ppl_ratio']:+.2e} "
                   f"(bound {bounds['ln_ppl_ratio']})")
-            check(f"{args.check} base PPL is the fp32 run's", got["base_ppl"] == fp32["ppl"],
-                  f"{got['base_ppl']} vs {fp32['ppl']}")
+            check(f"{args.check} base PPL is the {reference} run's", got["base_ppl"] == base_run["ppl"],
+                  f"{got['base_ppl']} vs {base_run['ppl']}")
         if failures:
             sys.exit(f"FAILED: {failures}")
     print("PASSED")

@@ -29,9 +29,10 @@
 // --bloom-tier-memory, which places weight units on device, host or disk
 // against the budgets; disk units are written to PLAN_DIR/[DISK_DIR/]
 // weight_units.bin (weight_units.rank<R>.bin per rank). --weights=int8|int4
-// runs --bloom-quantize-weights after the partition; until plans carry
-// quantized weights (issue 14) such a compile writes report.json only. Any
-// error is one line on stderr and exit code 1.
+// runs --bloom-quantize-weights after the partition: the plan's quantized
+// weights are made from the checkpoint's floats at load (plan.fbs's
+// QuantizeAtLoad), or with --pack-weights written quantized. Any error is
+// one line on stderr and exit code 1.
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -502,12 +503,7 @@ int Run() {
   mesh.mesh.pp = pp_flag;
   mesh.mesh.tp = tp_flag;
   mesh.pipeline = options;
-  // The plan format has no quantized weights yet (issue 14): a quantized
-  // compile stops before lowering and writes report.json only.
-  const bool report_only = !emit && bloom::IsQuantized(weights_flag);
-  mesh.last = emit          ? emit_flag.getValue()
-              : report_only ? PipelineStage::kTier
-                            : PipelineStage::kPlan;
+  mesh.last = emit ? emit_flag.getValue() : PipelineStage::kPlan;
   // --emit prints one rank's IR: only that position is compiled.
   if (emit) mesh.only = bloom::MeshPosition{/*stage=*/0, /*tp_rank=*/tp_rank_flag};
   mesh.configure = [&](mlir::PassManager& pm) {
@@ -523,17 +519,6 @@ int Run() {
     return 0;
   }
   llvm::SmallVector<mlir::ModuleOp> rank_modules;
-  if (report_only) {
-    if (std::error_code error = llvm::sys::fs::create_directories(output_flag.getValue())) {
-      return Fail(output_flag + ": " + error.message());
-    }
-    for (bloom::MeshPlan& plan : *plans) rank_modules.push_back(*plan.module);
-    if (mlir::failed(bloom::WriteReport(rank_modules, output_flag, shapes_only_flag))) return 1;
-    llvm::errs() << "bloom-compile: --weights=" << weights_flag << ": wrote " << output_flag
-                 << "/report.json only; plans with quantized weights are not "
-                 << "built yet (issue 14)\n";
-    return 0;
-  }
   for (bloom::MeshPlan& plan : *plans) {
     mlir::ModuleOp rank = *plan.module;
     rank_modules.push_back(rank);

@@ -33,6 +33,10 @@ std::string DTypeName(plan::DType dtype) {
       return "bf16";
     case plan::DType::I32:
       return "i32";
+    case plan::DType::I8:
+      return "int8";
+    case plan::DType::I4:
+      return "int4";
   }
   return "unknown";
 }

@@ -29,6 +29,11 @@ OpOrError MakeAllGather(const CudaOpContext& context, size_t index);
 // kernels (LayerNorm and AddLayerNorm).
 absl::Status CheckLayerNormColumns(const CudaOpContext& context, size_t index);
 
+// Unimplemented, naming the instruction and its weight: a quantized weight
+// (plan.fbs's WeightQuantization), which no CUDA kernel reads yet.
+absl::Status QuantizedWeightsUnsupported(const CudaOpContext& context,
+                                         const plan::Instruction& instruction);
+
 // The status of a kernel launch: "<Kernel> launch: <CUDA error>" on failure.
 // The message is built only then, so a step's launches format nothing.
 absl::Status LaunchStatus(cudaError_t error, const plan::Instruction& instruction);

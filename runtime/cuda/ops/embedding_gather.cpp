@@ -37,6 +37,10 @@ class EmbeddingGatherOp : public CudaOp {
 }  // namespace
 
 OpOrError MakeEmbeddingGather(const CudaOpContext& context, size_t index) {
+  const plan::Instruction& instruction = *context.plan->instructions()->Get(index);
+  if (instruction.kernel_as_EmbeddingGather()->quantization() != nullptr) {
+    return QuantizedWeightsUnsupported(context, instruction);
+  }
   return std::make_unique<EmbeddingGatherOp>(context, *context.plan->instructions()->Get(index));
 }
 

@@ -120,6 +120,10 @@ class LinearOp : public CudaOp {
 }  // namespace
 
 OpOrError MakeLinear(const CudaOpContext& context, size_t index) {
+  const plan::Instruction& instruction = *context.plan->instructions()->Get(index);
+  if (instruction.kernel_as_Linear()->quantization() != nullptr) {
+    return QuantizedWeightsUnsupported(context, instruction);
+  }
   return std::make_unique<LinearOp>(context, *context.plan->instructions()->Get(index));
 }
 

@@ -69,14 +69,15 @@ plan.program "t" checkpoint "" eos_token_id = -1
 
 // -----
 
-// Tests that linear takes two or three operands.
+// Tests that linear takes two to five operands (x, a float weight or a
+// quantized one of two or three, and an optional bias).
 plan.program "t" checkpoint "" eos_token_id = -1
     limits(max_batch_tokens = 4, max_logit_rows = 4, max_seq_len = 16, max_sequences = 1)
     kv_cache(layers = 0, heads = 1, head_dim = 1, block_size = 16, blocks = 1, dtype = f32)
     arena_bytes = 1024 {
   %x = plan.buffer "x" tokens at 0 : memref<?x8xf32>
   %y = plan.buffer "y" tokens at 128 : memref<?x8xf32>
-  // expected-error @+1 {{takes 2 or 3 operands, got 1}}
+  // expected-error @+1 {{takes 2 or 5 operands, got 1}}
   plan.linear ins(%x : memref<?x8xf32>) outs(%y : memref<?x8xf32>)
 }
 
