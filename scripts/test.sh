@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
-bash scripts/fuzz.sh "${BLOOM_FUZZ_SECONDS:-15}"
+bash scripts/fuzz.sh "${BLOOM_FUZZ_SECONDS:-10}"
 bash scripts/tsan.sh
 bash scripts/sanitize.sh
 ctest --preset default -j "$(nproc)"
