@@ -368,10 +368,6 @@ absl::Status CheckFlags() {
   if (quantize_lm_head_flag && !bloom::IsQuantized(weights_flag)) {
     return absl::InvalidArgumentError("--quantize-lm-head needs --weights=int8 or int4");
   }
-  if (pack_weights_flag && bloom::IsQuantized(weights_flag)) {
-    return absl::UnimplementedError("--pack-weights with --weights=" + weights_flag +
-                                    ": packing quantized weights is not built yet (issue 14)");
-  }
   if (emit_flag.getNumOccurrences() == 0 && output_flag.empty()) {
     return absl::InvalidArgumentError(
         "-o PLAN_DIR is required (or --emit=STAGE to print IR)");
