@@ -18,10 +18,6 @@ using mlir::LogicalResult;
 using mlir::MemRefType;
 using mlir::ShapedType;
 
-int64_t ElementBytes(mlir::Type type) {
-  return (type.getIntOrFloatBitWidth() + 7) / 8;
-}
-
 bool CompatibleDims(int64_t a, int64_t b) {
   return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
 }
@@ -134,7 +130,9 @@ int64_t ArenaBytes(MemRefType type, int64_t capacity_rows) {
   for (int64_t dim : type.getShape()) {
     elements *= ShapedType::isDynamic(dim) ? capacity_rows : dim;
   }
-  return elements * ElementBytes(type.getElementType());
+  // In bits, so that packed int4 (two a byte) is counted as the runtime
+  // stores it.
+  return (elements * type.getElementType().getIntOrFloatBitWidth() + 7) / 8;
 }
 
 //===----------------------------------------------------------------------===//

@@ -14,6 +14,7 @@
 #include "runtime/cuda/cuda_status.h"
 #include "runtime/cuda/device_weight_streamer.h"
 #include "runtime/cuda/host_staged_communicator.h"
+#include "runtime/cuda/quantized_weights.h"
 #include "runtime/cuda/step_profile.h"
 #include "runtime/cuda/weight_upload.h"
 #include "runtime/exec/instruction_loop.h"
@@ -39,7 +40,7 @@ int64_t NextPowerOfTwo(int64_t n) {
 // dtypes) is refused here rather than read as float by a kernel.
 bool CudaReads(DType dtype) {
   return dtype == DType::kF32 || dtype == DType::kF16 || dtype == DType::kBF16 ||
-         dtype == DType::kI32;
+         dtype == DType::kI32 || dtype == DType::kI8 || dtype == DType::kI4;
 }
 
 // A progress bar on stderr, drawn only when stderr is a terminal.
@@ -120,6 +121,8 @@ absl::Status CudaExecutor::Initialize(const ExecutorOptions& options) {
   // units, and a fixed device address for each streamed tensor.
   BLOOM_ASSIGN_OR_RETURN(streamer_, DeviceWeightStreamer::Create(plan_));
   allocated_bytes_ += streamer_->device_bytes();
+  quantized_ = std::make_unique<QuantizedDeviceLayout>(
+      plan_.plan(), [this](uint32_t tensor) { return streamer_->Streams(tensor); });
 
   BLOOM_ASSIGN_OR_RETURN(
       KvCache cache, KvCache::Create(KvCacheShape{kv->num_layers(), kv->num_heads(), kv->head_dim(),
@@ -152,7 +155,8 @@ absl::Status CudaExecutor::Initialize(const ExecutorOptions& options) {
   BLOOM_ASSIGN_OR_RETURN(
       ops_, CudaOpTable::Create(
                 p, plan_.label(), tensors_, kv_layers_, device_comm_.get(),
-                [this](uint32_t tensor) { return streamer_->Streams(tensor); }, options_.gemm));
+                [this](uint32_t tensor) { return streamer_->Streams(tensor); }, options_.gemm,
+                quantized_.get()));
   BLOOM_RETURN_IF_ERROR(Allocate(scratch_, ops_->ScratchBytes(),
                                  "scratch (GEMM workspace, conversions, split-K partials)"));
 
@@ -160,7 +164,8 @@ absl::Status CudaExecutor::Initialize(const ExecutorOptions& options) {
   std::function<void(size_t, size_t)> progress = options.on_weight_loaded;
   if (!progress && isatty(STDERR_FILENO)) progress = DrawProgress;
   BLOOM_RETURN_IF_ERROR(
-      LoadWeights(p, dir, weights, streamer_->HostDestinations(), stream_, progress));
+      LoadWeights(p, dir, weights, streamer_->HostDestinations(), stream_, progress,
+                  quantized_.get()));
 
   // What the ops make from the loaded weights (converted copies) and
   // their constants' device copies.
@@ -194,7 +199,7 @@ absl::Status CudaExecutor::AllocateMemory(std::vector<size_t>& weight_offsets) {
     const auto* t = tensors->Get(i);
     if (t->kind() != plan::TensorKind::Weight || streamer_->Streams(i)) continue;
     weight_offsets[i] = weight_bytes;
-    weight_bytes += DeviceAlignUp(BytesOf(*t, t->shape()->Get(0)));
+    weight_bytes += DeviceAlignUp(quantized_->DeviceBytes(p, i));
   }
   BLOOM_RETURN_IF_ERROR(
       Allocate(weights_, weight_bytes, absl::StrCat("the weights of ", plan_.label())));
@@ -291,7 +296,10 @@ absl::Status CudaExecutor::PlaceTensors(const std::vector<size_t>& weight_offset
         }
         break;
     }
-    if (t->kind() == plan::TensorKind::Weight && !streamer_->Streams(i))
+    // (An int4 weight's scales and zero points kept inside its tiles load
+    // with its values.)
+    if (t->kind() == plan::TensorKind::Weight && !streamer_->Streams(i) &&
+        !quantized_->InsideTiles(i))
       weights.push_back({i, d.data});
   }
   return absl::OkStatus();

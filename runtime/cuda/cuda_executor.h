@@ -31,6 +31,7 @@
 #include "runtime/cuda/cuda_op_table.h"
 #include "runtime/cuda/device_buffer.h"
 #include "runtime/cuda/device_weight_streamer.h"
+#include "runtime/cuda/quantized_weights.h"
 #include "runtime/cuda/weight_upload.h"
 #include "runtime/exec/executor.h"
 #include "runtime/plan/plan_loader.h"
@@ -157,6 +158,7 @@ class CudaExecutor : public StepExecutor {
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<KvCache> kv_cache_;
   std::unique_ptr<DeviceWeightStreamer> streamer_;
+  std::unique_ptr<QuantizedDeviceLayout> quantized_;
 
   DeviceBuffer weights_, arena_, kv_pools_, inputs_, scratch_, argmax_;
   PinnedBuffer host_inputs_, host_logits_, host_argmax_;

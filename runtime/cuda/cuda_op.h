@@ -31,6 +31,8 @@
 
 namespace bloom {
 
+class QuantizedDeviceLayout;  // runtime/cuda/quantized_weights.h
+
 namespace cuda {
 class LinearGemm;
 }  // namespace cuda
@@ -73,8 +75,10 @@ enum class ScratchRegion : int {
   kLinearOutput,     // a Linear's float32 product before its cast
   kAttentionDecode,  // split-K decode partials and counters
   kCollective,       // float32 staging of AllReduce and AllGather
+  kDequantizedWeight,  // a quantized weight dequantized for cuBLASLt (large batches)
+  kQuantizedPartials,  // the fused quantized product's fp32 partial sums (kept zero)
 };
-inline constexpr int kScratchRegions = 4;
+inline constexpr int kScratchRegions = 6;
 
 // What an op is made from: the plan, where its tensors are, and the
 // services ops of one kind share. Fixed for the executor's life.
@@ -85,6 +89,8 @@ struct CudaOpContext {
   cuda::LinearGemm* gemm = nullptr;       // every Linear's (one cuBLASLt handle)
   ConvertedWeights* converted = nullptr;  // weights in another dtype, shared by the Linears
   Communicator* comm = nullptr;           // the group's device communicator; null at tp=1
+  // Where the quantized weights' parts live (runtime/cuda/quantized_weights.h).
+  const QuantizedDeviceLayout* quantized = nullptr;
 
   const DeviceTensor& tensor(uint32_t id) const { return (*tensors)[id]; }
   const plan::Tensor& plan_tensor(uint32_t id) const { return *plan->tensors()->Get(id); }

@@ -57,7 +57,8 @@ cuda_ops::OpOrError MakeOp(const CudaOpContext& context, size_t index) {
 absl::StatusOr<std::unique_ptr<CudaOpTable>> CudaOpTable::Create(
     const plan::Plan& plan, const std::string& plan_label, const std::vector<DeviceTensor>& tensors,
     const std::vector<cuda::PagedKvView>& kv_layers, Communicator* comm,
-    std::function<bool(uint32_t)> streamed, const cuda::GemmOptions& gemm_options) {
+    std::function<bool(uint32_t)> streamed, const cuda::GemmOptions& gemm_options,
+    const QuantizedDeviceLayout* quantized) {
   std::unique_ptr<CudaOpTable> table(
       new CudaOpTable(plan, plan_label, tensors, std::move(streamed)));
   table->gemm_options_ = gemm_options;
@@ -68,6 +69,7 @@ absl::StatusOr<std::unique_ptr<CudaOpTable>> CudaOpTable::Create(
   context.gemm = &table->gemm_;
   context.converted = &table->converted_;
   context.comm = comm;
+  context.quantized = quantized;
   const size_t n = plan.instructions()->size();
   table->ops_.resize(n);
   for (size_t i = 0; i < n; ++i) {

@@ -19,6 +19,8 @@
 
 namespace bloom {
 
+class QuantizedDeviceLayout;  // runtime/cuda/quantized_weights.h
+
 struct WeightDestination {
   uint32_t tensor;  // index in the plan
   void* memory;     // where the converted weight goes
@@ -29,10 +31,12 @@ struct WeightDestination {
 // which the copy stream streams each step), converted on the host without
 // staging. Both lists share one pass over the files. `on_loaded(done,
 // total)` is called after each weight has been queued (may be empty).
-// Returns after every copy has completed.
+// Returns after every copy has completed. With `quantized`, the weights it
+// keeps in the tile layout are staged and repacked into their places.
 absl::Status LoadWeights(const plan::Plan& plan, const std::string& checkpoint_dir,
                          const std::vector<WeightDestination>& device,
                          const std::vector<WeightDestination>& host, cudaStream_t stream,
-                         const std::function<void(size_t, size_t)>& on_loaded);
+                         const std::function<void(size_t, size_t)>& on_loaded,
+                         const QuantizedDeviceLayout* quantized = nullptr);
 
 }  // namespace bloom

@@ -35,7 +35,9 @@
 #   benchmarks/gpu/run_benchmark.sh if RUN_HF_BENCH=1 and .carry/bench is
 #   carried too. Logs and JSON go to $OUT.
 #
-# Environment: CARRY (.carry/h7), BUILD (build/h7-carry), COMPILE (a
+# Environment: EXTRA_TARGETS (prepare: more targets to build and carry),
+# EXTRA_TESTS (device: more GPU test binaries to run with the others),
+# CARRY (.carry/h7), BUILD (build/h7-carry), COMPILE (a
 # bloom-compile binary; default build/h7/bin/bloom-compile), JOBS (2), SRC
 # (the source tree whose binaries are built, default this one: a clean
 # snapshot helps when other work in the tree is half-written; see
@@ -52,9 +54,10 @@ prepare() {
   local build=${BUILD:-build/h7-carry}
   local compile=${COMPILE:-build/h7/bin/bloom-compile}
   source benchmarks/gpu/workload.sh
+  # shellcheck disable=SC2206  # EXTRA_TARGETS is words
   local targets=(cuda_op_parity_test cuda_attention_parity_test cuda_attention_work_test
                  cuda_golden_test cuda_tp_test cuda_tier_test nccl_communicator_test
-                 bloom-cuda-bench make-synthetic-checkpoint)
+                 bloom-cuda-bench make-synthetic-checkpoint ${EXTRA_TARGETS:-})
   rm -rf "$CARRY"
   mkdir -p "$CARRY/plans"
   BUILD=$build bash scripts/gpu/carry_build.sh "$CARRY/bin" "${targets[@]}"
@@ -137,8 +140,9 @@ device() {
   # One file for all test output: the device tool returns at most 8 files.
   local tests=$OUT/tests.txt
   : >"$tests"
+  # shellcheck disable=SC2086  # EXTRA_TESTS is words
   for t in cuda_attention_work_test cuda_op_parity_test cuda_attention_parity_test cuda_golden_test \
-           cuda_tp_test cuda_tier_test nccl_communicator_test; do
+           cuda_tp_test cuda_tier_test nccl_communicator_test ${EXTRA_TESTS:-}; do
     echo "== $t" | tee -a "$log" "$tests" >/dev/null
     echo "== $t"
     if ! timeout "${TEST_TIMEOUT:-300}" "$bin/$t" >"/tmp/$t.txt" 2>&1; then

@@ -16,8 +16,9 @@ compiles the plan twice, quantized at load and packed, and checks
     slice that the unpacked plan names. tiny-random's tensors are checked
     whole; debian-small's (3 x 12 x 512^2 weights: too many for Python in
     a test) whole for one tensor and at a few rows of every other.
-int8 plans are also compiled with every weight unit on disk (--offload=disk):
-the same logits, and the units file holds the same quantized bytes.
+Every variant is also compiled with every weight unit on disk
+(--offload=disk): the same logits, and the units file holds the same
+quantized bytes.
 Standard library only.
 """
 import argparse
@@ -235,9 +236,7 @@ def unit_reader(disk_plan, mlir_name):
 def check_variant(tool, tmp, model, model_dir, flags, tp, prompt, whole):
     label = f"{model} {' '.join(flags)}"
     fmt = "int4" if "--weights=int4" in flags else "int8"
-    modes = {"at-load": [], "packed": ["--pack-weights"]}
-    if fmt == "int8":
-        modes["disk"] = ["--offload=disk"]
+    modes = {"at-load": [], "packed": ["--pack-weights"], "disk": ["--offload=disk"]}
     plans, results = {}, {}
     for mode, extra in modes.items():
         plans[mode] = os.path.join(tmp, f"{model}{''.join(flags)}-{mode}".replace("--", "-"))

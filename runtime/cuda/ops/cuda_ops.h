@@ -17,6 +17,9 @@ OpOrError MakeEmbeddingGather(const CudaOpContext& context, size_t index);
 OpOrError MakeLayerNorm(const CudaOpContext& context, size_t index);
 OpOrError MakeAddLayerNorm(const CudaOpContext& context, size_t index);
 OpOrError MakeLinear(const CudaOpContext& context, size_t index);
+// A Linear whose weight is quantized (plan.fbs's WeightQuantization);
+// MakeLinear passes such instructions on.
+OpOrError MakeQuantizedLinear(const CudaOpContext& context, size_t index);
 OpOrError MakeGelu(const CudaOpContext& context, size_t index);
 OpOrError MakeAdd(const CudaOpContext& context, size_t index);
 OpOrError MakeCast(const CudaOpContext& context, size_t index);
@@ -28,11 +31,6 @@ OpOrError MakeAllGather(const CudaOpContext& context, size_t index);
 // Unimplemented unless operand 0's rows are narrow enough for the layer norm
 // kernels (LayerNorm and AddLayerNorm).
 absl::Status CheckLayerNormColumns(const CudaOpContext& context, size_t index);
-
-// Unimplemented, naming the instruction and its weight: a quantized weight
-// (plan.fbs's WeightQuantization), which no CUDA kernel reads yet.
-absl::Status QuantizedWeightsUnsupported(const CudaOpContext& context,
-                                         const plan::Instruction& instruction);
 
 // The status of a kernel launch: "<Kernel> launch: <CUDA error>" on failure.
 // The message is built only then, so a step's launches format nothing.

@@ -1,7 +1,10 @@
 // EmbeddingGather: rows of an embedding table (a tensor-parallel rank's
-// slice starts at vocab_begin) by token id.
+// slice starts at vocab_begin) by token id; a quantized table's rows are
+// dequantized as they are read.
+#include "kernels/cuda/dequantize.cuh"
 #include "kernels/cuda/embedding.cuh"
 #include "runtime/cuda/ops/cuda_ops.h"
+#include "runtime/cuda/quantized_weights.h"
 
 namespace bloom::cuda_ops {
 namespace {
@@ -34,12 +37,40 @@ class EmbeddingGatherOp : public CudaOp {
   const DeviceTensor y_;
 };
 
+// The same lookup in a quantized table (values, scales [, zero points]):
+// each looked-up row dequantized as it is read.
+class QuantizedEmbeddingGatherOp : public CudaOp {
+ public:
+  QuantizedEmbeddingGatherOp(const CudaOpContext& context, const plan::Instruction& instruction)
+      : instruction_(instruction),
+        ids_rows_(context.plan_tensor(instruction.operands()->Get(0))),
+        ids_(context.tensor(instruction.operands()->Get(0))),
+        table_(DeviceQuantizedWeight(context, instruction, 1)),
+        vocab_begin_(instruction.kernel_as_EmbeddingGather()->vocab_begin()),
+        y_(context.tensor(instruction.results()->Get(0))) {}
+
+  absl::Status Run(const StepShape& shape, cudaStream_t stream) override {
+    return LaunchStatus(cuda::LaunchQuantizedEmbeddingGather(
+                            static_cast<const int32_t*>(ids_.data), RowsAt(ids_rows_, shape.rows()),
+                            table_, vocab_begin_, y_.data, y_.dtype, stream),
+                        instruction_);
+  }
+
+ private:
+  const plan::Instruction& instruction_;
+  const plan::Tensor& ids_rows_;
+  const DeviceTensor ids_;
+  const cuda::QuantizedWeight table_;
+  const int64_t vocab_begin_;
+  const DeviceTensor y_;
+};
+
 }  // namespace
 
 OpOrError MakeEmbeddingGather(const CudaOpContext& context, size_t index) {
   const plan::Instruction& instruction = *context.plan->instructions()->Get(index);
   if (instruction.kernel_as_EmbeddingGather()->quantization() != nullptr) {
-    return QuantizedWeightsUnsupported(context, instruction);
+    return std::make_unique<QuantizedEmbeddingGatherOp>(context, instruction);
   }
   return std::make_unique<EmbeddingGatherOp>(context, *context.plan->instructions()->Get(index));
 }

@@ -10,13 +10,4 @@ absl::Status LaunchStatus(cudaError_t error, const plan::Instruction& instructio
                     absl::StrCat(plan::EnumNameKernel(instruction.kernel_type()), " launch"));
 }
 
-absl::Status QuantizedWeightsUnsupported(const CudaOpContext& context,
-                                         const plan::Instruction& instruction) {
-  const plan::Tensor& weight = *context.plan->tensors()->Get(instruction.operands()->Get(1));
-  return absl::UnimplementedError(
-      absl::StrCat(plan::EnumNameKernel(instruction.kernel_type()), " of '",
-                   weight.name()->str(), "': the CUDA backend has no kernel for quantized weights "
-                   "yet (issue 14); run the plan on the CPU backend"));
-}
-
 }  // namespace bloom::cuda_ops

@@ -49,6 +49,8 @@ class LinearOp : public CudaOp {
         return out_via_scratch_ ? max_rows_ * y_.columns * sizeof(float) : 0;
       case ScratchRegion::kAttentionDecode:
       case ScratchRegion::kCollective:
+      case ScratchRegion::kDequantizedWeight:
+      case ScratchRegion::kQuantizedPartials:
         return 0;
     }
     return 0;
@@ -122,7 +124,7 @@ class LinearOp : public CudaOp {
 OpOrError MakeLinear(const CudaOpContext& context, size_t index) {
   const plan::Instruction& instruction = *context.plan->instructions()->Get(index);
   if (instruction.kernel_as_Linear()->quantization() != nullptr) {
-    return QuantizedWeightsUnsupported(context, instruction);
+    return MakeQuantizedLinear(context, index);
   }
   return std::make_unique<LinearOp>(context, *context.plan->instructions()->Get(index));
 }
