@@ -1,5 +1,7 @@
 #include "runtime/plan/quantized_weights.h"
 
+#include <limits>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -37,7 +39,12 @@ std::vector<int64_t> SourceShape(const plan::Tensor& tensor) {
   const plan::QuantizeAtLoad* quantize =
       tensor.source() != nullptr ? tensor.source()->quantize() : nullptr;
   if (quantize != nullptr && quantize->part() != QuantizedPart::Values && shape.size() == 2) {
-    shape[1] *= quantize->group_size();
+    // Unchecked plans reach here only through the validator, which bounds
+    // both factors; -1 (no shape matches it) rather than an overflow.
+    const int64_t group = quantize->group_size();
+    shape[1] = group > 0 && shape[1] > 0 && shape[1] <= std::numeric_limits<int64_t>::max() / group
+                   ? shape[1] * group
+                   : -1;
   }
   return shape;
 }
@@ -75,6 +82,13 @@ absl::Status ValidateQuantizedWeightTensor(
   if (group <= 0 || (int4 && group % 2 != 0)) {
     return fail(absl::StrCat("quantization group size ", group,
                              int4 ? " must be positive and even" : " must be positive"));
+  }
+  // The float source of the scales and zero points is [M, G x group]:
+  // bounded as every tensor is (a crafted group must not overflow it).
+  constexpr int64_t kMaxElements = int64_t{1} << 50;
+  const int64_t groups = tensor.shape()->Get(1);
+  if (group > kMaxElements || (groups > 0 && groups > kMaxElements / group)) {
+    return fail(absl::StrCat("quantization group size ", group, " is implausibly large"));
   }
   DType expected = DType::F16;
   switch (quantize->part()) {
