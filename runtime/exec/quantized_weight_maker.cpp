@@ -32,15 +32,32 @@ absl::StatusOr<absl::Span<const uint8_t>> QuantizedWeightMaker::Make(const plan:
   if (key != key_) {
     key_.clear();  // until the new source is made
     const int64_t elements = shape[0] * shape[1];
-    std::vector<float> values(static_cast<size_t>(elements));
+    // The buffers are reused from source to source: a fresh (zeroed, page
+    // faulted) 3 GB float buffer for each of BLOOM-176B's 280 weights
+    // costs more than making their values.
+    const size_t count = static_cast<size_t>(elements);
+    if (floats_.size() < count) floats_.resize(count);
+    absl::Span<float> values(floats_.data(), count);
     BLOOM_RETURN_IF_ERROR(stored.file->ReadSliceAsFloat32(*stored.tensor, source.slice_dim(),
                                                           source.slice_begin(), source.slice_end(),
-                                                          absl::MakeSpan(values), stored.what));
+                                                          values, stored.what));
     source_bytes_read_ +=
         static_cast<int64_t>(StorageBytes(stored.tensor->dtype, static_cast<uint64_t>(elements)));
-    BLOOM_ASSIGN_OR_RETURN(
-        matrix_, QuantizeWeight(values, shape[0], shape[1], ToWeightFormat(quantize->format()),
-                                quantize->group_size(), DType::kF16, stored.what));
+    const WeightFormat format = ToWeightFormat(quantize->format());
+    const int64_t group = format == WeightFormat::kInt8PerChannel ? shape[1] : quantize->group_size();
+    const int64_t groups = shape[0] * (shape[1] / group);
+    matrix_.format = format;
+    matrix_.rows = shape[0];
+    matrix_.cols = shape[1];
+    matrix_.group_size = group;
+    matrix_.scale_dtype = DType::kF16;
+    matrix_.values.resize(StorageBytes(WeightFormatValues(format), count));
+    matrix_.scales.resize(static_cast<size_t>(groups) * DTypeSize(DType::kF16));
+    matrix_.zero_points.resize(format == WeightFormat::kInt4Grouped ? static_cast<size_t>(groups)
+                                                                     : 0);
+    BLOOM_RETURN_IF_ERROR(QuantizeWeightInto(
+        values, shape[0], shape[1], format, group, DType::kF16, absl::MakeSpan(matrix_.values),
+        absl::MakeSpan(matrix_.scales), absl::MakeSpan(matrix_.zero_points), stored.what));
     key_ = key;
   }
   switch (quantize->part()) {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
@@ -38,6 +39,7 @@ class QuantizedWeightMaker {
  private:
   std::string key_;  // the source quantized last: file, tensor, slice, format, group
   QuantizedMatrix matrix_;
+  std::vector<float> floats_;  // the source as float32, reused
   int64_t source_bytes_read_ = 0;
 };
 

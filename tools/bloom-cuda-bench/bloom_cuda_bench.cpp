@@ -296,6 +296,16 @@ int Main(int argc, char** argv) {
   ExecutorOptions options;
   options.checkpoint_dir = cl.GetString("checkpoint-dir");
   const auto load_start = Clock::now();
+  // A line on stderr at every tenth of the weights: a load that runs out
+  // of time still says how far it got and how fast.
+  options.on_weight_loaded = [load_start, last_tenth = size_t{0}](size_t done,
+                                                                 size_t total) mutable {
+    const size_t tenth = total == 0 ? 10 : 10 * done / total;
+    if (tenth == last_tenth) return;
+    last_tenth = tenth;
+    std::fprintf(stderr, "bloom-cuda-bench: loaded %zu/%zu weights in %.1f s\n", done, total,
+                 Ms(Clock::now() - load_start) / 1000.0);
+  };
   std::unique_ptr<StepExecutor> executor;
   CudaExecutor* single = nullptr;  // the lone executor, when not a group
   if (cl.GetBool("rank-group")) {
