@@ -129,7 +129,7 @@ device() {
       --seed=0 --max-shard-bytes=0 --layout-only >/dev/null
     "$bin/bloom-cuda-bench" --probe 2>>"$log" | tee -a "$OUT/bench.jsonl" || true
     echo "== 176B int4 (load: generated weights, quantized at load)" | tee -a "$log"
-    timeout 540 "$bin/bloom-cuda-bench" --plan="$CARRY/plans/176b.int4" --checkpoint-dir="$ckpt" \
+    timeout "${TIMEOUT_176B:-540}" "$bin/bloom-cuda-bench" --plan="$CARRY/plans/176b.int4" --checkpoint-dir="$ckpt" \
       --batches="${BATCHES_176B:-1,8,32}" --prompt=32 --new-tokens=100 2>>"$log" \
       | sed 's/^{/{"model": "176b", "weights": "int4", /' | tee -a "$OUT/bench.jsonl" \
       | tee -a "$log" || failed=1
