@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <string>
 
@@ -17,7 +18,7 @@ namespace bloom {
 // between that barrier and the next (the barrier's mutex orders them).
 struct ThreadGroupState {
   explicit ThreadGroupState(int n, absl::Duration t)
-      : size(n), timeout(t), arrived_flags(n, false), in(n), out(n), counts(n) {}
+      : size(n), timeout(t), arrived_flags(n, false), mailboxes(n * n), in(n), out(n), counts(n) {}
 
   const int size;
   const absl::Duration timeout;
@@ -29,6 +30,9 @@ struct ThreadGroupState {
   std::vector<bool> arrived_flags;  // who is waiting at the current barrier
   bool poisoned = false;
   std::string poison;  // "rank 2 failed: ..." once poisoned
+  // Sent and not yet received messages, mailboxes[from * size + to], oldest
+  // first. Unbounded: a pipeline stage sends a few hidden states ahead at most.
+  std::vector<std::deque<std::vector<char>>> mailboxes;
 
   std::vector<const void*> in;
   std::vector<void*> out;
@@ -147,6 +151,61 @@ absl::Status ThreadCommunicator::Broadcast(void* data, size_t bytes, int root) {
 }
 
 absl::Status ThreadCommunicator::Barrier() { return Wait("Barrier"); }
+
+absl::Status ThreadCommunicator::CheckPeer(const char* what, int peer) const {
+  if (peer < 0 || peer >= state_->size || peer == rank_) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": rank ", rank_, " named peer ", peer,
+                                                   ", which is not another rank of ", state_->size));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ThreadCommunicator::Send(const void* data, size_t bytes, int peer) {
+  if (auto status = CheckPeer("Send", peer); !status.ok()) return status;
+  // Copied before taking the lock, so that peers do not wait on the copy.
+  // An empty message's pointer may be null, which memcpy may not be given.
+  std::vector<char> message(bytes);
+  if (bytes > 0) std::memcpy(message.data(), data, bytes);
+  ThreadGroupState& s = *state_;
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (s.poisoned) return PoisonedError(s.poison);
+  s.mailboxes[rank_ * s.size + peer].push_back(std::move(message));
+  s.cv.notify_all();
+  return absl::OkStatus();
+}
+
+absl::Status ThreadCommunicator::Recv(void* data, size_t bytes, int peer) {
+  if (auto status = CheckPeer("Recv", peer); !status.ok()) return status;
+  ThreadGroupState& s = *state_;
+  std::unique_lock<std::mutex> lock(s.mu);
+  std::deque<std::vector<char>>& mailbox = s.mailboxes[peer * s.size + rank_];
+  const auto deadline = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(s.timeout);
+  while (mailbox.empty() && !s.poisoned) {
+    if (s.cv.wait_until(lock, deadline) == std::cv_status::timeout && mailbox.empty() &&
+        !s.poisoned) {
+      s.poisoned = true;
+      s.poison = absl::StrCat("rank ", rank_, " waited ", absl::FormatDuration(s.timeout),
+                              " in Recv for a message from rank ", peer,
+                              ", which never sent it (hung, or failed without reporting)");
+      s.cv.notify_all();
+      return absl::DeadlineExceededError(s.poison);
+    }
+  }
+  if (s.poisoned) return PoisonedError(s.poison);
+  std::vector<char> message = std::move(mailbox.front());
+  mailbox.pop_front();
+  if (message.size() != bytes) {
+    // The ranks' plans disagree; the sender learns it at its next call.
+    s.poisoned = true;
+    s.poison = absl::StrCat("Recv: rank ", peer, " sent ", message.size(), " bytes but rank ",
+                            rank_, " expected ", bytes, " (the ranks' plans disagree)");
+    s.cv.notify_all();
+    return absl::InternalError(s.poison);
+  }
+  lock.unlock();
+  if (bytes > 0) std::memcpy(data, message.data(), bytes);
+  return absl::OkStatus();
+}
 
 void ThreadCommunicator::Abort(const absl::Status& cause) {
   ThreadGroupState& s = *state_;

@@ -11,9 +11,13 @@
 //     same bits, and they equal MpiCommunicator's (same order).
 //   AllGather, Broadcast: publish → barrier → copy from the peers → barrier
 //     (so no rank overwrites an input a peer still reads).
-// A rank that waits longer than the timeout at a barrier poisons the group
-// itself, naming the ranks that never arrived; Abort() poisons it with the
-// caller's cause. A poisoned group fails every pending and later call.
+// Send/Recv (pipeline parallelism) use a mailbox per (from, to) pair: Send
+// copies the bytes into a FIFO and returns; Recv waits for the front message
+// of its pair and checks that both sides named the same byte count.
+// A rank that waits longer than the timeout at a barrier or in Recv poisons
+// the group itself, naming the ranks that never arrived (the peer that never
+// sent); Abort() poisons it with the caller's cause. A poisoned group fails
+// every pending and later call, Send and Recv included.
 #pragma once
 
 #include <memory>
@@ -42,6 +46,8 @@ class ThreadCommunicator : public Communicator {
   absl::Status AllGather(const float* in, size_t count, float* out) override;
   absl::Status Broadcast(void* data, size_t bytes, int root) override;
   absl::Status Barrier() override;
+  absl::Status Send(const void* data, size_t bytes, int peer) override;
+  absl::Status Recv(void* data, size_t bytes, int peer) override;
   void Abort(const absl::Status& cause) override;
 
  private:
@@ -51,6 +57,8 @@ class ThreadCommunicator : public Communicator {
   // collective, waits for every rank, and checks that all counts agree.
   absl::Status Publish(const char* what, const void* in, void* out, size_t count);
   absl::Status Wait(const char* what);
+  // InvalidArgument unless `peer` is another rank of the group.
+  absl::Status CheckPeer(const char* what, int peer) const;
 
   std::shared_ptr<ThreadGroupState> state_;
   int rank_;

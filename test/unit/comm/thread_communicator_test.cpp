@@ -2,7 +2,9 @@
 // test computes itself, results identical bit for bit on every rank, the
 // poison path (Abort) and the timeout release every waiting rank with an
 // error naming the failed one, and AgreeOnStatus hands every rank the
-// lowest failed rank's error.
+// lowest failed rank's error. Send/Recv: messages arrive in order per pair
+// with the bytes the sender had at Send time, byte count mismatches, Abort
+// and the timeout release a blocked Recv.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -14,6 +16,7 @@
 
 #include "runtime/comm/agree_on_status.h"
 #include "runtime/comm/thread_communicator.h"
+#include "test/unit/comm/message_bytes.h"
 
 namespace bloom {
 namespace {
@@ -135,6 +138,159 @@ TEST(ThreadCommunicatorTest, MismatchedCountsFailOnEveryRank) {
     results[rank] = comm.AllReduceSum(x.data(), rank == 0 ? 4 : 3);
   });
   for (int r = 0; r < n; ++r) EXPECT_EQ(results[r].code(), absl::StatusCode::kInternal) << results[r];
+}
+
+TEST(ThreadCommunicatorTest, SendRecvKeepsTheOrderBetweenTwoRanks) {
+  const std::vector<size_t> sizes = {16, 0, 1, 4096, 3};
+  std::vector<std::vector<char>> got(sizes.size());
+  RunRanks(2, absl::Seconds(30), [&](int rank, Communicator& comm) {
+    for (size_t k = 0; k < sizes.size(); ++k) {
+      if (rank == 0) {
+        const std::vector<char> m = MessageBytes(0, k, sizes[k]);
+        ASSERT_TRUE(comm.Send(m.data(), m.size(), 1).ok());
+      } else {
+        got[k].resize(sizes[k]);
+        ASSERT_TRUE(comm.Recv(got[k].data(), sizes[k], 0).ok());
+      }
+    }
+  });
+  for (size_t k = 0; k < sizes.size(); ++k) EXPECT_EQ(got[k], MessageBytes(0, k, sizes[k])) << k;
+}
+
+TEST(ThreadCommunicatorTest, SendRecvKeepsTheOrderPerPairAmongThreeRanks) {
+  // Ranks 0 and 1 both send to 2, interleaved; 2 drains rank 1's messages
+  // first, then rank 0's: each pair is its own FIFO.
+  const int messages = 4;
+  std::vector<std::vector<char>> from0(messages), from1(messages);
+  RunRanks(3, absl::Seconds(30), [&](int rank, Communicator& comm) {
+    if (rank < 2) {
+      for (int k = 0; k < messages; ++k) {
+        const std::vector<char> m = MessageBytes(rank, k, 8 + k + rank);
+        ASSERT_TRUE(comm.Send(m.data(), m.size(), 2).ok());
+      }
+      return;
+    }
+    for (int k = 0; k < messages; ++k) {
+      from1[k].resize(8 + k + 1);
+      ASSERT_TRUE(comm.Recv(from1[k].data(), from1[k].size(), 1).ok());
+    }
+    for (int k = 0; k < messages; ++k) {
+      from0[k].resize(8 + k);
+      ASSERT_TRUE(comm.Recv(from0[k].data(), from0[k].size(), 0).ok());
+    }
+  });
+  for (int k = 0; k < messages; ++k) {
+    EXPECT_EQ(from0[k], MessageBytes(0, k, 8 + k)) << k;
+    EXPECT_EQ(from1[k], MessageBytes(1, k, 8 + k + 1)) << k;
+  }
+}
+
+TEST(ThreadCommunicatorTest, SendCopiesTheBytesAndReturnsBeforeTheRecv) {
+  std::vector<int> got(3, -1);
+  RunRanks(2, absl::Seconds(30), [&](int rank, Communicator& comm) {
+    if (rank == 0) {
+      std::vector<int> data = {1, 2, 3};
+      ASSERT_TRUE(comm.Send(data.data(), data.size() * sizeof(int), 1).ok());
+      data = {9, 9, 9};  // after Send: the peer must not see it
+      ASSERT_TRUE(comm.Barrier().ok());
+    } else {
+      // Rank 0 reaches the barrier only if its Send returned unreceived.
+      ASSERT_TRUE(comm.Barrier().ok());
+      ASSERT_TRUE(comm.Recv(got.data(), got.size() * sizeof(int), 0).ok());
+    }
+  });
+  EXPECT_EQ(got, (std::vector<int>{1, 2, 3}));
+}
+
+TEST(ThreadCommunicatorTest, RingPassesEveryRanksTokenAround) {
+  // Each round, rank r forwards what it holds to r + 1 and takes what r - 1
+  // held: after n rounds every rank has seen every rank's token, in the
+  // order r - 1, r - 2, ..., r.
+  const int n = 4;
+  std::vector<std::vector<int>> seen(n);
+  RunRanks(n, absl::Seconds(30), [&](int rank, Communicator& comm) {
+    int token = 100 + rank;
+    for (int round = 0; round < n; ++round) {
+      ASSERT_TRUE(comm.Send(&token, sizeof(token), (rank + 1) % n).ok());
+      ASSERT_TRUE(comm.Recv(&token, sizeof(token), (rank + n - 1) % n).ok());
+      seen[rank].push_back(token);
+    }
+  });
+  for (int r = 0; r < n; ++r) {
+    std::vector<int> expected;
+    for (int k = 1; k <= n; ++k) expected.push_back(100 + (r + n - k % n) % n);
+    EXPECT_EQ(seen[r], expected) << "rank " << r;
+  }
+}
+
+TEST(ThreadCommunicatorTest, ByteCountMismatchNamesBothCountsAndRanks) {
+  std::vector<absl::Status> results(2);
+  RunRanks(2, absl::Seconds(30), [&](int rank, Communicator& comm) {
+    char buffer[8] = {0};
+    if (rank == 0) {
+      ASSERT_TRUE(comm.Send(buffer, 8, 1).ok());
+      // The sender learns of the failure at its next call (released by the
+      // poison, not the timeout).
+      results[0] = comm.Barrier();
+    } else {
+      results[1] = comm.Recv(buffer, 4, 0);
+    }
+  });
+  EXPECT_EQ(results[1].code(), absl::StatusCode::kInternal) << results[1];
+  EXPECT_NE(results[1].message().find("rank 0 sent 8 bytes but rank 1 expected 4"), std::string::npos)
+      << results[1];
+  EXPECT_FALSE(results[0].ok());
+  EXPECT_NE(results[0].message().find("rank 0 sent 8 bytes but rank 1 expected 4"), std::string::npos)
+      << results[0];
+}
+
+TEST(ThreadCommunicatorTest, AbortWakesABlockedRecvWithTheCause) {
+  std::vector<absl::Status> results(3);
+  const auto start = std::chrono::steady_clock::now();
+  // A long timeout: only the poison can release the receivers quickly.
+  RunRanks(3, absl::Seconds(60), [&](int rank, Communicator& comm) {
+    if (rank == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      comm.Abort(absl::DataLossError("stage 0 ran out of memory"));
+      return;
+    }
+    char byte = 0;
+    results[rank] = comm.Recv(&byte, 1, 0);
+    // Later sends fail too.
+    if (results[rank].code() == absl::StatusCode::kAborted) results[rank] = comm.Send(&byte, 1, 3 - rank);
+  });
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  for (int r : {1, 2}) {
+    EXPECT_EQ(results[r].code(), absl::StatusCode::kAborted) << results[r];
+    EXPECT_NE(results[r].message().find("rank 0 failed: stage 0 ran out of memory"), std::string::npos)
+        << results[r];
+  }
+}
+
+TEST(ThreadCommunicatorTest, RecvTimeoutNamesThePeerThatNeverSent) {
+  std::vector<absl::Status> results(3);
+  RunRanks(3, absl::Milliseconds(200), [&](int rank, Communicator& comm) {
+    if (rank != 2) return;  // rank 1 hangs, as far as rank 2 can tell
+    char byte = 0;
+    results[2] = comm.Recv(&byte, 1, 1);
+    // The group is poisoned: a later Send fails at once.
+    results[0] = comm.Send(&byte, 1, 0);
+  });
+  EXPECT_EQ(results[2].code(), absl::StatusCode::kDeadlineExceeded) << results[2];
+  EXPECT_NE(results[2].message().find("rank 2 waited 200ms in Recv for a message from rank 1"),
+            std::string::npos)
+      << results[2];
+  EXPECT_EQ(results[0].code(), absl::StatusCode::kAborted) << results[0];
+}
+
+TEST(ThreadCommunicatorTest, SendRecvRefuseABadPeer) {
+  auto group = ThreadCommunicator::CreateGroup(2, absl::Seconds(30));
+  char byte = 0;
+  for (int peer : {-1, 0, 2}) {
+    EXPECT_EQ(group[0]->Send(&byte, 1, peer).code(), absl::StatusCode::kInvalidArgument) << peer;
+    EXPECT_EQ(group[0]->Recv(&byte, 1, peer).code(), absl::StatusCode::kInvalidArgument) << peer;
+  }
+  EXPECT_NE(group[0]->Send(&byte, 1, 5).message().find("rank 0 named peer 5"), std::string::npos);
 }
 
 TEST(AgreeOnStatusTest, EveryRankGetsTheLowestFailedRanksError) {
