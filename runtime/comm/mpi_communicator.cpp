@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdint>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
@@ -21,6 +22,24 @@ absl::Status MpiError(const char* call, int code) {
     const int _bloom_mpi_code = call(__VA_ARGS__);                \
     if (_bloom_mpi_code != MPI_SUCCESS) return MpiError(#call, _bloom_mpi_code); \
   } while (0)
+
+// Point-to-point tags (mpi_communicator.h). Only Send/Recv use tags on the
+// communicator's private duplicate.
+constexpr int kWholeTag = 1;
+constexpr int kLargeTag = 2;
+constexpr int kPieceTag = 3;
+
+// "Send to rank 1: MPI_Send failed: ..."
+absl::Status PointToPointError(const char* what, const char* direction, int peer, const char* call,
+                               int code) {
+  const absl::Status error = MpiError(call, code);
+  return absl::Status(error.code(), absl::StrCat(what, " ", direction, " rank ", peer, ": ", error.message()));
+}
+
+absl::Status CountMismatch(int from, size_t sent, int to, size_t expected) {
+  return absl::InternalError(absl::StrCat("Recv: rank ", from, " sent ", sent, " bytes but rank ", to,
+                                          " expected ", expected, " (the ranks' plans disagree)"));
+}
 
 }  // namespace
 
@@ -91,6 +110,79 @@ absl::Status MpiCommunicator::Broadcast(void* data, size_t bytes, int root) {
 
 absl::Status MpiCommunicator::Barrier() {
   BLOOM_MPI_CALL(MPI_Barrier, comm_);
+  return absl::OkStatus();
+}
+
+absl::Status MpiCommunicator::CheckPeer(const char* what, int peer) const {
+  if (peer < 0 || peer >= size_ || peer == rank_) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": rank ", rank_, " named peer ", peer,
+                                                   ", which is not another rank of ", size_));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MpiCommunicator::Send(const void* data, size_t bytes, int peer) {
+  if (auto status = CheckPeer("Send", peer); !status.ok()) return status;
+  // MPI_Send takes a non-const buffer in old MPI headers.
+  char* base = static_cast<char*>(const_cast<void*>(data));
+  if (bytes <= static_cast<size_t>(INT_MAX)) {
+    if (int code = MPI_Send(base, static_cast<int>(bytes), MPI_BYTE, peer, kWholeTag, comm_);
+        code != MPI_SUCCESS) {
+      return PointToPointError("Send", "to", peer, "MPI_Send", code);
+    }
+    return absl::OkStatus();
+  }
+  uint64_t total = bytes;
+  if (int code = MPI_Send(&total, 1, MPI_UINT64_T, peer, kLargeTag, comm_); code != MPI_SUCCESS) {
+    return PointToPointError("Send", "to", peer, "MPI_Send", code);
+  }
+  for (size_t done = 0; done < bytes;) {
+    const int piece = static_cast<int>(std::min<size_t>(bytes - done, INT_MAX));
+    if (int code = MPI_Send(base + done, piece, MPI_BYTE, peer, kPieceTag, comm_); code != MPI_SUCCESS) {
+      return PointToPointError("Send", "to", peer, "MPI_Send", code);
+    }
+    done += piece;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MpiCommunicator::Recv(void* data, size_t bytes, int peer) {
+  if (auto status = CheckPeer("Recv", peer); !status.ok()) return status;
+  // The next message from `peer` is either whole or a large one's header;
+  // its size is checked before anything is written to `data`.
+  MPI_Status status;
+  if (int code = MPI_Probe(peer, MPI_ANY_TAG, comm_, &status); code != MPI_SUCCESS) {
+    return PointToPointError("Recv", "from", peer, "MPI_Probe", code);
+  }
+  char* base = static_cast<char*>(data);
+  if (status.MPI_TAG == kWholeTag) {
+    int sent = 0;
+    MPI_Get_count(&status, MPI_BYTE, &sent);
+    if (static_cast<size_t>(sent) != bytes) return CountMismatch(peer, sent, rank_, bytes);
+    if (int code = MPI_Recv(base, sent, MPI_BYTE, peer, kWholeTag, comm_, MPI_STATUS_IGNORE);
+        code != MPI_SUCCESS) {
+      return PointToPointError("Recv", "from", peer, "MPI_Recv", code);
+    }
+    return absl::OkStatus();
+  }
+  if (status.MPI_TAG != kLargeTag) {
+    return absl::InternalError(absl::StrCat("Recv from rank ", peer, ": unexpected MPI tag ", status.MPI_TAG,
+                                            " (a piece without its header)"));
+  }
+  uint64_t total = 0;
+  if (int code = MPI_Recv(&total, 1, MPI_UINT64_T, peer, kLargeTag, comm_, MPI_STATUS_IGNORE);
+      code != MPI_SUCCESS) {
+    return PointToPointError("Recv", "from", peer, "MPI_Recv", code);
+  }
+  if (total != bytes) return CountMismatch(peer, total, rank_, bytes);
+  for (size_t done = 0; done < bytes;) {
+    const int piece = static_cast<int>(std::min<size_t>(bytes - done, INT_MAX));
+    if (int code = MPI_Recv(base + done, piece, MPI_BYTE, peer, kPieceTag, comm_, MPI_STATUS_IGNORE);
+        code != MPI_SUCCESS) {
+      return PointToPointError("Recv", "from", peer, "MPI_Recv", code);
+    }
+    done += piece;
+  }
   return absl::OkStatus();
 }
 

@@ -11,6 +11,14 @@
 //     group; the gather costs size() times the bytes, which the CPU
 //     reference backend can afford.
 //   - MPI_ERRORS_RETURN on the communicator, so MPI errors become values.
+// Send/Recv are MPI_Send/MPI_Recv on the private duplicate of
+// MPI_COMM_WORLD. A message of at most INT_MAX bytes is one MPI message
+// (tag kWholeTag), whose size Recv checks with MPI_Probe before receiving;
+// a larger one is a header carrying its byte count (kLargeTag) followed by
+// INT_MAX-byte pieces (kPieceTag), so that a count mismatch is caught for
+// every size. MPI_Send may block until the peer receives (large messages).
+// After a mismatch the pair's stream is only intact for a whole message
+// (not received); the caller treats any mismatch as fatal (Abort).
 // A peer blocked in an MPI collective cannot be interrupted, so Abort()
 // prints the cause and ends the job with MPI_Abort; mpirun then stops every
 // process. A process that dies (a signal) is noticed by mpirun, which stops
@@ -43,12 +51,16 @@ class MpiCommunicator : public Communicator {
   absl::Status AllGather(const float* in, size_t count, float* out) override;
   absl::Status Broadcast(void* data, size_t bytes, int root) override;
   absl::Status Barrier() override;
+  absl::Status Send(const void* data, size_t bytes, int peer) override;
+  absl::Status Recv(void* data, size_t bytes, int peer) override;
   // Prints "bloom: <cause> (MPI rank R of N ends the job)" on stderr and
   // calls MPI_Abort: never returns. The cause should name the failed rank.
   void Abort(const absl::Status& cause) override;
 
  private:
   MpiCommunicator() = default;
+  // InvalidArgument unless `peer` is another rank.
+  absl::Status CheckPeer(const char* what, int peer) const;
 
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0;
