@@ -103,6 +103,62 @@ def BloomPartitionTp : Pass<"bloom-partition-tp", "mlir::ModuleOp"> {
   ];
 }
 
+def BloomPartitionPp : Pass<"bloom-partition-pp", "mlir::ModuleOp"> {
+  let summary = "Keeps one pipeline stage's layers of the graph.";
+  let description = [{
+    Pipeline parallelism over `pp` stages; the pass makes stage `stage`'s
+    graph (run it once per stage) and records `bloom.pp_stage`,
+    `bloom.pp_size` and `bloom.pp_layers` (the stage's layers [begin, end))
+    on the module. It runs before --bloom-partition-tp (a stage is then split
+    across its tensor-parallel ranks), on the unfused or the fused graph.
+
+    - The layers are cut into `pp` contiguous ranges of at least one layer.
+      The embedding (and its norm) goes with stage 0; the final layer norm,
+      `gather_rows` and the LM head with the last stage. Ops of a layer are
+      those whose first tensor name is `h.N.*`; a weight stays where an op
+      that reads it stays.
+    - The ranges are balanced by the bytes a decode step reads: a stage's
+      layers' weights, plus the embedding's on the first stage and the
+      head's on the last (a tied LM head reads the embedding table again).
+      The largest stage is made as small as it can be; among equal splits,
+      earlier stages take more layers (ChooseStageRanges in
+      PartitionPipeline.cpp). A layer count `pp` does not divide is
+      balanced like any other.
+    - The residual stream at a cut is the step's result of every stage but
+      the last (instead of the logits) and the step's first argument of
+      every stage but the first (instead of the token ids); stages before
+      the last take no logit rows (the step interfaces of
+      runtime/plan/plan.fbs). A fused `add_layer_norm` across a cut is split:
+      its sum stays before the cut as an `add`, its norm is recomputed after
+      it as a `layer_norm` of the argument.
+    - Errors: `pp` < 1, `stage` outside [0, pp), more stages than layers, a
+      cut that crosses anything but the residual stream. `pp=1` changes
+      nothing but the module attributes.
+
+    Before (pp=2, stage=1, two layers):
+    ```mlir
+    func.func @step(%ids: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?xi32>,
+                    %rows: tensor<?xi32>) -> tensor<?x256xf32> {
+      %e = bloom.embedding %ids, %t ... loc("embeddings")
+      ...
+      %h0 = bloom.add %o0, %s0 : tensor<?x64xf32> loc("h.0.output")
+      %n1 = bloom.layer_norm %h0, ... loc("h.1.attn_norm")
+      ...
+    ```
+    After:
+    ```mlir
+    func.func @step(%h0: tensor<?x64xf32>, %pos: tensor<?xi32>, %slots: tensor<?xi32>,
+                    %rows: tensor<?xi32>) -> tensor<?x256xf32> {
+      %n1 = bloom.layer_norm %h0, ... loc("h.1.attn_norm")
+      ...
+    ```
+  }];
+  let options = [
+    Option<"pp", "pp", "int64_t", "1", "Stages in the pipeline">,
+    Option<"stage", "stage", "int64_t", "0", "The stage whose graph to make">,
+  ];
+}
+
 def BloomQuantizeWeights : Pass<"bloom-quantize-weights", "mlir::ModuleOp"> {
   let summary = "Stores the blocks' linear weights as int8 or int4 with scales.";
   let description = [{
