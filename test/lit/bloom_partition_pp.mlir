@@ -24,6 +24,32 @@
 // RUN: bloom-opt --split-input-file --bloom-partition-pp="pp=2 stage=1" %s | FileCheck %s --check-prefix=PP2S1
 // RUN: bloom-opt --split-input-file --bloom-partition-pp="pp=1" %s | FileCheck %s --check-prefix=PP1
 
+// BLOOM-176B (70 layers, hidden h = 14336, vocab V = 250880, tied), from
+// its preset (shapes only), fused, at pp=3. A layer reads about 12·h² weights
+// and the embedding and the head V·h each, E = V / (12·h) = 1.458 layers. With
+// stages of a, b, c layers costing a + E, b, c + E, the largest is smallest
+// at a = c = 23, b = 24 (24.46 layers; 23/23/24 would give 25.46); stage 0
+// takes its 23, stage 1 the most that leaves the last within the bound, 24.
+// The stages then compose with the tensor-parallel partition and memory
+// planning.
+// RUN: bloom-compile --model=%bloom_src_root/models/bloom/presets/bloom-176b.json --shapes-only --emit=fuse > %t.b176
+// RUN: bloom-opt --bloom-partition-pp="pp=3 stage=0" %t.b176 | FileCheck %s --check-prefix=B176S0
+// RUN: bloom-opt --bloom-partition-pp="pp=3 stage=1" --bloom-partition-tp="tp=2 rank=1" --bloom-assign-precision=policy=bf16 --bloom-plan-memory %t.b176 | FileCheck %s --check-prefix=B176S1
+// RUN: bloom-opt --bloom-partition-pp="pp=3 stage=2" %t.b176 | FileCheck %s --check-prefix=B176S2
+// B176S0: bloom.pp_layers = array<i64: 0, 23>
+// B176S0: func.func @step(%{{.+}}: tensor<?xi32>, %{{.+}}: tensor<?xi32>, %{{.+}}: tensor<?xi32>) -> tensor<?x14336xf32>
+// B176S1: bloom.pp_layers = array<i64: 23, 47>
+// B176S1: func.func @step(%{{.+}}: tensor<?x14336x{{.+}}>, %{{.+}}: tensor<?xi32>, %{{.+}}: tensor<?xi32>) -> tensor<?x14336x{{.+}}>
+// B176S1-NOT: bloom.embedding
+// B176S1: bloom.alibi_attention {{.+}}layer = 23 : i64, num_heads = 56 : i64
+// B176S1-NOT: layer = 22 : i64
+// B176S1: layer = 46 : i64
+// B176S1-NOT: layer = 47 : i64
+// B176S1-NOT: bloom.lm_head
+// B176S2: bloom.pp_layers = array<i64: 47, 70>
+// B176S2: func.func @step(%{{.+}}: tensor<?x14336xf32>, %{{.+}}: tensor<?xi32>, %{{.+}}: tensor<?xi32>, %{{.+}}: tensor<?xi32>) -> tensor<?x250880xf32>
+// B176S2: bloom.lm_head
+
 // Tests that pp=1 changes nothing but the module's record.
 // PP1: module attributes {bloom.pp_size = 1 : i64, bloom.pp_stage = 0 : i64}
 // PP1: func.func @step(%{{.+}}: tensor<?xi32>, %{{.+}}: tensor<?xi32>, %{{.+}}: tensor<?xi32>, %{{.+}}: tensor<?xi32>) -> tensor<?x8xf32>
