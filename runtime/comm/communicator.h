@@ -54,6 +54,17 @@ class Communicator {
   // Returns when every rank has called Barrier (or with an error).
   virtual absl::Status Barrier() = 0;
 
+  // Point to point (pipeline parallelism: a stage's hidden state to the
+  // next stage). Send() hands `bytes` bytes at `data` to rank `peer`, whose
+  // Recv(data, bytes, <this rank>) receives them; between two ranks, sends
+  // and receives match in the order they were made, and both sides name
+  // the same byte count. Send may return before the peer has received
+  // (the data is copied or the transfer is ordered on the transport's
+  // stream); the same failure rules as the collectives apply. The defaults
+  // refuse: a transport that has not built them says so.
+  virtual absl::Status Send(const void* data, size_t bytes, int peer);
+  virtual absl::Status Recv(void* data, size_t bytes, int peer);
+
   // The poison path: this rank has failed with `cause` (not OK). The other
   // ranks' collectives stop waiting and return an error naming this rank
   // and the cause. For MPI, which cannot interrupt a peer blocked in a

@@ -22,6 +22,54 @@ absl::StatusOr<ChosenTokens> StepExecutor::StepAndChoose(const StepBatch&, const
   return absl::UnimplementedError(absl::StrCat(device_name(), ": no on-device token choice"));
 }
 
+absl::Status StepExecutor::BeginStep(const StepBatch& batch, StepKind kind,
+                                     const TokenChoices* choices) {
+  if (!finished_steps_.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        device_name(), ": runs one step at a time; FinishStep the step begun before"));
+  }
+  StepOutcome outcome;
+  absl::Status ran;
+  switch (kind) {
+    case StepKind::kLogits:
+      ran = Step(batch);
+      if (ran.ok()) outcome.logits.assign(logits().begin(), logits().end());
+      break;
+    case StepKind::kGreedy: {
+      absl::StatusOr<absl::Span<const int32_t>> ids = StepGreedy(batch);
+      ran = ids.status();
+      if (ran.ok()) outcome.ids.assign(ids->begin(), ids->end());
+      break;
+    }
+    case StepKind::kChoose: {
+      if (choices == nullptr) {
+        ran = absl::InvalidArgumentError("BeginStep(kChoose) without token choices");
+        break;
+      }
+      absl::StatusOr<ChosenTokens> chosen = StepAndChoose(batch, *choices);
+      ran = chosen.status();
+      if (ran.ok()) {
+        outcome.ids.assign(chosen->ids.begin(), chosen->ids.end());
+        outcome.logprobs.assign(chosen->logprobs.begin(), chosen->logprobs.end());
+      }
+      break;
+    }
+  }
+  if (!ran.ok()) return ran;
+  finished_steps_.push_back(std::move(outcome));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StepOutcome> StepExecutor::FinishStep() {
+  if (finished_steps_.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(device_name(), ": FinishStep with no step begun"));
+  }
+  absl::StatusOr<StepOutcome> outcome = std::move(finished_steps_.front());
+  finished_steps_.pop_front();
+  return outcome;
+}
+
 uint32_t TensorWithRole(const plan::Plan& plan, plan::TensorRole role) {
   const auto* tensors = plan.tensors();
   for (uint32_t i = 0; i < tensors->size(); ++i) {

@@ -9,8 +9,10 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -28,6 +30,11 @@ struct StepBatch {
   absl::Span<const int32_t> positions;       // T: position in its sequence
   absl::Span<const int32_t> sequence_slots;  // T: KV-cache slot of its sequence
   absl::Span<const int32_t> logit_rows;      // R <= T: indices into the T tokens
+  // Pipeline stages after the first (plan.fbs, TensorRole HiddenIn): the
+  // previous stage's hidden state, T rows in the HiddenIn tensor's dtype,
+  // in host memory. Empty for a first stage, whose token_ids are read
+  // instead (a later stage takes token_ids' size as T and ignores the ids).
+  absl::Span<const uint8_t> hidden_in;
 };
 
 struct ExecutorOptions {
@@ -52,6 +59,19 @@ struct WeightStreamStats {
   double wait_seconds = 0;  // time steps waited for them in AwaitWeights
 };
 
+// Steps in flight (pipeline parallelism, runtime/parallel/): how a step that
+// BeginStep started is to end, and what FinishStep hands back for it.
+enum class StepKind {
+  kLogits,  // a plain Step: the R × vocab logits
+  kGreedy,  // StepGreedy: R argmax ids
+  kChoose,  // StepAndChoose: R chosen ids and their log-probabilities
+};
+struct StepOutcome {
+  std::vector<float> logits;     // kLogits: R × vocab_size()
+  std::vector<int32_t> ids;      // kGreedy, kChoose: R ids
+  std::vector<float> logprobs;   // kChoose: R log-probabilities
+};
+
 class StepExecutor {
  public:
   virtual ~StepExecutor() = default;
@@ -65,6 +85,11 @@ class StepExecutor {
   // The last step's logits in host memory: R rows of vocab_size() floats
   // (the plan keeps logits in F32 under every precision policy).
   virtual absl::Span<const float> logits() const = 0;
+  // Pipeline stages before the last (TensorRole HiddenOut): the last step's
+  // hidden state, T rows in the HiddenOut tensor's dtype, in host memory;
+  // what the next stage's StepBatch::hidden_in takes. Empty otherwise, and
+  // for a backend that does not run pipeline stages.
+  virtual absl::Span<const uint8_t> hidden_out() const { return {}; }
 
   virtual const plan::Plan& plan() const = 0;
   // Slot and block bookkeeping of the paged KV cache (its pools live on the
@@ -104,6 +129,31 @@ class StepExecutor {
   virtual bool has_device_choice() const { return false; }
   virtual absl::StatusOr<ChosenTokens> StepAndChoose(const StepBatch& batch,
                                                      const TokenChoices& choices);
+
+  // Steps in flight. A pipeline of M stages (runtime/parallel/) keeps every
+  // stage busy only when M steps are under way at once, each over its own
+  // sequences; the engine (runtime/serve/engine.h) then begins up to
+  // max_steps_in_flight() steps before it finishes the oldest.
+  //   - BeginStep copies `batch` (and `choices`, for kChoose) and the block
+  //     tables of the batch's slots before it returns; the caller may then
+  //     reuse the spans and change the KV-cache bookkeeping of other slots,
+  //     but not of this batch's slots until FinishStep has returned for it.
+  //   - FinishStep waits for the oldest unfinished step and returns what
+  //     its kind asks for; steps finish in the order they began.
+  //   - An error from either ends the step (its sequences lost their place
+  //     in the KV cache); after a failed FinishStep the executor may be
+  //     unusable, as after a failed Step.
+  // The defaults serve every executor that runs one step at a time:
+  // BeginStep runs the step there and then, FinishStep hands its outcome back.
+  virtual int max_steps_in_flight() const { return 1; }
+  virtual absl::Status BeginStep(const StepBatch& batch, StepKind kind,
+                                 const TokenChoices* choices = nullptr);
+  virtual absl::StatusOr<StepOutcome> FinishStep();
+
+ private:
+  // The default BeginStep's outcomes (at most one for a one-at-a-time
+  // executor), oldest first.
+  std::deque<absl::StatusOr<StepOutcome>> finished_steps_;
 };
 
 // The per-step checks every backend makes before touching memory: T and R

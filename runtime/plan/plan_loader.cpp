@@ -36,6 +36,12 @@ absl::StatusOr<LoadedPlan> LoadedPlan::LoadFile(const std::string& path, const s
 absl::StatusOr<LoadedPlan> LoadedPlan::Load(const std::string& plan_dir) {
   const std::string path = absl::StrCat(plan_dir, "/", plan::kPlanFileName);
   const std::string rank0 = absl::StrCat(plan_dir, "/", plan::RankPlanFileName(0));
+  if (!FileExists(path) && FileExists(absl::StrCat(plan_dir, "/", plan::StagePlanFileName(0, 0)))) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        plan_dir, ": a pipeline-parallel plan directory (", plan::StagePlanFileName(0, 0),
+        ", ... and no ", plan::kPlanFileName, "); run its stages together (a thread per mesh "
+        "position, or mpirun with one process per position)"));
+  }
   if (!FileExists(path) && FileExists(rank0)) {
     return absl::FailedPreconditionError(absl::StrCat(
         plan_dir, ": a tensor-parallel plan directory (", plan::RankPlanFileName(0),
@@ -43,7 +49,7 @@ absl::StatusOr<LoadedPlan> LoadedPlan::Load(const std::string& plan_dir) {
         "mpirun with one process per rank)"));
   }
   BLOOM_ASSIGN_OR_RETURN(LoadedPlan loaded, LoadFile(path, plan_dir));
-  if (loaded.plan().tp_size() != 1) {
+  if (loaded.plan().tp_size() != 1 || loaded.plan().pp_size() != 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": holds rank ", loaded.plan().tp_rank(), " of a tp=", loaded.plan().tp_size(),
         " plan, but ", plan::kPlanFileName, " is the name of a tp=1 plan (ranks are ",
@@ -67,10 +73,30 @@ absl::StatusOr<LoadedPlan> LoadedPlan::Load(const std::string& plan_dir, int ran
         " a plan directory written by bloom-compile for this many ranks?)"));
   }
   BLOOM_ASSIGN_OR_RETURN(LoadedPlan loaded, LoadFile(path, plan_dir));
-  if (loaded.plan().tp_rank() != rank || loaded.plan().tp_size() < 2) {
+  if (loaded.plan().tp_rank() != rank || loaded.plan().tp_size() < 2 ||
+      loaded.plan().pp_size() != 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": holds rank ", loaded.plan().tp_rank(), " of a tp=", loaded.plan().tp_size(),
         " plan, not rank ", rank, " of a tensor-parallel plan"));
+  }
+  return loaded;
+}
+
+absl::StatusOr<LoadedPlan> LoadedPlan::LoadStage(const std::string& plan_dir, int stage,
+                                                 int rank) {
+  const std::string path = absl::StrCat(plan_dir, "/", plan::StagePlanFileName(stage, rank));
+  if (!FileExists(path)) {
+    return absl::NotFoundError(absl::StrCat(
+        path, ": cannot open the plan of pipeline stage ", stage, ", tensor-parallel rank ", rank,
+        " (is ", plan_dir, " a plan directory written by bloom-compile for this mesh?)"));
+  }
+  BLOOM_ASSIGN_OR_RETURN(LoadedPlan loaded, LoadFile(path, plan_dir));
+  const plan::Plan& p = loaded.plan();
+  if (p.pp_stage() != stage || p.tp_rank() != rank || p.pp_size() < 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": holds stage ", p.pp_stage(), " of pp=", p.pp_size(), ", rank ", p.tp_rank(),
+        " of tp=", p.tp_size(), ", not stage ", stage, ", rank ", rank,
+        " of a pipeline-parallel plan"));
   }
   return loaded;
 }

@@ -3,8 +3,9 @@
 // and schema version, then ValidatePlan's semantic checks. Nothing in a plan
 // is trusted before this returns OK.
 //
-// A directory holds either one plan (plan.bplan, tp_size 1) or one plan per
-// tensor-parallel rank (plan.rank<R>.bplan; see plan_version.h).
+// A directory holds one plan (plan.bplan, tp_size 1), one plan per
+// tensor-parallel rank (plan.rank<R>.bplan), or one per pipeline mesh position
+// (plan.stage<S>.rank<R>.bplan); see plan_version.h.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +26,10 @@ class LoadedPlan {
   // Rank `rank`'s plan: plan.rank<rank>.bplan, whose tp_rank must be `rank`;
   // for rank 0 of a tp_size-1 directory, plan.bplan.
   static absl::StatusOr<LoadedPlan> Load(const std::string& plan_dir, int rank);
+  // Mesh position (stage, rank)'s plan of a pipeline-parallel directory:
+  // plan.stage<stage>.rank<rank>.bplan, whose pp_stage and tp_rank must match
+  // and whose pp_size is at least 2.
+  static absl::StatusOr<LoadedPlan> LoadStage(const std::string& plan_dir, int stage, int rank);
   // Verifies an in-memory plan file; `label` names it in errors. `plan_dir`
   // is where its disk-tier weight files are (WeightUnit.file is relative to
   // it); empty for a plan that has none.

@@ -25,6 +25,7 @@ constexpr uint64_t kMaxBytes = uint64_t{1} << 50;
 constexpr uint64_t kArenaAlignment = 64;
 // More ranks than any deployment has; beyond it a plan is treated as corrupt.
 constexpr int32_t kMaxTpSize = 4096;
+constexpr int32_t kMaxPpSize = 4096;
 
 uint64_t ElementBits(DType dtype) {
   switch (dtype) {
@@ -168,6 +169,38 @@ constexpr RoleSpec kRoleSpecs[] = {
     {TensorRole::LogitRows, TensorKind::StepInput, DType::I32, 1, RowDim::LogitRows},
     {TensorRole::Logits, TensorKind::Activation, DType::F32, 2, RowDim::LogitRows},
 };
+
+// The pipeline cut's hidden state: [T, hidden] rows of a float dtype; its
+// dtype is the activation dtype at the cut, so only the class is fixed.
+struct HiddenRoleSpec {
+  TensorRole role;
+  TensorKind kind;
+};
+constexpr HiddenRoleSpec kHiddenRoleSpecs[] = {
+    {TensorRole::HiddenIn, TensorKind::StepInput},
+    {TensorRole::HiddenOut, TensorKind::Activation},
+};
+
+// Which roles a plan's step interface has, by its pipeline position
+// (plan.fbs, Plan.pp_stage): a first stage reads token ids, a last one
+// writes logits, the others pass the hidden state on.
+bool StageHasRole(const plan::Plan& plan, TensorRole role) {
+  const bool first = plan.pp_stage() == 0;
+  const bool last = plan.pp_stage() == plan.pp_size() - 1;
+  switch (role) {
+    case TensorRole::TokenIds:
+      return first;
+    case TensorRole::HiddenIn:
+      return !first;
+    case TensorRole::LogitRows:
+    case TensorRole::Logits:
+      return last;
+    case TensorRole::HiddenOut:
+      return !last;
+    default:
+      return true;
+  }
+}
 
 // Checks one instruction's operands against its kernel's signature.
 class InstructionChecker {
@@ -469,6 +502,11 @@ absl::Status ValidatePlan(const plan::Plan& plan, absl::string_view label) {
     return fail(absl::StrCat("tensor-parallel rank ", plan.tp_rank(), " of ", plan.tp_size(),
                              " is out of range (need 0 <= tp_rank < tp_size <= ", kMaxTpSize, ")"));
   }
+  if (plan.pp_size() < 1 || plan.pp_size() > kMaxPpSize || plan.pp_stage() < 0 ||
+      plan.pp_stage() >= plan.pp_size()) {
+    return fail(absl::StrCat("pipeline stage ", plan.pp_stage(), " of ", plan.pp_size(),
+                             " is out of range (need 0 <= pp_stage < pp_size <= ", kMaxPpSize, ")"));
+  }
   const auto* kv = plan.kv_cache();
   if (kv->num_layers() <= 0 || kv->num_heads() <= 0 || kv->head_dim() <= 0 ||
       kv->block_size() <= 0 || kv->num_blocks() <= 0 || !IsFloat(kv->dtype())) {
@@ -482,26 +520,52 @@ absl::Status ValidatePlan(const plan::Plan& plan, absl::string_view label) {
 
   const auto* tensors = plan.tensors();
   std::set<TensorRole> seen_roles;
+  const plan::Tensor* hidden_in = nullptr;
+  const plan::Tensor* hidden_out = nullptr;
   for (size_t i = 0; i < tensors->size(); ++i) {
     const auto& tensor = *tensors->Get(i);
     if (auto s = ValidateTensor(plan, tensor, i, label); !s.ok()) return s;
     if (tensor.role() == TensorRole::None) continue;
+    const char* role_name = plan::EnumNameTensorRole(tensor.role());
     if (!seen_roles.insert(tensor.role()).second) {
-      return fail(absl::StrCat("two tensors have role ", plan::EnumNameTensorRole(tensor.role())));
+      return fail(absl::StrCat("two tensors have role ", role_name));
+    }
+    if (!StageHasRole(plan, tensor.role())) {
+      return fail(absl::StrCat("tensor '", tensor.name()->str(), "' has role ", role_name,
+                               ", which pipeline stage ", plan.pp_stage(), " of ", plan.pp_size(),
+                               " does not have"));
     }
     for (const RoleSpec& spec : kRoleSpecs) {
       if (spec.role != tensor.role()) continue;
       if (tensor.kind() != spec.kind || tensor.dtype() != spec.dtype ||
           tensor.shape()->size() != spec.rank || tensor.rows() != spec.rows) {
         return fail(absl::StrCat("tensor '", tensor.name()->str(), "' has the wrong kind, dtype, ",
-                                 "rank or rows for role ", plan::EnumNameTensorRole(spec.role)));
+                                 "rank or rows for role ", role_name));
       }
     }
-  }
-  for (const RoleSpec& spec : kRoleSpecs) {
-    if (!seen_roles.count(spec.role)) {
-      return fail(absl::StrCat("no tensor has role ", plan::EnumNameTensorRole(spec.role)));
+    for (const HiddenRoleSpec& spec : kHiddenRoleSpecs) {
+      if (spec.role != tensor.role()) continue;
+      if (tensor.kind() != spec.kind || !IsFloat(tensor.dtype()) || tensor.shape()->size() != 2 ||
+          tensor.rows() != RowDim::Tokens || tensor.shape()->Get(1) <= 0) {
+        return fail(absl::StrCat("tensor '", tensor.name()->str(), "' has the wrong kind, dtype, ",
+                                 "rank or rows for role ", role_name,
+                                 " (need [T, hidden] of F32, F16 or BF16)"));
+      }
+      (spec.role == TensorRole::HiddenIn ? hidden_in : hidden_out) = &tensor;
     }
+  }
+  for (TensorRole role : {TensorRole::TokenIds, TensorRole::Positions, TensorRole::SequenceSlots,
+                          TensorRole::LogitRows, TensorRole::Logits, TensorRole::HiddenIn,
+                          TensorRole::HiddenOut}) {
+    if (StageHasRole(plan, role) && !seen_roles.count(role)) {
+      return fail(absl::StrCat("no tensor has role ", plan::EnumNameTensorRole(role),
+                               " (pipeline stage ", plan.pp_stage(), " of ", plan.pp_size(), ")"));
+    }
+  }
+  if (hidden_in && hidden_out &&
+      (hidden_in->dtype() != hidden_out->dtype() ||
+       hidden_in->shape()->Get(1) != hidden_out->shape()->Get(1))) {
+    return fail("a middle pipeline stage's HiddenIn and HiddenOut differ in dtype or width");
   }
   for (size_t i = 0; i < tensors->size(); ++i) {
     const auto& tensor = *tensors->Get(i);
