@@ -2,6 +2,12 @@
 // invalid plans with a message naming the problem, and accepts the valid
 // baseline plan.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
 
 #include "runtime/plan/plan_loader.h"
 #include "runtime/plan/plan_version.h"
@@ -153,6 +159,97 @@ TEST(PlanValidatorTest, RejectsLogitRowLimitAboveBatch) {
   TestPlanSpec spec = MakeTestPlanSpec("/ckpt");
   spec.max_logit_rows = spec.max_batch_tokens + 1;
   ExpectRejected(spec, "max_logit_rows");
+}
+
+// Pipeline stages (plan.fbs, Plan.pp_stage): the baseline's tensors recast
+// as a first stage (embedding and norm, ending in the hidden state) and as
+// a last stage (norm, gather, LM head, starting from it).
+TestPlanSpec FirstStageSpec() {
+  TestPlanSpec spec = MakeTestPlanSpec("/ckpt");
+  spec.pp_stage = 0;
+  spec.pp_size = 2;
+  spec.tensors[3].kind = plan::TensorKind::Activation;  // logit_rows: no longer an input
+  spec.tensors[3].role = plan::TensorRole::None;
+  spec.tensors[8].role = plan::TensorRole::HiddenOut;  // embeddings_norm
+  spec.tensors[10].role = plan::TensorRole::None;      // logits: not computed
+  spec.instructions.resize(2);                         // gather + norm
+  return spec;
+}
+
+TestPlanSpec LastStageSpec() {
+  TestPlanSpec spec = MakeTestPlanSpec("/ckpt");
+  spec.pp_stage = 1;
+  spec.pp_size = 2;
+  spec.tensors[0].kind = plan::TensorKind::Activation;  // token_ids: not read
+  spec.tensors[0].role = plan::TensorRole::None;
+  spec.tensors[7].kind = plan::TensorKind::StepInput;  // embeddings: the previous stage's
+  spec.tensors[7].role = plan::TensorRole::HiddenIn;
+  spec.instructions.erase(spec.instructions.begin());  // no embedding gather
+  return spec;
+}
+
+TEST(PlanValidatorTest, AcceptsFirstAndLastPipelineStages) {
+  EXPECT_TRUE(LoadSpec(FirstStageSpec()).ok()) << LoadSpec(FirstStageSpec());
+  EXPECT_TRUE(LoadSpec(LastStageSpec()).ok()) << LoadSpec(LastStageSpec());
+}
+
+TEST(PlanValidatorTest, RejectsRolesTheStageDoesNotHave) {
+  TestPlanSpec first = MakeTestPlanSpec("/ckpt");
+  first.pp_size = 2;
+  ExpectRejected(first, "has role LogitRows, which pipeline stage 0 of 2 does not have");
+  TestPlanSpec last = MakeTestPlanSpec("/ckpt");
+  last.pp_stage = 1;
+  last.pp_size = 2;
+  ExpectRejected(last, "has role TokenIds, which pipeline stage 1 of 2 does not have");
+  TestPlanSpec single = LastStageSpec();
+  single.pp_stage = 0;
+  single.pp_size = 1;
+  ExpectRejected(single, "has role HiddenIn, which pipeline stage 0 of 1 does not have");
+}
+
+TEST(PlanValidatorTest, RejectsStageWithoutItsHiddenState) {
+  TestPlanSpec spec = FirstStageSpec();
+  spec.tensors[8].role = plan::TensorRole::None;
+  ExpectRejected(spec, "no tensor has role HiddenOut (pipeline stage 0 of 2)");
+}
+
+TEST(PlanValidatorTest, RejectsHiddenStateOfWrongShape) {
+  TestPlanSpec spec = FirstStageSpec();
+  spec.tensors[8].rows = plan::RowDim::LogitRows;
+  ExpectRejected(spec, "wrong kind, dtype, rank or rows for role HiddenOut");
+  TestPlanSpec input = LastStageSpec();
+  input.tensors[7].kind = plan::TensorKind::Activation;
+  ExpectRejected(input, "wrong kind, dtype, rank or rows for role HiddenIn");
+}
+
+TEST(PlanValidatorTest, RejectsStageOutOfRange) {
+  TestPlanSpec spec = FirstStageSpec();
+  spec.pp_stage = 2;
+  ExpectRejected(spec, "pipeline stage 2 of 2 is out of range");
+}
+
+TEST(PlanLoaderTest, LoadsStagePlansByMeshPosition) {
+  char pattern[] = "/tmp/plan_loader_test.XXXXXX";
+  const char* dir = mkdtemp(pattern);
+  ASSERT_NE(dir, nullptr);
+  const std::vector<uint8_t> bytes = SerializeTestPlan(FirstStageSpec());
+  const std::string path = std::string(dir) + "/" + plan::StagePlanFileName(0, 0);
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  EXPECT_TRUE(LoadedPlan::LoadStage(dir, 0, 0).ok()) << LoadedPlan::LoadStage(dir, 0, 0).status();
+  absl::Status missing = LoadedPlan::LoadStage(dir, 1, 0).status();
+  EXPECT_TRUE(absl::IsNotFound(missing)) << missing;
+  EXPECT_NE(missing.message().find("plan.stage1.rank0.bplan"), absl::string_view::npos) << missing;
+  absl::Status single = LoadedPlan::Load(dir).status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(single)) << single;
+  EXPECT_NE(single.message().find("a pipeline-parallel plan directory"), absl::string_view::npos)
+      << single;
+  // The file of position (0, 0) renamed as (0, 1) holds the wrong position.
+  std::rename(path.c_str(), (std::string(dir) + "/" + plan::StagePlanFileName(0, 1)).c_str());
+  absl::Status wrong = LoadedPlan::LoadStage(dir, 0, 1).status();
+  EXPECT_NE(wrong.message().find("not stage 0, rank 1"), absl::string_view::npos) << wrong;
+  std::remove((std::string(dir) + "/" + plan::StagePlanFileName(0, 1)).c_str());
+  rmdir(dir);
 }
 
 }  // namespace

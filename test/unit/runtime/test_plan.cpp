@@ -70,7 +70,10 @@ std::vector<uint8_t> SerializeTestPlan(const TestPlanSpec& spec) {
                                 /*block_size=*/4, /*num_blocks=*/8, DType::F32);
   auto root = plan::CreatePlanDirect(fbb, spec.schema_version, "test", "test-model",
                                      spec.checkpoint_dir.c_str(), limits, kv, spec.arena_bytes,
-                                     &tensors, &instructions);
+                                     &tensors, &instructions, /*eos_token_id=*/-1,
+                                     /*tp_rank=*/0, /*tp_size=*/1, /*weight_units=*/nullptr,
+                                     /*num_weight_slots=*/0, /*weight_slot_bytes=*/0,
+                                     spec.pp_stage, spec.pp_size);
   plan::FinishPlanBuffer(fbb, root);
   return std::vector<uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
 }

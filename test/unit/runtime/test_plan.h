@@ -35,6 +35,7 @@ struct TestPlanSpec {
   std::string checkpoint_dir;
   int32_t max_batch_tokens = 8, max_seq_len = 16, max_sequences = 2, max_logit_rows = 8;
   uint64_t arena_bytes = 800;
+  int32_t pp_stage = 0, pp_size = 1;  // pipeline position (plan.fbs)
   std::vector<TestTensor> tensors;
   std::vector<TestInstruction> instructions;
 };
