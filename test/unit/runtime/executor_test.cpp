@@ -91,6 +91,32 @@ TEST_F(ExecutorTest, LogitsMatchDirectComputation) {
   EXPECT_EQ(hidden->rows, 3);
 }
 
+// The synchronous defaults of steps in flight (executor.h): BeginStep runs
+// the step, FinishStep hands back a copy of its logits; a second BeginStep
+// before FinishStep, and FinishStep with nothing begun, are refused.
+TEST_F(ExecutorTest, BeginAndFinishStepRunOneStepAtATime) {
+  auto executor = MakeExecutor(testing::MakeTestPlanSpec(dir_));
+  ASSERT_TRUE(executor.ok()) << executor.status();
+  StepExecutor& e = **executor;
+  EXPECT_EQ(e.max_steps_in_flight(), 1);
+  EXPECT_TRUE(absl::IsFailedPrecondition(e.FinishStep().status()));
+  const int32_t slot = *e.kv_cache().AddSequence();
+  ASSERT_TRUE(e.kv_cache().Reserve(slot, 2).ok());
+  const int32_t tokens[] = {3, 1}, positions[] = {0, 1}, slots[] = {slot, slot}, rows[] = {1};
+  ASSERT_TRUE(e.BeginStep({tokens, positions, slots, rows}, StepKind::kLogits).ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      e.BeginStep({tokens, positions, slots, rows}, StepKind::kLogits)));
+  absl::StatusOr<StepOutcome> outcome = e.FinishStep();
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  ASSERT_EQ(outcome->logits.size(), size_t{kVocab});
+  const std::vector<double> expected = Reference(tokens[1]);
+  for (int v = 0; v < kVocab; ++v) EXPECT_NEAR(outcome->logits[v], expected[v], 1e-5);
+  // The CPU backend has no device token choice: the default says so.
+  EXPECT_TRUE(absl::IsUnimplemented(
+      e.BeginStep({tokens, positions, slots, rows}, StepKind::kGreedy)));
+  EXPECT_TRUE(absl::IsFailedPrecondition(e.FinishStep().status()));
+}
+
 TEST_F(ExecutorTest, Bf16StorageIsRoundedLikeTheReference) {
   testing::TestPlanSpec spec = testing::MakeTestPlanSpec(dir_);
   for (int i : {4, 5, 6, 7, 8, 9}) spec.tensors[i].dtype = plan::DType::BF16;  // all but logits
