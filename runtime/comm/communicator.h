@@ -72,6 +72,13 @@ class Communicator {
   // MPI_Abort: it is the one call in the runtime that may end the process,
   // and only a tool's top level calls it. Idempotent.
   virtual void Abort(const absl::Status& cause) = 0;
+
+ protected:
+  // What every transport's Send/Recv checks and reports alike:
+  // InvalidArgument unless `peer` is another rank of the group ...
+  absl::Status CheckPeer(const char* what, int peer) const;
+  // ... and the error for a message whose size is not what Recv expected.
+  static absl::Status SizeMismatchError(int from, size_t sent, int to, size_t expected);
 };
 
 }  // namespace bloom

@@ -36,11 +36,6 @@ absl::Status PointToPointError(const char* what, const char* direction, int peer
   return absl::Status(error.code(), absl::StrCat(what, " ", direction, " rank ", peer, ": ", error.message()));
 }
 
-absl::Status CountMismatch(int from, size_t sent, int to, size_t expected) {
-  return absl::InternalError(absl::StrCat("Recv: rank ", from, " sent ", sent, " bytes but rank ", to,
-                                          " expected ", expected, " (the ranks' plans disagree)"));
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MpiCommunicator>> MpiCommunicator::Create() {
@@ -113,14 +108,6 @@ absl::Status MpiCommunicator::Barrier() {
   return absl::OkStatus();
 }
 
-absl::Status MpiCommunicator::CheckPeer(const char* what, int peer) const {
-  if (peer < 0 || peer >= size_ || peer == rank_) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": rank ", rank_, " named peer ", peer,
-                                                   ", which is not another rank of ", size_));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status MpiCommunicator::Send(const void* data, size_t bytes, int peer) {
   if (auto status = CheckPeer("Send", peer); !status.ok()) return status;
   // MPI_Send takes a non-const buffer in old MPI headers.
@@ -158,7 +145,7 @@ absl::Status MpiCommunicator::Recv(void* data, size_t bytes, int peer) {
   if (status.MPI_TAG == kWholeTag) {
     int sent = 0;
     MPI_Get_count(&status, MPI_BYTE, &sent);
-    if (static_cast<size_t>(sent) != bytes) return CountMismatch(peer, sent, rank_, bytes);
+    if (static_cast<size_t>(sent) != bytes) return SizeMismatchError(peer, sent, rank_, bytes);
     if (int code = MPI_Recv(base, sent, MPI_BYTE, peer, kWholeTag, comm_, MPI_STATUS_IGNORE);
         code != MPI_SUCCESS) {
       return PointToPointError("Recv", "from", peer, "MPI_Recv", code);
@@ -174,7 +161,7 @@ absl::Status MpiCommunicator::Recv(void* data, size_t bytes, int peer) {
       code != MPI_SUCCESS) {
     return PointToPointError("Recv", "from", peer, "MPI_Recv", code);
   }
-  if (total != bytes) return CountMismatch(peer, total, rank_, bytes);
+  if (total != bytes) return SizeMismatchError(peer, total, rank_, bytes);
   for (size_t done = 0; done < bytes;) {
     const int piece = static_cast<int>(std::min<size_t>(bytes - done, INT_MAX));
     if (int code = MPI_Recv(base + done, piece, MPI_BYTE, peer, kPieceTag, comm_, MPI_STATUS_IGNORE);

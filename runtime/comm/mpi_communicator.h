@@ -59,8 +59,6 @@ class MpiCommunicator : public Communicator {
 
  private:
   MpiCommunicator() = default;
-  // InvalidArgument unless `peer` is another rank.
-  absl::Status CheckPeer(const char* what, int peer) const;
 
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0;

@@ -152,14 +152,6 @@ absl::Status ThreadCommunicator::Broadcast(void* data, size_t bytes, int root) {
 
 absl::Status ThreadCommunicator::Barrier() { return Wait("Barrier"); }
 
-absl::Status ThreadCommunicator::CheckPeer(const char* what, int peer) const {
-  if (peer < 0 || peer >= state_->size || peer == rank_) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": rank ", rank_, " named peer ", peer,
-                                                   ", which is not another rank of ", state_->size));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status ThreadCommunicator::Send(const void* data, size_t bytes, int peer) {
   if (auto status = CheckPeer("Send", peer); !status.ok()) return status;
   // Copied before taking the lock, so that peers do not wait on the copy.
@@ -197,10 +189,10 @@ absl::Status ThreadCommunicator::Recv(void* data, size_t bytes, int peer) {
   if (message.size() != bytes) {
     // The ranks' plans disagree; the sender learns it at its next call.
     s.poisoned = true;
-    s.poison = absl::StrCat("Recv: rank ", peer, " sent ", message.size(), " bytes but rank ",
-                            rank_, " expected ", bytes, " (the ranks' plans disagree)");
+    const absl::Status mismatch = SizeMismatchError(peer, message.size(), rank_, bytes);
+    s.poison = std::string(mismatch.message());
     s.cv.notify_all();
-    return absl::InternalError(s.poison);
+    return mismatch;
   }
   lock.unlock();
   if (bytes > 0) std::memcpy(data, message.data(), bytes);

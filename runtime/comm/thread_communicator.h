@@ -57,8 +57,6 @@ class ThreadCommunicator : public Communicator {
   // collective, waits for every rank, and checks that all counts agree.
   absl::Status Publish(const char* what, const void* in, void* out, size_t count);
   absl::Status Wait(const char* what);
-  // InvalidArgument unless `peer` is another rank of the group.
-  absl::Status CheckPeer(const char* what, int peer) const;
 
   std::shared_ptr<ThreadGroupState> state_;
   int rank_;
