@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/Liveness.h"
 #include "compiler/Passes.h"
 #include "dialects/Bloom/BloomOps.h"
 #include "dialects/Bloom/TensorNames.h"
@@ -107,11 +108,6 @@ std::optional<int64_t> LayerOfName(llvm::StringRef name) {
   return layer;
 }
 
-int64_t WeightBytes(graph::WeightOp weight) {
-  mlir::RankedTensorType type = weight.getType();
-  return type.getNumElements() * type.getElementTypeBitWidth() / 8;
-}
-
 class StageCut {
  public:
   StageCut(mlir::func::FuncOp step, int64_t pp, int64_t stage)
@@ -192,7 +188,7 @@ class StageCut {
         if (it != units_.end()) readers.insert(it->second);
       }
       for (int64_t unit : readers) {
-        int64_t bytes = WeightBytes(weight);
+        int64_t bytes = TensorStorageBytes(weight.getType());
         if (unit == kEmbedding) costs.embedding += bytes;
         else if (unit == kHead) costs.head += bytes;
         else costs.layers[unit] += bytes;
