@@ -26,6 +26,8 @@ using mlir::Value;
 struct Policy {
   Type storage;                 // S: weights and most activations
   bool residual_in_f32 = false; // fp16: the residual stream stays f32
+
+  Type Residual(Type f32) const { return residual_in_f32 ? f32 : storage; }
 };
 
 mlir::FailureOr<Policy> ParsePolicy(mlir::MLIRContext* context,
@@ -72,6 +74,20 @@ class Assigner {
  public:
   Assigner(mlir::MLIRContext* context, Policy policy)
       : b_(context), policy_(policy), f32_(b_.getF32Type()) {}
+
+  // The hidden state at a pipeline cut (the pass's rule, below) as a later
+  // stage reads it: argument 0 of @step, set before the walk so that its
+  // readers cast from it where they store otherwise.
+  void DeclareHiddenIn(mlir::func::FuncOp step) {
+    SetElement(step.getArgument(0), policy_.Residual(f32_));
+  }
+
+  // ... and as a stage before the last returns it: a cast where the op that
+  // wrote it stored it otherwise.
+  void ReturnHiddenOut(mlir::func::FuncOp step) {
+    mlir::Operation* ret = step.getBody().back().getTerminator();
+    if (ret->getNumOperands() == 1) CastOperand(ret, 0, policy_.Residual(f32_));
+  }
 
   void Visit(mlir::Operation* op) {
     llvm::TypeSwitch<mlir::Operation*>(op)
@@ -230,17 +246,30 @@ class BloomAssignPrecisionPass
       return signalPassFailure();
     }
     Assigner assigner(&getContext(), *parsed);
+    // A pipeline stage's hidden state crosses a cut: one dtype on both
+    // sides, or the runtime could not pass stage S's HiddenOut on as stage
+    // S+1's HiddenIn. The rule: the residual stream's storage under the
+    // policy (S; f32 under fp16, whose residual stream stays f32), which is
+    // what the stage before the cut writes it as anyway (the cut value is a
+    // residual sum), so neither side casts at fp32 and bf16.
+    auto stage = module->getAttrOfType<mlir::IntegerAttr>(kPpStageAttr);
+    auto stages = module->getAttrOfType<mlir::IntegerAttr>(kPpSizeAttr);
+    const bool cut_before = stage && stage.getInt() > 0;
+    const bool cut_after = stage && stages && stage.getInt() < stages.getInt() - 1;
     for (auto func : module.getOps<mlir::func::FuncOp>()) {
       if (func.isExternal()) continue;
+      const bool step = func.getSymName() == "step";
+      if (step && cut_before && func.getNumArguments() > 0) assigner.DeclareHiddenIn(func);
       llvm::SmallVector<mlir::Operation*> ops;
       func.walk([&](mlir::Operation* op) {
         if (op != func.getOperation()) ops.push_back(op);
       });
       for (mlir::Operation* op : ops) assigner.Visit(op);
-      // The function's type follows what it now returns.
+      if (step && cut_after) assigner.ReturnHiddenOut(func);
+      // The function's type follows what it now takes and returns.
       mlir::Operation* terminator = func.getBody().back().getTerminator();
       func.setFunctionType(mlir::FunctionType::get(
-          &getContext(), func.getArgumentTypes(), terminator->getOperandTypes()));
+          &getContext(), func.getBody().getArgumentTypes(), terminator->getOperandTypes()));
     }
     module->setAttr(kPrecisionPolicyAttr, mlir::StringAttr::get(&getContext(), policy));
   }

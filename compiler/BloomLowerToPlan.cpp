@@ -58,7 +58,7 @@ KernelTypes TypesOf(graph::PrecisionAttr precision) {
 class StepLowering {
  public:
   explicit StepLowering(plan_ir::ProgramOp program)
-      : builder_(program.getBody()) {}
+      : program_(program), builder_(program.getBody()) {}
 
   void LowerArgument(Value arg, llvm::StringRef name, TensorRole role,
                      int64_t offset) {
@@ -205,7 +205,7 @@ class StepLowering {
                                                 types_.compute, types_.accumulate);
           return mlir::success();
         })
-        .Case([&](mlir::func::ReturnOp ret) { return MarkLogits(ret); })
+        .Case([&](mlir::func::ReturnOp ret) { return MarkResult(ret); })
         .Default([&](mlir::Operation* other) -> LogicalResult {
           return other->emitOpError("has no lowering to the plan dialect");
         });
@@ -331,21 +331,35 @@ class StepLowering {
     return buffer;
   }
 
-  LogicalResult MarkLogits(mlir::func::ReturnOp ret) {
+  // The step's result: the logits on the last pipeline stage (the only one
+  // without pipelining), the residual stream on a stage before it.
+  LogicalResult MarkResult(mlir::func::ReturnOp ret) {
+    const bool last = program_.ppStage() == program_.ppSize() - 1;
     if (ret.getNumOperands() != 1) {
-      return ret.emitOpError("@step must return exactly the logits");
+      return ret.emitOpError(last ? "@step must return exactly the logits"
+                                  : "@step of a pipeline stage before the last must return "
+                                    "exactly the hidden state");
     }
     auto buffer = lowered_.lookup(ret.getOperand(0))
                       .getDefiningOp<plan_ir::BufferOp>();
-    if (!buffer || buffer.getRows() != RowDim::LogitRows) {
+    if (last && (!buffer || buffer.getRows() != RowDim::LogitRows)) {
       return ret.emitOpError(
           "must return a value with one row per logit row (gather_rows "
           "before lm_head)");
     }
-    buffer.setRoleAttr(
-        plan_ir::TensorRoleAttr::get(builder_.getContext(), TensorRole::Logits));
+    if (!last && (!buffer || buffer.getRows() != RowDim::Tokens ||
+                  buffer.getType().getRank() != 2)) {
+      return ret.emitOpError()
+             << "on pipeline stage " << program_.ppStage() << " of " << program_.ppSize()
+             << " must return the hidden state, one row per token (an activation "
+                "[T, hidden])";
+    }
+    buffer.setRoleAttr(plan_ir::TensorRoleAttr::get(
+        builder_.getContext(), last ? TensorRole::Logits : TensorRole::HiddenOut));
     return mlir::success();
   }
+
+  plan_ir::ProgramOp program_;
 
   mlir::OpBuilder builder_;
   llvm::DenseMap<Value, Value> lowered_;
@@ -376,14 +390,33 @@ class BloomLowerToPlanPass
         mlir::failed(CheckPrecisionAssigned(step))) {
       return mlir::failure();
     }
-    if (step.getNumArguments() != 4 || !step.getBody().hasOneBlock()) {
-      return step.emitOpError(
-          "must have one block and the arguments (token_ids, positions, "
-          "sequence_slots, logit_rows)");
+    // A pipeline stage's interface (plan.fbs, Plan.pp_stage): the first
+    // stage reads the token ids, a later one the hidden state in their
+    // place; only the last reads logit rows.
+    auto pp_stage = module->getAttrOfType<mlir::IntegerAttr>(kPpStageAttr);
+    auto pp_size = module->getAttrOfType<mlir::IntegerAttr>(kPpSizeAttr);
+    const int64_t stage = pp_stage ? pp_stage.getInt() : 0;
+    const int64_t stages = pp_size ? pp_size.getInt() : 1;
+    const bool first = stage == 0, last = stage == stages - 1;
+    llvm::SmallVector<std::pair<llvm::StringLiteral, TensorRole>, 4> arguments = {
+        first ? std::pair{llvm::StringLiteral("token_ids"), TensorRole::TokenIds}
+              : std::pair{llvm::StringLiteral("hidden_in"), TensorRole::HiddenIn},
+        {"positions", TensorRole::Positions},
+        {"sequence_slots", TensorRole::SequenceSlots}};
+    if (last) arguments.push_back({"logit_rows", TensorRole::LogitRows});
+    if (step.getNumArguments() != arguments.size() || !step.getBody().hasOneBlock()) {
+      std::string names;
+      for (auto [index, argument] : llvm::enumerate(arguments)) {
+        names += (index ? ", " : "") + argument.first.str();
+      }
+      return step.emitOpError() << "must have one block and the arguments (" << names << ")"
+                                << (stages > 1 ? " on pipeline stage " + std::to_string(stage) +
+                                                     " of " + std::to_string(stages)
+                                               : "");
     }
     auto memory = module->getAttrOfType<mlir::DictionaryAttr>(kMemoryPlanAttr);
     auto inputs = step->getAttrOfType<mlir::DenseI64ArrayAttr>(kInputOffsetsAttr);
-    if (!memory || !inputs || inputs.size() != 4) {
+    if (!memory || !inputs || inputs.size() != static_cast<int64_t>(arguments.size())) {
       return module.emitError(
           "bloom-lower-to-plan: no memory plan; run --bloom-plan-memory first");
     }
@@ -423,19 +456,21 @@ class BloomLowerToPlanPass
         i64("activations_bytes"),
         module->getAttrOfType<mlir::IntegerAttr>(kTpRankAttr),
         module->getAttrOfType<mlir::IntegerAttr>(kTpSizeAttr),
-        /*num_weight_slots=*/nullptr, /*weight_slot_bytes=*/nullptr);
+        /*num_weight_slots=*/nullptr, /*weight_slot_bytes=*/nullptr,
+        stages > 1 ? pp_stage : nullptr, stages > 1 ? pp_size : nullptr);
     program.getBody().emplaceBlock();
 
     StepLowering lowering(program);
-    static constexpr std::pair<llvm::StringLiteral, TensorRole> kInputs[] = {
-        {"token_ids", TensorRole::TokenIds},
-        {"positions", TensorRole::Positions},
-        {"sequence_slots", TensorRole::SequenceSlots},
-        {"logit_rows", TensorRole::LogitRows}};
-    for (auto [index, input] : llvm::enumerate(kInputs)) {
+    for (auto [index, input] : llvm::enumerate(arguments)) {
       mlir::BlockArgument arg = step.getArgument(index);
       auto type = mlir::dyn_cast<mlir::RankedTensorType>(arg.getType());
-      if (!type || type.getRank() != 1 || !type.getElementType().isInteger(32)) {
+      if (input.second == TensorRole::HiddenIn) {
+        if (!type || type.getRank() != 2 || !type.isDynamicDim(0) || type.isDynamicDim(1) ||
+            !mlir::isa<mlir::FloatType>(type.getElementType())) {
+          return step.emitOpError() << "argument 0 (hidden_in) of pipeline stage " << stage
+                                    << " must be tensor<?xHIDDENxFLOAT>, got " << arg.getType();
+        }
+      } else if (!type || type.getRank() != 1 || !type.getElementType().isInteger(32)) {
         return step.emitOpError() << "argument " << index << " ("
                                   << input.first << ") must be tensor<?xi32>";
       }

@@ -8,9 +8,12 @@
 
 namespace bloom {
 
-std::string UnitsFileOfRank(llvm::StringRef units_file, int64_t rank, int64_t tp) {
-  if (tp == 1) return units_file.str();
-  return units_file.drop_back(4).str() + ".rank" + std::to_string(rank) + ".bin";
+std::string UnitsFileOfPosition(llvm::StringRef units_file, MeshPosition position,
+                                MeshShape mesh) {
+  if (mesh.pp == 1 && mesh.tp == 1) return units_file.str();
+  std::string stem = units_file.drop_back(4).str();
+  if (mesh.pp > 1) stem += ".stage" + std::to_string(position.stage);
+  return stem + ".rank" + std::to_string(position.tp_rank) + ".bin";
 }
 
 mlir::FailureOr<std::vector<MeshPlan>> CompileMesh(mlir::ModuleOp graph,
@@ -21,11 +24,6 @@ mlir::FailureOr<std::vector<MeshPlan>> CompileMesh(mlir::ModuleOp graph,
   if (mesh.pp < 1 || mesh.tp < 1) {
     fail() << "a mesh needs at least one stage and one rank, got pp=" << mesh.pp
            << " tp=" << mesh.tp;
-    return mlir::failure();
-  }
-  if (mesh.pp > 1) {
-    fail() << "pipeline parallelism is not built yet (issue 16): pp=" << mesh.pp
-           << " asked for, only pp=1 compiles";
     return mlir::failure();
   }
   if (options.only && (options.only->stage < 0 || options.only->stage >= mesh.pp ||
@@ -46,9 +44,11 @@ mlir::FailureOr<std::vector<MeshPlan>> CompileMesh(mlir::ModuleOp graph,
       mlir::PassManager pm(&context);
       if (options.configure && mlir::failed(options.configure(pm))) return mlir::failure();
       PipelineOptions pipeline = options.pipeline;
+      pipeline.pp_size = mesh.pp;
+      pipeline.pp_stage = stage;
       pipeline.tp_size = mesh.tp;
       pipeline.tp_rank = rank;
-      pipeline.units_file = UnitsFileOfRank(options.pipeline.units_file, rank, mesh.tp);
+      pipeline.units_file = UnitsFileOfPosition(options.pipeline.units_file, position, mesh);
       BuildPipeline(pm, pipeline, options.last);
       if (mlir::failed(pm.run(*copy))) return mlir::failure();
       plans.push_back(MeshPlan{position, std::move(copy)});

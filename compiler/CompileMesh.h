@@ -3,8 +3,9 @@
 // own copy of the imported bloom graph. bloom-compile is a front end over
 // it: flags in, plans out.
 //
-// Pipeline parallelism is not built yet (issue 16): a mesh of more than one
-// stage is refused, so every position today is stage 0.
+// A position's pipeline cuts its stage's layers (--bloom-partition-pp, when
+// pp > 1), then splits them over its tensor-parallel ranks
+// (--bloom-partition-tp, when tp > 1).
 #pragma once
 
 #include <cstdint>
@@ -40,9 +41,9 @@ struct MeshPlan {
 
 struct CompileMeshOptions {
   MeshShape mesh;
-  // The pipeline's options for every position; the driver sets tp_size and
-  // tp_rank, and names each rank's weight-units file after the rank
-  // (UnitsFileOfRank) when there are several.
+  // The pipeline's options for every position; the driver sets pp_size,
+  // pp_stage, tp_size and tp_rank, and names each position's weight-units
+  // file after it (UnitsFileOfPosition) when there are several.
   PipelineOptions pipeline;
   PipelineStage last = PipelineStage::kPlan;
   // Compile this position only (bloom-compile --emit prints one rank's IR).
@@ -53,15 +54,17 @@ struct CompileMeshOptions {
   std::function<mlir::LogicalResult(mlir::PassManager&)> configure;
 };
 
-// The weight-units file of tensor-parallel rank `rank` of `tp`: `units_file`
-// itself at tp = 1, else "<stem>.rank<R>.bin" (each rank streams its own
-// slices). `units_file` ends in ".bin".
-std::string UnitsFileOfRank(llvm::StringRef units_file, int64_t rank, int64_t tp);
+// The weight-units file of mesh position `position` of `mesh` (each position
+// streams its own weights): `units_file` itself on a mesh of one device,
+// "<stem>.rank<R>.bin" with tensor parallelism alone, and
+// "<stem>.stage<S>.rank<R>.bin" with pp > 1 (the rank also at tp = 1, as the
+// plan files are named). `units_file` ends in ".bin".
+std::string UnitsFileOfPosition(llvm::StringRef units_file, MeshPosition position,
+                                MeshShape mesh);
 
 // Runs the pipeline for every position of `options.mesh` (or only
 // `options.only`), stage-major then rank order, on clones of `graph`.
-// Errors (a mesh that is not built yet, a position outside it, a pass that
-// fails) are diagnostics on the graph's context, and the result is failure.
+// Errors (an empty mesh, a position outside it, a pass that fails) are diagnostics on the graph's context, and the result is failure.
 mlir::FailureOr<std::vector<MeshPlan>> CompileMesh(mlir::ModuleOp graph,
                                                    const CompileMeshOptions& options);
 

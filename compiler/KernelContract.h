@@ -36,6 +36,11 @@ inline constexpr char kPrecisionPolicyAttr[] = "bloom.precision_policy";
 // What --bloom-partition-tp records: this graph is rank tp_rank of tp_size.
 inline constexpr char kTpRankAttr[] = "bloom.tp_rank";
 inline constexpr char kTpSizeAttr[] = "bloom.tp_size";
+// What --bloom-partition-pp records: this graph is stage pp_stage of
+// pp_size, and holds layers [pp_layers[0], pp_layers[1]).
+inline constexpr char kPpStageAttr[] = "bloom.pp_stage";
+inline constexpr char kPpSizeAttr[] = "bloom.pp_size";
+inline constexpr char kPpLayersAttr[] = "bloom.pp_layers";
 // What --bloom-quantize-weights records: weights (int8|int4), group_size,
 // lm_head.
 inline constexpr char kQuantizationAttr[] = "bloom.quantization";

@@ -3,6 +3,7 @@
 #include "dialects/Bloom/BloomOps.h"
 #include "dialects/Bloom/TensorNames.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/TypeUtilities.h"
 
 namespace bloom {
 namespace {
@@ -89,6 +90,10 @@ mlir::FailureOr<StepLiveness> AnalyzeStepLiveness(mlir::func::FuncOp step) {
     tensor.name = number < std::size(kStepArgumentNames)
                       ? kStepArgumentNames[number]
                       : "arg" + std::to_string(number);
+    // A later pipeline stage reads the hidden state in the token ids' place.
+    if (number == 0 && !mlir::getElementTypeOrSelf(arg.getType()).isInteger()) {
+      tensor.name = "hidden_in";
+    }
     tensor.index = number;
     tensor.rows = RowKindOf(arg);
     tensor.first = 0;

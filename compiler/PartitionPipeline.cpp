@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/KernelContract.h"
 #include "compiler/Liveness.h"
 #include "compiler/Passes.h"
 #include "dialects/Bloom/BloomOps.h"
@@ -32,12 +33,6 @@ namespace {
 
 using mlir::Operation;
 using mlir::Value;
-
-// What the pass records on the module: this graph is stage pp_stage of
-// pp_size, and holds layers [pp_layers[0], pp_layers[1]).
-constexpr char kPpStageAttr[] = "bloom.pp_stage";
-constexpr char kPpSizeAttr[] = "bloom.pp_size";
-constexpr char kPpLayersAttr[] = "bloom.pp_layers";
 
 // The bytes a decode step reads, by unit.
 struct UnitCosts {
@@ -245,7 +240,8 @@ class StageCut {
     }
     if (in) {
       // The hidden state replaces the token ids (argument 0).
-      Value hidden = body.insertArgument(0u, in->getType(), step_.getLoc());
+      Value hidden = body.insertArgument(0u, in->getType(),
+                                         mlir::NameLoc::get(b_.getStringAttr("hidden_in")));
       if (auto fused = in->getDefiningOp<graph::AddLayerNormOp>()) {
         // The next layer's norm of the stream, recomputed from the argument
         // where the fused op was (after its gamma and beta).
@@ -285,6 +281,16 @@ class StageCut {
     for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
       if (mlir::isa<graph::WeightOp>(*it) && (*it)->use_empty()) (*it)->erase();
     }
+    // The stage's KV cache holds its layers only, so its cache layers count
+    // from the stage's first (--bloom-plan-memory sizes the cache by the
+    // largest layer index).
+    body.walk([&](Operation* op) {
+      if (auto attention = mlir::dyn_cast<graph::AlibiAttentionOp>(op)) {
+        attention.setLayer(attention.getLayer() - static_cast<uint64_t>(begin_));
+      } else if (auto append = mlir::dyn_cast<graph::KvCacheAppendOp>(op)) {
+        append.setLayer(append.getLayer() - static_cast<uint64_t>(begin_));
+      }
+    });
     // Stage interface (runtime/plan/plan.fbs): a stage that is not the last
     // takes no logit rows; the first keeps its token ids.
     if (in) {

@@ -131,6 +131,10 @@ def BloomPartitionPp : Pass<"bloom-partition-pp", "mlir::ModuleOp"> {
       runtime/plan/plan.fbs). A fused `add_layer_norm` across a cut is split:
       its sum stays before the cut as an `add`, its norm is recomputed after
       it as a `layer_norm` of the argument.
+    - A stage's KV cache holds its own layers only: the `layer` of its
+      attention ops (the cache layer they read and write) counts from the
+      stage's first layer, 0 on every stage; tensor names keep the model's
+      layer numbers (`h.23.*`).
     - Errors: `pp` < 1, `stage` outside [0, pp), more stages than layers, a
       cut that crosses anything but the residual stream. `pp=1` changes
       nothing but the module attributes.
@@ -263,6 +267,12 @@ def BloomAssignPrecision : Pass<"bloom-assign-precision", "mlir::ModuleOp"> {
     read each operand in its own storage type. With the rules above a BLOOM
     graph needs no cast in any policy. The policy is recorded as the module
     attribute `bloom.precision_policy`.
+
+    A pipeline stage (`bloom.pp_stage` of `bloom.pp_size`, from
+    --bloom-partition-pp) exchanges the hidden state with its neighbours, so
+    both sides of a cut store it alike: as the residual stream is stored
+    (S; f32 under fp16). A later stage's first argument gets that type, and
+    a stage before the last returns it in that type (a cast if needed).
   }];
   let options = [
     Option<"policy", "policy", "std::string", "\"fp32\"",

@@ -9,6 +9,15 @@ bool IsQuantized(llvm::StringRef weights) { return weights == "int8" || weights 
 void BuildPipeline(mlir::OpPassManager& pm, const PipelineOptions& options,
                    PipelineStage last) {
   if (last >= PipelineStage::kFuse) pm.addPass(createBloomFuse());
+  // After fusion (a fused add_layer_norm across a cut is split there), before
+  // the tensor-parallel partition (which then splits the stage's layers; the
+  // stage pass refuses a partitioned graph).
+  if (last >= PipelineStage::kPartition && options.pp_size > 1) {
+    BloomPartitionPpOptions partition;
+    partition.pp = options.pp_size;
+    partition.stage = options.pp_stage;
+    pm.addPass(createBloomPartitionPp(partition));
+  }
   // After fusion (whole heads of the fused attention; the gelu epilogue
   // marks the column-parallel MLP), before precision and memory (which then
   // see the collectives and count this rank's bytes).

@@ -1,5 +1,6 @@
 // The pass pipeline that bloom-compile runs from the imported bloom graph to
-// the plan: fuse → partition-tp (tp > 1: this rank's graph) →
+// the plan: fuse → partition-pp (pp > 1: this stage's layers) →
+// partition-tp (tp > 1: this rank's graph) →
 // quantize-weights (int8/int4 weights) → assign-precision → plan-memory →
 // tier-memory (when tiering) → lower.
 #pragma once
@@ -12,7 +13,8 @@
 namespace bloom {
 
 // Where the pipeline may stop (bloom-compile --emit=...), in order.
-// kPartition is --bloom-partition-tp (nothing at tp = 1), kQuantize
+// kPartition is --bloom-partition-pp then --bloom-partition-tp (each
+// nothing at pp = 1, respectively tp = 1), kQuantize
 // --bloom-quantize-weights (nothing for bf16 weights), kTier
 // --bloom-tier-memory (nothing without tiering).
 enum class PipelineStage {
@@ -35,6 +37,8 @@ struct PipelineOptions {
   int64_t device_memory = 0;    // bytes; 0: no limit
   int64_t tp_size = 1;          // tensor-parallel ranks; 1: no partitioning
   int64_t tp_rank = 0;          // the rank whose plan this pipeline makes
+  int64_t pp_size = 1;          // pipeline stages; 1: no cut
+  int64_t pp_stage = 0;         // the stage whose plan this pipeline makes
   bool replicate_vocab = false; // tp does not divide the vocabulary
   // Weight storage: "bf16" or "none" (as the policy stores them: no
   // quantization), "int8" (per channel) or "int4" (per group).

@@ -29,6 +29,8 @@ using mlir::LogicalResult;
 
 constexpr char kProducer[] = "bloom-compile 0.1.0";
 
+int Int(int64_t value) { return static_cast<int>(value); }
+
 std::optional<fb::DType> ToDType(mlir::Type type) {
   if (type.isF32()) return fb::DType::F32;
   if (type.isF16()) return fb::DType::F16;
@@ -63,6 +65,8 @@ fb::TensorRole ToRole(plan_ir::TensorRole role) {
     case plan_ir::TensorRole::SequenceSlots: return fb::TensorRole::SequenceSlots;
     case plan_ir::TensorRole::LogitRows: return fb::TensorRole::LogitRows;
     case plan_ir::TensorRole::Logits: return fb::TensorRole::Logits;
+    case plan_ir::TensorRole::HiddenIn: return fb::TensorRole::HiddenIn;
+    case plan_ir::TensorRole::HiddenOut: return fb::TensorRole::HiddenOut;
   }
   return fb::TensorRole::None;
 }
@@ -94,13 +98,28 @@ class PlanSerializer {
     for (mlir::Operation& op : program.getBody().getOps()) {
       if (mlir::failed(Emit(&op))) return mlir::failure();
     }
+    // The roles of the program's pipeline stage, as the runtime's validator
+    // requires them (plan_validator.cpp's StageHasRole; the program's
+    // verifier has refused the roles the stage does not have).
     for (auto role : {plan_ir::TensorRole::TokenIds, plan_ir::TensorRole::Positions,
-                      plan_ir::TensorRole::SequenceSlots,
-                      plan_ir::TensorRole::LogitRows, plan_ir::TensorRole::Logits}) {
-      if (!roles_.contains(static_cast<uint32_t>(role))) {
-        return program.emitOpError() << "has no tensor with role "
-                                     << plan_ir::stringifyTensorRole(role);
+                      plan_ir::TensorRole::SequenceSlots, plan_ir::TensorRole::LogitRows,
+                      plan_ir::TensorRole::Logits, plan_ir::TensorRole::HiddenIn,
+                      plan_ir::TensorRole::HiddenOut}) {
+      if (program.stageHasRole(role) && !roles_.contains(static_cast<uint32_t>(role))) {
+        return program.emitOpError()
+               << "has no tensor with role " << plan_ir::stringifyTensorRole(role)
+               << (program.ppSize() > 1 ? " (pipeline stage " + std::to_string(program.ppStage()) +
+                                              " of " + std::to_string(program.ppSize()) + ")"
+                                        : "");
       }
+    }
+    // A middle stage passes the hidden state on as it received it.
+    if (hidden_in_ && hidden_out_ &&
+        (hidden_in_.getElementType() != hidden_out_.getElementType() ||
+         hidden_in_.getDimSize(1) != hidden_out_.getDimSize(1))) {
+      return program.emitOpError() << "reads the hidden state as " << hidden_in_
+                                   << " but returns it as " << hidden_out_
+                                   << "; a pipeline stage passes it on in one dtype and width";
     }
     // plan.fbs stores these as int32; the dialect allows int64.
     for (auto [what, value] : {std::pair<llvm::StringRef, int64_t>{
@@ -136,7 +155,8 @@ class PlanSerializer {
         Int32(program.tpRank()), Int32(program.tpSize()),
         units_.empty() ? 0 : fbb_.CreateVector(units_),
         Int32(program.getNumWeightSlots().value_or(0)),
-        program.getWeightSlotBytes().value_or(0));
+        program.getWeightSlotBytes().value_or(0), Int32(program.ppStage()),
+        Int32(program.ppSize()));
     fb::FinishPlanBuffer(fbb_, plan);
     bytes.assign(fbb_.GetBufferPointer(),
                  fbb_.GetBufferPointer() + fbb_.GetSize());
@@ -302,6 +322,8 @@ class PlanSerializer {
       shape.push_back(mlir::ShapedType::isDynamic(dim) ? -1 : dim);
     }
     if (role != fb::TensorRole::None) roles_.insert(static_cast<uint32_t>(role));
+    if (role == fb::TensorRole::HiddenIn) hidden_in_ = type;
+    if (role == fb::TensorRole::HiddenOut) hidden_out_ = type;
     index_[value] = static_cast<uint32_t>(tensors_.size());
     tensors_.push_back(fb::CreateTensor(
         fbb_, fbb_.CreateString(name.str()), kind, role, *dtype,
@@ -337,6 +359,7 @@ class PlanSerializer {
   std::vector<flatbuffers::Offset<fb::Instruction>> instructions_;
   llvm::DenseMap<mlir::Value, uint32_t> index_;
   llvm::DenseSet<uint32_t> roles_;
+  mlir::MemRefType hidden_in_, hidden_out_;
   std::vector<flatbuffers::Offset<fb::WeightUnit>> units_;
   llvm::StringMap<int32_t> unit_index_;  // plan.weight_unit name -> WeightUnit index
 };
@@ -369,14 +392,20 @@ plan_ir::ProgramOp SingleProgram(mlir::ModuleOp module) {
 
 }  // namespace
 
-std::string PlanFileName(int64_t rank, int64_t size) {
-  if (size <= 1) return fb::kPlanFileName;
-  return fb::RankPlanFileName(static_cast<int>(rank));
+std::string PlanFileName(const PlanPosition& at) {
+  if (at.pp_size > 1) return fb::StagePlanFileName(Int(at.pp_stage), Int(at.tp_rank));
+  if (at.tp_size > 1) return fb::RankPlanFileName(Int(at.tp_rank));
+  return fb::kPlanFileName;
 }
 
-std::string PlanTextFileName(int64_t rank, int64_t size) {
-  if (size <= 1) return fb::kPlanTextFileName;
-  return fb::RankPlanTextFileName(static_cast<int>(rank));
+std::string PlanTextFileName(const PlanPosition& at) {
+  if (at.pp_size > 1) return fb::StagePlanTextFileName(Int(at.pp_stage), Int(at.tp_rank));
+  if (at.tp_size > 1) return fb::RankPlanTextFileName(Int(at.tp_rank));
+  return fb::kPlanTextFileName;
+}
+
+PlanPosition PositionOf(plan_ir::ProgramOp program) {
+  return {program.ppStage(), program.ppSize(), program.tpRank(), program.tpSize()};
 }
 
 LogicalResult SerializePlan(mlir::ModuleOp module, std::vector<uint8_t>& bytes) {
@@ -394,7 +423,7 @@ LogicalResult WritePlanText(mlir::ModuleOp module, llvm::StringRef dir) {
   if (!program) return mlir::failure();
   llvm::SmallString<256> mlir_path(dir);
   llvm::sys::path::append(mlir_path,
-                          PlanTextFileName(program.tpRank(), program.tpSize()));
+                          PlanTextFileName(PositionOf(program)));
   // Kernel ops keep the graph's NameLocs; print them so that plan.mlir says
   // which graph tensor each instruction computes.
   return WriteFile(module, mlir_path.str().str(), [&](llvm::raw_ostream& os) {
@@ -413,7 +442,7 @@ LogicalResult WritePlanDirectory(mlir::ModuleOp module, llvm::StringRef dir) {
   plan_ir::ProgramOp program = SingleProgram(module);
   llvm::SmallString<256> plan_path(dir);
   llvm::sys::path::append(plan_path,
-                          PlanFileName(program.tpRank(), program.tpSize()));
+                          PlanFileName(PositionOf(program)));
   if (mlir::failed(WriteFile(module, plan_path.str().str(), [&](llvm::raw_ostream& os) {
         os.write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
       }))) {

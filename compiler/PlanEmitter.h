@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "dialects/Plan/PlanOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Support/LogicalResult.h"
 
@@ -18,21 +19,33 @@ namespace bloom {
 mlir::LogicalResult SerializePlan(mlir::ModuleOp module,
                                   std::vector<uint8_t>& bytes);
 
-// The names of rank `rank`'s plan file and its textual twin in a plan
-// directory of `size` ranks: plan.bplan and plan.mlir for one rank,
-// plan.rank<R>.bplan and plan.rank<R>.mlir for each of several (the
-// runtime's naming, runtime/plan/plan_version.h).
-std::string PlanFileName(int64_t rank, int64_t size);
-std::string PlanTextFileName(int64_t rank, int64_t size);
+// Where a plan sits in the device mesh: pipeline stage pp_stage of pp_size,
+// tensor-parallel rank tp_rank of tp_size.
+struct PlanPosition {
+  int64_t pp_stage = 0, pp_size = 1;
+  int64_t tp_rank = 0, tp_size = 1;
+};
+
+// The names of a mesh position's plan file and its textual twin in a plan
+// directory (the runtime's naming, runtime/plan/plan_version.h): plan.bplan
+// and plan.mlir on one device; plan.rank<R>.bplan and plan.rank<R>.mlir with
+// tensor parallelism alone; plan.stage<S>.rank<R>.bplan and .mlir with
+// pp_size > 1 (the rank also at tp_size 1).
+std::string PlanFileName(const PlanPosition& at);
+std::string PlanTextFileName(const PlanPosition& at);
+
+// The position a module's plan.program declares (pipeline_stage(...),
+// tensor_parallel(...)).
+PlanPosition PositionOf(plan_ir::ProgramOp program);
 
 // Creates `dir` if needed and writes the plan-dialect IR only (a
 // shapes-only plan, which has no weights to serialize), under the name of
-// the program's rank (PlanTextFileName).
+// the program's mesh position (PlanTextFileName).
 mlir::LogicalResult WritePlanText(mlir::ModuleOp module, llvm::StringRef dir);
 
 // Creates `dir` if needed and writes the program's plan file and its IR
-// under the names of its rank (tensor_parallel(rank, size); rank 0 of 1
-// when absent).
+// under the names of its mesh position (pipeline_stage(stage, size) and
+// tensor_parallel(rank, size); stage 0 of 1 and rank 0 of 1 when absent).
 mlir::LogicalResult WritePlanDirectory(mlir::ModuleOp module,
                                        llvm::StringRef dir);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
@@ -20,6 +21,14 @@ constexpr char kTpSizeAttr[] = "bloom.tp_size";
 constexpr char kTieringAttr[] = "bloom.tiering";
 constexpr char kQuantizationAttr[] = "bloom.quantization";
 constexpr char kBytesByFormatAttr[] = "bloom.bytes_by_format";
+constexpr char kPpStageAttr[] = "bloom.pp_stage";
+constexpr char kPpSizeAttr[] = "bloom.pp_size";
+constexpr char kPpLayersAttr[] = "bloom.pp_layers";
+
+int64_t IntAttr(mlir::ModuleOp module, llvm::StringRef name, int64_t fallback) {
+  auto attr = module->getAttrOfType<mlir::IntegerAttr>(name);
+  return attr ? attr.getInt() : fallback;
+}
 
 int64_t IntField(mlir::DictionaryAttr dict, llvm::StringRef key) {
   auto attr = dict ? dict.getAs<mlir::IntegerAttr>(key) : nullptr;
@@ -99,6 +108,77 @@ llvm::json::Object TieringReport(mlir::DictionaryAttr tiering) {
   };
 }
 
+// report.json's "pipeline" section: each stage's bytes (summed over its
+// tensor-parallel ranks) and the decode step the cost model expects of it,
+// which --bloom-partition-pp balanced the stages by: a decode step reads
+// every weight of the stage once, so a device takes its weights' bytes over
+// the device bandwidth (with tiering, --bloom-tier-memory's figure for its
+// resident and streamed bytes), and a stage as long as its slowest rank.
+// KV cache reads, which grow with the context, are left out, as the pass
+// leaves them out. In a full pipeline one stage's step is the pipeline's
+// rate: the largest is the bottleneck.
+llvm::json::Object PipelineReport(llvm::ArrayRef<mlir::ModuleOp> positions,
+                                  double device_bandwidth) {
+  const int64_t stages = IntAttr(positions.front(), kPpSizeAttr, 1);
+  struct Stage {
+    int64_t weights = 0, kv_cache = 0, activations = 0, total = 0;
+    double seconds = 0;
+    llvm::json::Array devices;
+    llvm::json::Array layers;
+  };
+  std::vector<Stage> totals(static_cast<size_t>(stages));
+  for (size_t device = 0; device < positions.size(); ++device) {
+    mlir::ModuleOp module = positions[device];
+    const int64_t stage = IntAttr(module, kPpStageAttr, 0);
+    if (stage < 0 || stage >= stages) continue;
+    Stage& total = totals[static_cast<size_t>(stage)];
+    auto memory = module->getAttrOfType<mlir::DictionaryAttr>(kMemoryPlanAttr);
+    int64_t weights = IntField(memory, "weights_bytes");
+    double seconds = static_cast<double>(weights) / device_bandwidth;
+    if (auto tiering = module->getAttrOfType<mlir::DictionaryAttr>(kTieringAttr)) {
+      seconds = FloatField(tiering, "resident_seconds") + FloatField(tiering, "stream_seconds");
+    }
+    total.weights += weights;
+    total.kv_cache += IntField(memory, "kv_cache_bytes");
+    total.activations += IntField(memory, "activations_bytes");
+    total.total += IntField(memory, "total_bytes");
+    total.seconds = std::max(total.seconds, seconds);
+    total.devices.push_back(static_cast<int64_t>(device));
+    if (total.layers.empty()) {
+      if (auto layers = module->getAttrOfType<mlir::DenseI64ArrayAttr>(kPpLayersAttr)) {
+        for (int64_t layer : layers.asArrayRef()) total.layers.push_back(layer);
+      }
+    }
+  }
+  llvm::json::Array entries;
+  int64_t bottleneck = 0;
+  for (int64_t stage = 0; stage < stages; ++stage) {
+    Stage& total = totals[static_cast<size_t>(stage)];
+    if (total.seconds > totals[static_cast<size_t>(bottleneck)].seconds) bottleneck = stage;
+    entries.push_back(llvm::json::Object{
+        {"stage", stage},
+        {"layers", std::move(total.layers)},
+        {"devices", std::move(total.devices)},
+        {"weights_bytes", total.weights},
+        {"kv_cache_bytes", total.kv_cache},
+        {"activations_bytes", total.activations},
+        {"total_bytes", total.total},
+        {"expected_decode_step_seconds", total.seconds},
+    });
+  }
+  return llvm::json::Object{
+      {"pp_size", stages},
+      {"device_bytes_per_s", device_bandwidth},
+      {"stages", std::move(entries)},
+      {"bottleneck_stage", bottleneck},
+      {"expected_decode_step_seconds", totals[static_cast<size_t>(bottleneck)].seconds},
+      {"cost_model",
+       "a stage's decode step reads its weights once: the bytes of its slowest device over "
+       "device_bytes_per_s (with tiering, the tier cost model's resident plus streamed time); "
+       "KV cache reads are left out. The bottleneck stage's step bounds the pipeline's rate"},
+  };
+}
+
 std::string TypeName(mlir::Type type) {
   std::string text;
   llvm::raw_string_ostream(text) << type;
@@ -108,7 +188,8 @@ std::string TypeName(mlir::Type type) {
 }  // namespace
 
 mlir::LogicalResult WriteReport(llvm::ArrayRef<mlir::ModuleOp> ranks,
-                                llvm::StringRef dir, bool shapes_only) {
+                                llvm::StringRef dir, bool shapes_only,
+                                double device_bandwidth) {
   if (ranks.empty()) return mlir::failure();
   mlir::ModuleOp module = ranks.front();
   llvm::json::Array devices;
@@ -123,7 +204,7 @@ mlir::LogicalResult WriteReport(llvm::ArrayRef<mlir::ModuleOp> ranks,
       auto attr = memory.getAs<mlir::IntegerAttr>(key);
       return attr ? attr.getInt() : 0;
     };
-    // Device r runs rank r: one device per rank.
+    // Device d runs mesh position d: stage d / tp_size, rank d % tp_size.
     llvm::json::Object device{
         {"device", static_cast<int64_t>(index)},
         {"weights_bytes", get("weights_bytes")},
@@ -132,6 +213,10 @@ mlir::LogicalResult WriteReport(llvm::ArrayRef<mlir::ModuleOp> ranks,
         {"workspace_bytes", get("workspace_bytes")},
         {"total_bytes", get("total_bytes")},
     };
+    if (IntAttr(rank_module, kPpSizeAttr, 1) > 1) {
+      device["pp_stage"] = IntAttr(rank_module, kPpStageAttr, 0);
+      device["tp_rank"] = IntAttr(rank_module, "bloom.tp_rank", 0);
+    }
     // With tiering the device holds only its resident weights and the slots.
     if (auto tiering = rank_module->getAttrOfType<mlir::DictionaryAttr>(kTieringAttr)) {
       const int64_t slots = IntField(tiering, "num_slots") * IntField(tiering, "slot_bytes");
@@ -201,6 +286,10 @@ mlir::LogicalResult WriteReport(llvm::ArrayRef<mlir::ModuleOp> ranks,
         {"group_size", IntField(quantization, "group_size")},
         {"lm_head", lm_head && lm_head.getValue()},
     };
+  }
+  if (IntAttr(module, kPpSizeAttr, 1) > 1) {
+    report["pp_size"] = IntAttr(module, kPpSizeAttr, 1);
+    report["pipeline"] = PipelineReport(ranks, device_bandwidth);
   }
   if (auto tiering = module->getAttrOfType<mlir::DictionaryAttr>(kTieringAttr)) {
     report["tiering"] = TieringReport(tiering);

@@ -12,6 +12,10 @@ def Plan_TensorRole : I32EnumAttr<"TensorRole",
   I32EnumAttrCase<"SequenceSlots", 3, "sequence_slots">,
   I32EnumAttrCase<"LogitRows", 4, "logit_rows">,
   I32EnumAttrCase<"Logits", 5, "logits">,
+  // Pipeline parallelism: the residual stream a later stage reads and an
+  // earlier stage writes ([T, hidden] floats).
+  I32EnumAttrCase<"HiddenIn", 6, "hidden_in">,
+  I32EnumAttrCase<"HiddenOut", 7, "hidden_out">,
 ]> {
   let cppNamespace = "::bloom::plan_ir";
 }

@@ -202,6 +202,13 @@ LogicalResult ProgramOp::verify() {
     return emitOpError() << "tensor-parallel rank " << tpRank()
                          << " is not in [0, " << tpSize() << ")";
   }
+  if (getPpStage().has_value() != getPpSize().has_value()) {
+    return emitOpError("needs both pp_stage and pp_size or neither");
+  }
+  if (ppSize() < 1 || ppStage() < 0 || ppStage() >= ppSize()) {
+    return emitOpError() << "pipeline stage " << ppStage() << " is not in [0, " << ppSize()
+                         << ")";
+  }
   if (getMaxLogitRows() > getMaxBatchTokens()) {
     return emitOpError() << "max_logit_rows " << getMaxLogitRows()
                          << " exceeds max_batch_tokens " << getMaxBatchTokens();
@@ -220,8 +227,26 @@ LogicalResult ProgramOp::verify() {
       return op.emitOpError() << "repeats role " << stringifyTensorRole(*role)
                               << ", which must appear on one tensor only";
     }
+    if (role && !stageHasRole(*role)) {
+      return op.emitOpError() << "has role " << stringifyTensorRole(*role)
+                              << ", which pipeline stage " << ppStage() << " of " << ppSize()
+                              << " does not have";
+    }
   }
   return mlir::success();
+}
+
+bool ProgramOp::stageHasRole(TensorRole role) {
+  const bool first = ppStage() == 0;
+  const bool last = ppStage() == ppSize() - 1;
+  switch (role) {
+    case TensorRole::TokenIds: return first;
+    case TensorRole::HiddenIn: return !first;
+    case TensorRole::LogitRows:
+    case TensorRole::Logits: return last;
+    case TensorRole::HiddenOut: return !last;
+    default: return true;
+  }
 }
 
 LogicalResult WeightOp::verify() {
@@ -259,23 +284,45 @@ RowDim InputOp::getRows() {
                                             : RowDim::Tokens;
 }
 
+// The residual stream at a pipeline cut: [T, hidden] floats.
+static bool IsHiddenStateType(MemRefType type) {
+  return type.getRank() == 2 && type.isDynamicDim(0) && !type.isDynamicDim(1) &&
+         mlir::isa<mlir::FloatType>(type.getElementType());
+}
+
 LogicalResult InputOp::verify() {
-  if (getRole() == TensorRole::Logits) {
-    return emitOpError("cannot have role logits: that is a plan.buffer's");
+  if (getRole() == TensorRole::Logits || getRole() == TensorRole::HiddenOut) {
+    return emitOpError() << "cannot have role " << stringifyTensorRole(getRole())
+                         << ": that is a plan.buffer's";
   }
-  return VerifyArenaPlacement(*this, getType(), getRows(),
+  auto type = mlir::cast<MemRefType>(getResult().getType());
+  if (getRole() == TensorRole::HiddenIn) {
+    if (!IsHiddenStateType(type)) {
+      return emitOpError() << "with role hidden_in must be memref<?xHIDDENxFLOAT>, got " << type;
+    }
+  } else if (type.getRank() != 1 || !type.getElementType().isInteger(32)) {
+    return emitOpError() << "with role " << stringifyTensorRole(getRole())
+                         << " must be memref<?xi32>, got " << type;
+  }
+  return VerifyArenaPlacement(*this, type, getRows(),
                               static_cast<int64_t>(getOffset()));
 }
 
 LogicalResult BufferOp::verify() {
   if (getName().empty()) return emitOpError("needs a non-empty name");
   if (std::optional<TensorRole> role = getRole()) {
-    if (*role != TensorRole::Logits) {
+    if (*role != TensorRole::Logits && *role != TensorRole::HiddenOut) {
       return emitOpError() << "cannot have role " << stringifyTensorRole(*role)
                            << ": that is a plan.input's";
     }
-    if (getRows() != RowDim::LogitRows) {
+    if (*role == TensorRole::Logits && getRows() != RowDim::LogitRows) {
       return emitOpError("with role logits must have rows logit_rows");
+    }
+    if (*role == TensorRole::HiddenOut &&
+        (getRows() != RowDim::Tokens || !IsHiddenStateType(getType()))) {
+      return emitOpError() << "with role hidden_out must be memref<?xHIDDENxFLOAT> with rows "
+                              "tokens, got "
+                           << getType();
     }
   }
   return VerifyArenaPlacement(*this, getType(), getRows(),

@@ -24,7 +24,11 @@ def Plan_ProgramOp : Plan_Op<"program", [
     shape (per layer, K and V pools of [blocks, heads, block_size, head_dim]),
     the activation arena's size in bytes, where the checkpoint lives and the
     generation defaults. A tensor-parallel plan says which rank of how many
-    it is (`tensor_parallel(rank = R, size = N)`; absent: rank 0 of 1). A
+    it is (`tensor_parallel(rank = R, size = N)`; absent: rank 0 of 1), a
+    pipeline stage which stage of how many
+    (`pipeline_stage(stage = S, size = M)`; absent: stage 0 of 1; its roles
+    follow, see plan.fbs's Plan.pp_stage, and the verifier refuses a role
+    the stage does not have). A
     plan with offloaded weights (--bloom-tier-memory) has a ring of
     `weight_slots(count = S, bytes = B)` device slots; its verifier checks
     the slot discipline: every read of a streamed weight lies between its
@@ -62,7 +66,9 @@ def Plan_ProgramOp : Plan_Op<"program", [
     OptionalAttr<I64Attr>:$tp_rank,
     OptionalAttr<I64Attr>:$tp_size,
     OptionalAttr<Plan_PositiveI64>:$num_weight_slots,
-    OptionalAttr<Plan_PositiveI64>:$weight_slot_bytes);
+    OptionalAttr<Plan_PositiveI64>:$weight_slot_bytes,
+    OptionalAttr<I64Attr>:$pp_stage,
+    OptionalAttr<I64Attr>:$pp_size);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = [{
     $model_name `checkpoint` $checkpoint_dir `eos_token_id` `=` $eos_token_id
@@ -76,6 +82,7 @@ def Plan_ProgramOp : Plan_Op<"program", [
     `arena_bytes` `=` $arena_bytes
     (`tensor_parallel` `(` `rank` `=` $tp_rank^ `,` `size` `=` $tp_size `)`)?
     (`weight_slots` `(` `count` `=` $num_weight_slots^ `,` `bytes` `=` $weight_slot_bytes `)`)?
+    (`pipeline_stage` `(` `stage` `=` $pp_stage^ `,` `size` `=` $pp_size `)`)?
     attr-dict-with-keyword $body
   }];
   let hasVerifier = 1;
@@ -85,6 +92,13 @@ def Plan_ProgramOp : Plan_Op<"program", [
     // The tensor-parallel group: rank 0 of 1 when not partitioned.
     int64_t tpRank() { return getTpRank() ? *getTpRank() : 0; }
     int64_t tpSize() { return getTpSize() ? *getTpSize() : 1; }
+    // The pipeline: stage 0 of 1 when not cut into stages.
+    int64_t ppStage() { return getPpStage() ? *getPpStage() : 0; }
+    int64_t ppSize() { return getPpSize() ? *getPpSize() : 1; }
+    // Whether this stage has a tensor of `role` (plan.fbs, Plan.pp_stage):
+    // the first stage reads token_ids, a later one hidden_in; the last
+    // writes logits (and reads logit_rows), an earlier one hidden_out.
+    bool stageHasRole(::bloom::plan_ir::TensorRole role);
   }];
 }
 
@@ -188,17 +202,21 @@ def Plan_InputOp : Plan_Op<"input", [Pure, HasParent<"ProgramOp">]> {
   let summary = "A per-step input that the host writes into the arena.";
   let description = [{
     Declares a StepInput tensor with its role (`token_ids`, `positions`,
-    `sequence_slots` or `logit_rows`) and its byte offset in the arena. Token
-    inputs have T rows, `logit_rows` has R; both have room for the program's
-    `max_batch_tokens` elements.
+    `sequence_slots`, `logit_rows` or `hidden_in`) and its byte offset in the
+    arena. Token inputs have T rows, `logit_rows` has R; both have room for
+    the program's `max_batch_tokens` elements. The i32 inputs are vectors;
+    `hidden_in` (a later pipeline stage's residual stream) is [T, hidden]
+    floats.
 
     ```mlir
     %p = plan.input "positions" positions at 64 : memref<?xi32>
+    %h = plan.input "hidden_in" hidden_in at 128 : memref<?x64xbf16>
     ```
   }];
   let arguments = (ins StrAttr:$name, Plan_TensorRole:$role,
                        Plan_NonNegativeI64:$offset);
-  let results = (outs MemRefRankOf<[I32], [1]>:$result);
+  let results = (outs AnyTypeOf<[MemRefRankOf<[I32], [1]>,
+                                 MemRefRankOf<[F32, F16, BF16], [2]>]>:$result);
   let assemblyFormat = "$name $role `at` $offset attr-dict `:` type($result)";
   let hasVerifier = 1;
   let extraClassDeclaration = [{
@@ -217,7 +235,8 @@ def Plan_BufferOp : Plan_Op<"buffer", [Pure, HasParent<"ProgramOp">]> {
     64. Buffers whose live ranges (first to last kernel that names them)
     are disjoint may share bytes; the program's verifier checks that no two
     buffers live at the same time overlap. Step inputs and the buffer with
-    `role logits` (the step's result) are live for the whole step.
+    a role (the step's result: `logits`, or `hidden_out` on a pipeline
+    stage before the last, [T, hidden]) are live for the whole step.
 
     ```mlir
     %n = plan.buffer "h.0.attn_norm" tokens at 256 : memref<?x64xf32>

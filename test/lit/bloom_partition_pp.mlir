@@ -31,20 +31,21 @@
 // at a = c = 23, b = 24 (24.46 layers; 23/23/24 would give 25.46); stage 0
 // takes its 23, stage 1 the most that leaves the last within the bound, 24.
 // The stages then compose with the tensor-parallel partition and memory
-// planning.
+// planning; a stage's attention layers (its KV cache's) count from 0, so
+// stage 1's 24 layers are cache layers 0..23 and its cache holds 24.
 // RUN: bloom-compile --model=%bloom_src_root/models/bloom/presets/bloom-176b.json --shapes-only --emit=fuse > %t.b176
 // RUN: bloom-opt --bloom-partition-pp="pp=3 stage=0" %t.b176 | FileCheck %s --check-prefix=B176S0
 // RUN: bloom-opt --bloom-partition-pp="pp=3 stage=1" --bloom-partition-tp="tp=2 rank=1" --bloom-assign-precision=policy=bf16 --bloom-plan-memory %t.b176 | FileCheck %s --check-prefix=B176S1
 // RUN: bloom-opt --bloom-partition-pp="pp=3 stage=2" %t.b176 | FileCheck %s --check-prefix=B176S2
 // B176S0: bloom.pp_layers = array<i64: 0, 23>
 // B176S0: func.func @step(%{{.+}}: tensor<?xi32>, %{{.+}}: tensor<?xi32>, %{{.+}}: tensor<?xi32>) -> tensor<?x14336xf32>
+// B176S1: kv_num_layers = 24 : i64
 // B176S1: bloom.pp_layers = array<i64: 23, 47>
-// B176S1: func.func @step(%{{.+}}: tensor<?x14336x{{.+}}>, %{{.+}}: tensor<?xi32>, %{{.+}}: tensor<?xi32>) -> tensor<?x14336x{{.+}}>
+// B176S1: func.func @step(%{{.+}}: tensor<?x14336xbf16>, %{{.+}}: tensor<?xi32>, %{{.+}}: tensor<?xi32>) -> tensor<?x14336xbf16>
 // B176S1-NOT: bloom.embedding
-// B176S1: bloom.alibi_attention {{.+}}layer = 23 : i64, num_heads = 56 : i64
-// B176S1-NOT: layer = 22 : i64
-// B176S1: layer = 46 : i64
-// B176S1-NOT: layer = 47 : i64
+// B176S1: bloom.alibi_attention {{.+}}layer = 0 : i64, num_heads = 56 : i64
+// B176S1: layer = 23 : i64
+// B176S1-NOT: layer = 24 : i64
 // B176S1-NOT: bloom.lm_head
 // B176S2: bloom.pp_layers = array<i64: 47, 70>
 // B176S2: func.func @step(%{{.+}}: tensor<?x14336xf32>, %{{.+}}: tensor<?xi32>, %{{.+}}: tensor<?xi32>, %{{.+}}: tensor<?xi32>) -> tensor<?x250880xf32>

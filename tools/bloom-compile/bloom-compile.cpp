@@ -6,7 +6,8 @@
 //                 [--max-seq-len=N]
 //                 [--max-batch-tokens=N] [--max-sequences=N] [--max-logit-rows=N]
 //                 [--device-memory=BYTES] [--shapes-only]
-//                 [--tp=N [--tp-rank=R] [--tp-replicate-vocab]] [--pp=1] [--pack-weights]
+//                 [--tp=N [--tp-rank=R] [--tp-replicate-vocab]] [--pp=M [--pp-stage=S]]
+//                 [--pack-weights]
 //                 [--host-memory=BYTES] [--disk-dir=PATH] [--disk-budget=BYTES]
 //                 [--offload=host|disk] [--weight-slots=N] [--device-bandwidth=RATE]
 //                 [--h2d-bandwidth=RATE] [--disk-bandwidth=RATE]
@@ -17,18 +18,26 @@
 // With --tp=N > 1 the pipeline runs once per rank with --bloom-partition-tp
 // after fusion (the mesh driver, compiler/CompileMesh.h) and writes
 // plan.rank<R>.bplan and plan.rank<R>.mlir for every rank R, and one
-// report.json with a device entry per rank. --pp (pipeline stages) is
-// accepted only as 1 until pipeline parallelism is built (issue 16).
-// --pack-weights also writes each rank's weights (its slices, in the plan's
-// storage types) to PLAN_DIR/rank<R>.safetensors (PLAN_DIR/weights.safetensors
-// at tp=1) and points the plan at them instead of the checkpoint.
-// --emit prints the IR after that stage to stdout instead and writes
-// nothing (rank --tp-rank's, default 0); --shapes-only reads only the config
+// report.json with a device entry per rank. With --pp=M > 1 the layers are
+// cut into M pipeline stages (--bloom-partition-pp, before the tp
+// partition): the pipeline runs once per mesh position (stage S, rank R),
+// stage-major, and writes plan.stage<S>.rank<R>.bplan and .mlir for each
+// (the rank suffix also at tp=1), and report.json with a device entry per
+// position and a "pipeline" section (each stage's bytes, its expected
+// decode step at --device-bandwidth, the bottleneck stage).
+// --pack-weights also writes each position's weights (its slices, in the
+// plan's storage types) to PLAN_DIR/rank<R>.safetensors
+// (PLAN_DIR/weights.safetensors on one device, PLAN_DIR/stage<S>.rank<R>.
+// safetensors with pp > 1) and points the plan at them instead of the
+// checkpoint. --emit prints the IR after that stage to stdout instead and
+// writes nothing (stage --pp-stage's rank --tp-rank's, default 0 and 0;
+// --emit=partition shows it after both partitions); --shapes-only reads only the config
 // (DIR or a config.json file) and writes the plan IR and report.json but no
 // plan files (there are no weights to point at). The tiering flags run
 // --bloom-tier-memory, which places weight units on device, host or disk
 // against the budgets; disk units are written to PLAN_DIR/[DISK_DIR/]
-// weight_units.bin (weight_units.rank<R>.bin per rank). --weights=int8|int4
+// weight_units.bin (weight_units.rank<R>.bin per rank,
+// weight_units.stage<S>.rank<R>.bin per position with pp > 1). --weights=int8|int4
 // runs --bloom-quantize-weights after the partition: the plan's quantized
 // weights are made from the checkpoint's floats at load (plan.fbs's
 // QuantizeAtLoad), or with --pack-weights written quantized. Any error is
@@ -36,6 +45,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <tuple>
 
 #include "absl/status/statusor.h"
 #include "compiler/CompileMesh.h"
@@ -100,7 +110,8 @@ cl::opt<PipelineStage> emit_flag(
     cl::values(clEnumValN(PipelineStage::kImport, "bloom", "the imported bloom graph"),
                clEnumValN(PipelineStage::kFuse, "fuse", "after --bloom-fuse"),
                clEnumValN(PipelineStage::kPartition, "partition",
-                          "after --bloom-partition-tp (rank --tp-rank of --tp)"),
+                          "after --bloom-partition-pp and --bloom-partition-tp "
+                          "(stage --pp-stage of --pp, rank --tp-rank of --tp)"),
                clEnumValN(PipelineStage::kQuantize, "quantize",
                           "after --bloom-quantize-weights (with --weights=int8|int4)"),
                clEnumValN(PipelineStage::kPrecision, "precision", "after --bloom-assign-precision"),
@@ -131,8 +142,11 @@ cl::opt<int64_t> tp_flag(
     "tp", cl::desc("Tensor-parallel ranks: write one plan per rank"),
     cl::init(1), cl::cat(category));
 cl::opt<int64_t> pp_flag(
-    "pp", cl::desc("Pipeline stages (only 1 until pipeline parallelism is built: issue 16)"),
+    "pp", cl::desc("Pipeline stages: cut the layers into M stages, one plan per stage and rank"),
     cl::init(1), cl::cat(category));
+cl::opt<int64_t> pp_stage_flag(
+    "pp-stage", cl::desc("With --emit: the pipeline stage whose IR to print (default 0)"),
+    cl::init(0), cl::cat(category));
 cl::opt<int64_t> tp_rank_flag(
     "tp-rank", cl::desc("With --emit: the rank whose IR to print (default 0)"),
     cl::init(0), cl::cat(category));
@@ -245,11 +259,19 @@ absl::Status TieringOptions(bloom::PipelineOptions& options) {
   options.tiering = TieringRequested();
   for (const cl::opt<std::string>* flag :
        {&device_bandwidth_flag, &h2d_bandwidth_flag, &disk_bandwidth_flag}) {
+    // The pipeline report's cost model reads the device bandwidth too.
+    if (flag == &device_bandwidth_flag && pp_flag > 1) continue;
     if (flag->getNumOccurrences() > 0 && !options.tiering) {
       return absl::InvalidArgumentError(
           "--" + flag->ArgStr.str() +
-          " only matters with tiering (--host-memory, --disk-dir, --disk-budget or --offload)");
+          " only matters with tiering (--host-memory, --disk-dir, --disk-budget or --offload)" +
+          (flag == &device_bandwidth_flag ? " or --pp > 1" : ""));
     }
+  }
+  if (device_bandwidth_flag.getNumOccurrences() > 0) {
+    absl::StatusOr<double> rate = ParseBandwidth(device_bandwidth_flag);
+    if (!rate.ok()) return rate.status();
+    options.device_bandwidth = *rate;
   }
   if (weight_slots_flag.getNumOccurrences() > 0) {
     if (!options.tiering) {
@@ -285,8 +307,7 @@ absl::Status TieringOptions(bloom::PipelineOptions& options) {
     options.disk_budget = *bytes;
   }
   for (auto [flag, value] : {std::pair<const cl::opt<std::string>*, double*>{
-                                 &device_bandwidth_flag, &options.device_bandwidth},
-                             {&h2d_bandwidth_flag, &options.h2d_bandwidth},
+                                 &h2d_bandwidth_flag, &options.h2d_bandwidth},
                              {&disk_bandwidth_flag, &options.disk_bandwidth}}) {
     if (flag->getNumOccurrences() == 0) continue;
     absl::StatusOr<double> rate = ParseBandwidth(*flag);
@@ -379,20 +400,26 @@ absl::Status CheckFlags() {
         std::to_string(max_batch_tokens_flag) + "], got " +
         std::to_string(max_logit_rows_flag));
   }
-  if (tp_flag < 1 || tp_flag > 4096) {
-    return absl::InvalidArgumentError("--tp must be in [1, 4096], got " +
-                                      std::to_string(tp_flag));
-  }
-  if (tp_rank_flag.getNumOccurrences() > 0) {
-    if (emit_flag.getNumOccurrences() == 0) {
-      return absl::InvalidArgumentError(
-          "--tp-rank selects the rank whose IR --emit prints; without --emit "
-          "every rank's plan is written");
+  // The mesh: --tp ranks per stage of --pp stages; --tp-rank and --pp-stage
+  // pick the position --emit prints.
+  for (auto [size, index, what] :
+       {std::tuple{&tp_flag, &tp_rank_flag, "rank"}, {&pp_flag, &pp_stage_flag, "stage"}}) {
+    const std::string size_name = "--" + size->ArgStr.str();
+    const std::string index_name = "--" + index->ArgStr.str();
+    if (*size < 1 || *size > 4096) {
+      return absl::InvalidArgumentError(size_name + " must be in [1, 4096], got " +
+                                        std::to_string(*size));
     }
-    if (tp_rank_flag < 0 || tp_rank_flag >= tp_flag) {
-      return absl::InvalidArgumentError(
-          "--tp-rank=" + std::to_string(tp_rank_flag) + " is not in [0, --tp=" +
-          std::to_string(tp_flag) + ")");
+    if (index->getNumOccurrences() == 0) continue;
+    if (emit_flag.getNumOccurrences() == 0) {
+      return absl::InvalidArgumentError(index_name + " selects the " + what +
+                                        " whose IR --emit prints; without --emit every " + what +
+                                        "'s plan is written");
+    }
+    if (*index < 0 || *index >= *size) {
+      return absl::InvalidArgumentError(index_name + "=" + std::to_string(*index) +
+                                        " is not in [0, " + size_name + "=" +
+                                        std::to_string(*size) + ")");
     }
   }
   if (pack_weights_flag && shapes_only_flag) {
@@ -500,8 +527,8 @@ int Run() {
   mesh.mesh.tp = tp_flag;
   mesh.pipeline = options;
   mesh.last = emit ? emit_flag.getValue() : PipelineStage::kPlan;
-  // --emit prints one rank's IR: only that position is compiled.
-  if (emit) mesh.only = bloom::MeshPosition{/*stage=*/0, /*tp_rank=*/tp_rank_flag};
+  // --emit prints one position's IR: only that position is compiled.
+  if (emit) mesh.only = bloom::MeshPosition{/*stage=*/pp_stage_flag, /*tp_rank=*/tp_rank_flag};
   mesh.configure = [&](mlir::PassManager& pm) {
     if (mlir::failed(mlir::applyPassManagerCLOptions(pm))) return mlir::failure();
     pm.enableTiming(root_timing);
@@ -535,7 +562,8 @@ int Run() {
     if (mlir::failed(written)) return 1;
   }
   if (mlir::failed(
-          bloom::WriteReport(rank_modules, output_flag, shapes_only_flag))) {
+          bloom::WriteReport(rank_modules, output_flag, shapes_only_flag,
+                             options.device_bandwidth))) {
     return 1;
   }
   return 0;

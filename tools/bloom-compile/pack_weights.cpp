@@ -258,9 +258,10 @@ absl::Span<const uint8_t> PartBytes(const QuantizedMatrix& matrix, plan_ir::Quan
 
 }  // namespace
 
-std::string PackedWeightsFileName(int64_t rank, int64_t size) {
-  if (size <= 1) return "weights.safetensors";
-  return absl::StrCat("rank", rank, ".safetensors");
+std::string PackedWeightsFileName(const PlanPosition& at) {
+  if (at.pp_size > 1) return absl::StrCat("stage", at.pp_stage, ".rank", at.tp_rank, ".safetensors");
+  if (at.tp_size > 1) return absl::StrCat("rank", at.tp_rank, ".safetensors");
+  return "weights.safetensors";
 }
 
 absl::Status PlanWeightReader::Read(plan_ir::WeightOp op, std::vector<uint8_t>& out) {
@@ -330,7 +331,7 @@ absl::Status PackWeights(mlir::ModuleOp module, const Checkpoint& checkpoint,
   }
   llvm::sys::fs::make_absolute(dir);
   llvm::sys::path::remove_dots(dir, /*remove_dot_dot=*/true);
-  const std::string file = PackedWeightsFileName(program.tpRank(), program.tpSize());
+  const std::string file = PackedWeightsFileName(PositionOf(program));
   llvm::SmallString<256> path(dir);
   llvm::sys::path::append(path, file);
 

@@ -1,8 +1,9 @@
 // bloom-compile --pack-weights: writes the weights one rank's plan reads
 // (its slices of the checkpoint's tensors, converted to the plan's storage
 // types, or quantized) into PLAN_DIR/rank<R>.safetensors
-// (PLAN_DIR/weights.safetensors for a tp=1 plan), and points the plan at
-// them.
+// (PLAN_DIR/weights.safetensors for a tp=1 plan,
+// PLAN_DIR/stage<S>.rank<R>.safetensors for a pipeline stage's), and points
+// the plan at them.
 //
 // After packing, every plan.weight reads the whole tensor named after its
 // graph name from that file, stored in its own storage type (no slice, no
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "compiler/PlanEmitter.h"
 #include "dialects/Plan/PlanOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "runtime/checkpoint/checkpoint.h"
@@ -29,9 +31,11 @@
 
 namespace bloom {
 
-// The packed weight file of rank `rank` of `size`: "rank<R>.safetensors",
-// or "weights.safetensors" when size is 1.
-std::string PackedWeightsFileName(int64_t rank, int64_t size);
+// The packed weight file of a mesh position, named as its plan file is
+// (compiler/PlanEmitter.h): "weights.safetensors" on one device,
+// "rank<R>.safetensors" with tensor parallelism alone,
+// "stage<S>.rank<R>.safetensors" with pp_size > 1.
+std::string PackedWeightsFileName(const PlanPosition& at);
 
 // Reads the bytes of plan weights as the plan keeps them in memory: a
 // float weight's slice of the checkpoint tensor its source names, converted
