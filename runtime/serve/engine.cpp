@@ -14,6 +14,13 @@ namespace {
 
 int32_t CeilDiv(int32_t a, int32_t b) { return (a + b - 1) / b; }
 
+// A device step's answer must have one token per logit row.
+absl::Status CheckTokenCount(size_t count, size_t rows) {
+  if (count == rows) return absl::OkStatus();
+  return absl::InternalError(
+      absl::StrCat("the device step returned ", count, " tokens for ", rows, " logit rows"));
+}
+
 }  // namespace
 
 // One request from submission to its end. context = prompt + generated;
@@ -53,6 +60,11 @@ struct Engine::Sequence {
   bool admitted = false;  // ever: queue_ms is set
   bool in_batch = false;  // kStaticBatch: a member of the batch formed last
   bool ended = false;     // its sink has heard; dropped after this step
+  // Steps in flight: in a step begun and not yet finished (its KV
+  // reservation is frozen until then), and a cancel taken in meanwhile,
+  // applied when that step finishes.
+  bool in_flight = false;
+  bool cancel_asked = false;
 
   int32_t pending() const { return static_cast<int32_t>(context.size()) - fed; }
   int32_t generated() const { return static_cast<int32_t>(outcome.tokens.size()); }
@@ -91,6 +103,16 @@ struct Engine::StepPlan {
   std::vector<Chunk> chunks;
   int32_t tokens_left = 0;
   int32_t rows_left = 0;
+  int32_t chunks_left = std::numeric_limits<int32_t>::max();  // sequences it may still take
+};
+
+// A step begun (StepExecutor::BeginStep) and not yet finished: its chunks,
+// how its outcome is read, and its record but for the time.
+struct Engine::InFlightStep {
+  std::vector<Chunk> chunks;
+  StepKind kind = StepKind::kLogits;
+  StepRecord record;
+  Clock::time_point begun;
 };
 
 Engine::Engine(StepExecutor& executor, EngineOptions options)
@@ -99,6 +121,7 @@ Engine::Engine(StepExecutor& executor, EngineOptions options)
       plan_(executor.plan()),
       vocab_(executor.vocab_size()),
       cache_(executor.kv_cache()),
+      max_in_flight_(std::max(1, executor.max_steps_in_flight())),
       static_batching_(options_.admission == EngineOptions::Admission::kStaticBatch),
       static_batch_size_(static_cast<size_t>(
           options_.static_batch_size > 0
@@ -110,6 +133,14 @@ Engine::Engine(StepExecutor& executor, EngineOptions options)
 }
 
 Engine::~Engine() {
+  // A step in flight may still use its sequences' slots: the executor lets
+  // go of it before any slot is given back. Its outcome is not taken (its
+  // requests end below either way).
+  while (!in_flight_.empty()) {
+    (void)executor_.FinishStep();
+    for (const Chunk& c : in_flight_.front().chunks) c.seq->in_flight = false;
+    in_flight_.pop_front();
+  }
   TakeInbox();
   const absl::Status stopped =
       absl::UnavailableError("the engine stopped before the request finished");
@@ -120,7 +151,14 @@ Engine::~Engine() {
   }
   std::sort(unfinished.begin(), unfinished.end(),
             [](const Sequence* a, const Sequence* b) { return a->id < b->id; });
-  for (Sequence* s : unfinished) Fail(*s, stopped);
+  for (Sequence* s : unfinished) {
+    // Cancelled while its step was in flight: what it asked for.
+    if (s->cancel_asked) {
+      Finish(*s, FinishReason::kCancelled);
+    } else {
+      Fail(*s, stopped);
+    }
+  }
 }
 
 absl::StatusOr<RequestId> Engine::Submit(GenerationRequest request,
@@ -235,7 +273,14 @@ void Engine::TakeInbox() {
 void Engine::CancelNow(RequestId id) {
   auto it = live_.find(id);
   if (it == live_.end() || it->second->ended) return;
-  Finish(*it->second, FinishReason::kCancelled);
+  Sequence& s = *it->second;
+  if (s.in_flight) {
+    // Its step may still write the slot's KV blocks: the slot is given
+    // back when that step finishes (FinishOldest).
+    s.cancel_asked = true;
+    return;
+  }
+  Finish(s, FinishReason::kCancelled);
 }
 
 absl::StatusOr<bool> Engine::StepOnce() {
@@ -244,6 +289,14 @@ absl::StatusOr<bool> Engine::StepOnce() {
   if (running_.empty() && (waiting_.empty() || !Admissible(*waiting_.front()))) {
     Publish();
     return false;
+  }
+  if (max_in_flight_ > 1) {
+    absl::Status status = BeginSteps();
+    if (status.ok() && !in_flight_.empty()) status = FinishOldest();
+    DropEnded();
+    Publish();
+    if (!status.ok()) return status;
+    return true;
   }
   StepPlan step;
   bool after_preemption = false;
@@ -264,11 +317,12 @@ absl::StatusOr<bool> Engine::StepOnce() {
 
 // ---- Packing.
 
-bool Engine::PackStep(StepPlan& step, bool after_preemption) {
+bool Engine::PackStep(StepPlan& step, bool after_preemption, int32_t max_chunks) {
   const auto* limits = plan_.limits();
   step.chunks.clear();
   step.tokens_left = limits->max_batch_tokens();
   step.rows_left = limits->max_logit_rows();
+  step.chunks_left = max_chunks;
   const bool admissible = !waiting_.empty() && Admissible(*waiting_.front()) &&
                           static_cast<int32_t>(running_.size()) < limits->max_sequences();
   bool prefilling = admissible;
@@ -333,6 +387,8 @@ void Engine::Admit(StepPlan& step) {
 // step's token and row budgets and the block pool allow, reserving its
 // positions; false when not even one token fits.
 bool Engine::Place(Sequence& s, int32_t max_count, StepPlan& step) {
+  if (s.in_flight) return false;  // its reservation is frozen until its step finishes
+  if (step.chunks_left == 0) return false;
   const int32_t block_size = cache_.shape().block_size;
   // The most positions the pool can still back for this slot.
   const int32_t held = CeilDiv(cache_.ReservedPositions(s.slot), block_size);
@@ -344,10 +400,13 @@ bool Engine::Place(Sequence& s, int32_t max_count, StepPlan& step) {
   step.chunks.push_back({&s, count, plan_.limits()->max_logit_rows() - step.rows_left, rows});
   step.tokens_left -= count;
   step.rows_left -= rows;
+  --step.chunks_left;
   return true;
 }
 
 absl::Status Engine::Preempt() {
+  // Only with no step in flight (BeginSteps): every running sequence may
+  // be the victim, and one alone that cannot grow really cannot run.
   if (running_.empty()) {
     // Nothing runs and nothing can be admitted: no waiting request can run.
     const absl::Status error = absl::ResourceExhaustedError(
@@ -386,7 +445,7 @@ bool Engine::ArgmaxServes(const Chunk& c) const {
   return !s.Samples(c.count) || (s.sampler.plain_greedy() && s.BannedToken() < 0);
 }
 
-absl::Status Engine::RunStep(const StepPlan& step) {
+StepRecord Engine::PackBatch(const StepPlan& step) {
   token_ids_.clear();
   positions_.clear();
   slots_.clear();
@@ -405,35 +464,45 @@ absl::Status Engine::RunStep(const StepPlan& step) {
     }
     if (!s.prefilling()) ++record.decode_tokens;
   }
+  record.tokens = static_cast<int32_t>(token_ids_.size());
+  record.logit_rows = static_cast<int32_t>(logit_rows_.size());
+  record.sequences = static_cast<int32_t>(step.chunks.size());
+  return record;
+}
+
+StepKind Engine::KindOf(const StepPlan& step) const {
   const bool keeps_logits = std::any_of(step.chunks.begin(), step.chunks.end(), [](const Chunk& c) {
     return c.seq->request.keep_all_logits;
   });
-  const bool device_choice = options_.device_choice && !keeps_logits;
-  const bool greedy =
-      !device_choice && options_.greedy_step &&
-      std::all_of(step.chunks.begin(), step.chunks.end(),
-                  [&](const Chunk& c) { return ArgmaxServes(c); });
+  if (options_.device_choice && !keeps_logits) return StepKind::kChoose;
+  if (options_.greedy_step && std::all_of(step.chunks.begin(), step.chunks.end(),
+                                          [&](const Chunk& c) { return ArgmaxServes(c); })) {
+    return StepKind::kGreedy;
+  }
+  return StepKind::kLogits;
+}
+
+absl::Status Engine::RunStep(const StepPlan& step) {
+  StepRecord record = PackBatch(step);
+  const StepKind kind = KindOf(step);
+  const bool device_choice = kind == StepKind::kChoose;
+  const bool greedy = kind == StepKind::kGreedy;
   if (device_choice) DescribeChoices(step);
 
   const Clock::time_point step_start = Clock::now();
   const StepBatch batch{token_ids_, positions_, slots_, logit_rows_};
   StepTokens tokens;
   absl::Status ran;
-  auto check_count = [&](size_t count) {
-    return count == logit_rows_.size()
-               ? absl::OkStatus()
-               : absl::InternalError(absl::StrCat("the device step returned ", count, " tokens for ",
-                                                  logit_rows_.size(), " logit rows"));
-  };
+  const size_t rows = logit_rows_.size();
   if (device_choice) {
     absl::StatusOr<ChosenTokens> chosen =
         options_.device_choice(batch, TokenChoices{choices_, penalized_ids_});
-    ran = chosen.ok() ? check_count(chosen->ids.size()) : chosen.status();
-    if (ran.ok()) ran = check_count(chosen->logprobs.size());
+    ran = chosen.ok() ? CheckTokenCount(chosen->ids.size(), rows) : chosen.status();
+    if (ran.ok()) ran = CheckTokenCount(chosen->logprobs.size(), rows);
     if (ran.ok()) tokens.chosen = *chosen;
   } else if (greedy) {
     absl::StatusOr<absl::Span<const int32_t>> ids = options_.greedy_step(batch);
-    ran = ids.ok() ? check_count(ids->size()) : ids.status();
+    ran = ids.ok() ? CheckTokenCount(ids->size(), rows) : ids.status();
     if (ran.ok()) tokens.argmax = *ids;
   } else {
     ran = executor_.Step(batch);
@@ -447,23 +516,146 @@ absl::Status Engine::RunStep(const StepPlan& step) {
   }
   record.greedy_step = greedy;
   record.device_choice = device_choice;
+  TakeTokens(step.chunks, tokens);
+  record.ms = std::chrono::duration<double, std::milli>(Clock::now() - step_start).count();
+  record.preempted = preempted_since_step_;
+  preempted_since_step_ = 0;
+  if (options_.on_step) options_.on_step(record);
+  return absl::OkStatus();
+}
 
-  for (const Chunk& c : step.chunks) {
+void Engine::TakeTokens(absl::Span<const Chunk> chunks, const StepTokens& tokens) {
+  for (const Chunk& c : chunks) {
     Sequence& s = *c.seq;
+    if (s.ended) continue;  // cancelled while its step was in flight
     const bool samples = s.Samples(c.count);
     s.fed += c.count;
     TakeLogits(c, tokens.logits);
     if (samples) Emit(s, ChooseToken(s, c.first_row + c.rows - 1, tokens));
   }
+}
 
-  record.ms = std::chrono::duration<double, std::milli>(Clock::now() - step_start).count();
-  record.tokens = static_cast<int32_t>(token_ids_.size());
-  record.logit_rows = static_cast<int32_t>(logit_rows_.size());
-  record.sequences = static_cast<int32_t>(step.chunks.size());
-  record.preempted = preempted_since_step_;
-  preempted_since_step_ = 0;
-  if (options_.on_step) options_.on_step(record);
+// ---- Steps in flight (max_steps_in_flight() > 1).
+
+absl::Status Engine::BeginSteps() {
+  bool after_preemption = false;
+  while (static_cast<int32_t>(in_flight_.size()) < max_in_flight_) {
+    StepPlan step;
+    if (PackStep(step, after_preemption, SequencesPerStep())) {
+      BLOOM_RETURN_IF_ERROR(BeginPacked(step));
+      after_preemption = false;
+      continue;
+    }
+    // What could not be placed waits for the steps in flight: they may end
+    // sequences or free blocks, and a sequence in one is no victim. Only
+    // with none in flight is preemption (or its error) the answer, as for
+    // one step at a time.
+    if (!in_flight_.empty()) return absl::OkStatus();
+    BLOOM_RETURN_IF_ERROR(Preempt());
+    after_preemption = true;
+  }
   return absl::OkStatus();
+}
+
+int32_t Engine::SequencesPerStep() const {
+  int32_t ready = 0;
+  for (const Sequence* s : running_) ready += s->in_flight ? 0 : 1;
+  const int32_t free_slots =
+      plan_.limits()->max_sequences() - static_cast<int32_t>(running_.size());
+  for (size_t i = 0; i < waiting_.size() && static_cast<int32_t>(i) < free_slots; ++i) {
+    if (!Admissible(*waiting_[i])) break;
+    ++ready;
+  }
+  const int32_t steps_left = max_in_flight_ - static_cast<int32_t>(in_flight_.size());
+  return std::max(1, CeilDiv(ready, std::max(1, steps_left)));
+}
+
+absl::Status Engine::BeginPacked(StepPlan& step) {
+  InFlightStep flight;
+  flight.record = PackBatch(step);
+  flight.kind = KindOf(step);
+  if (flight.kind == StepKind::kChoose) DescribeChoices(step);
+  const StepBatch batch{token_ids_, positions_, slots_, logit_rows_};
+  const TokenChoices choices{choices_, penalized_ids_};
+  flight.begun = Clock::now();
+  // BeginStep copies the batch and the choices: the next step reuses them.
+  const absl::Status begun = executor_.BeginStep(
+      batch, flight.kind, flight.kind == StepKind::kChoose ? &choices : nullptr);
+  if (!begun.ok()) {
+    for (const Chunk& c : step.chunks) Fail(*c.seq, begun);
+    return begun;
+  }
+  flight.record.greedy_step = flight.kind == StepKind::kGreedy;
+  flight.record.device_choice = flight.kind == StepKind::kChoose;
+  flight.record.preempted = preempted_since_step_;
+  preempted_since_step_ = 0;
+  for (const Chunk& c : step.chunks) c.seq->in_flight = true;
+  flight.chunks = std::move(step.chunks);
+  in_flight_.push_back(std::move(flight));
+  return absl::OkStatus();
+}
+
+absl::Status Engine::FinishOldest() {
+  InFlightStep flight = std::move(in_flight_.front());
+  in_flight_.pop_front();
+  absl::StatusOr<StepOutcome> outcome = executor_.FinishStep();
+  if (!outcome.ok()) {
+    // The executor may be unusable now: the later steps' outcomes cannot
+    // be trusted either.
+    EndInFlight(flight, outcome.status());
+    while (!in_flight_.empty()) {
+      InFlightStep later = std::move(in_flight_.front());
+      in_flight_.pop_front();
+      (void)executor_.FinishStep();  // lets go of its slots before they are freed
+      EndInFlight(later, outcome.status());
+    }
+    return outcome.status();
+  }
+  const size_t rows = static_cast<size_t>(flight.record.logit_rows);
+  StepTokens tokens;
+  absl::Status valid;
+  switch (flight.kind) {
+    case StepKind::kLogits:
+      valid = outcome->logits.size() == rows * vocab_
+                  ? absl::OkStatus()
+                  : absl::InternalError(absl::StrCat("the step returned ", outcome->logits.size(),
+                                                     " logits for ", rows, " rows of ", vocab_));
+      tokens.logits = outcome->logits;
+      break;
+    case StepKind::kGreedy:
+      valid = CheckTokenCount(outcome->ids.size(), rows);
+      tokens.argmax = outcome->ids;
+      break;
+    case StepKind::kChoose:
+      valid = CheckTokenCount(outcome->ids.size(), rows);
+      if (valid.ok()) valid = CheckTokenCount(outcome->logprobs.size(), rows);
+      tokens.chosen = ChosenTokens{outcome->ids, outcome->logprobs};
+      break;
+  }
+  if (!valid.ok()) {
+    EndInFlight(flight, valid);  // the executor answered: only this step is lost
+    return valid;
+  }
+  for (const Chunk& c : flight.chunks) {
+    c.seq->in_flight = false;
+    if (c.seq->cancel_asked) Finish(*c.seq, FinishReason::kCancelled);
+  }
+  TakeTokens(flight.chunks, tokens);
+  flight.record.ms = std::chrono::duration<double, std::milli>(Clock::now() - flight.begun).count();
+  if (options_.on_step) options_.on_step(flight.record);
+  return absl::OkStatus();
+}
+
+void Engine::EndInFlight(const InFlightStep& flight, const absl::Status& error) {
+  for (const Chunk& c : flight.chunks) {
+    Sequence& s = *c.seq;
+    s.in_flight = false;
+    if (s.cancel_asked) {
+      Finish(s, FinishReason::kCancelled);
+    } else {
+      Fail(s, error);
+    }
+  }
 }
 
 // keep_all_logits: appends the chunk's rows (c.fed already advanced).

@@ -21,6 +21,21 @@
 // context is prefilled again later (recomputation, as vLLM does). Its
 // sampler keeps its state, so its output is unchanged.
 //
+// Steps in flight (pipeline parallelism: executor.max_steps_in_flight() =
+// M > 1, StepExecutor::BeginStep/FinishStep). Each StepOnce packs and
+// begins steps from the sequences in no step in flight, until M are in
+// flight or nothing more can be packed, sharing those sequences out so the
+// M micro-batches are about equal; then finishes the oldest and hands on
+// its tokens. A sequence is in at most one step in flight, and its KV
+// reservation does not change until that step has finished, so the draw
+// order of its sampler and its tokens are those of M = 1. What cannot be
+// placed while steps are in flight waits for them: preemption (and the
+// error for a sequence that cannot grow at all) is decided only with none
+// in flight, when every running sequence may be the victim. The step's
+// kind says what the options say the backend can do (device_choice:
+// kChoose, greedy_step: kGreedy, else kLogits); the callbacks themselves are
+// called only for M = 1, whose path is unchanged.
+//
 // EngineOptions::admission can instead batch statically, as servers did
 // before continuous batching (for comparison): a batch forms only while none
 // runs, and runs to completion before anything else is admitted.
@@ -30,7 +45,11 @@
 // mutex-guarded inbox. StepOnce (and the destructor) belong to one engine
 // thread, which alone touches the executor, the sequences and the sinks:
 // every RequestSink call is made from StepOnce or the destructor, without
-// the engine's lock held, so a sink may call Submit or Cancel.
+// the engine's lock held, so a sink may call Submit or Cancel. Steps in
+// flight run on the executor's own threads (a pipeline's stages) between a
+// BeginStep and its FinishStep, both called from the engine thread; the
+// engine touches nothing of a step in flight meanwhile but what BeginStep
+// copied.
 #pragma once
 
 #include <chrono>
@@ -38,6 +57,8 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -69,7 +90,8 @@ class RequestSink {
   virtual void OnFinish(absl::StatusOr<GenerationOutcome> outcome) = 0;
 };
 
-// What one step did, for benchmarks and tests.
+// What one step did, for benchmarks and tests (a step in flight: its time
+// is from BeginStep to its tokens taken, its record made as it finishes).
 struct StepRecord {
   double ms = 0;              // Step() plus choosing the tokens
   int32_t tokens = 0;         // T
@@ -142,7 +164,7 @@ struct EngineOptions {
 // A snapshot for a /metrics route, as of the last StepOnce (plus requests
 // submitted since, which count as waiting).
 struct EngineCounters {
-  int32_t running = 0;  // admitted: holding a KV slot
+  int32_t running = 0;  // admitted: holding a KV slot (in a step in flight or not)
   int32_t waiting = 0;  // submitted, not admitted (preempted ones included)
   int32_t free_kv_blocks = 0;
   int32_t kv_blocks = 0;    // the pool's size
@@ -154,8 +176,10 @@ class Engine {
   // The KV cache's slots may be shared with others; the engine takes a slot
   // when it admits a request and gives it back when the request ends.
   explicit Engine(StepExecutor& executor, EngineOptions options = {});
-  // Ends every unfinished request with an Unavailable error and gives back
-  // its slot. Engine thread only: no StepOnce may be running.
+  // Finishes the steps in flight (FinishStep, their outcomes dropped), then
+  // ends every unfinished request with an Unavailable error (one cancelled
+  // while in flight: as cancelled) and gives back its slot. Engine thread
+  // only: no StepOnce may be running.
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -167,18 +191,24 @@ class Engine {
 
   // Ends the request: at the next StepOnce, before that step is packed, its
   // KV slot and blocks are freed and its sink gets an outcome with
-  // FinishReason::kCancelled and the tokens chosen so far. An id that is
-  // unknown or already finished is ignored. No other request's output
-  // changes. Any thread.
+  // FinishReason::kCancelled and the tokens chosen so far. A request in a
+  // step in flight ends when that step finishes (the executor may still
+  // write its KV blocks until then), without that step's token: it has the
+  // tokens it had when the cancel was taken in, as it would at M = 1. An id
+  // that is unknown or already finished is ignored. No other request's
+  // output changes. Any thread.
   void Cancel(RequestId id);
 
   // Engine thread only. Takes in submissions and cancels, then admits,
   // packs and runs one step (preempting first when nothing fits) and hands
-  // its tokens to the sinks. Returns false when there was no request to
-  // step. On an error (a failed step, a KV cache that cannot hold a single
+  // its tokens to the sinks; with steps in flight, begins steps up to M and
+  // finishes the oldest. Returns false when there was no request to step.
+  // On an error (a failed step, a KV cache that cannot hold a single
   // sequence's next token, no slot to admit into) the affected requests'
   // sinks get the error, their slots are given back, and it is returned;
-  // the other requests carry on at the next call.
+  // the other requests carry on at the next call. A failed BeginStep loses
+  // its step's requests; a failed FinishStep (after which the executor may
+  // be unusable) those of every step in flight, each FinishStep'd first.
   absl::StatusOr<bool> StepOnce();
 
   // Whether StepOnce has anything to do. Any thread.
@@ -197,6 +227,7 @@ class Engine {
   struct Sequence;
   struct Chunk;
   struct StepPlan;
+  struct InFlightStep;
 
   // Inbox: submissions join the waiting queue, then cancels are applied.
   void TakeInbox();
@@ -213,7 +244,9 @@ class Engine {
 
   // Packing: one step's chunks within the plan's limits.
   // `after_preemption`: a preemption just freed blocks (decode first).
-  bool PackStep(StepPlan& step, bool after_preemption);
+  // `max_chunks`: the most sequences the step may take.
+  bool PackStep(StepPlan& step, bool after_preemption,
+                int32_t max_chunks = std::numeric_limits<int32_t>::max());
   void PlaceRunning(bool decode, StepPlan& step);
   void Admit(StepPlan& step);
   bool Place(Sequence& s, int32_t max_count, StepPlan& step);
@@ -221,7 +254,12 @@ class Engine {
   // later), or fails the requests that cannot run at all.
   absl::Status Preempt();
 
-  // Running a packed step and taking its tokens.
+  // Running a packed step and taking its tokens. PackBatch fills the
+  // batch's vectors (token_ids_ ...) and the record's counts; KindOf is
+  // how the step's tokens are chosen, from what the options say the
+  // backend can do.
+  StepRecord PackBatch(const StepPlan& step);
+  StepKind KindOf(const StepPlan& step) const;
   absl::Status RunStep(const StepPlan& step);
   // The one greedy predicate: whether a device argmax serves this chunk
   // (it keeps no logits, and a token it chooses is a bare argmax).
@@ -239,6 +277,25 @@ class Engine {
   // order (choices_, penalized_ids_).
   void DescribeChoices(const StepPlan& step);
   ChosenToken ChooseToken(Sequence& s, int32_t row, const StepTokens& tokens);
+  // Advances the chunks' sequences past their step and hands on its tokens.
+  void TakeTokens(absl::Span<const Chunk> chunks, const StepTokens& tokens);
+
+  // Steps in flight (max_in_flight_ > 1). BeginSteps packs and begins
+  // steps from sequences in none until max_in_flight_ are in flight or
+  // nothing more can be packed, preempting (as StepOnce does for one step
+  // at a time) only while none is in flight; FinishOldest finishes the
+  // oldest and takes its tokens; EndInFlight ends a failed step's
+  // sequences with `error` (or as cancelled, when that was asked).
+  absl::Status BeginSteps();
+  // The sequences that could take part now (running ones in no step,
+  // admissible waiting ones in the free slots) shared out among the steps
+  // still to begin: M micro-batches of about equal size keep every
+  // pipeline stage busy, where one step taking them all would leave the
+  // others empty.
+  int32_t SequencesPerStep() const;
+  absl::Status BeginPacked(StepPlan& step);
+  absl::Status FinishOldest();
+  void EndInFlight(const InFlightStep& flight, const absl::Status& error);
   // Appends the token and ends the request when it is the last.
   void Emit(Sequence& s, ChosenToken token);
 
@@ -254,6 +311,7 @@ class Engine {
   const plan::Plan& plan_;
   const int64_t vocab_;
   KvCache& cache_;
+  const int32_t max_in_flight_;  // executor.max_steps_in_flight()
   const bool static_batching_;
   const size_t static_batch_size_;
   const Clock::duration static_batch_timeout_;
@@ -261,7 +319,9 @@ class Engine {
   // Engine thread only.
   std::unordered_map<RequestId, std::unique_ptr<Sequence>> live_;
   std::deque<Sequence*> waiting_;
-  std::vector<Sequence*> running_;  // in order of admission
+  std::vector<Sequence*> running_;  // in order of admission; in-flight ones included
+  // Oldest first (a list: InFlightStep is complete only in engine.cpp).
+  std::list<InFlightStep> in_flight_;
   int32_t preempted_since_step_ = 0;
   std::vector<int32_t> token_ids_, positions_, slots_, logit_rows_;
   std::vector<RowChoice> choices_;

@@ -23,6 +23,7 @@
 #include "runtime/serve/scheduler.h"
 #include "test/support/generator.h"
 #include "test/unit/runtime/context_hash_executor.h"
+#include "test/unit/runtime/reference_token_choice.h"
 
 namespace bloom {
 namespace {
@@ -805,14 +806,7 @@ TEST_F(EngineTest, DeviceChoiceGetsEachRequestsSettingsAndDrawAndMatchesTheHostS
           EXPECT_EQ(absl::flat_hash_set<int32_t>(penalized.begin(), penalized.end()).size(),
                     penalized.size())
               << "penalized ids repeat";
-          SamplingParams p;
-          p.do_sample = c.sample;
-          p.temperature = c.temperature;
-          p.top_k = c.top_k;
-          p.top_p = c.top_p;
-          p.typical_p = c.typical_p;
-          p.repetition_penalty = c.repetition_penalty;
-          const std::vector<double> dist = Sampler(p).Distribution(
+          const std::vector<double> dist = Sampler(testing::ParamsOf(c)).Distribution(
               executor->logits().subspan(r * vocab, vocab), penalized, c.banned_token);
           const int32_t chosen = InverseCdf(dist, c.uniform);
           ids.push_back(chosen);
