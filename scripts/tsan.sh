@@ -3,7 +3,9 @@
 # no MLIR or CUDA, -fsanitize=thread -O1): builds engine_test and bloom-serve
 # there and runs, failing on any report (halt_on_error: the process exits 66
 # at the first one),
-#   1. the engine's unit test (Submit/Cancel from many threads, StepOnce);
+#   1. the engine's unit test (Submit/Cancel from many threads, StepOnce),
+#      and the pipeline group's (a thread per stage and per rank, steps in
+#      flight, a stage failing mid-step);
 #   2. test/e2e/serve_test.py against the TSan bloom-serve (every route,
 #      disconnects, 429, SIGTERM, concurrent clients, static batching);
 #   3. test/e2e/serve_soak.py against it with 400 requests (cancels,
@@ -18,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cmake --preset tsan >/dev/null
-cmake --build --preset tsan --target engine_test bloom-serve -j "$(nproc)"
+cmake --build --preset tsan --target engine_test pipeline_group_test bloom-serve -j "$(nproc)"
 
 default_bin="$PWD/build/default/bin"
 for tool in bloom-compile bloom-run; do
@@ -36,6 +38,7 @@ export TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$PWD/scripts/tsan-
 export OMP_NUM_THREADS=1
 
 build/tsan/test/bin/engine_test "$@"
+build/tsan/test/bin/pipeline_group_test
 
 # serve_test.py finds its tools in one directory: the TSan bloom-serve beside
 # the default build's bloom-compile and bloom-run.

@@ -53,11 +53,14 @@ absl::StatusOr<std::unique_ptr<CpuExecutor>> CpuExecutor::Create(LoadedPlan plan
   }
   executor->comm_ = comm;
   const auto* tensors = p.tensors();
-  executor->token_ids_ = TensorWithRole(p, plan::TensorRole::TokenIds);
+  // A pipeline stage has some of these only (StepExecutor's hidden state).
+  executor->token_ids_ = FindTensorWithRole(p, plan::TensorRole::TokenIds);
   executor->positions_ = TensorWithRole(p, plan::TensorRole::Positions);
   executor->sequence_slots_ = TensorWithRole(p, plan::TensorRole::SequenceSlots);
-  executor->logit_rows_ = TensorWithRole(p, plan::TensorRole::LogitRows);
-  executor->logits_ = TensorWithRole(p, plan::TensorRole::Logits);
+  executor->logit_rows_ = FindTensorWithRole(p, plan::TensorRole::LogitRows);
+  executor->logits_ = FindTensorWithRole(p, plan::TensorRole::Logits);
+  executor->hidden_in_ = FindTensorWithRole(p, plan::TensorRole::HiddenIn);
+  executor->hidden_out_ = FindTensorWithRole(p, plan::TensorRole::HiddenOut);
 
   const auto* kv = p.kv_cache();
   const auto* limits = p.limits();
@@ -250,12 +253,16 @@ absl::Status CpuExecutor::RunInstructions(const StepBatch& batch, const int32_t*
   step_rows_ = StepRows{static_cast<int64_t>(batch.token_ids.size()),
                         static_cast<int64_t>(batch.logit_rows.size())};
   auto write_input = [&](uint32_t index, absl::Span<const int32_t> values) {
+    if (index == kNoTensor) return;  // a role this pipeline stage lacks
     std::memcpy(tensor_data_[index], values.data(), values.size() * sizeof(int32_t));
   };
   write_input(token_ids_, batch.token_ids);
   write_input(positions_, batch.positions);
   write_input(sequence_slots_, batch.sequence_slots);
   write_input(logit_rows_, batch.logit_rows);
+  if (hidden_in_ != kNoTensor) {
+    std::memcpy(tensor_data_[hidden_in_], batch.hidden_in.data(), batch.hidden_in.size());
+  }
 
   const auto* tensors = plan().tensors();
   CpuOpArgs args;
@@ -299,7 +306,15 @@ absl::Status CpuExecutor::RunStreaming(const plan::Instruction& instruction) {
       absl::StrCat("no CPU op for ", plan::EnumNameKernel(instruction.kernel_type())));
 }
 
+absl::Span<const uint8_t> CpuExecutor::hidden_out() const {
+  if (hidden_out_ == kNoTensor) return {};
+  const plan::Tensor& tensor = *plan().tensors()->Get(hidden_out_);
+  return absl::MakeConstSpan(tensor_data_[hidden_out_],
+                             static_cast<size_t>(step_rows_.tokens * TensorRowBytes(tensor)));
+}
+
 absl::Span<const float> CpuExecutor::logits() const {
+  if (logits_ == kNoTensor) return {};
   return absl::MakeConstSpan(reinterpret_cast<const float*>(tensor_data_[logits_]),
                              static_cast<size_t>(step_rows_.logit_rows * vocab_size()));
 }

@@ -59,6 +59,7 @@ class CpuExecutor : public StepExecutor {
   // Only the batch's sizes are checked here.
   absl::Status StepWithBlockTables(const StepBatch& batch, const int32_t* block_tables) override;
   absl::Span<const float> logits() const override;
+  absl::Span<const uint8_t> hidden_out() const override;
   const plan::Plan& plan() const override { return plan_.plan(); }
   KvCache& kv_cache() override { return *kv_cache_; }
   std::string device_name() const override { return "cpu"; }
@@ -122,7 +123,9 @@ class CpuExecutor : public StepExecutor {
   std::vector<std::vector<uint8_t>> quantized_storage_;
   std::unique_ptr<uint8_t, void (*)(void*)> arena_{nullptr, nullptr};
   // Indices of the step interface's tensors.
+  // kNoTensor for a role the plan's pipeline stage lacks.
   uint32_t token_ids_ = 0, positions_ = 0, sequence_slots_ = 0, logit_rows_ = 0, logits_ = 0;
+  uint32_t hidden_in_ = kNoTensor, hidden_out_ = kNoTensor;
   int64_t weight_bytes_read_ = 0;
   int64_t resident_weight_bytes_ = 0;
   StepRows step_rows_;  // T and R of the last step

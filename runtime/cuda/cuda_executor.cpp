@@ -17,6 +17,7 @@
 #include "runtime/cuda/quantized_weights.h"
 #include "runtime/cuda/step_profile.h"
 #include "runtime/cuda/weight_upload.h"
+#include "runtime/plan/plan_validator.h"
 #include "runtime/exec/instruction_loop.h"
 #include "runtime/exec/plan_view.h"
 #include "runtime/exec/weight_source.h"
@@ -138,7 +139,7 @@ absl::Status CudaExecutor::Initialize(const ExecutorOptions& options) {
 
   // Token ids are checked on the host against the embedding tables that
   // read them (the kernel itself cannot report an error).
-  const uint32_t token_ids = TensorWithRole(p, plan::TensorRole::TokenIds);
+  const uint32_t token_ids = FindTensorWithRole(p, plan::TensorRole::TokenIds);
   for (const plan::Instruction* instruction : *p.instructions()) {
     if (const auto* e = instruction->kernel_as_EmbeddingGather();
         e != nullptr && instruction->operands()->Get(0) == token_ids) {
@@ -221,7 +222,24 @@ absl::Status CudaExecutor::AllocateMemory(std::vector<size_t>& weight_offsets) {
   BLOOM_RETURN_IF_ERROR(Allocate(inputs_, layout_->end * sizeof(int32_t), "the step inputs"));
   BLOOM_ASSIGN_OR_RETURN(host_inputs_,
                          PinnedBuffer::Allocate(layout_->end * sizeof(int32_t), "the step inputs"));
-  logits_tensor_ = TensorWithRole(p, plan::TensorRole::Logits);
+  // A pipeline stage has logits (the last) or a hidden state out (the
+  // others), and a hidden state in unless it is the first.
+  logits_tensor_ = FindTensorWithRole(p, plan::TensorRole::Logits);
+  hidden_in_tensor_ = FindTensorWithRole(p, plan::TensorRole::HiddenIn);
+  hidden_out_tensor_ = FindTensorWithRole(p, plan::TensorRole::HiddenOut);
+  if (hidden_in_tensor_ != kNoTensor) {
+    const size_t bytes = static_cast<size_t>(limits->max_batch_tokens()) *
+                         TensorRowBytes(*p.tensors()->Get(hidden_in_tensor_));
+    BLOOM_RETURN_IF_ERROR(Allocate(hidden_in_, DeviceAlignUp(bytes), "the hidden state in"));
+    BLOOM_ASSIGN_OR_RETURN(host_hidden_in_, PinnedBuffer::Allocate(bytes, "the hidden state in"));
+  }
+  if (hidden_out_tensor_ != kNoTensor) {
+    BLOOM_ASSIGN_OR_RETURN(
+        host_hidden_out_,
+        PinnedBuffer::Allocate(static_cast<size_t>(limits->max_batch_tokens()) *
+                                   TensorRowBytes(*p.tensors()->Get(hidden_out_tensor_)),
+                               "the hidden state out"));
+  }
   BLOOM_ASSIGN_OR_RETURN(host_logits_,
                          PinnedBuffer::Allocate(static_cast<size_t>(limits->max_logit_rows()) *
                                                     vocab_size() * sizeof(float),
@@ -288,6 +306,9 @@ absl::Status CudaExecutor::PlaceTensors(const std::vector<size_t>& weight_offset
             break;
           case plan::TensorRole::LogitRows:
             d.data = device_inputs + layout_->logit_rows;
+            break;
+          case plan::TensorRole::HiddenIn:
+            d.data = hidden_in_.data();
             break;
           default:
             return absl::InvalidArgumentError(absl::StrCat(plan_.label(), ": step input '",
@@ -422,6 +443,11 @@ absl::Status CudaExecutor::RunStep(const StepBatch& batch, StepOutput output,
   // A follower rank's batch was checked against the leader's KvCache.
   BLOOM_RETURN_IF_ERROR(block_tables == nullptr ? CheckStepBatch(plan(), *kv_cache_, batch)
                                                 : CheckStepShape(plan(), batch));
+  if (output != StepOutput::kLogits && logits_tensor_ == kNoTensor) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        plan_.label(), ": pipeline stage ", plan().pp_stage(), " of ", plan().pp_size(),
+        " computes no logits to choose tokens from"));
+  }
   // The rank's thread may not be the one that created the executor.
   BLOOM_CUDA_RETURN_IF_ERROR(cudaSetDevice(rank_.device), "cudaSetDevice");
   if (max_token_id_ >= 0) {
@@ -481,6 +507,15 @@ absl::Status CudaExecutor::RunStep(const StepBatch& batch, StepOutput output,
   BLOOM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(inputs_.data(), host, l.end * sizeof(int32_t),
                                              cudaMemcpyHostToDevice, stream_),
                              "uploading the step inputs");
+  if (hidden_in_tensor_ != kNoTensor) {
+    // Through pinned memory: the caller's bytes may be pageable. A graph
+    // bucket's padding rows keep whatever they held (their slots are -1).
+    std::memcpy(host_hidden_in_.data(), batch.hidden_in.data(), batch.hidden_in.size());
+    BLOOM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(hidden_in_.data(), host_hidden_in_.data(),
+                                               batch.hidden_in.size(), cudaMemcpyHostToDevice,
+                                               stream_),
+                               "uploading the hidden state in");
+  }
   num_tokens_ = t_run;
   num_logit_rows_ = r_run;
 
@@ -516,8 +551,19 @@ absl::Status CudaExecutor::RunStep(const StepBatch& batch, StepOutput output,
   }
 
   const int64_t vocab = vocab_size();
-  const float* device_logits = static_cast<const float*>(tensors_[logits_tensor_].data);
-  if (output == StepOutput::kChosen) {
+  const float* device_logits =
+      logits_tensor_ == kNoTensor ? nullptr : static_cast<const float*>(tensors_[logits_tensor_].data);
+  if (hidden_out_tensor_ != kNoTensor) {
+    const size_t bytes = static_cast<size_t>(t_real) *
+                         TensorRowBytes(*plan().tensors()->Get(hidden_out_tensor_));
+    BLOOM_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host_hidden_out_.data(),
+                                               tensors_[hidden_out_tensor_].data, bytes,
+                                               cudaMemcpyDeviceToHost, stream_),
+                               "copying the hidden state out back");
+  }
+  if (device_logits == nullptr) {
+    // A stage before the last: its result is the hidden state.
+  } else if (output == StepOutput::kChosen) {
     BLOOM_CUDA_RETURN_IF_ERROR(
         cuda::LaunchChooseTokens(
             static_cast<float*>(tensors_[logits_tensor_].data), r_real, vocab,
@@ -556,7 +602,7 @@ absl::Status CudaExecutor::RunStep(const StepBatch& batch, StepOutput output,
   BLOOM_RETURN_IF_ERROR(streamer_->TakeError());
   num_tokens_ = t_real;
   num_logit_rows_ = r_real;
-  logits_valid_ = output == StepOutput::kLogits && rank_.copy_logits;
+  logits_valid_ = output == StepOutput::kLogits && rank_.copy_logits && device_logits != nullptr;
   return absl::OkStatus();
 }
 
@@ -643,6 +689,13 @@ absl::StatusOr<ChosenTokens> CudaExecutor::StepAndChoose(const StepBatch& batch,
   return ChosenTokens{
       absl::MakeConstSpan(reinterpret_cast<const int32_t*>(host_argmax_.data()), rows),
       absl::MakeConstSpan(reinterpret_cast<const float*>(host_logprobs_.data()), rows)};
+}
+
+absl::Span<const uint8_t> CudaExecutor::hidden_out() const {
+  if (hidden_out_tensor_ == kNoTensor) return {};
+  return absl::MakeConstSpan(
+      host_hidden_out_.data(),
+      static_cast<size_t>(num_tokens_) * TensorRowBytes(*plan().tensors()->Get(hidden_out_tensor_)));
 }
 
 absl::Span<const float> CudaExecutor::logits() const {

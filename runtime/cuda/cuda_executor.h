@@ -71,6 +71,9 @@ class CudaExecutor : public StepExecutor {
   // The last Step's logits (R rows × vocab), in pinned host memory. Empty
   // after StepGreedy.
   absl::Span<const float> logits() const override;
+  // A pipeline stage before the last: the last step's hidden rows, copied
+  // to pinned host memory with the step.
+  absl::Span<const uint8_t> hidden_out() const override;
   const plan::Plan& plan() const override { return plan_.plan(); }
   KvCache& kv_cache() override { return *kv_cache_; }
   std::string device_name() const override { return device_name_; }
@@ -182,7 +185,12 @@ class CudaExecutor : public StepExecutor {
   bool use_graphs_ = true;
   std::set<std::pair<int64_t, int64_t>> profiled_;  // buckets already profiled
 
-  uint32_t logits_tensor_ = 0;
+  // kNoTensor where the plan's pipeline stage lacks the role.
+  uint32_t logits_tensor_ = kNoTensor, hidden_in_tensor_ = kNoTensor, hidden_out_tensor_ = kNoTensor;
+  // Pipeline stages: the hidden state in (device, and its pinned staging)
+  // and out (pinned, copied back with every step).
+  DeviceBuffer hidden_in_;
+  PinnedBuffer host_hidden_in_, host_hidden_out_;
   int64_t num_tokens_ = 0, num_logit_rows_ = 0;  // the last step's real T and R
   bool logits_valid_ = false;
 };

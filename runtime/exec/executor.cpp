@@ -1,12 +1,14 @@
 #include "runtime/exec/executor.h"
 
 #include "absl/strings/str_cat.h"
+#include "runtime/plan/plan_validator.h"
 #include "runtime/support/status_macros.h"
 
 namespace bloom {
 
 int64_t StepExecutor::vocab_size() const {
-  return plan().tensors()->Get(TensorWithRole(plan(), plan::TensorRole::Logits))->shape()->Get(1);
+  const uint32_t logits = FindTensorWithRole(plan(), plan::TensorRole::Logits);
+  return logits == kNoTensor ? 0 : plan().tensors()->Get(logits)->shape()->Get(1);
 }
 
 absl::Status StepExecutor::StepWithBlockTables(const StepBatch&, const int32_t*) {
@@ -70,12 +72,17 @@ absl::StatusOr<StepOutcome> StepExecutor::FinishStep() {
   return outcome;
 }
 
-uint32_t TensorWithRole(const plan::Plan& plan, plan::TensorRole role) {
+uint32_t FindTensorWithRole(const plan::Plan& plan, plan::TensorRole role) {
   const auto* tensors = plan.tensors();
   for (uint32_t i = 0; i < tensors->size(); ++i) {
     if (tensors->Get(i)->role() == role) return i;
   }
-  return 0;  // unreachable for a validated plan
+  return kNoTensor;
+}
+
+uint32_t TensorWithRole(const plan::Plan& plan, plan::TensorRole role) {
+  const uint32_t index = FindTensorWithRole(plan, role);
+  return index == kNoTensor ? 0 : index;  // kNoTensor is unreachable for a validated plan
 }
 
 absl::Status CheckStepShape(const plan::Plan& plan, const StepBatch& batch) {
@@ -100,6 +107,25 @@ absl::Status CheckStepShape(const plan::Plan& plan, const StepBatch& batch) {
       return absl::InvalidArgumentError(
           absl::StrCat("logit row ", row, " is outside the step's ", t, " tokens"));
     }
+  }
+  return CheckHiddenIn(plan, batch);
+}
+
+absl::Status CheckHiddenIn(const plan::Plan& plan, const StepBatch& batch) {
+  const uint32_t hidden_in = FindTensorWithRole(plan, plan::TensorRole::HiddenIn);
+  if (hidden_in == kNoTensor) {
+    if (batch.hidden_in.empty()) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a step gave ", batch.hidden_in.size(),
+        " bytes of hidden state to a plan that starts from token ids (pipeline stage ",
+        plan.pp_stage(), " of ", plan.pp_size(), ")"));
+  }
+  const uint64_t want = batch.token_ids.size() * TensorRowBytes(*plan.tensors()->Get(hidden_in));
+  if (batch.hidden_in.size() != want) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "pipeline stage ", plan.pp_stage(), " of ", plan.pp_size(), " needs ", want,
+        " bytes of hidden state for the step's ", batch.token_ids.size(), " tokens, got ",
+        batch.hidden_in.size()));
   }
   return absl::OkStatus();
 }

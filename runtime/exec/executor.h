@@ -96,6 +96,7 @@ class StepExecutor {
   // executor's device).
   virtual KvCache& kv_cache() = 0;
 
+  // The logits' width; 0 for a pipeline stage before the last (no logits).
   int64_t vocab_size() const;
 
   // For reports (--bench): what runs the plan, e.g. "cpu" or the GPU's
@@ -164,8 +165,17 @@ class StepExecutor {
 // embedding kernel's dispatch, which knows the table's size.
 absl::Status CheckStepShape(const plan::Plan& plan, const StepBatch& batch);
 absl::Status CheckStepBatch(const plan::Plan& plan, const KvCache& kv_cache, const StepBatch& batch);
+// StepBatch::hidden_in against the plan's pipeline stage: empty for a first
+// stage, else exactly T rows of the HiddenIn tensor (part of CheckStepShape).
+absl::Status CheckHiddenIn(const plan::Plan& plan, const StepBatch& batch);
 
-// Index of the tensor with `role`; ValidatePlan guarantees there is one.
+// Index of the tensor with `role`; ValidatePlan guarantees there is one
+// for every role the plan's pipeline stage has (plan_validator.h's
+// StageHasRole: every role at pp_size 1).
 uint32_t TensorWithRole(const plan::Plan& plan, plan::TensorRole role);
+// The same for a role the stage may lack (TokenIds after the first stage,
+// Logits before the last, the hidden state's roles): kNoTensor then.
+inline constexpr uint32_t kNoTensor = 0xffffffffu;
+uint32_t FindTensorWithRole(const plan::Plan& plan, plan::TensorRole role);
 
 }  // namespace bloom

@@ -85,10 +85,21 @@ using Fingerprint = std::array<int64_t, 9>;
 Fingerprint PlanFingerprint(const plan::Plan& p) {
   const auto* limits = p.limits();
   const auto* kv = p.kv_cache();
+  const uint32_t logits = FindTensorWithRole(p, plan::TensorRole::Logits);
   return {p.tp_size(),          limits->max_batch_tokens(), limits->max_seq_len(),
           limits->max_sequences(), limits->max_logit_rows(), kv->num_layers(),
           kv->block_size(),       kv->num_blocks(),
-          p.tensors()->Get(TensorWithRole(p, plan::TensorRole::Logits))->shape()->Get(1)};
+          logits == kNoTensor ? 0 : p.tensors()->Get(logits)->shape()->Get(1)};
+}
+
+// Rank `rank`'s plan of the group: its stage's (stage >= 0) or the
+// tensor-parallel directory's.
+absl::StatusOr<LoadedPlan> LoadRankPlan(const std::string& plan_dir, int stage, int rank) {
+  return stage >= 0 ? LoadedPlan::LoadStage(plan_dir, stage, rank) : LoadedPlan::Load(plan_dir, rank);
+}
+
+std::string RankPlanName(int stage, int rank) {
+  return stage >= 0 ? plan::StagePlanFileName(stage, rank) : plan::RankPlanFileName(rank);
 }
 
 // The ids every embedding of the plan accepts: [0, result).
@@ -110,9 +121,9 @@ absl::Status WithRank(int rank, const absl::Status& status) {
 // A directory compiled for tp=N holds ranks 0..N-1; a plan file of rank N
 // means files of two compilations are mixed, and is refused rather than
 // ignored.
-absl::Status CheckNoExtraRank(const std::string& plan_dir, int tp_size) {
-  if (tp_size == 1) return absl::OkStatus();
-  const std::string extra = absl::StrCat(plan_dir, "/", plan::RankPlanFileName(tp_size));
+absl::Status CheckNoExtraRank(const std::string& plan_dir, int stage, int tp_size) {
+  if (tp_size == 1 && stage < 0) return absl::OkStatus();
+  const std::string extra = absl::StrCat(plan_dir, "/", RankPlanName(stage, tp_size));
   struct stat info {};
   if (stat(extra.c_str(), &info) == 0) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -133,14 +144,15 @@ absl::StatusOr<std::unique_ptr<RankGroup>> RankGroup::CreateThreaded(const std::
   std::unique_ptr<RankGroup> group(new RankGroup());
   group->plan_dir_ = plan_dir;
   group->timeout_ = options.collective_timeout;
-  BLOOM_ASSIGN_OR_RETURN(LoadedPlan plan0, LoadedPlan::Load(plan_dir, 0));
+  const int stage = options.pp_stage;
+  BLOOM_ASSIGN_OR_RETURN(LoadedPlan plan0, LoadRankPlan(plan_dir, stage, 0));
   const int n = plan0.plan().tp_size();
   if (options.num_ranks != 0 && options.num_ranks != n) {
     return absl::FailedPreconditionError(absl::StrCat(
         plan0.label(), ": the plan is for tp=", n, " but ", options.num_ranks,
         " rank(s) were asked for; start exactly ", n));
   }
-  BLOOM_RETURN_IF_ERROR(CheckNoExtraRank(plan_dir, n));
+  BLOOM_RETURN_IF_ERROR(CheckNoExtraRank(plan_dir, stage, n));
   const Fingerprint fingerprint0 = PlanFingerprint(plan0.plan());
   group->tp_size_ = n;
   group->embedding_vocab_ = EmbeddingVocab(plan0.plan());
@@ -158,11 +170,11 @@ absl::StatusOr<std::unique_ptr<RankGroup>> RankGroup::CreateThreaded(const std::
   auto round = std::make_shared<Round>(n);
   RankGroup* g = group.get();
   for (int r = 0; r < n; ++r) {
-    g->workers_[r]->Post([g, r, n, round, &plan0, &plan_dir, &options, &fingerprint0,
+    g->workers_[r]->Post([g, r, n, stage, round, &plan0, &plan_dir, &options, &fingerprint0,
                           &make_executor] {
       absl::Status status = [&]() -> absl::Status {
-        absl::StatusOr<LoadedPlan> plan =
-            r == 0 ? absl::StatusOr<LoadedPlan>(std::move(plan0)) : LoadedPlan::Load(plan_dir, r);
+        absl::StatusOr<LoadedPlan> plan = r == 0 ? absl::StatusOr<LoadedPlan>(std::move(plan0))
+                                                 : LoadRankPlan(plan_dir, stage, r);
         if (!plan.ok()) return plan.status();
         if (PlanFingerprint(plan->plan()) != fingerprint0) {
           return absl::FailedPreconditionError(absl::StrCat(
@@ -222,7 +234,7 @@ absl::StatusOr<std::unique_ptr<RankGroup>> RankGroup::CreateDistributed(
           plan.label(), ": the plan is for tp=", plan.plan().tp_size(), " but was started with ",
           c.size(), " rank(s) (", c.transport(), "); start exactly ", plan.plan().tp_size()));
     }
-    if (c.rank() == 0) BLOOM_RETURN_IF_ERROR(CheckNoExtraRank(plan_dir, c.size()));
+    if (c.rank() == 0) BLOOM_RETURN_IF_ERROR(CheckNoExtraRank(plan_dir, -1, c.size()));
     ExecutorOptions rank_options = options.executor;
     if (c.rank() != 0) rank_options.on_weight_loaded = nullptr;
     if (!options.make_executor)
@@ -340,12 +352,25 @@ absl::Status RankGroup::StepAll(const StepBatch& batch, const LeaderStep* leader
   if (distributed() && shut_down_) return absl::FailedPreconditionError("Step() after Shutdown()");
   // A bad batch is the caller's error and leaves the group intact.
   BLOOM_RETURN_IF_ERROR(CheckBatch(batch));
-  return distributed() ? StepDistributed(batch, leader_step) : StepThreaded(batch, leader_step);
+  return distributed() ? StepDistributed(batch, leader_step)
+                       : StepThreaded(batch, leader_step, kv_cache().block_tables());
 }
 
-absl::Status RankGroup::StepThreaded(const StepBatch& batch, const LeaderStep* leader_step) {
+absl::Status RankGroup::StepWithBlockTables(const StepBatch& batch, const int32_t* block_tables) {
+  if (!failure_.ok()) return failure_;
+  if (distributed()) {
+    return absl::UnimplementedError(
+        "StepWithBlockTables on a distributed rank group (pipeline stages under mpirun run "
+        "each position's own executor)");
+  }
+  if (block_tables == nullptr) return absl::InvalidArgumentError("StepWithBlockTables without block tables");
+  BLOOM_RETURN_IF_ERROR(CheckStepShape(plan(), batch));
+  return StepThreaded(batch, nullptr, block_tables);
+}
+
+absl::Status RankGroup::StepThreaded(const StepBatch& batch, const LeaderStep* leader_step,
+                                     const int32_t* tables) {
   const int n = tp_size_;
-  const int32_t* tables = kv_cache().block_tables();
   auto round = std::make_shared<Round>(n);
   for (int r = 0; r < n; ++r) {
     StepExecutor* executor = executors_[r].get();

@@ -73,6 +73,10 @@ struct RankGroupOptions {
   // Bounds every wait in a collective (threaded mode), so that a hung rank
   // ends in an error naming it rather than a hang.
   absl::Duration collective_timeout = absl::Minutes(5);
+  // A pipeline stage's ranks (runtime/parallel/pipeline_group.h): the
+  // directory's plan.stage<S>.rank<R>.bplan files instead of the
+  // tensor-parallel names; -1 for a directory without pipeline stages.
+  int pp_stage = -1;
   // Each rank's executor (required): CpuRankExecutors()
   // (runtime/cpu/cpu_rank_executor.h) or CudaRankExecutors()
   // (runtime/cuda/cuda_rank_executor.h). The group knows no backend.
@@ -111,13 +115,25 @@ class RankGroup : public StepExecutor {
   bool has_device_choice() const override { return executors_[0]->has_device_choice(); }
   absl::StatusOr<ChosenTokens> StepAndChoose(const StepBatch& batch,
                                              const TokenChoices& choices) override;
+  // A pipeline stage's step (PipelineGroup): every rank runs `batch` with the
+  // pipeline leader's `block_tables`, as the followers always do; the
+  // caller has checked the batch (CheckBatch, against the leader's KvCache).
+  absl::Status StepWithBlockTables(const StepBatch& batch, const int32_t* block_tables) override;
   absl::Span<const float> logits() const override { return executors_[0]->logits(); }
+  // A stage before the last: rank 0's hidden state (every rank holds the
+  // same rows after the stage's last all-reduce).
+  absl::Span<const uint8_t> hidden_out() const override { return executors_[0]->hidden_out(); }
   const plan::Plan& plan() const override { return executors_[0]->plan(); }
   KvCache& kv_cache() override { return executors_[0]->kv_cache(); }
   std::string device_name() const override;
   int64_t peak_device_bytes() const override { return executors_[0]->peak_device_bytes(); }
   // Summed over the ranks this process holds (every rank in threaded mode).
   WeightStreamStats weight_stream_totals() const override;
+
+  // Checks a batch on the leader before any rank sees it, token ids
+  // included, so that bad input is an error on the leader alone, never a
+  // failure inside a collective. Public for a pipeline's first stage.
+  absl::Status CheckBatch(const StepBatch& batch);
 
   // Distributed followers: runs the leader's steps until it shuts down
   // (OK), or until a step fails (which ends the job, see above).
@@ -136,10 +152,6 @@ class RankGroup : public StepExecutor {
 
  private:
   RankGroup() = default;
-  // Checks a batch on the leader before any rank sees it, token ids
-  // included, so that bad input is an error on the leader alone, never a
-  // failure inside a collective.
-  absl::Status CheckBatch(const StepBatch& batch);
   // The leader's part of a step when it is not a plain Step: its greedy
   // step or its token choice, run on its own executor (whose KvCache holds
   // the group's block tables).
@@ -147,7 +159,10 @@ class RankGroup : public StepExecutor {
   // Runs one step on every rank, the leader through `leader_step` when it
   // is not null.
   absl::Status StepAll(const StepBatch& batch, const LeaderStep* leader_step);
-  absl::Status StepThreaded(const StepBatch& batch, const LeaderStep* leader_step);
+  // `tables`: the block tables every rank but a leader taking
+  // `leader_step` runs with.
+  absl::Status StepThreaded(const StepBatch& batch, const LeaderStep* leader_step,
+                            const int32_t* tables);
   absl::Status StepDistributed(const StepBatch& batch, const LeaderStep* leader_step);
   // Records `cause` as the group's failure, aborts the communicator(s), and
   // returns it.

@@ -101,6 +101,14 @@ absl::StatusOr<LoadedPlan> LoadedPlan::LoadStage(const std::string& plan_dir, in
   return loaded;
 }
 
+absl::StatusOr<LoadedPlan> LoadedPlan::LoadOutputPlan(const std::string& plan_dir) {
+  if (!FileExists(absl::StrCat(plan_dir, "/", plan::StagePlanFileName(0, 0)))) {
+    return Load(plan_dir, 0);
+  }
+  BLOOM_ASSIGN_OR_RETURN(LoadedPlan first, LoadStage(plan_dir, 0, 0));
+  return LoadStage(plan_dir, first.plan().pp_size() - 1, 0);
+}
+
 absl::StatusOr<LoadedPlan> LoadedPlan::FromBytes(std::vector<uint8_t> bytes, std::string label,
                                                  std::string plan_dir) {
   // FlatBuffers reads scalars in place; std::vector's storage comes from

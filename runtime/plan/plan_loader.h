@@ -30,6 +30,11 @@ class LoadedPlan {
   // plan.stage<stage>.rank<rank>.bplan, whose pp_stage and tp_rank must match
   // and whose pp_size is at least 2.
   static absl::StatusOr<LoadedPlan> LoadStage(const std::string& plan_dir, int stage, int rank);
+  // The plan whose step ends in the logits, for what a tool reads about
+  // the model (vocabulary, limits, end-of-sequence id): plan.bplan, rank 0's
+  // of a tensor-parallel directory, or the last stage's rank 0 of a
+  // pipeline-parallel one.
+  static absl::StatusOr<LoadedPlan> LoadOutputPlan(const std::string& plan_dir);
   // Verifies an in-memory plan file; `label` names it in errors. `plan_dir`
   // is where its disk-tier weight files are (WeightUnit.file is relative to
   // it); empty for a plan that has none.

@@ -7,6 +7,7 @@
 #include "runtime/cpu/cpu_rank_executor.h"
 #include "runtime/exec/weight_source.h"
 #include "runtime/parallel/launcher_env.h"
+#include "runtime/parallel/pipeline_group.h"
 #ifdef BLOOM_HAVE_CUDA
 #include "runtime/cuda/cuda_executor.h"
 #include "runtime/cuda/cuda_rank_executor.h"
@@ -76,6 +77,22 @@ absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan pla
   if (progress) options.on_weight_loaded = DrawProgress;
   Backend result;
   result.generated_weights_seed = GeneratedWeightsSeed(plan.plan(), checkpoint_dir);
+  if (plan.plan().pp_size() > 1) {
+    if (LaunchedByMpiLauncher()) {
+      return absl::UnimplementedError(absl::StrCat(
+          plan_dir, ": pipeline stages under mpirun are not built yet (issue 16); run bloom-run "
+          "without mpirun (a thread per mesh position)"));
+    }
+    absl::StatusOr<RankGroupOptions> group_options = GroupOptions(backend, options, choices);
+    if (!group_options.ok()) return group_options.status();
+    PipelineGroupOptions pipeline;
+    pipeline.ranks = *std::move(group_options);
+    absl::StatusOr<std::unique_ptr<PipelineGroup>> group =
+        PipelineGroup::CreateThreaded(plan_dir, pipeline);
+    if (!group.ok()) return group.status();
+    result.executor = *std::move(group);
+    return result;
+  }
   if (plan.plan().tp_size() > 1 || LaunchedByMpiLauncher()) {
     absl::StatusOr<RankGroupOptions> group_options = GroupOptions(backend, options, choices);
     if (!group_options.ok()) return group_options.status();

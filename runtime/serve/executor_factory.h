@@ -52,7 +52,9 @@ struct Backend {
 // A tensor-parallel plan directory (tp_size > 1), or any plan under mpirun,
 // runs as a RankGroup of the backend's executors: a thread per rank, or a
 // rank per process under mpirun (`plan_dir` is then reloaded rank by rank).
-// On CUDA each rank gets a GPU (runtime/cuda/cuda_rank_executor.h).
+// On CUDA each rank gets a GPU (runtime/cuda/cuda_rank_executor.h). A
+// pipeline-parallel directory (`plan` is its last stage's) runs as a
+// PipelineGroup of the stages' rank groups, threads in this process.
 absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan plan,
                                       const std::string& plan_dir,
                                       const std::string& checkpoint_dir, bool progress,

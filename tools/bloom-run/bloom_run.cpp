@@ -337,9 +337,10 @@ int Main(int argc, char** argv) {
     return serve::RunMpiFollower(flags->backend, flags->plan_dir, flags->checkpoint_dir,
                                  {flags->cuda_collectives});
   }
-  // Rank 0's plan: for a tensor-parallel directory it has the full
-  // vocabulary (its logits are all-gathered) and the shared limits.
-  absl::StatusOr<LoadedPlan> plan = LoadedPlan::Load(flags->plan_dir, /*rank=*/0);
+  // The plan that computes the logits (rank 0's of a tensor-parallel
+  // directory: its logits are all-gathered; a pipeline's last stage): the
+  // full vocabulary and the shared limits.
+  absl::StatusOr<LoadedPlan> plan = LoadedPlan::LoadOutputPlan(flags->plan_dir);
   if (!plan.ok()) return Fail(kExitFailure, plan.status());
   switch (flags->mode) {
     case Mode::kTokens:

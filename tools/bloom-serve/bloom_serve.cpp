@@ -96,7 +96,7 @@ int Main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  absl::StatusOr<LoadedPlan> plan = LoadedPlan::Load(flags->plan_dir, /*rank=*/0);
+  absl::StatusOr<LoadedPlan> plan = LoadedPlan::LoadOutputPlan(flags->plan_dir);
   if (!plan.ok()) return Fail(kExitFailure, plan.status());
   const ModelFacts facts = FactsOf(*plan);
   const std::string weights_dir = WeightsDirectory(plan->plan(), flags->checkpoint_dir);

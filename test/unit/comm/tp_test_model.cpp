@@ -30,6 +30,11 @@ class Builder {
   uint32_t Input(const char* name, TensorRole role, RowDim rows) {
     return Add(name, TensorKind::StepInput, role, DType::I32, {-1}, rows, 4);
   }
+  // A pipeline stage's hidden state in: [T, columns] F32.
+  uint32_t HiddenInput(const char* name, int64_t columns) {
+    return Add(name, TensorKind::StepInput, TensorRole::HiddenIn, DType::F32, {-1, columns},
+               RowDim::Tokens, 4 * columns);
+  }
   uint32_t Activation(const std::string& name, int64_t columns, RowDim rows = RowDim::Tokens,
                       TensorRole role = TensorRole::None) {
     return Add(name, TensorKind::Activation, role, DType::F32, {-1, columns}, rows, 4 * columns);
@@ -58,14 +63,14 @@ class Builder {
   flatbuffers::FlatBufferBuilder& fbb() { return fbb_; }
 
   std::vector<uint8_t> Finish(const TpModelDims& dims, const std::string& checkpoint_dir, int rank, int tp,
-                              int kv_heads) {
+                              int kv_heads, int kv_layers, int pp_stage = 0, int pp_size = 1) {
     auto limits = plan::CreateLimits(fbb_, max_tokens_, dims.max_seq_len, dims.max_sequences,
                                      dims.max_logit_rows);
-    auto kv = plan::CreateKvCache(fbb_, dims.layers, kv_heads, dims.head_dim, dims.block_size,
+    auto kv = plan::CreateKvCache(fbb_, kv_layers, kv_heads, dims.head_dim, dims.block_size,
                                   dims.num_blocks, DType::F32);
     auto root = plan::CreatePlanDirect(fbb_, plan::kPlanSchemaVersion, "tp_test_model", "tp-test",
                                        checkpoint_dir.c_str(), limits, kv, arena_, &tensors_,
-                                       &instructions_, -1, rank, tp);
+                                       &instructions_, -1, rank, tp, nullptr, 0, 0, pp_stage, pp_size);
     plan::FinishPlanBuffer(fbb_, root);
     return std::vector<uint8_t>(fbb_.GetBufferPointer(), fbb_.GetBufferPointer() + fbb_.GetSize());
   }
@@ -165,7 +170,10 @@ void WriteTpCheckpoint(const std::string& dir, const TpModelDims& dims, const Tp
 }
 
 std::vector<uint8_t> BuildTpPlan(const TpModelDims& d, const std::string& checkpoint_dir, int rank, int tp,
-                                 const TpPlanTweaks& tweaks) {
+                                 const TpPlanTweaks& tweaks, const TpPipelineStage& position) {
+  const int layer_begin = position.layer_begin;
+  const int layer_end = position.layer_end < 0 ? d.layers : position.layer_end;
+  const bool first = position.stage == 0, last = position.stage == position.pp - 1;
   Builder b(d, tweaks.max_batch_tokens > 0 ? tweaks.max_batch_tokens : d.max_batch_tokens);
   auto& fbb = b.fbb();
   const bool parallel = tp > 1;
@@ -200,29 +208,37 @@ std::vector<uint8_t> BuildTpPlan(const TpModelDims& d, const std::string& checkp
                     : b.Weight(stored, {out, in});
   };
 
-  const uint32_t ids = b.Input("token_ids", TensorRole::TokenIds, RowDim::Tokens);
+  // A first stage reads token ids, a later one the hidden state.
+  const uint32_t ids = first ? b.Input("token_ids", TensorRole::TokenIds, RowDim::Tokens) : 0;
+  uint32_t hidden = first ? 0 : b.HiddenInput("hidden_in", h);
   const uint32_t positions = b.Input("positions", TensorRole::Positions, RowDim::Tokens);
   const uint32_t slots = b.Input("sequence_slots", TensorRole::SequenceSlots, RowDim::Tokens);
-  const uint32_t logit_rows = b.Input("logit_rows", TensorRole::LogitRows, RowDim::LogitRows);
+  const uint32_t logit_rows = last ? b.Input("logit_rows", TensorRole::LogitRows, RowDim::LogitRows) : 0;
 
-  const uint32_t table =
-      tweaks.slice_past_shape
-          ? b.WeightWithShape("word_embeddings.weight", {local_v, h}, 0, rank * local_v, (rank + 1) * local_v + 1)
-          : column("word_embeddings.weight", d.vocab, h, local_v);
-  int64_t vocab_begin = parallel ? int64_t{rank} * local_v : 0;
-  int64_t vocab_size = parallel ? d.vocab : 0;
-  if (tweaks.embedding_vocab_size >= 0) {
-    vocab_begin = 0;
-    vocab_size = tweaks.embedding_vocab_size;
+  // The tied table: the first stage's embedding, the last one's LM head.
+  uint32_t table = 0;
+  if (first || last) {
+    table = tweaks.slice_past_shape
+                ? b.WeightWithShape("word_embeddings.weight", {local_v, h}, 0, rank * local_v,
+                                    (rank + 1) * local_v + 1)
+                : column("word_embeddings.weight", d.vocab, h, local_v);
   }
-  uint32_t x = b.Activation("embeddings.partial", h);
-  b.Instruction(K::EmbeddingGather, plan::CreateEmbeddingGather(fbb, vocab_begin, vocab_size).Union(),
-                {ids, table}, {x});
-  x = all_reduce(x, "embeddings");
-  uint32_t hidden = layer_norm(x, "word_embeddings_layernorm", "embeddings_norm");
+  if (first) {
+    int64_t vocab_begin = parallel ? int64_t{rank} * local_v : 0;
+    int64_t vocab_size = parallel ? d.vocab : 0;
+    if (tweaks.embedding_vocab_size >= 0) {
+      vocab_begin = 0;
+      vocab_size = tweaks.embedding_vocab_size;
+    }
+    uint32_t x = b.Activation("embeddings.partial", h);
+    b.Instruction(K::EmbeddingGather, plan::CreateEmbeddingGather(fbb, vocab_begin, vocab_size).Union(),
+                  {ids, table}, {x});
+    x = all_reduce(x, "embeddings");
+    hidden = layer_norm(x, "word_embeddings_layernorm", "embeddings_norm");
+  }
 
   const std::vector<float> all_slopes = TpSlopes(d);
-  for (int l = 0; l < d.layers; ++l) {
+  for (int l = layer_begin; l < layer_end; ++l) {
     auto name = [&](const char* what) { return LayerName(l, what); };
     const uint32_t a = layer_norm(hidden, name("input_layernorm"), name("attn_norm"));
     const uint32_t wqkv = column(name("self_attention.query_key_value.weight"), 3 * h, h, 3 * local_h);
@@ -234,7 +250,7 @@ std::vector<uint8_t> BuildTpPlan(const TpModelDims& d, const std::string& checkp
                                     all_slopes.begin() + (rank + 1) * local_heads);
     const uint32_t context = b.Activation(name("context"), local_h);
     b.Instruction(K::AlibiAttention,
-                  plan::CreateAlibiAttentionDirect(fbb, l, local_heads, d.head_dim, &slopes).Union(),
+                  plan::CreateAlibiAttentionDirect(fbb, l - layer_begin, local_heads, d.head_dim, &slopes).Union(),
                   {qkv, positions, slots}, {context});
     // Row-parallel dense; the bias is added once, on rank 0, before the sum.
     const uint32_t wd = row(name("self_attention.dense.weight"), h, h, local_h);
@@ -257,9 +273,17 @@ std::vector<uint8_t> BuildTpPlan(const TpModelDims& d, const std::string& checkp
     uint32_t down = b.Activation(name("mlp_out.partial"), h);
     b.Instruction(K::Linear, plan::CreateLinear(fbb).Union(), down_operands, {down});
     down = all_reduce(down, name("mlp_out"));
-    const uint32_t next = b.Activation(name("output"), h);
+    const bool hands_on = !last && l == layer_end - 1;
+    const uint32_t next =
+        b.Activation(name("output"), h, RowDim::Tokens, hands_on ? TensorRole::HiddenOut : TensorRole::None);
     b.Instruction(K::Add, plan::CreateAdd(fbb).Union(), {residual, down}, {next});
     hidden = next;
+  }
+  const std::string dir = tweaks.checkpoint_dir.empty() ? checkpoint_dir : tweaks.checkpoint_dir;
+  const int plan_rank = tweaks.tp_rank >= 0 ? tweaks.tp_rank : rank;
+  if (!last) {
+    return b.Finish(d, dir, plan_rank, tp, local_heads, layer_end - layer_begin, position.stage,
+                    position.pp);
   }
   const uint32_t final_norm = layer_norm(hidden, "ln_f", "final_norm");
   const uint32_t picked = b.Activation("logit_hidden", h, RowDim::LogitRows);
@@ -275,8 +299,8 @@ std::vector<uint8_t> BuildTpPlan(const TpModelDims& d, const std::string& checkp
     const uint32_t logits = b.Activation("logits", d.vocab, RowDim::LogitRows, TensorRole::Logits);
     b.Instruction(K::Linear, plan::CreateLinear(fbb).Union(), {picked, table}, {logits});
   }
-  const std::string dir = tweaks.checkpoint_dir.empty() ? checkpoint_dir : tweaks.checkpoint_dir;
-  return b.Finish(d, dir, tweaks.tp_rank >= 0 ? tweaks.tp_rank : rank, tp, local_heads);
+  return b.Finish(d, dir, plan_rank, tp, local_heads, layer_end - layer_begin, position.stage,
+                  position.pp);
 }
 
 void WriteBytes(const std::string& path, const std::vector<uint8_t>& bytes) {
@@ -288,6 +312,21 @@ void WriteTpPlanDir(const std::string& plan_dir, const TpModelDims& dims, const 
   for (int r = 0; r < tp; ++r) {
     const std::string file = tp == 1 ? plan::kPlanFileName : plan::RankPlanFileName(r);
     WriteBytes(plan_dir + "/" + file, BuildTpPlan(dims, checkpoint_dir, r, tp));
+  }
+}
+
+void WriteTpPipelineDir(const std::string& plan_dir, const TpModelDims& dims,
+                        const std::string& checkpoint_dir, int tp, const std::vector<int>& cuts,
+                        const TpPlanTweaks& tweaks, int tweaked_stage, int tweaked_rank) {
+  const int pp = static_cast<int>(cuts.size()) + 1;
+  for (int s = 0; s < pp; ++s) {
+    const TpPipelineStage position{s, pp, s == 0 ? 0 : cuts[s - 1], s == pp - 1 ? dims.layers : cuts[s]};
+    for (int r = 0; r < tp; ++r) {
+      const TpPlanTweaks none;
+      const TpPlanTweaks& mine = s == tweaked_stage && r == tweaked_rank ? tweaks : none;
+      WriteBytes(plan_dir + "/" + plan::StagePlanFileName(s, r),
+                 BuildTpPlan(dims, checkpoint_dir, r, tp, mine, position));
+    }
   }
 }
 

@@ -66,13 +66,35 @@ struct TpPlanTweaks {
   int tp_rank = -1;
 };
 
-// Rank `rank` of a tp=`tp` plan reading `checkpoint_dir`/model.safetensors.
+// A pipeline stage of the model (plan.fbs's pp_stage of pp_size): layers
+// [layer_begin, layer_end). Stage 0 embeds the token ids; a later stage
+// starts from a HiddenIn input [T, hidden] (the previous stage's residual
+// stream); a stage before the last ends with its last layer's output as
+// HiddenOut; the last adds the final norm and the LM head. A stage's KV
+// cache holds its own layers only (attention layer l - layer_begin).
+struct TpPipelineStage {
+  int stage = 0;
+  int pp = 1;
+  int layer_begin = 0;
+  int layer_end = -1;  // -1: dims.layers
+};
+
+// Rank `rank` of a tp=`tp` plan reading `checkpoint_dir`/model.safetensors
+// (the whole model, or pipeline stage `position`).
 std::vector<uint8_t> BuildTpPlan(const TpModelDims& dims, const std::string& checkpoint_dir, int rank,
-                                 int tp, const TpPlanTweaks& tweaks = {});
+                                 int tp, const TpPlanTweaks& tweaks = {},
+                                 const TpPipelineStage& position = {});
 // Writes a plan directory: plan.bplan for tp 1, plan.rank<R>.bplan otherwise.
 void WriteTpPlanDir(const std::string& plan_dir, const TpModelDims& dims,
                     const std::string& checkpoint_dir, int tp);
 void WriteBytes(const std::string& path, const std::vector<uint8_t>& bytes);
+// Writes a pipeline plan directory, plan.stage<S>.rank<R>.bplan: stage S
+// holds layers [cuts[S - 1], cuts[S]) (cuts[-1] = 0; cuts has pp - 1
+// entries, then dims.layers ends the last stage). `tweaks` apply to stage
+// `tweaked_stage`, rank `tweaked_rank` only.
+void WriteTpPipelineDir(const std::string& plan_dir, const TpModelDims& dims,
+                        const std::string& checkpoint_dir, int tp, const std::vector<int>& cuts,
+                        const TpPlanTweaks& tweaks = {}, int tweaked_stage = -1, int tweaked_rank = -1);
 
 // The scenario every TP test runs on a group: two sequences, a first step
 // holding both prompts (A: 5 tokens, B: 3 tokens; logits of all 8 rows),
