@@ -11,12 +11,15 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "runtime/cpu/cpu_executor.h"
@@ -271,6 +274,72 @@ TEST_F(EngineInFlightTest, PreemptionWithStepsInFlightKeepsTheTokens) {
     for (const auto& o : run.outcomes) per_request += o.ok() ? o->preemptions : 0;
     EXPECT_EQ(per_request, run.preemptions);
   }
+}
+
+// Two sequences that each fit the pool but not together: while one's step
+// is in flight, the other cannot grow. That is no "cannot hold a single
+// sequence" error: it waits for the step, and preemption decides with none
+// in flight, so both finish with their tokens.
+TEST_F(EngineInFlightTest, ASequenceThatCannotGrowWhileAnotherIsInFlightWaits) {
+  // 12 + 9 - 1 = 20 positions each: 5 blocks of the 7.
+  const std::vector<GenerationRequest> requests = {Request(12, 600, 9), Request(12, 601, 9)};
+  auto cpu = Cpu();
+  const EngineRun reference = RunRequests(*cpu, requests, {}, requests.size());
+  auto deferred = Deferred(2, 7);
+  const EngineRun run = RunRequests(*deferred, requests, {}, requests.size());
+  ExpectSameOutcomes(run, reference);
+  EXPECT_EQ(deferred->most_in_flight(), 2);
+  EXPECT_GT(run.preemptions, 0);
+}
+
+// Submissions and a cancel from another thread while the engine thread
+// keeps steps in flight (also run under ThreadSanitizer).
+TEST_F(EngineInFlightTest, SubmissionsAndACancelFromAnotherThread) {
+  const std::vector<GenerationRequest> requests = MixedRequests();
+  const EngineRun& reference = MixedReference();
+  auto deferred = Deferred(3);
+  Engine engine(*deferred);
+  std::vector<std::shared_ptr<CollectingSink>> sinks;
+  for (size_t i = 0; i < requests.size(); ++i) sinks.push_back(std::make_shared<CollectingSink>());
+  std::atomic<bool> stop{false};
+  std::thread engine_thread([&] {
+    while (!stop.load()) {
+      if (!engine.WaitForWork(absl::Milliseconds(5))) continue;
+      absl::StatusOr<bool> stepped = engine.StepOnce();
+      EXPECT_TRUE(stepped.ok()) << stepped.status();
+    }
+  });
+  constexpr size_t kVictim = 9;  // 12 new tokens
+  for (size_t i = 0; i < requests.size(); ++i) {
+    absl::StatusOr<RequestId> id = engine.Submit(requests[i], sinks[i]);
+    ASSERT_TRUE(id.ok()) << id.status();
+    if (i == kVictim) engine.Cancel(*id);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (engine.HasWork() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  stop.store(true);
+  engine_thread.join();
+  ASSERT_FALSE(engine.HasWork());
+  EXPECT_EQ(engine.counters().running, 0);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_EQ(sinks[i]->finishes, 1);
+    ASSERT_TRUE(sinks[i]->result->ok()) << sinks[i]->result->status();
+    const GenerationOutcome& got = **sinks[i]->result;
+    const std::vector<int32_t>& full = reference.outcomes[i]->tokens;
+    if (i == kVictim) {
+      EXPECT_EQ(got.finish_reason, FinishReason::kCancelled);
+      ASSERT_LE(got.tokens.size(), full.size());
+      EXPECT_EQ(got.tokens, std::vector<int32_t>(full.begin(), full.begin() + got.tokens.size()));
+    } else {
+      EXPECT_EQ(got.tokens, full);
+    }
+  }
+  EXPECT_GT(deferred->most_in_flight(), 1);
+  EXPECT_EQ(deferred->kv_cache().FreeBlocks(), deferred->kv_cache().shape().num_blocks);
 }
 
 // EngineOptions::greedy_step and device_choice say what the backend can do;
