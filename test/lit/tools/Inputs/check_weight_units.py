@@ -8,7 +8,9 @@ plans only: no conversion) sit at unit file_offset + slot_offset of the
 unit file, that units start at multiples of 4096, and that the file is
 exactly the units laid end to end.
 
-usage: check_weight_units.py CHECKPOINT_DIR PLAN_DIR
+usage: check_weight_units.py CHECKPOINT_DIR PLAN_DIR [PLAN_TEXT]
+PLAN_TEXT names the plan IR inside PLAN_DIR (default plan.mlir; e.g.
+plan.stage1.rank0.mlir for one mesh position of a pipeline).
 Prints "N units, W weights, B bytes" and exits 1 on the first mismatch.
 """
 import json
@@ -38,7 +40,8 @@ def tensor_bytes(checkpoint, file, name, cache={}):
 
 def main():
     checkpoint, plan_dir = sys.argv[1], sys.argv[2]
-    text = open(os.path.join(plan_dir, "plan.mlir")).read()
+    plan_text = sys.argv[3] if len(sys.argv) > 3 else "plan.mlir"
+    text = open(os.path.join(plan_dir, plan_text)).read()
     units = {m[1]: (int(m[2]), m[3], int(m[4])) for m in UNIT.finditer(text)}
     files = {}
     for name, (size, file, offset) in units.items():
