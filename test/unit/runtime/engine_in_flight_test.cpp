@@ -23,6 +23,8 @@
 #include <vector>
 
 #include "runtime/cpu/cpu_executor.h"
+#include "runtime/cpu/cpu_rank_executor.h"
+#include "runtime/parallel/pipeline_group.h"
 #include "runtime/plan/plan_loader.h"
 #include "runtime/serve/engine.h"
 #include "test/unit/comm/tp_test_model.h"
@@ -49,9 +51,11 @@ class CollectingSink : public RequestSink {
   std::optional<absl::StatusOr<GenerationOutcome>> result;
 };
 
-// Five slots, steps of up to 16 tokens and 8 logit rows, 4-position blocks.
+// Three layers (a pipeline of up to three stages), five slots, steps of up
+// to 16 tokens and 8 logit rows, 4-position blocks.
 testing::TpModelDims Dims(int32_t num_blocks) {
   testing::TpModelDims dims;
+  dims.layers = 3;
   dims.max_sequences = 5;
   dims.num_blocks = num_blocks;
   return dims;
@@ -568,6 +572,35 @@ TEST_F(EngineInFlightTest, AFailedBeginStepFailsOnlyItsStep) {
   EXPECT_GE(failed, 1);
   EXPECT_LT(failed, static_cast<int>(requests.size()));
   EXPECT_EQ(deferred->kv_cache().FreeBlocks(), deferred->kv_cache().shape().num_blocks);
+}
+
+// The engine over a real pipeline (PipelineGroup: each stage on its own
+// thread, the hidden state handed stage to stage) keeps pp steps in flight
+// and gives the whole model's tokens one step at a time, bit for bit (a cut
+// changes no arithmetic at tp=1).
+TEST_F(EngineInFlightTest, OverAPipelineGroupTheTokensAreTheWholeModels) {
+  const std::vector<GenerationRequest> requests = MixedRequests();
+  const EngineRun& reference = MixedReference();
+  for (const auto& [pp, cuts] :
+       {std::pair<int, std::vector<int>>{2, {1}}, std::pair<int, std::vector<int>>{3, {1, 2}}}) {
+    SCOPED_TRACE(pp);
+    const std::string plan_dir = *dir_ + "/pp" + std::to_string(pp);
+    ASSERT_EQ(0, std::system(("mkdir -p " + plan_dir).c_str()));
+    testing::WriteTpPipelineDir(plan_dir, Dims(kBigPool), *dir_, 1, cuts);
+    PipelineGroupOptions options;
+    options.ranks.make_executor = CpuRankExecutors();
+    options.ranks.collective_timeout = absl::Seconds(60);
+    absl::StatusOr<std::unique_ptr<PipelineGroup>> group =
+        PipelineGroup::CreateThreaded(plan_dir, options);
+    ASSERT_TRUE(group.ok()) << group.status();
+    ASSERT_EQ((*group)->max_steps_in_flight(), pp);
+    int most_sequences = 0;
+    const EngineRun run = RunRequests(**group, requests);
+    ExpectSameOutcomes(run, reference);
+    for (const StepRecord& r : run.steps) most_sequences = std::max(most_sequences, r.sequences);
+    // Micro-batches: no step took all five slots' sequences.
+    EXPECT_LT(most_sequences, 5);
+  }
 }
 
 TEST_F(EngineInFlightTest, DestroyingTheEngineFinishesTheStepsInFlightFirst) {
