@@ -424,6 +424,13 @@ def BloomLowerToPlan : Pass<"bloom-lower-to-plan", "mlir::ModuleOp"> {
       gelu epilogue, `alibi_attention` → a linear into its qkv buffer, then
       alibi_attention; the others to the kernel of the same name. The
       returned value's buffer gets role logits.
+    - a pipeline stage (`bloom.pp_stage` of `bloom.pp_size`, from
+      --bloom-partition-pp) has its own interface (plan.fbs's
+      Plan.pp_stage): a later stage's first argument, the hidden state
+      [T, hidden], becomes the `plan.input` with role hidden_in instead of
+      token_ids; a stage before the last has no logit_rows argument and its
+      returned value, one row per token, gets role hidden_out instead of
+      logits. The program records `pipeline_stage(stage = S, size = M)`.
 
     Before:
     ```mlir

@@ -27,11 +27,12 @@
 // decode step at --device-bandwidth, the bottleneck stage).
 // --pack-weights also writes each position's weights (its slices, in the
 // plan's storage types) to PLAN_DIR/rank<R>.safetensors
-// (PLAN_DIR/weights.safetensors on one device, PLAN_DIR/stage<S>.rank<R>.
-// safetensors with pp > 1) and points the plan at them instead of the
-// checkpoint. --emit prints the IR after that stage to stdout instead and
-// writes nothing (stage --pp-stage's rank --tp-rank's, default 0 and 0;
-// --emit=partition shows it after both partitions); --shapes-only reads only the config
+// (PLAN_DIR/weights.safetensors on one device,
+// PLAN_DIR/stage<S>.rank<R>.safetensors with pp > 1) and points the plan at
+// them instead of the checkpoint. --emit prints the IR after that stage to
+// stdout instead and writes nothing (the position stage --pp-stage, rank
+// --tp-rank, default 0 and 0; --emit=partition shows it after both
+// partitions); --shapes-only reads only the config
 // (DIR or a config.json file) and writes the plan IR and report.json but no
 // plan files (there are no weights to point at). The tiering flags run
 // --bloom-tier-memory, which places weight units on device, host or disk
