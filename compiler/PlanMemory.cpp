@@ -130,7 +130,16 @@ class BloomPlanMemoryPass
             .arena_bytes;
       };
       auto tp_size = module->getAttrOfType<mlir::IntegerAttr>(kTpSizeAttr);
-      return module.emitError() << DescribeMisfit(
+      // A pipeline stage's plan holds its layers only: say which one misfits
+      // (a --tp suggestion is then per stage).
+      auto pp_stage = module->getAttrOfType<mlir::IntegerAttr>(kPpStageAttr);
+      auto pp_size = module->getAttrOfType<mlir::IntegerAttr>(kPpSizeAttr);
+      std::string stage;
+      if (pp_stage && pp_size && pp_size.getInt() > 1) {
+        stage = "pipeline stage " + std::to_string(pp_stage.getInt()) + " of " +
+                std::to_string(pp_size.getInt()) + ": ";
+      }
+      return module.emitError() << stage << DescribeMisfit(
                  needs, deviceMemory, limits, *kv, arena_for_tokens,
                  tp_size ? tp_size.getInt() : 1);
     }
