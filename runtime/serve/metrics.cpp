@@ -16,7 +16,28 @@ void Header(std::string& out, const std::string& name, const char* type, const c
   absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
 }
 
+// A replica's series: `name{replica="i"} value`.
+std::string ReplicaLine(const std::string& name, size_t replica, const std::string& value) {
+  return absl::StrCat(name, "{replica=\"", replica, "\"} ", value, "\n");
+}
+
 }  // namespace
+
+EngineGauges SumGauges(const std::vector<EngineGauges>& engines) {
+  EngineGauges total;
+  for (const EngineGauges& g : engines) {
+    total.running += g.running;
+    total.waiting += g.waiting;
+    total.preemptions += g.preemptions;
+    total.free_kv_blocks += g.free_kv_blocks;
+    total.kv_blocks += g.kv_blocks;
+  }
+  total.kv_cache_usage =
+      total.kv_blocks > 0
+          ? 1.0 - static_cast<double>(total.free_kv_blocks) / static_cast<double>(total.kv_blocks)
+          : 0.0;
+  return total;
+}
 
 Histogram::Histogram(std::vector<double> upper_bounds)
     : bounds_(std::move(upper_bounds)), counts_(bounds_.size() + 1, 0) {}
@@ -43,17 +64,28 @@ std::string Histogram::Render(const std::string& name) const {
 }
 
 // vLLM's buckets for the same histograms (seconds).
-ServeMetrics::ServeMetrics()
+ServeMetrics::ServeMetrics(int32_t replicas)
     : queue_time_({0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60}),
       ttft_({0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}),
       inter_token_(
           {0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5}),
-      e2e_({0.01, 0.05, 0.1, 0.3, 0.5, 1, 2.5, 5, 10, 15, 20, 30, 40, 50, 60}) {}
+      e2e_({0.01, 0.05, 0.1, 0.3, 0.5, 1, 2.5, 5, 10, 15, 20, 30, 40, 50, 60}),
+      replicas_(std::max<int32_t>(1, replicas)) {}
+
+void ServeMetrics::RecordRouted(int32_t replica) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (replica >= 0 && replica < static_cast<int32_t>(replicas_.size())) ++replicas_[replica].routed;
+}
 
 void ServeMetrics::RecordFinished(const std::string& reason, int64_t prompt_tokens,
                                   int64_t generated_tokens, double queue_s, double ttft_s,
-                                  double e2e_s, const std::vector<double>& inter_token_s) {
+                                  double e2e_s, const std::vector<double>& inter_token_s,
+                                  int32_t replica) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (replica >= 0 && replica < static_cast<int32_t>(replicas_.size())) {
+    ++replicas_[replica].succeeded;
+    replicas_[replica].generated_tokens += generated_tokens;
+  }
   prompt_tokens_ += prompt_tokens;
   generated_tokens_ += generated_tokens;
   ++finished_[reason];
@@ -64,9 +96,10 @@ void ServeMetrics::RecordFinished(const std::string& reason, int64_t prompt_toke
   e2e_.Observe(e2e_s);
 }
 
-void ServeMetrics::RecordFailed(const std::string& cause) {
+void ServeMetrics::RecordFailed(const std::string& cause, int32_t replica) {
   std::lock_guard<std::mutex> lock(mu_);
   ++failed_[cause];
+  if (replica >= 0 && replica < static_cast<int32_t>(replicas_.size())) ++replicas_[replica].failed;
 }
 
 void ServeMetrics::RecordStep(double seconds, int64_t tokens, int64_t decode_tokens) {
@@ -78,7 +111,8 @@ void ServeMetrics::RecordStep(double seconds, int64_t tokens, int64_t decode_tok
   t.tokens += tokens;
 }
 
-std::string ServeMetrics::Render(const EngineGauges& gauges) const {
+std::string ServeMetrics::Render(const EngineGauges& gauges,
+                                 const std::vector<EngineGauges>& replicas) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string out;
   Header(out, "bloom:num_requests_running", "gauge", "Requests holding a KV-cache slot.");
@@ -129,6 +163,57 @@ std::string ServeMetrics::Render(const EngineGauges& gauges) const {
   for (const auto& [kind, t] : steps_) {
     absl::StrAppend(&out, "bloom:engine_step_tokens_total{kind=\"", kind, "\"} ", t.tokens,
                     "\n");
+  }
+  // Per replica (bloom-serve --replicas): each engine's gauges, and the
+  // requests routed to it; summed over replicas they give the totals above.
+  Header(out, "bloom:num_replicas", "gauge", "Engines requests are routed to.");
+  absl::StrAppend(&out, "bloom:num_replicas ", replicas_.size(), "\n");
+  struct GaugeSeries {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::string (*value)(const EngineGauges&);
+  };
+  static const GaugeSeries kGauges[] = {
+      {"bloom:replica_num_requests_running", "gauge", "A replica's requests holding a KV slot.",
+       [](const EngineGauges& g) { return absl::StrCat(g.running); }},
+      {"bloom:replica_num_requests_waiting", "gauge", "A replica's requests waiting for admission.",
+       [](const EngineGauges& g) { return absl::StrCat(g.waiting); }},
+      {"bloom:replica_kv_cache_usage_perc", "gauge",
+       "Fraction of a replica's KV-cache blocks in use (0 to 1).",
+       [](const EngineGauges& g) { return Number(g.kv_cache_usage); }},
+      {"bloom:replica_kv_blocks_free", "gauge", "A replica's free KV-cache blocks.",
+       [](const EngineGauges& g) { return absl::StrCat(g.free_kv_blocks); }},
+      {"bloom:replica_num_preemptions_total", "counter", "A replica's preempted sequences.",
+       [](const EngineGauges& g) { return absl::StrCat(g.preemptions); }},
+  };
+  for (const GaugeSeries& series : kGauges) {
+    if (replicas.empty()) break;
+    Header(out, series.name, series.type, series.help);
+    for (size_t i = 0; i < replicas.size(); ++i) {
+      out += ReplicaLine(series.name, i, series.value(replicas[i]));
+    }
+  }
+  struct CounterSeries {
+    const char* name;
+    const char* help;
+    int64_t ReplicaTotals::*field;
+  };
+  static const CounterSeries kCounters[] = {
+      {"bloom:replica_requests_total", "Requests routed to a replica (accepted by its engine).",
+       &ReplicaTotals::routed},
+      {"bloom:replica_request_success_total", "A replica's requests that ran to their end.",
+       &ReplicaTotals::succeeded},
+      {"bloom:replica_request_failure_total",
+       "A replica's requests that were cancelled or failed there.", &ReplicaTotals::failed},
+      {"bloom:replica_generation_tokens_total", "Tokens generated by a replica's finished requests.",
+       &ReplicaTotals::generated_tokens},
+  };
+  for (const CounterSeries& series : kCounters) {
+    Header(out, series.name, "counter", series.help);
+    for (size_t i = 0; i < replicas_.size(); ++i) {
+      out += ReplicaLine(series.name, i, absl::StrCat(replicas_[i].*series.field));
+    }
   }
   return out;
 }

@@ -4,8 +4,11 @@
 // tokens, requests finished by reason and failed by cause) and histograms
 // of queue time, time to first token, inter-token latency and end-to-end
 // latency, in seconds, under vLLM's names with a "bloom:" prefix, and the
-// engine's steps by kind (bloom:engine_step*). Every
-// method may be called from any thread.
+// engine's steps by kind (bloom:engine_step*). With several engines
+// (bloom-serve --replicas) those series are totals over them, and
+// bloom:replica_* series with a replica="i" label give each engine's
+// gauges and the requests routed to it. Every method may be called from
+// any thread.
 #pragma once
 
 #include <cstdint>
@@ -37,20 +40,31 @@ struct EngineGauges {
   int64_t waiting = 0;
   double kv_cache_usage = 0;  // used blocks / all blocks, in [0, 1]
   int64_t preemptions = 0;    // since start (a counter the engine keeps)
+  int64_t free_kv_blocks = 0;
+  int64_t kv_blocks = 0;  // the KV pool's size
 };
+
+// The totals of several engines' gauges: counts summed, the KV usage over
+// all their blocks together.
+EngineGauges SumGauges(const std::vector<EngineGauges>& engines);
 
 class ServeMetrics {
  public:
-  ServeMetrics();
+  // `replicas`: the engines requests are routed to (at least 1).
+  explicit ServeMetrics(int32_t replicas = 1);
 
-  // One request that ran to its end (`reason`: "stop", "length", "eos",
-  // "cancelled"), with its times in seconds and the gaps between its tokens.
+  // A request handed to engine `replica` (one it accepted).
+  void RecordRouted(int32_t replica);
+  // One request that ran to its end on engine `replica` (`reason`: "stop",
+  // "length", "eos", "cancelled"), with its times in seconds and the gaps
+  // between its tokens.
   void RecordFinished(const std::string& reason, int64_t prompt_tokens, int64_t generated_tokens,
                       double queue_s, double ttft_s, double e2e_s,
-                      const std::vector<double>& inter_token_s);
+                      const std::vector<double>& inter_token_s, int32_t replica = 0);
   // One request that failed, by cause ("invalid_request", "overloaded",
-  // "timeout", "client_disconnected", ...).
-  void RecordFailed(const std::string& cause);
+  // "timeout", "client_disconnected", ...); `replica`: the engine that held
+  // it, or -1 for one refused before any engine took it.
+  void RecordFailed(const std::string& cause, int32_t replica = -1);
 
   // One engine step: its time, its tokens, and how many of them were
   // decode tokens. Counted by kind: "decode" (every token a decode token,
@@ -59,7 +73,11 @@ class ServeMetrics {
   // that a dashboard (or a benchmark) can tell where the engine's time goes.
   void RecordStep(double seconds, int64_t tokens, int64_t decode_tokens);
 
-  std::string Render(const EngineGauges& gauges) const;
+  // `gauges`: the totals over the engines; `replicas`: each engine's, in
+  // replica order (empty: no per-replica gauges). The per-replica counters
+  // are rendered for every replica.
+  std::string Render(const EngineGauges& gauges,
+                     const std::vector<EngineGauges>& replicas = {}) const;
 
  private:
   mutable std::mutex mu_;
@@ -74,6 +92,14 @@ class ServeMetrics {
     int64_t tokens = 0;
   };
   std::map<std::string, StepTotals> steps_;  // by kind
+  // Per replica: requests routed to it and how they ended, and their tokens.
+  struct ReplicaTotals {
+    int64_t routed = 0;
+    int64_t succeeded = 0;
+    int64_t failed = 0;
+    int64_t generated_tokens = 0;
+  };
+  std::vector<ReplicaTotals> replicas_;
 };
 
 }  // namespace bloom::serve

@@ -4,13 +4,14 @@
 //
 //   bloom-serve PLAN_DIR [--host=127.0.0.1] [--port=8080] [--backend=cpu|cuda] ...
 //
-// Threads: the HTTP server's pool parses requests, submits them and streams
-// their results; one engine thread runs WaitForWork and StepOnce; the main
-// thread loads the model (while /health answers 503) and then waits for
+// Threads: the HTTP server's pool parses requests, routes them to a
+// replica, submits them and streams their results; each replica's engine
+// thread runs WaitForWork and StepOnce; the main thread loads the model,
+// --replicas copies of it (while /health answers 503), and then waits for
 // SIGTERM or SIGINT, which a signal thread turns into a graceful shutdown:
-// stop accepting, let in-flight requests finish within --grace-period
-// (then cancel them), stop, exit 0. Under mpirun rank 0 serves and the
-// other ranks follow its steps.
+// stop accepting, let in-flight requests finish on every replica within
+// --grace-period (then cancel them), stop, exit 0. Under mpirun rank 0
+// serves and the other ranks follow its steps (one replica only).
 #include <signal.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include <cstdio>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -58,6 +60,16 @@ ModelFacts FactsOf(const LoadedPlan& loaded) {
   return f;
 }
 
+// One replica: a full copy of the model on its backend (a rank or pipeline
+// group when the plan is one), its engine and the engine's thread. Members
+// end in reverse order: the thread (joined first), the engine, then the
+// executor it steps.
+struct Replica {
+  serve::Backend backend;
+  std::unique_ptr<Engine> engine;
+  std::thread thread;
+};
+
 // The engine's thread: steps while there is work; a failed step has already
 // ended the requests it affected, so the loop carries on.
 void EngineLoop(Engine& engine, const std::atomic<bool>& stop) {
@@ -82,6 +94,12 @@ int Main(int argc, char** argv) {
   if (!flags.ok()) return Fail(kExitUsage, flags.status());
   if (absl::Status s = serve::CheckBackendAvailable(flags->backend); !s.ok()) {
     return Fail(kExitUsage, s);
+  }
+  if (LaunchedByMpiLauncher() && flags->replicas > 1) {
+    return Fail(kExitUsage,
+                absl::InvalidArgumentError(
+                    "--replicas: must be 1 under mpirun (its processes are one rank group); "
+                    "start one server per group instead"));
   }
   if (LaunchedByMpiLauncher() && MpiLauncherRank() != 0) {
     return serve::RunMpiFollower(flags->backend, flags->plan_dir, flags->checkpoint_dir,
@@ -138,42 +156,71 @@ int Main(int argc, char** argv) {
   });
   signals.detach();  // it may wait forever when the process ends otherwise
 
-  absl::StatusOr<serve::Backend> backend =
-      serve::CreateBackend(flags->backend, *std::move(plan), flags->plan_dir, flags->checkpoint_dir,
-                           /*progress=*/false, {flags->cuda_collectives});
-  if (!backend.ok()) {
-    server.stop();
-    http.join();
-    return Fail(kExitFailure, backend.status());
+  // Every replica is loaded before any serves: /health stays 503 until the
+  // last one is ready.
+  std::vector<Replica> replicas(flags->replicas);
+  for (int32_t k = 0; k < flags->replicas; ++k) {
+    absl::StatusOr<LoadedPlan> replica_plan =
+        k == 0 ? std::move(plan) : LoadedPlan::LoadOutputPlan(flags->plan_dir);
+    absl::StatusOr<serve::Backend> backend =
+        replica_plan.ok() ? serve::CreateBackend(flags->backend, *std::move(replica_plan),
+                                                 flags->plan_dir, flags->checkpoint_dir,
+                                                 /*progress=*/false, {flags->cuda_collectives})
+                          : absl::StatusOr<serve::Backend>(replica_plan.status());
+    if (!backend.ok()) {
+      server.stop();
+      http.join();
+      const absl::Status& failed = backend.status();
+      return Fail(kExitFailure,
+                  flags->replicas == 1
+                      ? failed
+                      : absl::Status(failed.code(), absl::StrCat("replica ", k, ": ",
+                                                                 failed.message())));
+    }
+    if (k == 0 && backend->generated_weights_seed) {
+      std::fprintf(stderr,
+                   "bloom-serve: note: the weights are generated from seed %llu (a layout-only "
+                   "synthetic checkpoint), not read from stored values\n",
+                   static_cast<unsigned long long>(*backend->generated_weights_seed));
+    }
+    if (flags->replicas > 1) {
+      std::fprintf(stderr, "bloom-serve: replica %d of %d loaded\n", k + 1, flags->replicas);
+    }
+    replicas[k].backend = *std::move(backend);
   }
-  if (backend->generated_weights_seed) {
-    std::fprintf(stderr,
-                 "bloom-serve: note: the weights are generated from seed %llu (a layout-only "
-                 "synthetic checkpoint), not read from stored values\n",
-                 static_cast<unsigned long long>(*backend->generated_weights_seed));
-  }
-  EngineOptions options;
-  options.greedy_step = backend->greedy_step;
-  options.device_choice = backend->device_choice;
-  options.max_waiting = flags->max_queue;
-  options.on_step = [&state](const StepRecord& r) {
-    state.metrics.RecordStep(r.ms / 1000, r.tokens, r.decode_tokens);
-  };
   if (flags->static_batching) {
-    options.admission = EngineOptions::Admission::kStaticBatch;
-    options.static_batch_size = flags->static_batch_size;
-    options.static_batch_timeout = flags->static_batch_timeout;
     const int32_t size = flags->static_batch_size > 0
                              ? std::min(flags->static_batch_size, facts.max_sequences)
                              : facts.max_sequences;
     std::fprintf(stderr, "bloom-serve: static batching: batches of %d, %s timeout\n", size,
                  absl::FormatDuration(flags->static_batch_timeout).c_str());
   }
-  auto engine = std::make_unique<Engine>(*backend->executor, options);
-  std::atomic<bool> stop_engine{false};
-  std::thread engine_thread([&] { EngineLoop(*engine, stop_engine); });
-  state.engine.store(engine.get());
-  std::fprintf(stderr, "bloom-serve: ready on http://%s:%d\n", flags->host.c_str(), port);
+  std::atomic<bool> stop_engines{false};
+  std::vector<Engine*> engines;
+  for (Replica& r : replicas) {
+    EngineOptions options;
+    options.greedy_step = r.backend.greedy_step;
+    options.device_choice = r.backend.device_choice;
+    options.max_waiting = flags->max_queue;
+    options.on_step = [&state](const StepRecord& step) {
+      state.metrics.RecordStep(step.ms / 1000, step.tokens, step.decode_tokens);
+    };
+    if (flags->static_batching) {
+      options.admission = EngineOptions::Admission::kStaticBatch;
+      options.static_batch_size = flags->static_batch_size;
+      options.static_batch_timeout = flags->static_batch_timeout;
+    }
+    r.engine = std::make_unique<Engine>(*r.backend.executor, options);
+    r.thread = std::thread([&stop_engines, engine = r.engine.get()] {
+      EngineLoop(*engine, stop_engines);
+    });
+    engines.push_back(r.engine.get());
+  }
+  state.SetEngines(std::move(engines));
+  const std::string replicas_note =
+      flags->replicas > 1 ? absl::StrCat(" (", flags->replicas, " replicas)") : "";
+  std::fprintf(stderr, "bloom-serve: ready on http://%s:%d%s\n", flags->host.c_str(), port,
+               replicas_note.c_str());
 
   {
     std::unique_lock<std::mutex> lock(mu);
@@ -190,10 +237,9 @@ int Main(int argc, char** argv) {
   }
   server.stop();
   http.join();
-  stop_engine.store(true);
-  engine_thread.join();
-  state.engine.store(nullptr);
-  engine.reset();
+  stop_engines.store(true);
+  for (Replica& r : replicas) r.thread.join();
+  replicas.clear();  // each engine, then its executor
   std::fprintf(stderr, "bloom-serve: stopped\n");
   return kExitOk;
 }

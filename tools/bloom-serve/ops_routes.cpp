@@ -7,11 +7,31 @@
 #include "tools/bloom-serve/http_routes.h"
 
 namespace bloom::serve_tool {
+namespace {
+
+serve::EngineGauges GaugesOf(const EngineCounters& c) {
+  serve::EngineGauges g;
+  g.running = c.running;
+  g.waiting = c.waiting;
+  g.preemptions = c.preemptions;
+  g.free_kv_blocks = c.free_kv_blocks;
+  g.kv_blocks = c.kv_blocks;
+  g.kv_cache_usage =
+      c.kv_blocks > 0 ? 1.0 - static_cast<double>(c.free_kv_blocks) / c.kv_blocks : 0.0;
+  return g;
+}
+
+}  // namespace
 
 void AddOpsRoutes(httplib::Server& server, ServerState& state) {
+  // Ready once every replica's engine is (they are loaded before any
+  // serves, so there is no partly ready state to report).
   server.Get("/health", [&state](const httplib::Request&, httplib::Response& res) {
-    const bool ready = state.engine.load() != nullptr;
-    SendJson(res, ready ? 200 : 503, ready ? R"({"status":"ok"})" : R"({"status":"loading"})");
+    const bool ready = state.ready();
+    nlohmann::ordered_json j;
+    j["status"] = ready ? "ok" : "loading";
+    j["replicas"] = state.flags.replicas;
+    SendJson(res, ready ? 200 : 503, j.dump());
   });
   server.Get("/info", [&state](const httplib::Request&, httplib::Response& res) {
     nlohmann::ordered_json j;
@@ -19,6 +39,7 @@ void AddOpsRoutes(httplib::Server& server, ServerState& state) {
     j["model_dtype"] = state.facts.dtype;
     j["backend"] = state.flags.backend;
     j["tp"] = state.facts.tp;
+    j["replicas"] = state.flags.replicas;
     j["max_input_length"] = state.facts.max_seq_len;
     j["max_total_tokens"] = state.facts.max_seq_len;
     j["max_batch_total_tokens"] = state.facts.max_batch_tokens;
@@ -27,17 +48,15 @@ void AddOpsRoutes(httplib::Server& server, ServerState& state) {
     j["version"] = BLOOM_VERSION;
     SendJson(res, 200, j.dump());
   });
+  // The totals keep their single-engine names (summed over replicas); the
+  // bloom:replica_* series give each engine's share.
   server.Get("/metrics", [&state](const httplib::Request&, httplib::Response& res) {
-    serve::EngineGauges g;
-    if (Engine* e = state.engine.load()) {
-      const EngineCounters c = e->counters();
-      g.running = c.running;
-      g.waiting = c.waiting;
-      g.kv_cache_usage =
-          c.kv_blocks > 0 ? 1.0 - static_cast<double>(c.free_kv_blocks) / c.kv_blocks : 0.0;
-      g.preemptions = c.preemptions;
+    std::vector<serve::EngineGauges> replicas;
+    if (state.ready()) {
+      for (Engine* e : state.engines()) replicas.push_back(GaugesOf(e->counters()));
     }
-    res.set_content(state.metrics.Render(g), "text/plain; version=0.0.4");
+    res.set_content(state.metrics.Render(serve::SumGauges(replicas), replicas),
+                    "text/plain; version=0.0.4");
   });
   server.Get("/v1/models", [&state](const httplib::Request&, httplib::Response& res) {
     SendJson(res, 200, serve::ModelsBody(state.flags.model_name, state.started_unix));

@@ -3,10 +3,13 @@
 namespace bloom::serve_tool {
 
 StreamingSink::StreamingSink(const Tokenizer& tokenizer, std::vector<std::string> stop_strings,
-                             int64_t prompt_tokens, serve::ServeMetrics& metrics)
+                             int64_t prompt_tokens, serve::ServeMetrics& metrics,
+                             int32_t replica, std::function<void()> on_finished)
     : metrics_(metrics),
       tokenizer_(tokenizer),
       prompt_tokens_(prompt_tokens),
+      replica_(replica),
+      on_finished_(std::move(on_finished)),
       stream_(tokenizer, std::move(stop_strings)) {}
 
 bool StreamingSink::OnToken(int32_t token, float logprob) {
@@ -30,15 +33,16 @@ void StreamingSink::OnFinish(absl::StatusOr<GenerationOutcome> outcome) {
     cause = cancel_cause_;
   }
   if (!outcome.ok()) {
-    metrics_.RecordFailed("engine_error");
+    metrics_.RecordFailed("engine_error", replica_);
   } else if (outcome->finish_reason == FinishReason::kCancelled) {
-    metrics_.RecordFailed(cause);
+    metrics_.RecordFailed(cause, replica_);
   } else {
     const GenerationOutcome& o = *outcome;
     metrics_.RecordFinished(FinishReasonName(o.finish_reason), prompt_tokens_,
                             static_cast<int64_t>(o.tokens.size()), o.queue_ms / 1000,
-                            o.ttft_ms / 1000, o.total_ms / 1000, gaps_s_);
+                            o.ttft_ms / 1000, o.total_ms / 1000, gaps_s_, replica_);
   }
+  if (on_finished_) on_finished_();
   {
     std::lock_guard<std::mutex> lock(mu_);
     tail_ = std::move(tail);

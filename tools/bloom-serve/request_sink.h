@@ -3,12 +3,13 @@
 // and a thread-safe queue the HTTP thread drains, waiting with a timeout so
 // that it can notice a closed connection or a passed deadline. The sink
 // also records the request's metrics when it ends, so every request that
-// reached the engine is counted exactly once.
+// reached an engine is counted exactly once, against its replica.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -31,8 +32,12 @@ struct TokenPiece {
 
 class StreamingSink : public RequestSink {
  public:
+  // `replica`: the engine the request goes to; `on_finished` (may be
+  // empty) runs on the engine's thread as the request ends, before Wait
+  // sees the end.
   StreamingSink(const Tokenizer& tokenizer, std::vector<std::string> stop_strings,
-                int64_t prompt_tokens, serve::ServeMetrics& metrics);
+                int64_t prompt_tokens, serve::ServeMetrics& metrics, int32_t replica = 0,
+                std::function<void()> on_finished = {});
 
   // Engine thread.
   bool OnToken(int32_t token, float logprob) override;
@@ -58,6 +63,8 @@ class StreamingSink : public RequestSink {
   serve::ServeMetrics& metrics_;
   const Tokenizer& tokenizer_;
   const int64_t prompt_tokens_;
+  const int32_t replica_;
+  const std::function<void()> on_finished_;
   TextStream stream_;  // engine thread only
   std::vector<double> gaps_s_;
   std::optional<Clock::time_point> last_token_;

@@ -20,6 +20,15 @@ CommandLine MakeCommandLine() {
              "Port to listen on; 0 picks a free one (the address is printed on stderr).");
   cl.AddFlag("http-threads", CommandLine::Kind::kInt, "64",
              "Connections served at once (each streaming client holds one).");
+  cl.AddSection("Replicas");
+  cl.AddFlag("replicas", CommandLine::Kind::kInt, "1",
+             "Independent engines in this process, each a full copy of the plan (its own "
+             "weights and KV cache; a tensor- or pipeline-parallel group when the plan is "
+             "one), in [1, 64]. Each request goes to the least-loaded replica (requests "
+             "running or waiting there; ties to the lowest index); /metrics adds "
+             "bloom:replica_* series per replica. --max-queue applies to each replica. On "
+             "CUDA every replica places its rank r on visible GPU r, so replicas share the "
+             "visible GPUs (each GPU must hold a copy per replica). Refused under mpirun.");
   cl.AddSection("Requests");
   cl.AddFlag("max-queue", CommandLine::Kind::kInt, "64",
              "Requests that may wait for a KV-cache slot; more are answered 429 with "
@@ -110,6 +119,11 @@ absl::StatusOr<ServeFlags> ReadServeFlags(const CommandLine& cl) {
   f.cuda_collectives = execution->cuda_collectives;
   f.checkpoint_dir = execution->checkpoint_dir;
   f.tokenizer = execution->tokenizer;
+  const int64_t replicas = cl.GetInt("replicas");
+  if (replicas < 1 || replicas > 64) {
+    return FlagError("replicas", absl::StrCat("must be in [1, 64], got ", replicas));
+  }
+  f.replicas = static_cast<int32_t>(replicas);
   f.model_name = cl.GetString("model-name");
   if (f.model_name.empty()) {
     std::string dir = f.plan_dir;

@@ -29,6 +29,9 @@ struct ServeFlags {
   int32_t static_batch_size = 0;  // 0: the plan's max_sequences
   absl::Duration static_batch_timeout = absl::Milliseconds(100);
   std::string model_name;  // empty: the plan directory's name
+  // --replicas: independent engines (each a full copy of the model) that
+  // requests are routed to, the least loaded first.
+  int32_t replicas = 1;
   // Read by tools::ReadExecutionFlags, as bloom-run reads them.
   std::string backend = "cpu";
   std::string cuda_collectives = "auto";  // --cuda-collectives: auto, nccl or host

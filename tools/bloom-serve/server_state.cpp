@@ -8,48 +8,84 @@
 
 namespace bloom::serve_tool {
 
+ServerState::ServerState(ServeFlags flags_in, ModelFacts facts_in, Tokenizer tokenizer_in)
+    : flags(std::move(flags_in)),
+      facts(facts_in),
+      tokenizer(std::move(tokenizer_in)),
+      metrics(flags.replicas),
+      load_(flags.replicas, 0) {}
+
+void ServerState::SetEngines(std::vector<Engine*> engines) {
+  engines_ = std::move(engines);
+  ready_.store(true, std::memory_order_release);
+}
+
 uint64_t ServerState::DrawSeed() {
   std::lock_guard<std::mutex> lock(mu_);
   return seeds_() >> 1;  // within JSON's and the parsers' int64 range
 }
 
-absl::StatusOr<ServerState::Submitted> ServerState::Submit(PreparedRequest prepared) {
-  Engine* e = engine.load();
-  if (e == nullptr) return absl::UnavailableError("the model is still loading");
-  if (draining.load()) return absl::UnavailableError("the server is shutting down");
-  auto sink = std::make_shared<StreamingSink>(tokenizer, std::move(prepared.stop),
-                                              prepared.request.prompt.size(), metrics);
-  absl::StatusOr<RequestId> id = e->Submit(std::move(prepared.request), sink);
-  if (!id.ok()) {
-    if (absl::IsResourceExhausted(id.status())) {
-      metrics.RecordFailed("overloaded");
-      return absl::ResourceExhaustedError(
-          "the server is overloaded: too many requests are waiting; retry later");
-    }
-    metrics.RecordFailed("unprocessable");
-    return absl::OutOfRangeError(id.status().message());
-  }
+int32_t ServerState::Route(const std::vector<bool>& tried) {
+  // Choosing and counting under one lock: concurrent submissions see each
+  // other's choices, so a burst spreads instead of piling on one replica.
   std::lock_guard<std::mutex> lock(mu_);
-  in_flight_.insert(*id);
-  sinks_.emplace_back(*id, sink);
-  return Submitted{*id, std::move(sink)};
+  int32_t best = -1;
+  for (int32_t r = 0; r < static_cast<int32_t>(load_.size()); ++r) {
+    if (!tried[r] && (best < 0 || load_[r] < load_[best])) best = r;
+  }
+  if (best >= 0) ++load_[best];
+  return best;
 }
 
-void ServerState::Done(RequestId id) {
+void ServerState::Unroute(int32_t replica) {
+  std::lock_guard<std::mutex> lock(mu_);
+  --load_[replica];
+}
+
+absl::StatusOr<ServerState::Submitted> ServerState::Submit(PreparedRequest prepared) {
+  if (!ready()) return absl::UnavailableError("the model is still loading");
+  if (draining.load()) return absl::UnavailableError("the server is shutting down");
+  std::vector<bool> tried(engines_.size(), false);
+  absl::Status refused;
+  for (int32_t replica = Route(tried); replica >= 0; replica = Route(tried)) {
+    tried[replica] = true;
+    // The sink gives the replica's load back when the engine ends the
+    // request (every accepted request ends exactly once, on the engine's
+    // thread); a refused one never reaches the engine.
+    auto sink = std::make_shared<StreamingSink>(tokenizer, prepared.stop,
+                                                prepared.request.prompt.size(), metrics, replica,
+                                                [this, replica] { Unroute(replica); });
+    absl::StatusOr<RequestId> id = engines_[replica]->Submit(prepared.request, sink);
+    if (id.ok()) {
+      metrics.RecordRouted(replica);
+      std::lock_guard<std::mutex> lock(mu_);
+      Submitted s{next_id_++, replica, *id, std::move(sink)};
+      in_flight_.emplace(s.id, s);
+      return s;
+    }
+    Unroute(replica);
+    refused = id.status();
+    // A request the plan cannot run is refused by every replica alike.
+    if (!absl::IsResourceExhausted(refused)) break;
+  }
+  if (absl::IsResourceExhausted(refused)) {
+    metrics.RecordFailed("overloaded");
+    return absl::ResourceExhaustedError(
+        "the server is overloaded: too many requests are waiting; retry later");
+  }
+  metrics.RecordFailed("unprocessable");
+  return absl::OutOfRangeError(refused.message());
+}
+
+void ServerState::Done(uint64_t id) {
   std::lock_guard<std::mutex> lock(mu_);
   in_flight_.erase(id);
-  for (size_t i = 0; i < sinks_.size(); ++i) {
-    if (sinks_[i].first == id) {
-      sinks_.erase(sinks_.begin() + i);
-      break;
-    }
-  }
   if (in_flight_.empty()) idle_.notify_all();
 }
 
 void ServerState::Cancel(const Submitted& s, const std::string& cause) {
   s.sink->SetCancelCause(cause);
-  if (Engine* e = engine.load()) e->Cancel(s.id);
+  if (ready()) engines_[s.replica]->Cancel(s.engine_id);
 }
 
 bool ServerState::WaitIdle(absl::Time deadline) {
@@ -60,14 +96,12 @@ bool ServerState::WaitIdle(absl::Time deadline) {
 }
 
 void ServerState::CancelAll(const std::string& cause) {
-  std::vector<std::pair<RequestId, std::shared_ptr<StreamingSink>>> live;
+  std::vector<Submitted> live;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [id, weak] : sinks_) {
-      if (auto sink = weak.lock()) live.emplace_back(id, std::move(sink));
-    }
+    for (const auto& [id, s] : in_flight_) live.push_back(s);
   }
-  for (auto& [id, sink] : live) Cancel({id, sink}, cause);
+  for (const Submitted& s : live) Cancel(s, cause);
 }
 
 int64_t ServerState::in_flight() const {

@@ -1,7 +1,8 @@
-// What every route shares: the model's facts, the tokenizer, the engine
-// (null while the model loads), the metrics, and the bookkeeping of
-// in-flight requests that graceful shutdown and the access log need.
-// Routes only parse, submit and stream; the engine thread owns the steps.
+// What every route shares: the model's facts, the tokenizer, the engines
+// (one per replica, none while the model loads) and the router between
+// them, the metrics, and the bookkeeping of in-flight requests that
+// graceful shutdown and the access log need. Routes only parse, submit and
+// stream; each engine's thread owns its steps.
 #pragma once
 
 #include <atomic>
@@ -11,7 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
-#include <set>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -44,8 +45,7 @@ struct PreparedRequest {
 
 class ServerState {
  public:
-  ServerState(ServeFlags flags, ModelFacts facts, Tokenizer tokenizer)
-      : flags(std::move(flags)), facts(facts), tokenizer(std::move(tokenizer)) {}
+  ServerState(ServeFlags flags, ModelFacts facts, Tokenizer tokenizer);
 
   const ServeFlags flags;
   const ModelFacts facts;
@@ -53,24 +53,35 @@ class ServerState {
   serve::ServeMetrics metrics;
   const int64_t started_unix = absl::ToUnixSeconds(absl::Now());
 
-  // Set once the weights are loaded; /health answers 200 from then on.
-  std::atomic<Engine*> engine{nullptr};
   std::atomic<bool> draining{false};
+
+  // The replicas' engines, once every one is loaded (flags.replicas of
+  // them, index = replica): /health answers 200 and Submit routes from then
+  // on. Called once, before any engine is used by a route.
+  void SetEngines(std::vector<Engine*> engines);
+  bool ready() const { return ready_.load(std::memory_order_acquire); }
+  // After SetEngines: the engines, in replica order.
+  const std::vector<Engine*>& engines() const { return engines_; }
 
   // A seed for a sampled request that gave none.
   uint64_t DrawSeed();
 
-  // Submits `prepared` with a new sink. Errors: Unavailable while loading or
-  // draining, ResourceExhausted when the queue is full, OutOfRange for a
+  // Submits `prepared` with a new sink to the least-loaded replica (its
+  // load: the requests routed to it that its engine has not yet finished;
+  // ties to the lowest index); a replica whose queue is full passes it on
+  // to the next least loaded. Errors: Unavailable while loading or
+  // draining, ResourceExhausted when every queue is full, OutOfRange for a
   // request the plan cannot run.
   struct Submitted {
-    RequestId id = 0;
+    uint64_t id = 0;  // unique in this server (engines number requests each on their own)
+    int32_t replica = 0;
+    RequestId engine_id = 0;  // the id in the replica's engine
     std::shared_ptr<StreamingSink> sink;
   };
   absl::StatusOr<Submitted> Submit(PreparedRequest prepared);
   // Ends `id`'s bookkeeping (its response is complete).
-  void Done(RequestId id);
-  // Cancels `id` with `cause` for its metrics.
+  void Done(uint64_t id);
+  // Cancels `s` on its replica with `cause` for its metrics.
   void Cancel(const Submitted& s, const std::string& cause);
 
   // Graceful shutdown: waits until no request is in flight or `deadline`.
@@ -80,10 +91,21 @@ class ServerState {
   int64_t in_flight() const;
 
  private:
+  // Picks the least-loaded replica not in `tried` and counts the request
+  // against it; -1 when every replica was tried.
+  int32_t Route(const std::vector<bool>& tried);
+  // The engine of `replica` has finished one of its requests.
+  void Unroute(int32_t replica);
+
+  std::atomic<bool> ready_{false};
+  std::vector<Engine*> engines_;  // written once, before ready_
+
   mutable std::mutex mu_;
   std::condition_variable idle_;
-  std::set<RequestId> in_flight_;
-  std::vector<std::pair<RequestId, std::weak_ptr<StreamingSink>>> sinks_;
+  std::vector<int64_t> load_;  // per replica
+  // Requests whose response is not complete, by Submitted::id.
+  std::map<uint64_t, Submitted> in_flight_;
+  uint64_t next_id_ = 1;
   std::mt19937_64 seeds_{std::random_device{}()};
 };
 
