@@ -121,7 +121,10 @@ Engine::Engine(StepExecutor& executor, EngineOptions options)
       plan_(executor.plan()),
       vocab_(executor.vocab_size()),
       cache_(executor.kv_cache()),
-      max_in_flight_(std::max(1, executor.max_steps_in_flight())),
+      max_in_flight_(std::max(1, options_.max_steps_in_flight > 0
+                                     ? std::min(options_.max_steps_in_flight,
+                                                executor.max_steps_in_flight())
+                                     : executor.max_steps_in_flight())),
       static_batching_(options_.admission == EngineOptions::Admission::kStaticBatch),
       static_batch_size_(static_cast<size_t>(
           options_.static_batch_size > 0

@@ -141,6 +141,10 @@ struct EngineOptions {
   // Submit refuses a request (ResourceExhausted) while this many are
   // waiting for admission; 0: no bound.
   int32_t max_waiting = 0;
+  // Steps in flight at most: 0 means the executor's max_steps_in_flight(); a
+  // smaller positive number caps it (1: one step at a time, e.g. to measure
+  // what a pipeline's micro-batching buys).
+  int32_t max_steps_in_flight = 0;
 
   enum class Admission {
     // A waiting request joins the running ones at the first step with room

@@ -19,7 +19,7 @@ TIMEOUT_S = 120
 BENCH_KEYS = ["backend", "device", "plan", "batch", "prompt_len", "new_tokens", "load_ms", "weights",
               "weights_seed", "ttft_ms",
               "decode_ms_per_step_median", "decode_ms_per_step_mean", "decode_tokens_per_s",
-              "total_ms", "output_tokens_per_s", "sampled", "peak_device_bytes",
+              "total_ms", "output_tokens_per_s", "max_steps_in_flight", "sampled", "peak_device_bytes",
               "weight_bytes_streamed_per_step",
               "weight_stream_gb_per_s", "weight_stream_rate_basis", "weight_stream_wait_ms_per_step"]
 failures = []

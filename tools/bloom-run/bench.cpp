@@ -65,6 +65,7 @@ absl::Status RunBench(const serve::Backend& backend, const RunFlags& flags, doub
   const std::vector<GenerationRequest> requests = RandomRequests(flags, executor.vocab_size());
   SchedulerOptions options;
   options.policy = SchedulerOptions::Policy::kPrefillFirst;
+  options.max_steps_in_flight = flags.max_steps_in_flight;
   // Greedy runs take the device argmax (the figures measured so far);
   // sampled ones the device's token choice where the backend has one.
   options.greedy_step = backend.greedy_step;
@@ -146,6 +147,14 @@ absl::Status RunBench(const serve::Backend& backend, const RunFlags& flags, doub
                          (total_ms / 1000)
                    : 0;
   out["output_tokens_per_s"] = Round3(output_tokens_per_s);
+  // Steps the engine kept in flight at most (a pipeline's micro-batches).
+  // Above 1 the steps overlap, so decode ms/step and decode tokens/s (over
+  // the steps' summed time) understate the rate: compare
+  // output_tokens_per_s.
+  out["max_steps_in_flight"] =
+      flags.max_steps_in_flight > 0
+          ? std::min(flags.max_steps_in_flight, executor.max_steps_in_flight())
+          : executor.max_steps_in_flight();
   out["sampled"] = flags.generation.sampling.do_sample;
   out["peak_device_bytes"] = executor.peak_device_bytes();
   out["weight_bytes_streamed_per_step"] =

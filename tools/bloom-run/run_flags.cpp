@@ -83,6 +83,9 @@ CommandLine MakeCommandLine() {
   cl.AddFlag("batch", CommandLine::Kind::kInt, "1", "--bench: number of sequences.");
   cl.AddFlag("prompt-len", CommandLine::Kind::kInt, "32", "--bench: tokens per prompt.");
   cl.AddFlag("warmup", CommandLine::Kind::kInt, "1", "--bench: untimed runs first.");
+  cl.AddFlag("max-steps-in-flight", CommandLine::Kind::kInt, "0",
+             "--bench: steps the engine keeps in flight at most (0: what the executor takes, "
+             "pp for a pipeline; 1 turns micro-batching off).");
 
   AddPerplexityFlags(cl);
 
@@ -175,6 +178,7 @@ absl::StatusOr<RunFlags> ReadRunFlags(const CommandLine& cl) {
            only("batch", f.mode == Mode::kBench, "with --bench"),
            only("prompt-len", f.mode == Mode::kBench, "with --bench"),
            only("warmup", f.mode == Mode::kBench, "with --bench"),
+           only("max-steps-in-flight", f.mode == Mode::kBench, "with --bench"),
            tools::CheckCudaOnlyFlags(cl, *execution),
        }) {
     if (!status.ok()) return status;
@@ -234,6 +238,11 @@ absl::StatusOr<RunFlags> ReadRunFlags(const CommandLine& cl) {
     f.batch = static_cast<int32_t>(batch);
     f.prompt_len = static_cast<int32_t>(len);
     f.warmup = static_cast<int32_t>(warmup);
+    const int64_t in_flight = cl.GetInt("max-steps-in-flight");
+    if (in_flight < 0 || in_flight > 4096) {
+      return FlagError("max-steps-in-flight", "must be in [0, 4096]");
+    }
+    f.max_steps_in_flight = static_cast<int32_t>(in_flight);
   }
   return f;
 }

@@ -55,6 +55,7 @@ struct RunFlags {
   int32_t batch = 1;
   int32_t prompt_len = 32;
   int32_t warmup = 1;
+  int32_t max_steps_in_flight = 0;  // 0: the executor's
 
   PerplexityFlags perplexity;
 };
