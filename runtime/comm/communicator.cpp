@@ -15,6 +15,10 @@ absl::Status Communicator::Recv(void*, size_t, int peer) {
                                                ")"));
 }
 
+absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Split(int, int) {
+  return absl::UnimplementedError(absl::StrCat(transport(), " communicators do not split"));
+}
+
 absl::Status Communicator::CheckPeer(const char* what, int peer) const {
   if (peer < 0 || peer >= size() || peer == rank()) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": rank ", rank(), " named peer ", peer,

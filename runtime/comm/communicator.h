@@ -27,8 +27,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace bloom {
 
@@ -64,6 +66,24 @@ class Communicator {
   // refuse: a transport that has not built them says so.
   virtual absl::Status Send(const void* data, size_t bytes, int peer);
   virtual absl::Status Recv(void* data, size_t bytes, int peer);
+  // A Send that may return before the peer has received and before `data`
+  // may change: `data` must stay valid and unchanged until WaitOldestSend
+  // has returned for it (sends complete oldest first). What breaks a cycle
+  // of blocking sends: a pipeline's last stage hands its logits back to the
+  // leader while the leader is sending the next step's hidden state. The
+  // defaults are Send (complete on return) and nothing to wait for.
+  virtual absl::Status SendWithoutWaiting(const void* data, size_t bytes, int peer) {
+    return Send(data, bytes, peer);
+  }
+  virtual absl::Status WaitOldestSend() { return absl::OkStatus(); }
+  // Sends begun by SendWithoutWaiting and not yet waited for.
+  virtual int pending_sends() const { return 0; }
+
+  // A communicator over the ranks that pass the same `color`, ranked by
+  // `key` (then by rank): a pipeline stage's tensor-parallel ranks out of
+  // the whole job's. Every rank of this group must call it. Unimplemented
+  // unless the transport has it.
+  virtual absl::StatusOr<std::unique_ptr<Communicator>> Split(int color, int key);
 
   // The poison path: this rank has failed with `cause` (not OK). The other
   // ranks' collectives stop waiting and return an error naming this rank

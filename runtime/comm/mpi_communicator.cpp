@@ -173,6 +173,36 @@ absl::Status MpiCommunicator::Recv(void* data, size_t bytes, int peer) {
   return absl::OkStatus();
 }
 
+absl::Status MpiCommunicator::SendWithoutWaiting(const void* data, size_t bytes, int peer) {
+  if (bytes > static_cast<size_t>(INT_MAX)) return Send(data, bytes, peer);
+  if (auto status = CheckPeer("Send", peer); !status.ok()) return status;
+  MPI_Request request = MPI_REQUEST_NULL;
+  void* base = const_cast<void*>(data);  // MPI_Isend takes a non-const buffer in old MPI headers
+  if (int code = MPI_Isend(base, static_cast<int>(bytes), MPI_BYTE, peer, kWholeTag, comm_, &request);
+      code != MPI_SUCCESS) {
+    return PointToPointError("Send", "to", peer, "MPI_Isend", code);
+  }
+  pending_.push_back(request);
+  return absl::OkStatus();
+}
+
+absl::Status MpiCommunicator::WaitOldestSend() {
+  if (pending_.empty()) return absl::OkStatus();
+  MPI_Request request = pending_.front();
+  pending_.pop_front();
+  BLOOM_MPI_CALL(MPI_Wait, &request, MPI_STATUS_IGNORE);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Communicator>> MpiCommunicator::Split(int color, int key) {
+  std::unique_ptr<MpiCommunicator> sub(new MpiCommunicator());
+  BLOOM_MPI_CALL(MPI_Comm_split, comm_, color, key, &sub->comm_);
+  MPI_Comm_set_errhandler(sub->comm_, MPI_ERRORS_RETURN);
+  BLOOM_MPI_CALL(MPI_Comm_rank, sub->comm_, &sub->rank_);
+  BLOOM_MPI_CALL(MPI_Comm_size, sub->comm_, &sub->size_);
+  return std::unique_ptr<Communicator>(std::move(sub));
+}
+
 void MpiCommunicator::Abort(const absl::Status& cause) {
   std::fprintf(stderr, "bloom: %s (MPI rank %d of %d ends the job)\n", std::string(cause.message()).c_str(),
                rank_, size_);

@@ -27,6 +27,7 @@
 
 #include <mpi.h>
 
+#include <deque>
 #include <memory>
 #include <vector>
 
@@ -53,6 +54,13 @@ class MpiCommunicator : public Communicator {
   absl::Status Barrier() override;
   absl::Status Send(const void* data, size_t bytes, int peer) override;
   absl::Status Recv(void* data, size_t bytes, int peer) override;
+  // MPI_Isend of a whole message (at most INT_MAX bytes; a larger one is
+  // sent with Send), waited for by WaitOldestSend (MPI_Wait).
+  absl::Status SendWithoutWaiting(const void* data, size_t bytes, int peer) override;
+  absl::Status WaitOldestSend() override;
+  int pending_sends() const override { return static_cast<int>(pending_.size()); }
+  // MPI_Comm_split of this communicator; Abort still ends the whole job.
+  absl::StatusOr<std::unique_ptr<Communicator>> Split(int color, int key) override;
   // Prints "bloom: <cause> (MPI rank R of N ends the job)" on stderr and
   // calls MPI_Abort: never returns. The cause should name the failed rank.
   void Abort(const absl::Status& cause) override;
@@ -65,6 +73,7 @@ class MpiCommunicator : public Communicator {
   int size_ = 1;
   bool finalize_ = false;  // whether Create() initialized MPI
   std::vector<float> gathered_;
+  std::deque<MPI_Request> pending_;  // SendWithoutWaiting's, oldest first
 };
 
 }  // namespace bloom

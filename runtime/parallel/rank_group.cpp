@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "runtime/comm/agree_on_status.h"
 #include "runtime/parallel/launcher_env.h"
+#include "runtime/parallel/step_message.h"
 #include "runtime/comm/thread_communicator.h"
 #include "runtime/plan/plan_version.h"
 #include "runtime/support/status_macros.h"
@@ -102,18 +103,6 @@ std::string RankPlanName(int stage, int rank) {
   return stage >= 0 ? plan::StagePlanFileName(stage, rank) : plan::RankPlanFileName(rank);
 }
 
-// The ids every embedding of the plan accepts: [0, result).
-int64_t EmbeddingVocab(const plan::Plan& p) {
-  int64_t vocab = std::numeric_limits<int64_t>::max();
-  for (const auto* inst : *p.instructions()) {
-    if (inst->kernel_type() != plan::Kernel::EmbeddingGather) continue;
-    const auto* params = inst->kernel_as_EmbeddingGather();
-    const int64_t rows = p.tensors()->Get(inst->operands()->Get(1))->shape()->Get(0);
-    vocab = std::min(vocab, params->vocab_size() == 0 ? rows : params->vocab_size());
-  }
-  return vocab;
-}
-
 absl::Status WithRank(int rank, const absl::Status& status) {
   return absl::Status(status.code(), absl::StrCat("rank ", rank, ": ", status.message()));
 }
@@ -138,6 +127,28 @@ enum Command : int32_t { kStep = 1, kShutdown = 2 };
 constexpr int kHeaderInts = 4;  // command, T, R, block-table entries
 
 }  // namespace
+
+int64_t EmbeddingVocab(const plan::Plan& p) {
+  int64_t vocab = std::numeric_limits<int64_t>::max();
+  for (const auto* inst : *p.instructions()) {
+    if (inst->kernel_type() != plan::Kernel::EmbeddingGather) continue;
+    const auto* params = inst->kernel_as_EmbeddingGather();
+    const int64_t rows = p.tensors()->Get(inst->operands()->Get(1))->shape()->Get(0);
+    vocab = std::min(vocab, params->vocab_size() == 0 ? rows : params->vocab_size());
+  }
+  return vocab;
+}
+
+absl::Status CheckTokenIds(const StepBatch& batch, int64_t vocab) {
+  for (size_t t = 0; t < batch.token_ids.size(); ++t) {
+    const int32_t id = batch.token_ids[t];
+    if (id < 0 || id >= vocab) {
+      return absl::InvalidArgumentError(absl::StrCat("token id ", id, " at batch index ", t,
+                                                     " is outside the vocabulary [0, ", vocab, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<RankGroup>> RankGroup::CreateThreaded(const std::string& plan_dir,
                                                                      const RankGroupOptions& options) {
@@ -306,14 +317,7 @@ void RankGroup::Abort(const absl::Status& cause) { Fail(cause).IgnoreError(); }
 
 absl::Status RankGroup::CheckBatch(const StepBatch& batch) {
   BLOOM_RETURN_IF_ERROR(CheckStepBatch(plan(), kv_cache(), batch));
-  for (size_t t = 0; t < batch.token_ids.size(); ++t) {
-    const int32_t id = batch.token_ids[t];
-    if (id < 0 || id >= embedding_vocab_) {
-      return absl::InvalidArgumentError(absl::StrCat("token id ", id, " at batch index ", t,
-                                                     " is outside the vocabulary [0, ", embedding_vocab_, ")"));
-    }
-  }
-  return absl::OkStatus();
+  return CheckTokenIds(batch, embedding_vocab_);
 }
 
 absl::Status RankGroup::Step(const StepBatch& batch) { return StepAll(batch, nullptr); }
@@ -437,12 +441,7 @@ absl::Status RankGroup::StepDistributed(const StepBatch& batch, const LeaderStep
   const int32_t t = static_cast<int32_t>(batch.token_ids.size());
   const int32_t r = static_cast<int32_t>(batch.logit_rows.size());
   int32_t header[kHeaderInts] = {kStep, t, r, table_entries};
-  message_.clear();
-  message_.insert(message_.end(), batch.token_ids.begin(), batch.token_ids.end());
-  message_.insert(message_.end(), batch.positions.begin(), batch.positions.end());
-  message_.insert(message_.end(), batch.sequence_slots.begin(), batch.sequence_slots.end());
-  message_.insert(message_.end(), batch.logit_rows.begin(), batch.logit_rows.end());
-  message_.insert(message_.end(), cache.block_tables(), cache.block_tables() + table_entries);
+  PackStepMessage(batch, cache.block_tables(), table_entries, message_);
   if (auto s = comm_->Broadcast(header, sizeof(header), 0); !s.ok()) return Fail(WithRank(0, s));
   if (auto s = comm_->Broadcast(message_.data(), message_.size() * sizeof(int32_t), 0); !s.ok()) {
     return Fail(WithRank(0, s));
@@ -479,17 +478,12 @@ absl::Status RankGroup::RunFollower() {
                                       "the leader's step header {", header[0], ", ", t, ", ", r, ", ",
                                       header[3], "} does not fit this rank's plan"))));
     }
-    message_.resize(size_t{4} * t + r + table_entries);
+    message_.resize(StepMessageInts(t, r, table_entries));
     if (auto s = comm_->Broadcast(message_.data(), message_.size() * sizeof(int32_t), 0); !s.ok()) {
       return Fail(WithRank(rank_, s));
     }
-    const int32_t* p = message_.data();
-    StepBatch batch;
-    batch.token_ids = absl::MakeConstSpan(p, t);
-    batch.positions = absl::MakeConstSpan(p + t, t);
-    batch.sequence_slots = absl::MakeConstSpan(p + 2 * t, t);
-    batch.logit_rows = absl::MakeConstSpan(p + 3 * t, r);
-    if (auto s = executor.StepWithBlockTables(batch, p + 3 * t + r); !s.ok()) {
+    const StepBatch batch = UnpackStepMessage(message_, t, r);
+    if (auto s = executor.StepWithBlockTables(batch, StepMessageTables(message_, t, r)); !s.ok()) {
       return Fail(WithRank(rank_, s));
     }
   }

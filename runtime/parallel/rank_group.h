@@ -186,6 +186,12 @@ class RankGroup : public StepExecutor {
   std::vector<int32_t> message_;  // distributed step payload
 };
 
+// The ids every embedding of `plan` accepts: [0, result) (the int64 maximum
+// for a plan without one: a later pipeline stage).
+int64_t EmbeddingVocab(const plan::Plan& plan);
+// InvalidArgument naming the first token id of `batch` outside [0, vocab).
+absl::Status CheckTokenIds(const StepBatch& batch, int64_t vocab);
+
 // The entry point for a tool: under mpirun (LaunchedByMpiLauncher()) this
 // process becomes one rank of a distributed group over MPI (Unimplemented if
 // the runtime was built without MPI); otherwise every rank runs as a thread

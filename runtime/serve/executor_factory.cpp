@@ -7,6 +7,7 @@
 #include "runtime/cpu/cpu_rank_executor.h"
 #include "runtime/exec/weight_source.h"
 #include "runtime/parallel/launcher_env.h"
+#include "runtime/parallel/distributed_pipeline.h"
 #include "runtime/parallel/pipeline_group.h"
 #ifdef BLOOM_HAVE_CUDA
 #include "runtime/cuda/cuda_executor.h"
@@ -78,13 +79,15 @@ absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan pla
   Backend result;
   result.generated_weights_seed = GeneratedWeightsSeed(plan.plan(), checkpoint_dir);
   if (plan.plan().pp_size() > 1) {
-    if (LaunchedByMpiLauncher()) {
-      return absl::UnimplementedError(absl::StrCat(
-          plan_dir, ": pipeline stages under mpirun are not built yet (issue 16); run bloom-run "
-          "without mpirun (a thread per mesh position)"));
-    }
     absl::StatusOr<RankGroupOptions> group_options = GroupOptions(backend, options, choices);
     if (!group_options.ok()) return group_options.status();
+    if (LaunchedByMpiLauncher()) {
+      absl::StatusOr<std::unique_ptr<DistributedPipeline>> group =
+          OpenDistributedPipeline(plan_dir, *std::move(group_options));
+      if (!group.ok()) return group.status();
+      result.executor = *std::move(group);
+      return result;
+    }
     PipelineGroupOptions pipeline;
     pipeline.ranks = *std::move(group_options);
     absl::StatusOr<std::unique_ptr<PipelineGroup>> group =
@@ -138,6 +141,13 @@ int RunMpiFollower(const std::string& backend, const std::string& plan_dir,
   executor.checkpoint_dir = checkpoint_dir;
   absl::StatusOr<RankGroupOptions> group_options = GroupOptions(backend, executor, choices);
   if (!group_options.ok()) return 1;
+  if (IsPipelineDirectory(plan_dir)) {
+    absl::StatusOr<std::unique_ptr<DistributedPipeline>> pipeline =
+        OpenDistributedPipeline(plan_dir, *std::move(group_options));
+    // Every rank gets the same error; rank 0 prints it.
+    if (!pipeline.ok()) return 1;
+    return (*pipeline)->RunFollower().ok() ? 0 : 1;
+  }
   absl::StatusOr<std::unique_ptr<RankGroup>> group =
       OpenRankGroup(plan_dir, *std::move(group_options));
   // Every rank gets the same error; rank 0 prints it.

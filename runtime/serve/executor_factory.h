@@ -54,7 +54,8 @@ struct Backend {
 // rank per process under mpirun (`plan_dir` is then reloaded rank by rank).
 // On CUDA each rank gets a GPU (runtime/cuda/cuda_rank_executor.h). A
 // pipeline-parallel directory (`plan` is its last stage's) runs as a
-// PipelineGroup of the stages' rank groups, threads in this process.
+// PipelineGroup of the stages' rank groups, threads in this process, or
+// under mpirun as this process's position of a DistributedPipeline.
 absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan plan,
                                       const std::string& plan_dir,
                                       const std::string& checkpoint_dir, bool progress,
