@@ -50,3 +50,4 @@ ln -s "$PWD/build/tsan/bin/bloom-serve" "$tools/bloom-serve"
 python3 test/e2e/serve_test.py --bin="$tools" --repo="$PWD"
 python3 test/e2e/serve_soak.py --bin="$default_bin" --serve="$PWD/build/tsan/bin/bloom-serve" \
   --repo="$PWD" --requests=400
+python3 test/e2e/serve_replicas.py --bin="$default_bin" --serve="$PWD/build/tsan/bin/bloom-serve" --repo="$PWD"

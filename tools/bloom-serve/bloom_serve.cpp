@@ -13,6 +13,7 @@
 // --grace-period (then cancel them), stop, exit 0. Under mpirun rank 0
 // serves and the other ranks follow its steps (one replica only).
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
@@ -129,6 +130,16 @@ int Main(int argc, char** argv) {
   AddOpsRoutes(server, state);
   AddOpenAiRoutes(server, state);
   AddTgiRoutes(server, state);
+  // The prebuilt cpp-httplib listens with a backlog of 5, so a burst of
+  // more connections than that at once sees resets while its accept thread
+  // catches up. Its socket hook hands over the listening socket, and
+  // listening again once it is bound raises the backlog (Linux updates it
+  // in place).
+  int listen_socket = -1;
+  server.set_socket_options([&listen_socket](socket_t sock) {
+    httplib::default_socket_options(sock);
+    listen_socket = sock;
+  });
   int port = flags->port;
   if (port == 0) {
     port = server.bind_to_any_port(flags->host);
@@ -140,6 +151,7 @@ int Main(int argc, char** argv) {
     return Fail(kExitFailure, absl::UnavailableError(absl::StrCat("cannot listen on ", flags->host,
                                                                   ":", flags->port)));
   }
+  if (listen_socket >= 0) ::listen(listen_socket, SOMAXCONN);
   std::fprintf(stderr, "bloom-serve: listening on http://%s:%d (loading the model)\n",
                flags->host.c_str(), port);
   std::thread http([&server] { server.listen_after_bind(); });
