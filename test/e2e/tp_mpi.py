@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Tensor parallelism across processes: the hand-written test model
+"""Tensor and pipeline parallelism across processes: the hand-written test model
 (test/unit/comm/tp_test_model.h) run by `mpirun -np N` (a rank per process)
 and by a thread per rank in one process.
 
@@ -8,6 +8,12 @@ Checks, against tp=1 run in one process and the model's direct reference:
     greedy tokens, and the same bits as the threaded group (both sum in rank
     order);
   - tp=1's logits are the direct reference's within 1e-3;
+  - pipeline stages (layer 0 | layer 1): pp=2 under `mpirun -np 2` and by
+    threads gives tp=1's logits bit for bit, pp=2 x tp=2 under `mpirun -np
+    4` and by threads within 1e-5 of tp=1 and the same bits as each other;
+  - a pp=2 directory started with 3 processes, and a pp=2 x tp=2 directory
+    whose stage 0 rank 1 fails in its first step (while stage 1 waits for
+    its hidden state) end every process, naming the rank and the stage;
   - a tp=2 directory started with 3 processes, a rank whose checkpoint is
     missing, and a rank that fails in its first step each end every process
     with a non-zero exit and a message naming the rank and the cause, within
@@ -84,6 +90,22 @@ def main():
                 if a.read() != b.read():
                     failures.append(f"tp={tp}: mpirun and threads differ in bits")
 
+        for name, n, bound in (("pp2", 2, 0.0), ("pp2tp2", 4, 1e-5)):
+            plan_dir = os.path.join(tmp, name)
+            run([args.tool, "run", plan_dir, out(f"threads-{name}")])
+            run(mpirun + ["-np", str(n), args.tool, "run", plan_dir, out(f"mpi-{name}")])
+            threads, mpi = read_rows(out(f"threads-{name}")), read_rows(out(f"mpi-{name}"))
+            diff = max_diff(mpi, base)
+            print(f"{name}: mpirun vs tp=1 max |diff| {diff:.3g}, threads {max_diff(threads, base):.3g}")
+            if diff > bound or max_diff(threads, base) > bound:
+                failures.append(f"{name} differs from tp=1 by {diff:.3g} (mpirun), "
+                                f"{max_diff(threads, base):.3g} (threads); bound {bound}")
+            if [argmax(r) for r in mpi] != [argmax(r) for r in base]:
+                failures.append(f"{name} under mpirun picks other greedy tokens than tp=1")
+            with open(out(f"threads-{name}"), "rb") as a, open(out(f"mpi-{name}"), "rb") as b:
+                if a.read() != b.read():
+                    failures.append(f"{name}: mpirun and threads differ in bits")
+
         def expect_failure(name, cmd, *needles):
             try:
                 proc = run(cmd, expect_ok=False)
@@ -106,6 +128,18 @@ def main():
                        mpirun + ["-np", "2", args.tool, "run", os.path.join(tmp, "fails-mid-step"), out("x"),
                                  "--bad-first-token"],
                        "rank 1: instruction 0 (EmbeddingGather", "token id 20")
+        expect_failure("pp=2 plan on 3 processes",
+                       mpirun + ["-np", "3", args.tool, "run", os.path.join(tmp, "pp2"), out("x")],
+                       "is for pp=2 x tp=1 = 2 ranks but was started with 3")
+        expect_failure("pipeline stage 0 rank 1 failing mid-step",
+                       mpirun + ["-np", "4", args.tool, "run", os.path.join(tmp, "pp-fails-mid-step"),
+                                 out("x"), "--bad-first-token"],
+                       "rank 1: pipeline stage 0, tp rank 1: instruction 0 (EmbeddingGather",
+                       "token id 20")
+        expect_failure("pipeline stage 0 rank 1 failing mid-step (threads)",
+                       [args.tool, "run", os.path.join(tmp, "pp-fails-mid-step"), out("x"),
+                        "--bad-first-token"],
+                       "pipeline stage 0: rank 1: instruction 0 (EmbeddingGather", "token id 20")
     for f in failures:
         print("FAIL:", f)
     return 1 if failures else 0
