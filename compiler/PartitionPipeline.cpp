@@ -11,6 +11,7 @@
 // A weight stays where an op that reads it stays.
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,7 +37,7 @@ using mlir::Value;
 
 // The bytes a decode step reads, by unit.
 struct UnitCosts {
-  int64_t embedding = 0;            // stage 0's extra
+  int64_t embedding = 0;            // stage 0's extra (its norm)
   std::vector<int64_t> layers;      // per layer
   int64_t head = 0;                 // the last stage's extra
 };
@@ -47,7 +48,9 @@ struct StageRange {
 
 // The stage ranges: contiguous, at least one layer each, whose largest stage
 // cost B is the smallest possible, where a stage's cost is its layers' bytes
-// plus the embedding's on stage 0 and the head's on the last. Among the
+// plus the embedding unit's on stage 0 (its norm: the gather reads a few
+// rows) and the head's on the last (ln_f and the LM head's whole table,
+// tied or not). Among the
 // splits that reach B, each stage in turn takes as many layers as it can
 // while the later stages can still stay within B. So for equal layers of
 // cost c and pp=2, layers 0..L-1: stage 0 takes the most layers k with
@@ -93,16 +96,6 @@ constexpr int64_t kHead = INT64_MAX;
 // An op no stage keeps (a fused add_layer_norm split at a cut).
 constexpr int64_t kDropped = INT64_MIN;
 
-// N when `name` is "h.N." followed by more.
-std::optional<int64_t> LayerOfName(llvm::StringRef name) {
-  if (!name.consume_front("h.")) return std::nullopt;
-  size_t dot = name.find('.');
-  if (dot == llvm::StringRef::npos || dot + 1 == name.size()) return std::nullopt;
-  int64_t layer = 0;
-  if (name.substr(0, dot).getAsInteger(10, layer) || layer < 0) return std::nullopt;
-  return layer;
-}
-
 class StageCut {
  public:
   StageCut(mlir::func::FuncOp step, int64_t pp, int64_t stage)
@@ -145,7 +138,7 @@ class StageCut {
       }
       llvm::SmallVector<std::string> names = graph::TensorNames(op.getLoc());
       std::optional<int64_t> layer =
-          names.empty() ? std::nullopt : LayerOfName(names.front());
+          names.empty() ? std::nullopt : graph::LayerOfTensorName(names.front());
       int64_t unit;
       if (layer) {
         if (after_layers || *layer < last || (last != kEmbedding && *layer > last + 1) ||
@@ -169,24 +162,33 @@ class StageCut {
     return mlir::success();
   }
 
-  // Each weight's bytes, once for every unit that reads it (a tied table is
-  // read by the embedding and by the LM head).
+  // Each weight's bytes, once for every unit that reads it, as many as a
+  // decode step reads there. The embedding gather reads T rows of its table,
+  // T = the step's tokens (a decode step's batch): at most max-sequences
+  // rows of a vocabulary of tens of thousands, and T is not known before
+  // --bloom-plan-memory, so it is charged 0 rows. The tied LM head reads the
+  // whole table, so a tied table costs the last stage and not the first.
   UnitCosts Costs() {
     UnitCosts costs;
     costs.layers.assign(layers_, 0);
     for (Operation& op : step_.getBody().front()) {
       auto weight = mlir::dyn_cast<graph::WeightOp>(op);
       if (!weight) continue;
-      llvm::SmallSetVector<int64_t, 4> readers;
-      for (Operation* user : weight->getUsers()) {
-        auto it = units_.find(user);
-        if (it != units_.end()) readers.insert(it->second);
+      const int64_t bytes = TensorStorageBytes(weight.getType());
+      std::map<int64_t, int64_t> read;  // unit -> bytes (kHead is DenseMap's empty key)
+      for (mlir::OpOperand& use : weight->getUses()) {
+        auto it = units_.find(use.getOwner());
+        if (it == units_.end()) continue;
+        auto gather = mlir::dyn_cast<graph::EmbeddingOp>(use.getOwner());
+        const int64_t step_bytes =
+            gather && use.get() == gather.getTable() ? 0 : bytes;
+        int64_t& unit_bytes = read[it->second];
+        unit_bytes = std::max(unit_bytes, step_bytes);
       }
-      for (int64_t unit : readers) {
-        int64_t bytes = TensorStorageBytes(weight.getType());
-        if (unit == kEmbedding) costs.embedding += bytes;
-        else if (unit == kHead) costs.head += bytes;
-        else costs.layers[unit] += bytes;
+      for (auto [unit, step_bytes] : read) {
+        if (unit == kEmbedding) costs.embedding += step_bytes;
+        else if (unit == kHead) costs.head += step_bytes;
+        else costs.layers[unit] += step_bytes;
       }
     }
     return costs;

@@ -1,6 +1,7 @@
 // --bloom-tier-memory (see Passes.td): weight units placed on device, host
 // or disk by the cost model of TierPlacement.h; the offloaded ones streamed
 // through a ring of device slots with prefetch/await ops.
+#include <optional>
 #include <string>
 
 #include "compiler/KernelContract.h"
@@ -8,9 +9,9 @@
 #include "compiler/Passes.h"
 #include "compiler/TierPlacement.h"
 #include "dialects/Bloom/BloomOps.h"
+#include "dialects/Bloom/TensorNames.h"
 #include "dialects/Plan/PlanDialect.h"
 #include "llvm/ADT/MapVector.h"
-#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/MathExtras.h"
 #include "mlir/IR/Builders.h"
 
@@ -25,9 +26,8 @@ using mlir::LogicalResult;
 
 // The unit a weight streams with, by its canonical checkpoint name.
 std::string UnitOf(llvm::StringRef name) {
-  if (name.starts_with("h.")) {
-    llvm::StringRef layer = name.drop_front(2).take_while([](char c) { return llvm::isDigit(c); });
-    if (!layer.empty()) return ("h." + layer).str();
+  if (std::optional<int64_t> layer = graph::LayerOfTensorName(name)) {
+    return "h." + std::to_string(*layer);
   }
   if (name.starts_with("word_embeddings")) return "embedding";
   if (name.starts_with("ln_f.") || name.starts_with("lm_head.")) return "head";

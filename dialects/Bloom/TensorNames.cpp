@@ -27,6 +27,16 @@ std::string TensorName(mlir::Operation* op, unsigned index,
   return index < names.size() ? names[index] : fallback.str();
 }
 
+std::optional<int64_t> LayerOfTensorName(llvm::StringRef name) {
+  if (!name.consume_front("h.")) return std::nullopt;
+  llvm::StringRef digits = name.take_while([](char c) { return c >= '0' && c <= '9'; });
+  llvm::StringRef rest = name.drop_front(digits.size());
+  if (digits.empty() || !rest.consume_front(".") || rest.empty()) return std::nullopt;
+  int64_t layer = 0;
+  if (digits.getAsInteger(10, layer)) return std::nullopt;  // too many digits
+  return layer;
+}
+
 mlir::Location FusedNameLoc(mlir::MLIRContext* context,
                             llvm::ArrayRef<mlir::Location> locs) {
   // FusedLoc::get drops duplicates but keeps order, which TensorNames needs.

@@ -6,6 +6,8 @@
 // buffers (bloom.alibi_attention: the context, then the qkv projection).
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "llvm/ADT/SmallVector.h"
@@ -22,6 +24,11 @@ llvm::SmallVector<std::string> TensorNames(mlir::Location loc);
 // buffers), or `fallback` when its location names fewer.
 std::string TensorName(mlir::Operation* op, unsigned index,
                        llvm::StringRef fallback);
+
+// N when `name` is one of transformer layer N's tensors or weights: "h.N."
+// (N decimal digits) followed by more, as the checkpoint and the graph name
+// them ("h.3.mlp.dense_4h_to_h.weight", "h.3.attn_norm").
+std::optional<int64_t> LayerOfTensorName(llvm::StringRef name);
 
 // The location of an op that replaces `ops`: their names, in the order given,
 // as one FusedLoc.
