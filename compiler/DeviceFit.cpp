@@ -38,7 +38,7 @@ std::string FormatBytes(int64_t bytes) {
 std::string DescribeMisfit(const MemoryFootprint& needs, int64_t available,
                            const PlanLimits& limits, const KvGeometry& kv,
                            llvm::function_ref<int64_t(int64_t)> arena_for_tokens,
-                           int64_t tp_size) {
+                           int64_t tp_size, int64_t pp_size) {
   std::string line = "plan needs " + FormatBytes(needs.total()) + " (weights " +
                      FormatBytes(needs.weights) + ", KV cache " +
                      FormatBytes(needs.kv_cache) + ", activations " +
@@ -100,6 +100,25 @@ std::string DescribeMisfit(const MemoryFootprint& needs, int64_t available,
                      (heads > 0 ? " that divide the " + std::to_string(heads) +
                                       " heads"
                                 : std::string()) +
+                     ")");
+    }
+  }
+  // Pipeline stages split the layers, and with them the weights and the KV
+  // cache; each stage keeps an arena. The stages' shares are not known here
+  // (the first and last also hold the embedding and the head, and the split
+  // is balanced by decode bytes, not memory), so the suggestion is a lower
+  // bound: this plan's weights and KV cache over a device's room. A plan
+  // that is one of `pp_size` stages counts each stage like this one.
+  if (per_rank_room > 0 && kv.layers > 0) {
+    const int64_t share = static_cast<int64_t>(
+        llvm::divideCeil(needs.weights + needs.kv_cache, per_rank_room));
+    const int64_t stages = share * pp_size;
+    if (share > 1 && share <= kv.layers) {
+      fits.push_back("--pp=" + std::to_string(stages) + " or more (" +
+                     (pp_size > 1 ? "this stage's layers over " + std::to_string(share) +
+                                        " stages"
+                                  : std::string("each stage holding its layers' share of "
+                                                "the weights and KV cache")) +
                      ")");
     }
   }

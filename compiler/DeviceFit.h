@@ -44,14 +44,15 @@ std::string FormatBytes(int64_t bytes);
 // One line: what the plan needs by category, what `available` is, and what
 // would fit instead: the largest --max-seq-len, --max-sequences or
 // --max-batch-tokens that fits with the other limits kept, the fewest
-// tensor-parallel ranks (--tp) that divide the head count and would fit, or
-// weight offload (the flags of --bloom-tier-memory). `needs` and `kv` are
-// one rank's of a plan partitioned over `tp_size` ranks.
+// tensor-parallel ranks (--tp) that divide the head count and would fit, a
+// lower bound on pipeline stages (--pp), or weight offload (the flags of
+// --bloom-tier-memory). `needs` and `kv` are one rank's of a plan
+// partitioned over `tp_size` ranks, of one stage of `pp_size`.
 // `arena_for_tokens(T)` is the arena a plan with --max-batch-tokens=T would
 // need.
 std::string DescribeMisfit(const MemoryFootprint& needs, int64_t available,
                            const PlanLimits& limits, const KvGeometry& kv,
                            llvm::function_ref<int64_t(int64_t)> arena_for_tokens,
-                           int64_t tp_size = 1);
+                           int64_t tp_size = 1, int64_t pp_size = 1);
 
 }  // namespace bloom

@@ -141,7 +141,7 @@ class BloomPlanMemoryPass
       }
       return module.emitError() << stage << DescribeMisfit(
                  needs, deviceMemory, limits, *kv, arena_for_tokens,
-                 tp_size ? tp_size.getInt() : 1);
+                 tp_size ? tp_size.getInt() : 1, pp_size ? pp_size.getInt() : 1);
     }
     return mlir::success();
   }

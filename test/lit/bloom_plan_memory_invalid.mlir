@@ -8,8 +8,9 @@
 // The cache may have 6000 - 640 - 768 = 4592 B, and one block of one slot
 // takes 2 * 2 * 2 * 16 * 4 * 2 = 1024 B: one block per sequence
 // (--max-seq-len=16) or one sequence of 3 blocks fit; weights + KV over
-// ranks with 6000 - 768 B each need 2.
-// expected-error @+1 {{plan needs 10.4 KiB (weights 640 B, KV cache 9 KiB, activations 768 B, workspace 0 B) but --device-memory is 5.9 KiB (6000 bytes); would fit: --max-seq-len=16, or --max-sequences=1, or --tp=2 (the fewest ranks that divide the 2 heads)}}
+// ranks with 6000 - 768 B each need 2, and so do pipeline stages (9856 B
+// over 5232 B: 2 at least, each of one of the 2 layers).
+// expected-error @+1 {{plan needs 10.4 KiB (weights 640 B, KV cache 9 KiB, activations 768 B, workspace 0 B) but --device-memory is 5.9 KiB (6000 bytes); would fit: --max-seq-len=16, or --max-sequences=1, or --tp=2 (the fewest ranks that divide the 2 heads), or --pp=2 or more (each stage holding its layers' share of the weights and KV cache)}}
 module {
   func.func @step(%x: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?xi32>, %rows: tensor<?xi32>) -> tensor<?x16xf32> {
     %t = bloom.weight "t" : tensor<16x8xbf16>
@@ -29,7 +30,7 @@ module {
 // offload (--bloom-tier-memory): a [256 x 8] f32 table is 8 KiB; the arena
 // holds logits [3x256] f32 at 0, e at 3072, p at 3200 and the inputs up to
 // 3584 B, so each rank has 6000 - 3584 = 2416 B for weights: 4 ranks (no
-// attention, so no head count to divide).
+// attention, so no head count to divide; no layers, so no --pp).
 // expected-error @+1 {{plan needs 11.5 KiB (weights 8 KiB, KV cache 0 B, activations 3.5 KiB, workspace 0 B) but --device-memory is 5.9 KiB (6000 bytes); would fit: --tp=4 (the fewest ranks), or offloading weights (--host-memory=BYTES or --disk-dir=PATH: --bloom-tier-memory)}}
 module {
   func.func @step(%x: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?xi32>, %rows: tensor<?xi32>) -> tensor<?x256xf32> {
