@@ -15,13 +15,19 @@ would share the same cores and the comparison would measure contention.
 The model is a layout-only synthetic checkpoint (make-synthetic-checkpoint:
 values from a seed, no weights on disk) of 8 layers, hidden 512, vocabulary
 2048, so that the LM head is small beside the layers and the stages are
-balanced. Prints one JSON object; --out writes it too. Standard library only.
+balanced. Both launches are measured: a thread per stage in one process,
+and (when mpirun is there) a process per stage, `mpirun -np M`, with
+OpenMPI told to yield while it waits (mpi_yield_when_idle: a process busy-
+polling for the next stage's message would take the core its neighbour
+computes on). Prints one JSON object; --out writes it too. Standard library
+only.
 
   python3 benchmarks/pipeline/micro_batching.py --bin=build/default/bin [--pp=2] [--batch=16]
 """
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -45,6 +51,7 @@ def main():
     parser.add_argument("--prompt-len", type=int, default=32)
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--layers", type=int, default=8)
+    parser.add_argument("--mpirun", default=shutil.which("mpirun") or "")
     parser.add_argument("--out", default="")
     args = parser.parse_args()
 
@@ -67,12 +74,27 @@ def main():
             stages = [s["layers"] for s in json.load(f)["pipeline"]["stages"]]
         bench = [tool("bloom-run"), plan, "--bench", f"--batch={args.batch}",
                  f"--prompt-len={args.prompt_len}", f"--max-new-tokens={args.new_tokens}"]
-        results = {}
-        for in_flight in (1, args.pp):
-            out = json.loads(run([*bench, f"--max-steps-in-flight={in_flight}"], env))
-            results[in_flight] = out
-        one = results[1]["output_tokens_per_s"]
-        many = results[args.pp]["output_tokens_per_s"]
+        launches = {"threads": []}
+        if args.mpirun:
+            launches["mpirun"] = [args.mpirun, "--oversubscribe", "--allow-run-as-root",
+                                  "--mca", "mpi_yield_when_idle", "1", "-x", "OMP_NUM_THREADS",
+                                  "-np", str(args.pp)]
+        measured = {}
+        for launch, prefix in launches.items():
+            results = {}
+            for in_flight in (1, args.pp):
+                results[in_flight] = json.loads(
+                    run([*prefix, *bench, f"--max-steps-in-flight={in_flight}"], env))
+            one = results[1]["output_tokens_per_s"]
+            many = results[args.pp]["output_tokens_per_s"]
+            measured[launch] = {
+                "device": results[1]["device"],
+                "one_step_at_a_time_tokens_per_s": one,
+                "micro_batched_tokens_per_s": many,
+                "speedup": round(many / one, 3) if one else None,
+                "one_step_at_a_time_total_ms": results[1]["total_ms"],
+                "micro_batched_total_ms": results[args.pp]["total_ms"],
+            }
         report = {
             "benchmark": "pipeline micro-batching (CPU backend, a thread per stage)",
             "model": f"synthetic: {args.layers} layers, hidden 512, vocab 2048, f32",
@@ -81,13 +103,10 @@ def main():
             "batch": args.batch,
             "prompt_len": args.prompt_len,
             "new_tokens": args.new_tokens,
-            "device": results[1]["device"],
-            "one_step_at_a_time_tokens_per_s": one,
-            "micro_batched_tokens_per_s": many,
-            "speedup": round(many / one, 3) if one else None,
             "ceiling_speedup": args.pp,
-            "one_step_at_a_time_total_ms": results[1]["total_ms"],
-            "micro_batched_total_ms": results[args.pp]["total_ms"],
+            "cpus": os.cpu_count(),
+            "load_average_1min": os.getloadavg()[0],
+            "launches": measured,
         }
     text = json.dumps(report, indent=1)
     print(text)
