@@ -49,12 +49,12 @@ struct StageRange {
 // The stage ranges: contiguous, at least one layer each, whose largest stage
 // cost B is the smallest possible, where a stage's cost is its layers' bytes
 // plus the embedding unit's on stage 0 (its norm: the gather reads a few
-// rows) and the head's on the last (ln_f and the LM head's whole table,
-// tied or not). Among the
-// splits that reach B, each stage in turn takes as many layers as it can
-// while the later stages can still stay within B. So for equal layers of
-// cost c and pp=2, layers 0..L-1: stage 0 takes the most layers k with
-// embedding + k·c <= B and head + (L-k)·c <= B.
+// rows, see Costs) and the head unit's on the last (the LM head's whole
+// table, tied or not). Among the splits that reach B, each stage in turn
+// takes as many layers as it can while the later stages can still stay
+// within B. So for equal layers of cost c and pp=2, layers 0..L-1: stage 0
+// takes the most layers k with embedding + k·c <= B and
+// head + (L-k)·c <= B.
 //
 // best[s][i]: the smallest bottleneck of layers [i, L) over stages s..pp-1.
 std::vector<StageRange> ChooseStageRanges(const UnitCosts& costs, int64_t pp) {
