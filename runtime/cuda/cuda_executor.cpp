@@ -231,6 +231,10 @@ absl::Status CudaExecutor::AllocateMemory(std::vector<size_t>& weight_offsets) {
     const size_t bytes = static_cast<size_t>(limits->max_batch_tokens()) *
                          TensorRowBytes(*p.tensors()->Get(hidden_in_tensor_));
     BLOOM_RETURN_IF_ERROR(Allocate(hidden_in_, DeviceAlignUp(bytes), "the hidden state in"));
+    // A decode graph bucket's padding rows are never uploaded: zeros, not
+    // whatever cudaMalloc left (NaN bit patterns), as the arena's are.
+    BLOOM_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(hidden_in_.data(), 0, hidden_in_.size(), stream_),
+                               "hidden state memset");
     BLOOM_ASSIGN_OR_RETURN(host_hidden_in_, PinnedBuffer::Allocate(bytes, "the hidden state in"));
   }
   if (hidden_out_tensor_ != kNoTensor) {

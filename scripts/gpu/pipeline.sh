@@ -14,22 +14,34 @@
 #   2. the golden cases' plans under the names the GPU tests look for
 #      (cuda_backend.sh prepare's): <case>[.bf16] (pp=1), <case>.tp<N>[.bf16]
 #      (cuda_tp_test's six), and <case>.pp2[.bf16] (--pp=2);
-#   3. the bench plans: BENCH_PRESET (bloom-560m) against a layout-only
-#      replica (generated weights: no weights travel), bf16, BENCH_BATCH
-#      sequences, as pp=1 (bench-pp1) and pp=2 (bench-pp2).
+#   3. the bench plans, bf16, BENCH_BATCH sequences, as pp=1 and pp=2
+#      (bench-<model>-pp1, bench-<model>-pp2), against layout-only replicas
+#      (generated weights: no weights travel) of two models: "full",
+#      BENCH_PRESET (bloom-560m) as it is, and "v2048", the same with a
+#      vocabulary of 2048 ids. A pipeline's last stage has no device-side
+#      token choice yet (pipeline_group.h), so its logits come to the host
+#      and the engine chooses tokens there, while a pp=1 plan takes the
+#      device's argmax; with 2048 ids that host work is small, and the
+#      difference left is the pipeline's own (the hidden state's host round
+#      trip, the stage threads).
 # device (on the GPU machine, from the repository root):
 #   tests  cuda_pp_test, cuda_tp_test, cuda_golden_test;
 #   run    bloom-run --backend=cuda on each golden case's pp=2 plan and its
 #          pp=1 plan (fp32 and bf16): the same --tokens prompt, the greedy
 #          ids compared, --dump-logits compared with npy-diff (pp=2 against
 #          pp=1, and against transformers' logits.npy);
-#   bench  bloom-run --backend=cuda --bench --batch=BENCH_BATCH on bench-pp1,
-#          and on bench-pp2 with --max-steps-in-flight=1 and =2.
+#   bench  bloom-run --backend=cuda --bench on each model's pp=1 plan, and
+#          on its pp=2 plan with --max-steps-in-flight=1 and =2, at
+#          --batch=BENCH_BATCH and at --batch=1.
+#   sanitize  (not by default) cuda_pp_test's f32-basic cases under
+#          compute-sanitizer memcheck.
 # PHASES (default "tests run bench") picks them. $OUT gets log.txt,
-# tests.txt, run.jsonl, bench.jsonl; the summary table is printed last.
+# tests.txt, run.jsonl, bench.jsonl (sanitize.txt); the summary table is printed last.
 #
-# Environment: CARRY (.carry/pp), BUILD (build/h7-carry, shared with
-# cuda_backend.sh: only what changed rebuilds), COMPILE
+# Environment: CARRY (.carry/pp), BACKEND (device: cuda; cpu dry-runs the
+# run and bench phases' logic here with build/default's binaries in
+# CARRY/bin), BUILD (build/pp-carry; MPI off, so not
+# cuda_backend.sh's), CMAKE_ARGS (more CMake flags), COMPILE
 # (build/default/bin/bloom-compile), JOBS (2), SRC (see carry_build.sh),
 # BENCH_PRESET (models/bloom/presets/bloom-560m.json), BENCH_BATCH (16),
 # BENCH_NEW_TOKENS (64), BENCH_PROMPT_LEN (32).
@@ -43,15 +55,17 @@ BENCH_BATCH=${BENCH_BATCH:-16}
 BENCH_NEW_TOKENS=${BENCH_NEW_TOKENS:-64}
 BENCH_PROMPT_LEN=${BENCH_PROMPT_LEN:-32}
 BENCH_SEED=0
-BENCH_LAYOUT=/tmp/pp-bench-layout
+BENCH_LAYOUTS=/tmp/pp-bench-layout
+BENCH_MODELS=${BENCH_MODELS:-full v2048}
 
-# The layout-only replica of the bench model (headers only; each rank
-# generates its weights from the seed as it loads): the same flags here and
-# there, or the plans name other files.
+# The layout-only replica of bench model $2 (headers only; each rank
+# generates its weights from the seed as it loads) from CARRY/bench-$2.json
+# with make-synthetic-checkpoint $1: the same flags here and there, or the
+# plans name other files.
 bench_layout() {
-  rm -rf "$BENCH_LAYOUT"
-  "$1" --config="$2" -o "$BENCH_LAYOUT" --dtype=bf16 --seed=$BENCH_SEED --max-shard-bytes=0 \
-    --layout-only >/dev/null
+  rm -rf "${BENCH_LAYOUTS:?}/$2"
+  "$1" --config="$CARRY/bench-$2.json" -o "$BENCH_LAYOUTS/$2" --dtype=bf16 --seed=$BENCH_SEED \
+    --max-shard-bytes=0 --layout-only >/dev/null
 }
 
 golden_cases() { ls test/golden/cases; }
@@ -70,7 +84,10 @@ prepare() {
   [[ -x $compile ]] || { echo "pipeline.sh: $compile: no bloom-compile (COMPILE=...)" >&2; exit 2; }
   rm -rf "$CARRY"
   mkdir -p "$CARRY/plans"
-  BUILD=${BUILD:-build/h7-carry} bash scripts/gpu/carry_build.sh "$CARRY/bin" \
+  # Without MPI: the GPU machine's image is not known to have OpenMPI's
+  # shared libraries, and pipeline stages under mpirun are not built yet.
+  BUILD=${BUILD:-build/pp-carry} CMAKE_ARGS="-DBLOOM_ENABLE_MPI=OFF ${CMAKE_ARGS:-}" \
+    bash scripts/gpu/carry_build.sh "$CARRY/bin" \
     cuda_golden_test cuda_tp_test cuda_pp_test bloom-run npy-diff make-synthetic-checkpoint
 
   echo "== golden plans with $compile"
@@ -93,14 +110,20 @@ prepare() {
       --dtype="$dtype"
   done
 
-  echo "== bench plans: $BENCH_PRESET, bf16, $BENCH_BATCH sequences, pp=1 and pp=2"
-  bench_layout "${BUILD:-build/h7-carry}/bin/make-synthetic-checkpoint" "$BENCH_PRESET"
+  echo "== bench plans: $BENCH_PRESET (full and v2048), bf16, $BENCH_BATCH sequences, pp=1 and pp=2"
+  cp "$BENCH_PRESET" "$CARRY/bench-full.json"
+  python3 -c 'import json, sys; c = json.load(open(sys.argv[1])); c["vocab_size"] = 2048
+json.dump(c, open(sys.argv[2], "w"), indent=1)' "$BENCH_PRESET" "$CARRY/bench-v2048.json"
   local limits=(--dtype=bf16 --max-sequences="$BENCH_BATCH"
                 --max-seq-len=$(( (BENCH_PROMPT_LEN + BENCH_NEW_TOKENS + 63) / 64 * 64 ))
                 --max-batch-tokens=$(( BENCH_BATCH * BENCH_PROMPT_LEN )))
-  "$compile" --model="$BENCH_LAYOUT" -o "$plans/bench-pp1" "${limits[@]}"
-  "$compile" --model="$BENCH_LAYOUT" -o "$plans/bench-pp2" "${limits[@]}" --pp=2
-  cp "$BENCH_PRESET" "$CARRY/bench-config.json"
+  local bench_model
+  for bench_model in $BENCH_MODELS; do
+    bench_layout "${BUILD:-build/pp-carry}/bin/make-synthetic-checkpoint" "$bench_model"
+    "$compile" --model="$BENCH_LAYOUTS/$bench_model" -o "$plans/bench-$bench_model-pp1" "${limits[@]}"
+    "$compile" --model="$BENCH_LAYOUTS/$bench_model" -o "$plans/bench-$bench_model-pp2" "${limits[@]}" \
+      --pp=2
+  done
   local rev
   rev=$(git rev-parse --short=12 HEAD)
   git diff --quiet HEAD -- runtime test/gpu scripts/gpu 2>/dev/null || rev="$rev+uncommitted"
@@ -121,7 +144,9 @@ prepare() {
 device() {
   OUT=${OUT:-/tmp/pp-out}
   mkdir -p "$OUT"
-  local bin=$CARRY/bin log=$OUT/log.txt plans=$ROOT/$CARRY/plans phases=${PHASES:-tests run bench}
+  local bin=$CARRY/bin log=$OUT/log.txt plans phases=${PHASES:-tests run bench}
+  local backend=${BACKEND:-cuda}
+  plans=$(cd "$CARRY/plans" && pwd)
   source scripts/gpu/device_setup.sh
   unpack_carried_binaries
   export BLOOM_GPU_PLANS=$plans BLOOM_REPO=$ROOT
@@ -148,7 +173,7 @@ device() {
     done
   fi
   if [[ " $phases " == *" run "* ]]; then
-    echo "== bloom-run --backend=cuda: pp=2 against pp=1 and transformers" | tee -a "$log"
+    echo "== bloom-run --backend=$backend: pp=2 against pp=1 and transformers" | tee -a "$log"
     local name suffix ckpt prompt count tmp=/tmp/pp-run
     mkdir -p "$tmp"
     : >"$OUT/run.jsonl"
@@ -163,7 +188,7 @@ device() {
         for pp in pp1 pp2; do
           local dir=$plans/$name${suffix}
           [[ $pp == pp2 ]] && dir=$plans/$name.pp2${suffix}
-          if ! "$bin/bloom-run" "$dir" --backend=cuda --checkpoint-dir="$ckpt" --tokens="$prompt" \
+          if ! "$bin/bloom-run" "$dir" --backend="$backend" --checkpoint-dir="$ckpt" --tokens="$prompt" \
                --max-new-tokens="$count" --dump-logits="$tmp/$name$suffix.$pp.npy" \
                >"$tmp/$name$suffix.$pp.ids" 2>"$tmp/$name$suffix.$pp.err"; then
             ok=0
@@ -195,19 +220,33 @@ PY
     done
   fi
   if [[ " $phases " == *" bench "* ]]; then
-    echo "== bench: $(basename "$CARRY/bench-config.json") batch $BENCH_BATCH, prompt $BENCH_PROMPT_LEN, $BENCH_NEW_TOKENS new tokens" \
-      | tee -a "$log"
-    bench_layout "$bin/make-synthetic-checkpoint" "$CARRY/bench-config.json"
+    echo "== bench: prompt $BENCH_PROMPT_LEN, $BENCH_NEW_TOKENS new tokens" | tee -a "$log"
     : >"$OUT/bench.jsonl"
-    local entry plan in_flight
-    for entry in bench-pp1:1 bench-pp2:1 bench-pp2:2; do
-      IFS=: read -r plan in_flight <<<"$entry"
-      timeout 240 "$bin/bloom-run" "$plans/$plan" --backend=cuda --checkpoint-dir="$BENCH_LAYOUT" \
-        --bench --batch="$BENCH_BATCH" --prompt-len="$BENCH_PROMPT_LEN" \
-        --max-new-tokens="$BENCH_NEW_TOKENS" --warmup=2 --max-steps-in-flight="$in_flight" \
-        2>>"$log" | sed "s/^{/{\"variant\": \"$plan in-flight=$in_flight\", /" \
-        | tee -a "$OUT/bench.jsonl" >/dev/null || failed=1
+    local bench_model entry plan in_flight batch
+    for bench_model in $BENCH_MODELS; do
+      bench_layout "$bin/make-synthetic-checkpoint" "$bench_model"
+      for batch in "$BENCH_BATCH" 1; do
+        for entry in pp1:1 pp2:1 pp2:2; do
+          IFS=: read -r plan in_flight <<<"$entry"
+          plan=bench-$bench_model-$plan
+          timeout 240 "$bin/bloom-run" "$plans/$plan" --backend="$backend" \
+            --checkpoint-dir="$BENCH_LAYOUTS/$bench_model" --bench --batch="$batch" \
+            --prompt-len="$BENCH_PROMPT_LEN" --max-new-tokens="$BENCH_NEW_TOKENS" --warmup=2 \
+            --max-steps-in-flight="$in_flight" 2>>"$log" \
+            | sed "s/^{/{\"variant\": \"$plan in-flight=$in_flight\", /" \
+            | tee -a "$OUT/bench.jsonl" >/dev/null || failed=1
+        done
+      done
     done
+  fi
+  if [[ " $phases " == *" sanitize "* ]] && command -v compute-sanitizer >/dev/null; then
+    # The stages' device code under memcheck: one fp32 and one bf16 case
+    # (each launch is checked, so the whole suite would take minutes).
+    echo "== compute-sanitizer memcheck cuda_pp_test (f32-basic)" | tee -a "$log"
+    timeout "${SANITIZE_TIMEOUT:-180}" compute-sanitizer --tool memcheck --error-exitcode 3 \
+      "$bin/cuda_pp_test" --gtest_filter='*f32_basic_pp2*' >"$OUT/sanitize.txt" 2>&1 || failed=1
+    grep -E "^\[  (FAILED|PASSED) |ERROR SUMMARY|Invalid|rror" "$OUT/sanitize.txt" | head -20 \
+      | tee -a "$log" || true
   fi
   echo "== summary" | tee -a "$log"
   python3 - "$OUT" <<'PY' 2>&1 | tee -a "$log" || true
@@ -236,7 +275,7 @@ for name in ("run.jsonl", "bench.jsonl"):
                   f"{r['pp2_tokens_equal_golden']}, max|pp2-pp1| {r['max_abs_pp2_vs_pp1']:.3g}, "
                   f"max|pp2-hf| {r['max_abs_pp2_vs_transformers']:.3g}")
         else:
-            print(f"{r['variant']:24s} output tok/s {r['output_tokens_per_s']:9.1f}, decode ms/step "
+            print(f"{r['variant']:28s} batch {r['batch']:2d} output tok/s {r['output_tokens_per_s']:9.1f}, decode ms/step "
                   f"{r['decode_ms_per_step_median']:.3f}, ttft {r['ttft_ms']:.1f} ms, in flight "
                   f"{r['max_steps_in_flight']}, {r['device']}")
 PY
