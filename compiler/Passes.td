@@ -118,8 +118,9 @@ def BloomPartitionPp : Pass<"bloom-partition-pp", "mlir::ModuleOp"> {
       those whose first tensor name is `h.N.*`; a weight stays where an op
       that reads it stays.
     - The ranges are balanced by the bytes a decode step reads: a stage's
-      layers' weights, plus the embedding's on the first stage and the
-      head's on the last (a tied LM head reads the embedding table again).
+      layers' weights, plus the embedding norm on the first stage (the
+      gather reads T rows of the table, charged none) and the LM head's
+      whole table on the last.
       The largest stage is made as small as it can be; among equal splits,
       earlier stages take more layers (ChooseStageRanges in
       PartitionPipeline.cpp). A layer count `pp` does not divide is

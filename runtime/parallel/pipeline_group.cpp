@@ -144,18 +144,30 @@ absl::StatusOr<std::unique_ptr<PipelineGroup>> PipelineGroup::CreateThreaded(
   }
 
   std::unique_ptr<PipelineGroup> group(new PipelineGroup());
-  for (int s = 0; s < pp; ++s) {
-    RankGroupOptions ranks = options.ranks;
-    ranks.pp_stage = s;
-    if (s != 0) ranks.executor.on_weight_loaded = nullptr;
-    absl::StatusOr<std::unique_ptr<RankGroup>> stage = RankGroup::CreateThreaded(plan_dir, ranks);
-    if (!stage.ok()) {
-      return absl::Status(stage.status().code(),
-                          absl::StrCat("pipeline stage ", s, ": ", stage.status().message()));
+  // The stages load side by side (each its ranks side by side): loading
+  // involves no communication between stages, so a failed stage cannot
+  // leave another waiting. The lowest failed stage's error is reported.
+  std::vector<absl::StatusOr<std::unique_ptr<RankGroup>>> stages(pp);
+  {
+    std::vector<std::thread> loaders;
+    for (int s = 0; s < pp; ++s) {
+      loaders.emplace_back([&, s] {
+        RankGroupOptions ranks = options.ranks;
+        ranks.pp_stage = s;
+        if (s != 0) ranks.executor.on_weight_loaded = nullptr;
+        stages[s] = RankGroup::CreateThreaded(plan_dir, ranks);
+      });
     }
-    BLOOM_RETURN_IF_ERROR(CheckStageAgrees(first.plan(), (*stage)->plan(), s, pp,
+    for (std::thread& loader : loaders) loader.join();
+  }
+  for (int s = 0; s < pp; ++s) {
+    if (!stages[s].ok()) {
+      return absl::Status(stages[s].status().code(),
+                          absl::StrCat("pipeline stage ", s, ": ", stages[s].status().message()));
+    }
+    BLOOM_RETURN_IF_ERROR(CheckStageAgrees(first.plan(), (*stages[s])->plan(), s, pp,
                                            absl::StrCat(plan_dir, "/", plan::StagePlanFileName(s, 0))));
-    group->stages_.push_back(*std::move(stage));
+    group->stages_.push_back(*std::move(stages[s]));
   }
   // Stage S's hidden state out must be what stage S + 1 takes in.
   group->hidden_row_bytes_.assign(pp, 0);
