@@ -32,6 +32,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ostream>
 
 #include "absl/strings/str_cat.h"
 #include "runtime/cuda/cuda_executor.h"
@@ -48,6 +49,8 @@ struct PpCase {
   std::string name;
   bool bf16;
 };
+// For gtest's listing of the parameter (not its bytes).
+void PrintTo(const PpCase &c, std::ostream *os) { *os << c.name << (c.bf16 ? " bf16" : " fp32"); }
 
 std::string PlanDir(const std::string &plans, const PpCase &c, bool pipeline) {
   return absl::StrCat(plans, "/", c.name, pipeline ? ".pp2" : "", c.bf16 ? ".bf16" : "");
