@@ -8,6 +8,9 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
+#include "dialects/Plan/PlanOps.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallPtrSet.h"
 #include "mlir/IR/BuiltinAttributes.h"
 
 namespace bloom {
@@ -111,12 +114,34 @@ llvm::json::Object TieringReport(mlir::DictionaryAttr tiering) {
 // report.json's "pipeline" section: each stage's bytes (summed over its
 // tensor-parallel ranks) and the decode step the cost model expects of it,
 // which --bloom-partition-pp balanced the stages by: a decode step reads
-// every weight of the stage once, so a device takes its weights' bytes over
+// every weight of the stage once (an embedding table only gathered from:
+// a few rows, counted as none), so a device takes those bytes over
 // the device bandwidth (with tiering, --bloom-tier-memory's figure for its
 // resident and streamed bytes), and a stage as long as its slowest rank.
 // KV cache reads, which grow with the context, are left out, as the pass
 // leaves them out. In a full pipeline one stage's step is the pipeline's
 // rate: the largest is the bottleneck.
+// Bytes of the weights a decode step reads only through an embedding
+// gather: T rows of the table, not all of it, so --bloom-partition-pp
+// charges them nothing (a tied table the LM head also reads is read whole).
+int64_t GatherOnlyWeightBytes(mlir::ModuleOp module) {
+  int64_t bytes = 0;
+  llvm::SmallPtrSet<mlir::Operation*, 4> seen;
+  module.walk([&](plan_ir::EmbeddingGatherOp gather) {
+    for (mlir::Value table : gather.getIns().drop_front()) {
+      auto weight = table.getDefiningOp<plan_ir::WeightOp>();
+      if (!weight || !seen.insert(weight).second) continue;
+      const bool gathered_only = llvm::all_of(table.getUsers(), [](mlir::Operation* user) {
+        return mlir::isa<plan_ir::EmbeddingGatherOp>(user);
+      });
+      auto type = mlir::dyn_cast<mlir::MemRefType>(table.getType());
+      if (!gathered_only || !type || !type.hasStaticShape()) continue;
+      bytes += type.getNumElements() * type.getElementTypeBitWidth() / 8;
+    }
+  });
+  return bytes;
+}
+
 llvm::json::Object PipelineReport(llvm::ArrayRef<mlir::ModuleOp> positions,
                                   double device_bandwidth) {
   const int64_t stages = IntAttr(positions.front(), kPpSizeAttr, 1);
@@ -134,7 +159,8 @@ llvm::json::Object PipelineReport(llvm::ArrayRef<mlir::ModuleOp> positions,
     Stage& total = totals[static_cast<size_t>(stage)];
     auto memory = module->getAttrOfType<mlir::DictionaryAttr>(kMemoryPlanAttr);
     int64_t weights = IntField(memory, "weights_bytes");
-    double seconds = static_cast<double>(weights) / device_bandwidth;
+    double seconds =
+        static_cast<double>(weights - GatherOnlyWeightBytes(module)) / device_bandwidth;
     if (auto tiering = module->getAttrOfType<mlir::DictionaryAttr>(kTieringAttr)) {
       seconds = FloatField(tiering, "resident_seconds") + FloatField(tiering, "stream_seconds");
     }
@@ -173,7 +199,8 @@ llvm::json::Object PipelineReport(llvm::ArrayRef<mlir::ModuleOp> positions,
       {"bottleneck_stage", bottleneck},
       {"expected_decode_step_seconds", totals[static_cast<size_t>(bottleneck)].seconds},
       {"cost_model",
-       "a stage's decode step reads its weights once: the bytes of its slowest device over "
+       "a stage's decode step reads its weights once (a table only gathered from: none): the "
+       "bytes of its slowest device over "
        "device_bytes_per_s (with tiering, the tier cost model's resident plus streamed time); "
        "KV cache reads are left out. The bottleneck stage's step bounds the pipeline's rate"},
   };
