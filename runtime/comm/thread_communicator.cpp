@@ -42,7 +42,7 @@ struct ThreadGroupState {
 namespace {
 
 absl::Status PoisonedError(const std::string& why) {
-  return absl::AbortedError(absl::StrCat("tensor-parallel group stopped: ", why));
+  return absl::AbortedError(absl::StrCat("thread group stopped: ", why));
 }
 
 }  // namespace
