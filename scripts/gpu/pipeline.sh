@@ -124,9 +124,13 @@ json.dump(c, open(sys.argv[2], "w"), indent=1)' "$BENCH_PRESET" "$CARRY/bench-v2
     "$compile" --model="$BENCH_LAYOUTS/$bench_model" -o "$plans/bench-$bench_model-pp2" "${limits[@]}" \
       --pp=2
   done
-  local rev
-  rev=$(git rev-parse --short=12 HEAD)
-  git diff --quiet HEAD -- runtime test/gpu scripts/gpu 2>/dev/null || rev="$rev+uncommitted"
+  # Which code the binaries are: a git tree's commit, or a snapshot's path.
+  local rev src=${SRC:-$ROOT}
+  if rev=$(git -C "$src" rev-parse --short=12 HEAD 2>/dev/null); then
+    git -C "$src" diff --quiet HEAD -- runtime test/gpu scripts/gpu 2>/dev/null || rev="$rev+uncommitted"
+  else
+    rev="the snapshot $src (this tree was at $(git rev-parse --short=12 HEAD))"
+  fi
   echo "$rev" >"$CARRY/rev"
   # The device needs the .bplan files and report.json only.
   find "$plans" -name "*.mlir" -delete
