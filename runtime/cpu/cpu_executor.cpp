@@ -253,14 +253,16 @@ absl::Status CpuExecutor::RunInstructions(const StepBatch& batch, const int32_t*
   step_rows_ = StepRows{static_cast<int64_t>(batch.token_ids.size()),
                         static_cast<int64_t>(batch.logit_rows.size())};
   auto write_input = [&](uint32_t index, absl::Span<const int32_t> values) {
-    if (index == kNoTensor) return;  // a role this pipeline stage lacks
+    // A role this pipeline stage lacks; or no values (a step without logit
+    // rows), whose span may hold a null pointer memcpy must not see.
+    if (index == kNoTensor || values.empty()) return;
     std::memcpy(tensor_data_[index], values.data(), values.size() * sizeof(int32_t));
   };
   write_input(token_ids_, batch.token_ids);
   write_input(positions_, batch.positions);
   write_input(sequence_slots_, batch.sequence_slots);
   write_input(logit_rows_, batch.logit_rows);
-  if (hidden_in_ != kNoTensor) {
+  if (hidden_in_ != kNoTensor && !batch.hidden_in.empty()) {
     std::memcpy(tensor_data_[hidden_in_], batch.hidden_in.data(), batch.hidden_in.size());
   }
 

@@ -64,7 +64,8 @@ constexpr int32_t kBigPool = 5 * 8;  // every slot can reach max_seq_len 32
 
 // Floats equal bit for bit (NaN logprobs of device-argmax tokens included).
 bool SameFloats(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 struct EngineRun {
