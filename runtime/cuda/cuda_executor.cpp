@@ -623,7 +623,12 @@ absl::Status CudaExecutor::StepWithBlockTables(const StepBatch& batch,
 }
 
 absl::StatusOr<absl::Span<const int32_t>> CudaExecutor::StepGreedy(const StepBatch& batch) {
-  BLOOM_RETURN_IF_ERROR(RunStep(batch, StepOutput::kArgMax, nullptr));
+  return StepGreedyWithBlockTables(batch, nullptr);
+}
+
+absl::StatusOr<absl::Span<const int32_t>> CudaExecutor::StepGreedyWithBlockTables(
+    const StepBatch& batch, const int32_t* block_tables) {
+  BLOOM_RETURN_IF_ERROR(RunStep(batch, StepOutput::kArgMax, block_tables));
   return absl::MakeConstSpan(reinterpret_cast<const int32_t*>(host_argmax_.data()),
                              static_cast<size_t>(num_logit_rows_));
 }
@@ -670,6 +675,11 @@ absl::Status CudaExecutor::UploadChoices(const TokenChoices& choices) {
 
 absl::StatusOr<ChosenTokens> CudaExecutor::StepAndChoose(const StepBatch& batch,
                                                          const TokenChoices& choices) {
+  return StepAndChooseWithBlockTables(batch, choices, nullptr);
+}
+
+absl::StatusOr<ChosenTokens> CudaExecutor::StepAndChooseWithBlockTables(
+    const StepBatch& batch, const TokenChoices& choices, const int32_t* block_tables) {
   if (choices.rows.size() != batch.logit_rows.size()) {
     return absl::InvalidArgumentError(absl::StrCat("token choice: ", choices.rows.size(),
                                                    " choices for ", batch.logit_rows.size(),
@@ -688,7 +698,7 @@ absl::StatusOr<ChosenTokens> CudaExecutor::StepAndChoose(const StepBatch& batch,
   // refused batch is harmless, as nothing reads it.
   BLOOM_CUDA_RETURN_IF_ERROR(cudaSetDevice(rank_.device), "cudaSetDevice");
   BLOOM_RETURN_IF_ERROR(UploadChoices(choices));
-  BLOOM_RETURN_IF_ERROR(RunStep(batch, StepOutput::kChosen, nullptr, &choices));
+  BLOOM_RETURN_IF_ERROR(RunStep(batch, StepOutput::kChosen, block_tables, &choices));
   const size_t rows = static_cast<size_t>(batch.logit_rows.size());
   return ChosenTokens{
       absl::MakeConstSpan(reinterpret_cast<const int32_t*>(host_argmax_.data()), rows),

@@ -98,6 +98,12 @@ class CudaExecutor : public StepExecutor {
   bool has_device_choice() const override { return true; }
   absl::StatusOr<ChosenTokens> StepAndChoose(const StepBatch& batch,
                                              const TokenChoices& choices) override;
+  // Both with the leader's block tables (a pipeline's last stage).
+  absl::StatusOr<absl::Span<const int32_t>> StepGreedyWithBlockTables(
+      const StepBatch& batch, const int32_t* block_tables) override;
+  absl::StatusOr<ChosenTokens> StepAndChooseWithBlockTables(const StepBatch& batch,
+                                                            const TokenChoices& choices,
+                                                            const int32_t* block_tables) override;
 
   // A tensor's current contents as float32 (an activation after the last
   // step, with its current row count, or a weight), for dumps and diffs.

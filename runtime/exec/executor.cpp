@@ -24,6 +24,19 @@ absl::StatusOr<ChosenTokens> StepExecutor::StepAndChoose(const StepBatch&, const
   return absl::UnimplementedError(absl::StrCat(device_name(), ": no on-device token choice"));
 }
 
+absl::StatusOr<absl::Span<const int32_t>> StepExecutor::StepGreedyWithBlockTables(
+    const StepBatch&, const int32_t*) {
+  return absl::UnimplementedError(
+      absl::StrCat(device_name(), ": no on-device greedy step with another cache's block tables"));
+}
+
+absl::StatusOr<ChosenTokens> StepExecutor::StepAndChooseWithBlockTables(const StepBatch&,
+                                                                        const TokenChoices&,
+                                                                        const int32_t*) {
+  return absl::UnimplementedError(
+      absl::StrCat(device_name(), ": no on-device token choice with another cache's block tables"));
+}
+
 absl::Status StepExecutor::BeginStep(const StepBatch& batch, StepKind kind,
                                      const TokenChoices* choices) {
   if (!finished_steps_.empty()) {

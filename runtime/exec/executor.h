@@ -130,6 +130,15 @@ class StepExecutor {
   virtual bool has_device_choice() const { return false; }
   virtual absl::StatusOr<ChosenTokens> StepAndChoose(const StepBatch& batch,
                                                      const TokenChoices& choices);
+  // StepGreedy and StepAndChoose with another KvCache's block tables, as
+  // StepWithBlockTables: a pipeline's last stage (runtime/parallel/) chooses
+  // the tokens where its logits are. Unimplemented unless has_greedy_step()
+  // / has_device_choice() and the backend runs ranks.
+  virtual absl::StatusOr<absl::Span<const int32_t>> StepGreedyWithBlockTables(
+      const StepBatch& batch, const int32_t* block_tables);
+  virtual absl::StatusOr<ChosenTokens> StepAndChooseWithBlockTables(const StepBatch& batch,
+                                                                    const TokenChoices& choices,
+                                                                    const int32_t* block_tables);
 
   // Steps in flight. A pipeline of M stages (runtime/parallel/) keeps every
   // stage busy only when M steps are under way at once, each over its own

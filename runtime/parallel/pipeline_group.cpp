@@ -22,7 +22,10 @@ namespace bloom {
 // one) has finished it. Shared by the engine thread and the stage threads.
 struct PipelineStep {
   uint64_t number = 0;  // the order steps began in
+  StepKind kind = StepKind::kLogits;
   std::vector<int32_t> token_ids, positions, sequence_slots, logit_rows, block_tables;
+  std::vector<RowChoice> choice_rows;  // kChoose
+  std::vector<int32_t> penalized_ids;  // kChoose
 
   StepBatch Batch() const { return StepBatch{token_ids, positions, sequence_slots, logit_rows}; }
 
@@ -154,6 +157,8 @@ absl::StatusOr<std::unique_ptr<PipelineGroup>> PipelineGroup::CreateThreaded(
       loaders.emplace_back([&, s] {
         RankGroupOptions ranks = options.ranks;
         ranks.pp_stage = s;
+        ranks.first_local_rank = s * first.plan().tp_size();
+        ranks.local_ranks = pp * first.plan().tp_size();
         if (s != 0) ranks.executor.on_weight_loaded = nullptr;
         stages[s] = RankGroup::CreateThreaded(plan_dir, ranks);
       });
@@ -247,9 +252,14 @@ absl::Status PipelineGroup::FailureFor(uint64_t step) const {
 absl::Status PipelineGroup::BeginStep(const StepBatch& batch, StepKind kind,
                                       const TokenChoices* choices) {
   BLOOM_RETURN_IF_ERROR(failure());
-  if (kind != StepKind::kLogits) {
-    return absl::UnimplementedError(
-        "a pipeline's last stage returns logits; choose the tokens on the host (StepKind::kLogits)");
+  if ((kind == StepKind::kGreedy && !has_greedy_step()) ||
+      (kind == StepKind::kChoose && !has_device_choice())) {
+    return absl::UnimplementedError(absl::StrCat(
+        "the pipeline's last stage (", device_name(),
+        ") chooses no tokens on its device; choose them on the host (StepKind::kLogits)"));
+  }
+  if (kind == StepKind::kChoose && choices == nullptr) {
+    return absl::InvalidArgumentError("BeginStep(kChoose) without token choices");
   }
   if (static_cast<int>(in_flight_.size()) >= max_steps_in_flight()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -261,6 +271,11 @@ absl::Status PipelineGroup::BeginStep(const StepBatch& batch, StepKind kind,
   BLOOM_RETURN_IF_ERROR(stages_.front()->CheckBatch(batch));
   auto step = std::make_shared<PipelineStep>();
   step->number = next_step_++;
+  step->kind = kind;
+  if (kind == StepKind::kChoose) {
+    step->choice_rows.assign(choices->rows.begin(), choices->rows.end());
+    step->penalized_ids.assign(choices->penalized_ids.begin(), choices->penalized_ids.end());
+  }
   step->token_ids.assign(batch.token_ids.begin(), batch.token_ids.end());
   step->positions.assign(batch.positions.begin(), batch.positions.end());
   step->sequence_slots.assign(batch.sequence_slots.begin(), batch.sequence_slots.end());
@@ -295,6 +310,23 @@ absl::Status PipelineGroup::Step(const StepBatch& batch) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<absl::Span<const int32_t>> PipelineGroup::StepGreedy(const StepBatch& batch) {
+  if (!in_flight_.empty()) return absl::FailedPreconditionError("StepGreedy() with steps in flight");
+  logits_.clear();
+  BLOOM_RETURN_IF_ERROR(BeginStep(batch, StepKind::kGreedy));
+  BLOOM_ASSIGN_OR_RETURN(last_outcome_, FinishStep());
+  return absl::MakeConstSpan(last_outcome_.ids);
+}
+
+absl::StatusOr<ChosenTokens> PipelineGroup::StepAndChoose(const StepBatch& batch,
+                                                          const TokenChoices& choices) {
+  if (!in_flight_.empty()) return absl::FailedPreconditionError("StepAndChoose() with steps in flight");
+  logits_.clear();
+  BLOOM_RETURN_IF_ERROR(BeginStep(batch, StepKind::kChoose, &choices));
+  BLOOM_ASSIGN_OR_RETURN(last_outcome_, FinishStep());
+  return ChosenTokens{last_outcome_.ids, last_outcome_.logprobs};
+}
+
 void PipelineGroup::RunStage(int s, const std::shared_ptr<PipelineStep>& step) {
   const int last = pp_size() - 1;
   auto fail = [&](const absl::Status& cause) {
@@ -316,7 +348,25 @@ void PipelineGroup::RunStage(int s, const std::shared_ptr<PipelineStep>& step) {
     batch.hidden_in = hidden;
   }
   RankGroup& stage = *stages_[s];
-  if (absl::Status ran = stage.StepWithBlockTables(batch, step->block_tables.data()); !ran.ok()) {
+  const int32_t* tables = step->block_tables.data();
+  StepOutcome outcome;
+  if (s == last && step->kind == StepKind::kGreedy) {
+    absl::StatusOr<absl::Span<const int32_t>> ids = stage.StepGreedyWithBlockTables(batch, tables);
+    if (!ids.ok()) return fail(ids.status());
+    outcome.ids.assign(ids->begin(), ids->end());
+    step->Finish(std::move(outcome));
+    return;
+  }
+  if (s == last && step->kind == StepKind::kChoose) {
+    absl::StatusOr<ChosenTokens> chosen = stage.StepAndChooseWithBlockTables(
+        batch, TokenChoices{step->choice_rows, step->penalized_ids}, tables);
+    if (!chosen.ok()) return fail(chosen.status());
+    outcome.ids.assign(chosen->ids.begin(), chosen->ids.end());
+    outcome.logprobs.assign(chosen->logprobs.begin(), chosen->logprobs.end());
+    step->Finish(std::move(outcome));
+    return;
+  }
+  if (absl::Status ran = stage.StepWithBlockTables(batch, tables); !ran.ok()) {
     return fail(ran);
   }
   if (s < last) {
@@ -327,7 +377,6 @@ void PipelineGroup::RunStage(int s, const std::shared_ptr<PipelineStep>& step) {
     workers_[s + 1]->Post(step);
     return;
   }
-  StepOutcome outcome;
   const absl::Span<const float> logits = stage.logits();
   outcome.logits.assign(logits.begin(), logits.end());
   step->Finish(std::move(outcome));

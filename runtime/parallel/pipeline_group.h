@@ -33,9 +33,8 @@
 // that hangs is caught by the communicators' timeout: a stage waiting for
 // it fails.
 //
-// Not yet: mpirun (a rank per process), a device-side argmax or token
-// choice on the last stage (the logits come to the host), and NCCL
-// send/receive between GPU stages.
+// Not yet: NCCL send/receive between GPU stages (the hidden state goes
+// through host memory).
 #pragma once
 
 #include <deque>
@@ -89,8 +88,16 @@ class PipelineGroup : public StepExecutor {
   int64_t peak_device_bytes() const override;
   WeightStreamStats weight_stream_totals() const override;
 
-  // Up to pp_size() steps in flight, kLogits only: the last stage's logits
-  // come to the host and the caller chooses tokens there.
+  // The last stage's device chooses the tokens where its backend can
+  // (CUDA: argmax, or every row's sampling settings); only R ids and
+  // log-probabilities then come back, not R x vocab logits.
+  bool has_greedy_step() const override { return stages_.back()->has_greedy_step(); }
+  absl::StatusOr<absl::Span<const int32_t>> StepGreedy(const StepBatch& batch) override;
+  bool has_device_choice() const override { return stages_.back()->has_device_choice(); }
+  absl::StatusOr<ChosenTokens> StepAndChoose(const StepBatch& batch,
+                                             const TokenChoices& choices) override;
+
+  // Up to pp_size() steps in flight, of any kind the last stage can end.
   int max_steps_in_flight() const override { return pp_size(); }
   absl::Status BeginStep(const StepBatch& batch, StepKind kind,
                          const TokenChoices* choices = nullptr) override;
@@ -122,6 +129,7 @@ class PipelineGroup : public StepExecutor {
   // Step()'s logits.
   std::deque<std::shared_ptr<PipelineStep>> in_flight_;
   std::vector<float> logits_;
+  StepOutcome last_outcome_;  // StepGreedy's and StepAndChoose's
   uint64_t next_step_ = 0;  // engine thread only
   mutable std::mutex failure_mu_;
   absl::Status failure_;     // guarded by failure_mu_

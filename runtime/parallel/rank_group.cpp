@@ -196,7 +196,8 @@ absl::StatusOr<std::unique_ptr<RankGroup>> RankGroup::CreateThreaded(const std::
         if (r != 0) rank_options.on_weight_loaded = nullptr;
         BLOOM_ASSIGN_OR_RETURN(g->executors_[r],
                                make_executor(*std::move(plan), rank_options, *g->thread_comms_[r],
-                                             RankPlacement{r, n}));
+                                             RankPlacement{options.first_local_rank + r,
+                                                           options.local_ranks > 0 ? options.local_ranks : n}));
         return absl::OkStatus();
       }();
       // A GPU rank joins its group (NCCL's bootstrap) while loading: a rank
@@ -360,16 +361,51 @@ absl::Status RankGroup::StepAll(const StepBatch& batch, const LeaderStep* leader
                        : StepThreaded(batch, leader_step, kv_cache().block_tables());
 }
 
-absl::Status RankGroup::StepWithBlockTables(const StepBatch& batch, const int32_t* block_tables) {
+absl::Status RankGroup::CheckStageStep(const StepBatch& batch, const int32_t* block_tables) {
   if (!failure_.ok()) return failure_;
   if (distributed()) {
     return absl::UnimplementedError(
-        "StepWithBlockTables on a distributed rank group (pipeline stages under mpirun run "
-        "each position's own executor)");
+        "a step with given block tables on a distributed rank group (pipeline stages under "
+        "mpirun run each position's own executor)");
   }
-  if (block_tables == nullptr) return absl::InvalidArgumentError("StepWithBlockTables without block tables");
-  BLOOM_RETURN_IF_ERROR(CheckStepShape(plan(), batch));
+  if (block_tables == nullptr) return absl::InvalidArgumentError("a stage's step without block tables");
+  return CheckStepShape(plan(), batch);
+}
+
+absl::Status RankGroup::StepWithBlockTables(const StepBatch& batch, const int32_t* block_tables) {
+  BLOOM_RETURN_IF_ERROR(CheckStageStep(batch, block_tables));
   return StepThreaded(batch, nullptr, block_tables);
+}
+
+absl::StatusOr<absl::Span<const int32_t>> RankGroup::StepGreedyWithBlockTables(
+    const StepBatch& batch, const int32_t* block_tables) {
+  if (!has_greedy_step()) return StepExecutor::StepGreedyWithBlockTables(batch, block_tables);
+  BLOOM_RETURN_IF_ERROR(CheckStageStep(batch, block_tables));
+  absl::Span<const int32_t> tokens;
+  const LeaderStep leader_step = [&](StepExecutor& leader) {
+    absl::StatusOr<absl::Span<const int32_t>> ids = leader.StepGreedyWithBlockTables(batch, block_tables);
+    if (ids.ok()) tokens = *ids;
+    return ids.status();
+  };
+  BLOOM_RETURN_IF_ERROR(StepThreaded(batch, &leader_step, block_tables));
+  return tokens;
+}
+
+absl::StatusOr<ChosenTokens> RankGroup::StepAndChooseWithBlockTables(const StepBatch& batch,
+                                                                     const TokenChoices& choices,
+                                                                     const int32_t* block_tables) {
+  if (!has_device_choice()) {
+    return StepExecutor::StepAndChooseWithBlockTables(batch, choices, block_tables);
+  }
+  BLOOM_RETURN_IF_ERROR(CheckStageStep(batch, block_tables));
+  ChosenTokens tokens;
+  const LeaderStep leader_step = [&](StepExecutor& leader) {
+    absl::StatusOr<ChosenTokens> chosen = leader.StepAndChooseWithBlockTables(batch, choices, block_tables);
+    if (chosen.ok()) tokens = *chosen;
+    return chosen.status();
+  };
+  BLOOM_RETURN_IF_ERROR(StepThreaded(batch, &leader_step, block_tables));
+  return tokens;
 }
 
 absl::Status RankGroup::StepThreaded(const StepBatch& batch, const LeaderStep* leader_step,

@@ -77,6 +77,12 @@ struct RankGroupOptions {
   // directory's plan.stage<S>.rank<R>.bplan files instead of the
   // tensor-parallel names; -1 for a directory without pipeline stages.
   int pp_stage = -1;
+  // Threaded mode: where the group's ranks sit among the process's ranks
+  // (RankPlacement): rank r is local rank first_local_rank + r of
+  // local_ranks (0: the group's own size). A pipeline's stage S of tp ranks
+  // takes S·tp of pp·tp, so that each stage's ranks get GPUs of their own.
+  int first_local_rank = 0;
+  int local_ranks = 0;
   // Each rank's executor (required): CpuRankExecutors()
   // (runtime/cpu/cpu_rank_executor.h) or CudaRankExecutors()
   // (runtime/cuda/cuda_rank_executor.h). The group knows no backend.
@@ -115,6 +121,13 @@ class RankGroup : public StepExecutor {
   bool has_device_choice() const override { return executors_[0]->has_device_choice(); }
   absl::StatusOr<ChosenTokens> StepAndChoose(const StepBatch& batch,
                                              const TokenChoices& choices) override;
+  // A pipeline's last stage: the same with the pipeline leader's block
+  // tables (threaded mode).
+  absl::StatusOr<absl::Span<const int32_t>> StepGreedyWithBlockTables(
+      const StepBatch& batch, const int32_t* block_tables) override;
+  absl::StatusOr<ChosenTokens> StepAndChooseWithBlockTables(const StepBatch& batch,
+                                                            const TokenChoices& choices,
+                                                            const int32_t* block_tables) override;
   // A pipeline stage's step (PipelineGroup): every rank runs `batch` with the
   // pipeline leader's `block_tables`, as the followers always do; the
   // caller has checked the batch (CheckBatch, against the leader's KvCache).
@@ -152,6 +165,9 @@ class RankGroup : public StepExecutor {
 
  private:
   RankGroup() = default;
+  // A stage's step's checks: a threaded group, tables given, the batch's
+  // shape.
+  absl::Status CheckStageStep(const StepBatch& batch, const int32_t* block_tables);
   // The leader's part of a step when it is not a plain Step: its greedy
   // step or its token choice, run on its own executor (whose KvCache holds
   // the group's block tables).

@@ -93,6 +93,16 @@ absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan pla
     absl::StatusOr<std::unique_ptr<PipelineGroup>> group =
         PipelineGroup::CreateThreaded(plan_dir, pipeline);
     if (!group.ok()) return group.status();
+    PipelineGroup* raw = group->get();
+    // The last stage chooses the tokens on its device where it can.
+    if (raw->has_greedy_step()) {
+      result.greedy_step = [raw](const StepBatch& batch) { return raw->StepGreedy(batch); };
+    }
+    if (raw->has_device_choice()) {
+      result.device_choice = [raw](const StepBatch& batch, const TokenChoices& choices) {
+        return raw->StepAndChoose(batch, choices);
+      };
+    }
     result.executor = *std::move(group);
     return result;
   }

@@ -16,6 +16,8 @@
 //     normalises the sum as stage 0 stored it, in bf16 (on the H200, 0.04
 //     to 0.06 absolute, 3.5e-3 to 5e-3 normalised; the CPU backend gives
 //     the same).
+// The last stage's device choice: StepGreedy and StepAndChoose through the
+// pipeline give the pp=1 plan's ids (and log-probabilities).
 // And the steps-in-flight contract on the GPU: two sequences whose steps
 // are begun before the previous one is finished (BeginStep, BeginStep,
 // FinishStep, ...: stage 0 runs one sequence's step while stage 1 runs the
@@ -90,6 +92,16 @@ class PipelineOnGpu : public ::testing::TestWithParam<PpCase> {
     golden_ = *std::move(golden);
   }
 
+  // The pp=1 plan of the same case on one CudaExecutor.
+  absl::StatusOr<std::unique_ptr<CudaExecutor>> OpenPp1() const {
+    if (!IsDirectory(pp1_dir_)) return absl::NotFoundError("no pp=1 plan at " + pp1_dir_);
+    absl::StatusOr<LoadedPlan> plan = LoadedPlan::Load(pp1_dir_);
+    if (!plan.ok()) return plan.status();
+    ExecutorOptions options;
+    options.checkpoint_dir = golden_.checkpoint_dir;
+    return CudaExecutor::Create(*std::move(plan), options);
+  }
+
   std::string pp2_dir_, pp1_dir_;
   GoldenCase golden_;
 };
@@ -112,12 +124,7 @@ TEST_P(PipelineOnGpu, TokensAndLogitsMatchPp1AndTransformers) {
   ASSERT_TRUE(errors.ok()) << errors.status();
 
   // The pp=1 plan of the same case on one CudaExecutor.
-  ASSERT_TRUE(IsDirectory(pp1_dir_)) << "no pp=1 plan at " << pp1_dir_;
-  absl::StatusOr<LoadedPlan> plan = LoadedPlan::Load(pp1_dir_);
-  ASSERT_TRUE(plan.ok()) << plan.status();
-  ExecutorOptions options;
-  options.checkpoint_dir = golden_.checkpoint_dir;
-  absl::StatusOr<std::unique_ptr<CudaExecutor>> whole = CudaExecutor::Create(*std::move(plan), options);
+  absl::StatusOr<std::unique_ptr<CudaExecutor>> whole = OpenPp1();
   ASSERT_TRUE(whole.ok()) << whole.status();
   absl::StatusOr<GenerationResult> pp1 = GenerateGreedy(**whole, golden_.prompt, generation);
   ASSERT_TRUE(pp1.ok()) << pp1.status();
@@ -140,14 +147,82 @@ TEST_P(PipelineOnGpu, TokensAndLogitsMatchPp1AndTransformers) {
     EXPECT_LE(errors->max_abs, 1e-3) << pp2_dir_ << ": logits differ from transformers' beyond 1e-3";
     EXPECT_LE(from_pp1, 1e-3) << pp2_dir_ << ": logits differ from the pp=1 plan's beyond 1e-3";
   }
-  // No device-side token choice through a pipeline yet (pipeline_group.h).
-  KvCache &kv = (*group)->kv_cache();
-  absl::StatusOr<int32_t> slot = kv.AddSequence();
-  ASSERT_TRUE(slot.ok() && kv.Reserve(*slot, 1).ok());
-  const std::vector<int32_t> ids = {golden_.prompt[0]}, positions = {0}, rows = {0};
-  EXPECT_EQ((*group)->BeginStep(StepBatch{ids, positions, {&*slot, 1}, rows}, StepKind::kGreedy).code(),
-            absl::StatusCode::kUnimplemented);
-  kv.RemoveSequence(*slot);
+}
+
+// The last stage chooses the tokens on its GPU (StepGreedy, StepAndChoose
+// through the pipeline): the prompt's prefill step, its last row chosen by
+// argmax and by a sampled choice (temperature, top-k, top-p, a repetition
+// penalty over the prompt, a fixed draw), against the pp=1 plan's
+// CudaExecutor choosing from the same step. Greedy: the same id; the
+// sampled choice: the same id and log-probability (fp32, where the logits
+// are the pp=1 plan's bit for bit).
+TEST_P(PipelineOnGpu, TheLastStageChoosesTheTokensOnTheGpu) {
+  absl::StatusOr<std::unique_ptr<PipelineGroup>> group =
+      OpenPipeline(pp2_dir_, golden_.checkpoint_dir);
+  ASSERT_TRUE(group.ok()) << group.status();
+  ASSERT_TRUE((*group)->has_greedy_step());
+  ASSERT_TRUE((*group)->has_device_choice());
+  absl::StatusOr<std::unique_ptr<CudaExecutor>> whole = OpenPp1();
+  ASSERT_TRUE(whole.ok()) << whole.status();
+
+  const std::vector<int32_t>& ids = golden_.prompt;
+  std::vector<int32_t> positions(ids.size());
+  for (size_t p = 0; p < ids.size(); ++p) positions[p] = static_cast<int32_t>(p);
+  const std::vector<int32_t> rows = {static_cast<int32_t>(ids.size()) - 1};
+  RowChoice sampled;
+  sampled.sample = true;
+  sampled.temperature = 0.8f;
+  sampled.top_k = 40;
+  sampled.top_p = 0.9f;
+  sampled.repetition_penalty = 1.2f;
+  sampled.uniform = 0.37;
+  std::vector<int32_t> penalized = ids;
+  std::sort(penalized.begin(), penalized.end());
+  penalized.erase(std::unique(penalized.begin(), penalized.end()), penalized.end());
+  sampled.penalty_count = static_cast<int32_t>(penalized.size());
+  const std::vector<RowChoice> choice_rows = {sampled};
+  const TokenChoices choices{choice_rows, penalized};
+
+  struct Chosen {
+    int32_t greedy = -1, sampled = -1;
+    float logprob = 0;
+  };
+  auto choose = [&](StepExecutor& executor) -> absl::StatusOr<Chosen> {
+    KvCache& kv = executor.kv_cache();
+    Chosen out;
+    for (int pass = 0; pass < 2; ++pass) {
+      absl::StatusOr<int32_t> slot = kv.AddSequence();
+      if (!slot.ok()) return slot.status();
+      if (absl::Status st = kv.Reserve(*slot, static_cast<int32_t>(ids.size())); !st.ok()) return st;
+      const std::vector<int32_t> slots(ids.size(), *slot);
+      const StepBatch batch{ids, positions, slots, rows};
+      if (pass == 0) {
+        absl::StatusOr<absl::Span<const int32_t>> greedy = executor.StepGreedy(batch);
+        if (!greedy.ok()) return greedy.status();
+        out.greedy = (*greedy)[0];
+      } else {
+        absl::StatusOr<ChosenTokens> chosen = executor.StepAndChoose(batch, choices);
+        if (!chosen.ok()) return chosen.status();
+        out.sampled = chosen->ids[0];
+        out.logprob = chosen->logprobs[0];
+      }
+      kv.RemoveSequence(*slot);
+    }
+    return out;
+  };
+  absl::StatusOr<Chosen> pp2 = choose(**group);
+  ASSERT_TRUE(pp2.ok()) << pp2.status();
+  absl::StatusOr<Chosen> pp1 = choose(**whole);
+  ASSERT_TRUE(pp1.ok()) << pp1.status();
+  std::printf("[pp] %s: device greedy %d (pp=1 %d), sampled %d logprob %.6f (pp=1 %d, %.6f)\n",
+              pp2_dir_.c_str(), pp2->greedy, pp1->greedy, pp2->sampled, pp2->logprob, pp1->sampled,
+              pp1->logprob);
+  EXPECT_EQ(pp2->greedy, pp1->greedy);
+  EXPECT_EQ(pp2->greedy, golden_.tokens.front());
+  if (!GetParam().bf16) {
+    EXPECT_EQ(pp2->sampled, pp1->sampled);
+    EXPECT_NEAR(pp2->logprob, pp1->logprob, 1e-5);
+  }
 }
 
 // Two sequences (the golden prompt and the same ids reversed): each one's
