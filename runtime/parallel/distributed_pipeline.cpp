@@ -72,6 +72,7 @@ absl::StatusOr<std::unique_ptr<DistributedPipeline>> DistributedPipeline::Create
   }
   BLOOM_RETURN_IF_ERROR(AgreeOnStatus(*g.world_, local));
   if (g.stage_ == g.pp_ - 1 && g.tp_rank_ == 0) g.logits_out_.resize(g.pp_);
+  if (g.is_leader()) g.step_messages_.resize(g.pp_);
   g.shut_down_ = false;  // from here on the leader owes the followers a Shutdown()
   return group;
 }
@@ -97,6 +98,15 @@ absl::Status DistributedPipeline::RunPosition(StepBatch batch, const int32_t* ta
     hidden_.resize(batch.token_ids.size() * hidden_row_bytes_);
     BLOOM_RETURN_IF_ERROR(world_->Recv(hidden_.data(), hidden_.size(), rank_ - tp_));
     batch.hidden_in = hidden_;
+  }
+  // The last stage's rank 0: the previous step's logits must have reached
+  // the leader before this step computes. Without an MPI progress thread a
+  // large non-blocking send moves only while its sender is inside MPI, so a
+  // send left pending through the step would make the leader's FinishStep
+  // wait for the whole step, and no two steps would overlap. The leader
+  // receives it in its next FinishStep, which needs nothing from this rank.
+  while (!logits_out_.empty() && world_->pending_sends() > 0) {
+    BLOOM_RETURN_IF_ERROR(world_->WaitOldestSend());
   }
   BLOOM_RETURN_IF_ERROR(executor_->StepWithBlockTables(batch, tables));
   if (stage_ < pp_ - 1) {
@@ -141,10 +151,23 @@ absl::Status DistributedPipeline::BeginStep(const StepBatch& batch, StepKind kin
   const int32_t t = static_cast<int32_t>(batch.token_ids.size());
   const int32_t r = static_cast<int32_t>(batch.logit_rows.size());
   const int32_t header[kHeaderInts] = {kStep, t, r, entries};
-  PackStepMessage(batch, cache.block_tables(), entries, message_);
+  // The payload (block tables included: larger than MPI's eager limit) goes
+  // without waiting: a blocking send would wait for every rank to finish
+  // the step it is running before this step's stage 0 could start, and no
+  // two steps would overlap. Each step in flight has its own buffer; the
+  // one reused now was sent pp steps ago, and its sends (the oldest) must
+  // be complete first.
+  const int peers = world_->size() - 1;
+  while (world_->pending_sends() > (pp_ - 1) * peers) {
+    if (auto s = world_->WaitOldestSend(); !s.ok()) return Fail(s);
+  }
+  std::vector<int32_t>& payload = step_messages_[next_step_message_];
+  next_step_message_ = (next_step_message_ + 1) % step_messages_.size();
+  PackStepMessage(batch, cache.block_tables(), entries, payload);
   for (int peer = 1; peer < world_->size(); ++peer) {
     if (auto s = world_->Send(header, sizeof(header), peer); !s.ok()) return Fail(s);
-    if (auto s = world_->Send(message_.data(), message_.size() * sizeof(int32_t), peer); !s.ok()) {
+    if (auto s = world_->SendWithoutWaiting(payload.data(), payload.size() * sizeof(int32_t), peer);
+        !s.ok()) {
       return Fail(s);
     }
   }
@@ -225,6 +248,9 @@ absl::Status DistributedPipeline::Shutdown() {
   const int32_t header[kHeaderInts] = {kShutdown, 0, 0, 0};
   for (int peer = 1; peer < world_->size(); ++peer) {
     if (auto s = world_->Send(header, sizeof(header), peer); !s.ok()) return Fail(s);
+  }
+  while (world_->pending_sends() > 0) {
+    if (auto s = world_->WaitOldestSend(); !s.ok()) return Fail(s);
   }
   return absl::OkStatus();
 }

@@ -92,7 +92,11 @@ class DistributedPipeline : public StepExecutor {
   int64_t embedding_vocab_ = 0;    // the leader: ids a step may hold
   uint64_t hidden_row_bytes_ = 0;  // S > 0: one row of HiddenIn
   std::vector<uint8_t> hidden_;
-  std::vector<int32_t> message_;
+  std::vector<int32_t> message_;  // a follower's received step
+  // The leader: each step in flight's payload, sent without waiting, used
+  // in turn.
+  std::vector<std::vector<int32_t>> step_messages_;
+  size_t next_step_message_ = 0;
   // The last stage's rank 0: the logits of the steps whose sends may still
   // be under way, a buffer per step in flight, used in turn.
   std::vector<std::vector<float>> logits_out_;
