@@ -157,8 +157,8 @@ absl::StatusOr<std::unique_ptr<PipelineGroup>> PipelineGroup::CreateThreaded(
       loaders.emplace_back([&, s] {
         RankGroupOptions ranks = options.ranks;
         ranks.pp_stage = s;
-        ranks.first_local_rank = s * first.plan().tp_size();
-        ranks.local_ranks = pp * first.plan().tp_size();
+        ranks.first_local_rank = options.ranks.first_local_rank + s * first.plan().tp_size();
+        ranks.local_ranks = std::max(options.ranks.local_ranks, pp * first.plan().tp_size());
         if (s != 0) ranks.executor.on_weight_loaded = nullptr;
         stages[s] = RankGroup::CreateThreaded(plan_dir, ranks);
       });

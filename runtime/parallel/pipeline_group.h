@@ -54,7 +54,8 @@ struct PipelineGroupOptions {
   // Every stage's rank group: the executor factory, the executor options
   // (on_weight_loaded is called for stage 0 only) and the collective
   // timeout, which also bounds a stage's wait for hidden state. pp_stage
-  // and num_ranks are set per stage.
+  // and num_ranks are set per stage; stage S's ranks are placed from
+  // first_local_rank + S·tp on (a replica's offset, then the stages').
   RankGroupOptions ranks;
   // How many stages to start; 0 means the plan's pp_size. A number other
   // than the plan's pp_size is refused.

@@ -29,12 +29,16 @@ void DrawProgress(size_t done, size_t total) {
   std::fflush(stderr);
 }
 
-// The rank group's options for `backend` (checked available).
+// The rank group's options for `backend` (checked available), for a plan
+// of `ranks` mesh positions (pp × tp).
 absl::StatusOr<RankGroupOptions> GroupOptions(const std::string& backend,
                                               const ExecutorOptions& options,
-                                              const BackendChoices& choices) {
+                                              const BackendChoices& choices, int ranks = 1) {
   RankGroupOptions group_options;
   group_options.executor = options;
+  // Replica k's ranks come after the k replicas before it.
+  group_options.first_local_rank = choices.replica * ranks;
+  group_options.local_ranks = choices.replicas > 1 ? choices.replicas * ranks : 0;
   group_options.make_executor = CpuRankExecutors();
 #ifdef BLOOM_HAVE_CUDA
   if (backend == "cuda") {
@@ -53,6 +57,20 @@ absl::StatusOr<RankGroupOptions> GroupOptions(const std::string& backend,
 #endif
   return group_options;
 }
+
+#ifdef BLOOM_HAVE_CUDA
+// A one-GPU plan's device: replica k takes GPU k (modulo the GPUs there are).
+CudaRankOptions ReplicaRank(const BackendChoices& choices) {
+  CudaRankOptions rank;
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    cudaGetLastError();  // CudaExecutor::Create reports the missing GPU
+    return rank;
+  }
+  rank.device = choices.replica % devices;
+  return rank;
+}
+#endif
 
 }  // namespace
 
@@ -78,8 +96,9 @@ absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan pla
   if (progress) options.on_weight_loaded = DrawProgress;
   Backend result;
   result.generated_weights_seed = GeneratedWeightsSeed(plan.plan(), checkpoint_dir);
+  const int ranks = plan.plan().pp_size() * plan.plan().tp_size();
   if (plan.plan().pp_size() > 1) {
-    absl::StatusOr<RankGroupOptions> group_options = GroupOptions(backend, options, choices);
+    absl::StatusOr<RankGroupOptions> group_options = GroupOptions(backend, options, choices, ranks);
     if (!group_options.ok()) return group_options.status();
     if (LaunchedByMpiLauncher()) {
       absl::StatusOr<std::unique_ptr<DistributedPipeline>> group =
@@ -107,7 +126,7 @@ absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan pla
     return result;
   }
   if (plan.plan().tp_size() > 1 || LaunchedByMpiLauncher()) {
-    absl::StatusOr<RankGroupOptions> group_options = GroupOptions(backend, options, choices);
+    absl::StatusOr<RankGroupOptions> group_options = GroupOptions(backend, options, choices, ranks);
     if (!group_options.ok()) return group_options.status();
     absl::StatusOr<std::unique_ptr<RankGroup>> group =
         OpenRankGroup(plan_dir, *std::move(group_options));
@@ -128,7 +147,7 @@ absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan pla
 #ifdef BLOOM_HAVE_CUDA
   if (backend == "cuda") {
     absl::StatusOr<std::unique_ptr<CudaExecutor>> cuda =
-        CudaExecutor::Create(std::move(plan), options);
+        CudaExecutor::Create(std::move(plan), options, CudaExecutorOptions{}, ReplicaRank(choices));
     if (!cuda.ok()) return cuda.status();
     CudaExecutor* raw = cuda->get();
     result.greedy_step = [raw](const StepBatch& batch) { return raw->StepGreedy(batch); };

@@ -27,6 +27,12 @@ struct BackendChoices {
   // every rank of the host has a GPU of its own, else through host memory),
   // "nccl" or "host".
   std::string cuda_collectives = "auto";
+  // Data-parallel replicas of one process (bloom-serve --replicas=K): this
+  // backend is replica `replica` of `replicas`, and its ranks take the
+  // devices from replica · (its ranks) on, so that each replica runs on
+  // GPUs of its own (modulo the GPUs there are). The CPU backend ignores it.
+  int replica = 0;
+  int replicas = 1;
 };
 
 struct Backend {

@@ -177,7 +177,8 @@ int Main(int argc, char** argv) {
     absl::StatusOr<serve::Backend> backend =
         replica_plan.ok() ? serve::CreateBackend(flags->backend, *std::move(replica_plan),
                                                  flags->plan_dir, flags->checkpoint_dir,
-                                                 /*progress=*/false, {flags->cuda_collectives})
+                                                 /*progress=*/false,
+                                                 {flags->cuda_collectives, k, flags->replicas})
                           : absl::StatusOr<serve::Backend>(replica_plan.status());
     if (!backend.ok()) {
       server.stop();

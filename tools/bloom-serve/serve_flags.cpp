@@ -27,8 +27,9 @@ CommandLine MakeCommandLine() {
              "one), in [1, 64]. Each request goes to the least-loaded replica (requests "
              "running or waiting there; ties to the lowest index); /metrics adds "
              "bloom:replica_* series per replica. --max-queue applies to each replica. On "
-             "CUDA every replica places its rank r on visible GPU r, so replicas share the "
-             "visible GPUs (each GPU must hold a copy per replica). Refused under mpirun.");
+             "CUDA replica k's ranks take the GPUs from k x (its ranks) on, modulo the "
+             "visible GPUs: K replicas of an N-GPU plan on K x N GPUs each run on their own. "
+             "Refused under mpirun.");
   cl.AddSection("Requests");
   cl.AddFlag("max-queue", CommandLine::Kind::kInt, "64",
              "Requests that may wait for a KV-cache slot; more are answered 429 with "
