@@ -18,12 +18,10 @@
 #      (bench-<model>-pp1, bench-<model>-pp2), against layout-only replicas
 #      (generated weights: no weights travel) of two models: "full",
 #      BENCH_PRESET (bloom-560m) as it is, and "v2048", the same with a
-#      vocabulary of 2048 ids. A pipeline's last stage has no device-side
-#      token choice yet (pipeline_group.h), so its logits come to the host
-#      and the engine chooses tokens there, while a pp=1 plan takes the
-#      device's argmax; with 2048 ids that host work is small, and the
-#      difference left is the pipeline's own (the hidden state's host round
-#      trip, the stage threads).
+#      vocabulary of 2048 ids. Both take the device's token choice (a
+#      pipeline's on its last stage); the difference left between pp=1 and
+#      pp=2 is the pipeline's own (the hidden state's host round trip, the
+#      stage threads).
 # device (on the GPU machine, from the repository root):
 #   tests  cuda_pp_test, cuda_tp_test, cuda_golden_test;
 #   run    bloom-run --backend=cuda on each golden case's pp=2 plan and its
