@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cmake --preset tsan >/dev/null
-cmake --build --preset tsan --target engine_test engine_in_flight_test pipeline_group_test bloom-serve -j "$(nproc)"
+cmake --build --preset tsan --target engine_test engine_in_flight_test pipeline_group_test distributed_pipeline_test bloom-serve -j "$(nproc)"
 
 default_bin="$PWD/build/default/bin"
 for tool in bloom-compile bloom-run; do
@@ -40,6 +40,7 @@ export OMP_NUM_THREADS=1
 build/tsan/test/bin/engine_test "$@"
 build/tsan/test/bin/engine_in_flight_test
 build/tsan/test/bin/pipeline_group_test
+build/tsan/test/bin/distributed_pipeline_test
 
 # serve_test.py finds its tools in one directory: the TSan bloom-serve beside
 # the default build's bloom-compile and bloom-run.

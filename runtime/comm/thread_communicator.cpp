@@ -5,8 +5,10 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -37,6 +39,11 @@ struct ThreadGroupState {
   std::vector<const void*> in;
   std::vector<void*> out;
   std::vector<size_t> counts;
+  // Split: each rank's (color, key), and the sub-group a color's first
+  // member made, for the others to join (both between the split's two
+  // barriers).
+  std::vector<std::pair<int, int>> split_keys;
+  std::map<int, std::shared_ptr<ThreadGroupState>> split_groups;
 };
 
 namespace {
@@ -151,6 +158,42 @@ absl::Status ThreadCommunicator::Broadcast(void* data, size_t bytes, int root) {
 }
 
 absl::Status ThreadCommunicator::Barrier() { return Wait("Barrier"); }
+
+absl::StatusOr<std::unique_ptr<Communicator>> ThreadCommunicator::Split(int color, int key) {
+  ThreadGroupState& s = *state_;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.split_keys.resize(s.size);
+    s.split_keys[rank_] = {color, key};
+  }
+  if (absl::Status arrived = Wait("Split"); !arrived.ok()) return arrived;
+  // Every rank sees every (color, key) now; a color's members rank by key,
+  // then by rank, and the first of them makes the sub-group.
+  std::vector<std::pair<int, int>> members;  // (key, rank)
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    for (int r = 0; r < s.size; ++r) {
+      if (s.split_keys[r].first == color) members.emplace_back(s.split_keys[r].second, r);
+    }
+  }
+  std::sort(members.begin(), members.end());
+  int sub_rank = 0;
+  while (members[sub_rank].second != rank_) ++sub_rank;
+  if (sub_rank == 0) {
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.split_groups[color] =
+        std::make_shared<ThreadGroupState>(static_cast<int>(members.size()), s.timeout);
+  }
+  if (absl::Status made = Wait("Split"); !made.ok()) return made;
+  std::shared_ptr<ThreadGroupState> sub;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    sub = s.split_groups[color];
+  }
+  // The next Split overwrites split_groups only after its first barrier,
+  // which every rank reaches after this read.
+  return std::unique_ptr<Communicator>(new ThreadCommunicator(std::move(sub), sub_rank));
+}
 
 absl::Status ThreadCommunicator::Send(const void* data, size_t bytes, int peer) {
   if (auto status = CheckPeer("Send", peer); !status.ok()) return status;

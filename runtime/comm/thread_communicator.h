@@ -48,6 +48,9 @@ class ThreadCommunicator : public Communicator {
   absl::Status Barrier() override;
   absl::Status Send(const void* data, size_t bytes, int peer) override;
   absl::Status Recv(void* data, size_t bytes, int peer) override;
+  // A group of the ranks that pass `color`, ranked by `key` then rank,
+  // with this group's timeout (two barriers of this group).
+  absl::StatusOr<std::unique_ptr<Communicator>> Split(int color, int key) override;
   void Abort(const absl::Status& cause) override;
 
  private:

@@ -89,7 +89,11 @@ std::string DistributedPipeline::device_name() const {
 absl::Status DistributedPipeline::Fail(const absl::Status& cause) {
   failure_ = absl::Status(cause.code(), absl::StrCat("rank ", rank_, ": pipeline stage ", stage_,
                                                      ", tp rank ", tp_rank_, ": ", cause.message()));
-  world_->Abort(failure_);  // MPI: does not return
+  // The stage's peers may wait in one of its collectives, the other
+  // stages in the job's point to point: both groups are poisoned (under MPI
+  // the first Abort ends the job and does not return).
+  stage_comm_->Abort(failure_);
+  world_->Abort(failure_);
   return failure_;
 }
 

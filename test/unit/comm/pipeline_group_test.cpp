@@ -28,11 +28,7 @@ namespace {
 
 using testing::TpModelDims;
 
-TpModelDims Dims() {
-  TpModelDims dims;
-  dims.layers = 3;
-  return dims;
-}
+TpModelDims Dims() { return testing::PipelineTestDims(); }
 
 class PipelineGroupTest : public ::testing::Test {
  protected:
@@ -40,15 +36,9 @@ class PipelineGroupTest : public ::testing::Test {
     char tmpl[] = "/tmp/bloom-pipeline-group-test-XXXXXX";
     dir_ = new std::string(mkdtemp(tmpl));
     weights_ = new testing::TpWeights(testing::MakeTpWeights(Dims(), 23));
-    testing::WriteTpCheckpoint(*dir_, Dims(), *weights_);
-    MakeDir("whole");
-    testing::WriteTpPlanDir(*dir_ + "/whole", Dims(), *dir_, 1);
-    MakeDir("pp2");
-    testing::WriteTpPipelineDir(*dir_ + "/pp2", Dims(), *dir_, 1, {1});
+    testing::WritePipelineTestDirs(*dir_, *weights_);
     MakeDir("pp3");
     testing::WriteTpPipelineDir(*dir_ + "/pp3", Dims(), *dir_, 1, {1, 2});
-    MakeDir("pp2tp2");
-    testing::WriteTpPipelineDir(*dir_ + "/pp2tp2", Dims(), *dir_, 2, {2});
   }
   static void TearDownTestSuite() {
     std::system(("rm -rf " + *dir_).c_str());

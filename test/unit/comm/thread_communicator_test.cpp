@@ -140,6 +140,34 @@ TEST(ThreadCommunicatorTest, MismatchedCountsFailOnEveryRank) {
   for (int r = 0; r < n; ++r) EXPECT_EQ(results[r].code(), absl::StatusCode::kInternal) << results[r];
 }
 
+// Six ranks split by rank % 3 with keys that reverse the order: three
+// groups of two, ranked by key; an all-reduce in each sums only its own
+// members' values; a second split (one group of all, by rank) works after.
+TEST(ThreadCommunicatorTest, SplitMakesGroupsRankedByKey) {
+  constexpr int n = 6;
+  std::vector<int> sub_rank(n, -1), sub_size(n, -1), again_rank(n, -1);
+  std::vector<float> sums(n, 0.f);
+  RunRanks(n, absl::Seconds(30), [&](int rank, Communicator& comm) {
+    auto sub = comm.Split(rank % 3, n - rank);
+    ASSERT_TRUE(sub.ok()) << sub.status();
+    sub_rank[rank] = (*sub)->rank();
+    sub_size[rank] = (*sub)->size();
+    float value = static_cast<float>(rank + 1);
+    ASSERT_TRUE((*sub)->AllReduceSum(&value, 1).ok());
+    sums[rank] = value;
+    auto all = comm.Split(0, rank);
+    ASSERT_TRUE(all.ok()) << all.status();
+    again_rank[rank] = (*all)->rank();
+  });
+  for (int r = 0; r < n; ++r) {
+    EXPECT_EQ(sub_size[r], 2) << r;
+    // Ranks r and r + 3 share a color; the larger key (n - r) goes last.
+    EXPECT_EQ(sub_rank[r], r < 3 ? 1 : 0) << r;
+    EXPECT_EQ(sums[r], static_cast<float>((r % 3 + 1) + (r % 3 + 4))) << r;
+    EXPECT_EQ(again_rank[r], r);
+  }
+}
+
 TEST(ThreadCommunicatorTest, SendRecvKeepsTheOrderBetweenTwoRanks) {
   const std::vector<size_t> sizes = {16, 0, 1, 4096, 3};
   std::vector<std::vector<char>> got(sizes.size());

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <random>
 
+#include <sys/stat.h>
+
 #include "flatbuffers/flatbuffers.h"
 #include "runtime/plan/plan_generated.h"
 #include "runtime/plan/plan_version.h"
@@ -313,6 +315,21 @@ void WriteTpPlanDir(const std::string& plan_dir, const TpModelDims& dims, const 
     const std::string file = tp == 1 ? plan::kPlanFileName : plan::RankPlanFileName(r);
     WriteBytes(plan_dir + "/" + file, BuildTpPlan(dims, checkpoint_dir, r, tp));
   }
+}
+
+TpModelDims PipelineTestDims() {
+  TpModelDims dims;
+  dims.layers = 3;
+  return dims;
+}
+
+void WritePipelineTestDirs(const std::string& dir, const TpWeights& weights) {
+  const TpModelDims dims = PipelineTestDims();
+  WriteTpCheckpoint(dir, dims, weights);
+  for (const char* name : {"whole", "pp2", "pp2tp2"}) mkdir((dir + "/" + name).c_str(), 0755);
+  WriteTpPlanDir(dir + "/whole", dims, dir, 1);
+  WriteTpPipelineDir(dir + "/pp2", dims, dir, 1, {1});
+  WriteTpPipelineDir(dir + "/pp2tp2", dims, dir, 2, {2});
 }
 
 void WriteTpPipelineDir(const std::string& plan_dir, const TpModelDims& dims,

@@ -88,6 +88,13 @@ std::vector<uint8_t> BuildTpPlan(const TpModelDims& dims, const std::string& che
 void WriteTpPlanDir(const std::string& plan_dir, const TpModelDims& dims,
                     const std::string& checkpoint_dir, int tp);
 void WriteBytes(const std::string& path, const std::vector<uint8_t>& bytes);
+// The pipeline tests' model (3 layers: pp=2 is a split 2 does not divide)
+// and the directories they share under `dir`: the checkpoint of `weights`,
+// whole/ (tp=1, pp=1), pp2/ (layer 0 | layers 1, 2), pp2tp2/ (layers 0, 1 |
+// layer 2, tp=2 each).
+TpModelDims PipelineTestDims();
+void WritePipelineTestDirs(const std::string& dir, const TpWeights& weights);
+
 // Writes a pipeline plan directory, plan.stage<S>.rank<R>.bplan: stage S
 // holds layers [cuts[S - 1], cuts[S]) (cuts[-1] = 0; cuts has pp - 1
 // entries, then dims.layers ends the last stage). `tweaks` apply to stage
