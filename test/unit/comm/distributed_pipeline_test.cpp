@@ -32,23 +32,14 @@ TpModelDims Dims() { return testing::PipelineTestDims(); }
 class DistributedPipelineTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/bloom-distributed-pipeline-test-XXXXXX";
-    dir_ = new std::string(mkdtemp(tmpl));
-    weights_ = new testing::TpWeights(testing::MakeTpWeights(Dims(), 29));
-    testing::WritePipelineTestDirs(*dir_, *weights_);
+    files_ = new testing::PipelineTestFiles("distributed-pipeline-test", 29);
     testing::TpPlanTweaks narrow;
     narrow.embedding_vocab_size = 18;
     MakeDir("fails");
-    testing::WriteTpPipelineDir(*dir_ + "/fails", Dims(), *dir_, 2, {2}, narrow, 0, 1);
+    testing::WriteTpPipelineDir(files_->dir + "/fails", Dims(), files_->dir, 2, {2}, narrow, 0, 1);
   }
-  static void TearDownTestSuite() {
-    std::system(("rm -rf " + *dir_).c_str());
-    delete dir_;
-    delete weights_;
-  }
-  static void MakeDir(const std::string& name) {
-    ASSERT_EQ(0, std::system(("mkdir -p " + *dir_ + "/" + name).c_str()));
-  }
+  static void TearDownTestSuite() { delete files_; }
+  static void MakeDir(const std::string& name) { files_->MakeDir(name); }
   static RankGroupOptions Options() {
     RankGroupOptions options;
     options.make_executor = CpuRankExecutors();
@@ -85,11 +76,9 @@ class DistributedPipelineTest : public ::testing::Test {
     return outcomes;
   }
 
-  static std::string* dir_;
-  static testing::TpWeights* weights_;
+  static testing::PipelineTestFiles* files_;
 };
-std::string* DistributedPipelineTest::dir_ = nullptr;
-testing::TpWeights* DistributedPipelineTest::weights_ = nullptr;
+testing::PipelineTestFiles* DistributedPipelineTest::files_ = nullptr;
 
 std::vector<std::vector<float>> WholeRows(const std::string& dir) {
   auto whole = RankGroup::CreateThreaded(dir, [] {
@@ -104,11 +93,11 @@ std::vector<std::vector<float>> WholeRows(const std::string& dir) {
 }
 
 TEST_F(DistributedPipelineTest, PositionsAsThreadsGiveTheWholeModelsLogits) {
-  const auto base = WholeRows(*dir_ + "/whole");
+  const auto base = WholeRows(files_->dir + "/whole");
   for (const auto& [name, ranks, bound] : {std::tuple<const char*, int, double>{"pp2", 2, 0.0},
                                            {"pp2tp2", 4, 1e-4}}) {
     std::vector<std::vector<float>> rows;
-    const auto outcomes = RunJob(*dir_ + "/" + name, ranks, [&](DistributedPipeline& leader) {
+    const auto outcomes = RunJob(files_->dir + "/" + name, ranks, [&](DistributedPipeline& leader) {
       EXPECT_EQ(leader.pp_size(), 2);
       EXPECT_EQ(leader.max_steps_in_flight(), 2);
       EXPECT_EQ(leader.vocab_size(), Dims().vocab);
@@ -170,12 +159,12 @@ TEST_F(DistributedPipelineTest, TwoStepsInFlightGiveWhatTheyGiveOneAtATime) {
     kv.RemoveSequence(*sb);
     return out;
   };
-  auto whole = RankGroup::CreateThreaded(*dir_ + "/whole", Options());
+  auto whole = RankGroup::CreateThreaded(files_->dir + "/whole", Options());
   ASSERT_TRUE(whole.ok()) << whole.status();
   auto expected = run(**whole, false);
   ASSERT_TRUE(expected.ok()) << expected.status();
   std::vector<std::vector<float>> got;
-  const auto outcomes = RunJob(*dir_ + "/pp2", 2, [&](DistributedPipeline& leader) {
+  const auto outcomes = RunJob(files_->dir + "/pp2", 2, [&](DistributedPipeline& leader) {
     auto rows = run(leader, true);
     if (rows.ok()) got = *rows;
     return rows.status();
@@ -186,7 +175,7 @@ TEST_F(DistributedPipelineTest, TwoStepsInFlightGiveWhatTheyGiveOneAtATime) {
 }
 
 TEST_F(DistributedPipelineTest, AWrongRankCountIsEveryRanksError) {
-  const auto outcomes = RunJob(*dir_ + "/pp2", 3, [](DistributedPipeline&) { return absl::OkStatus(); });
+  const auto outcomes = RunJob(files_->dir + "/pp2", 3, [](DistributedPipeline&) { return absl::OkStatus(); });
   for (int r = 0; r < 3; ++r) {
     EXPECT_EQ(outcomes[r].code(), absl::StatusCode::kFailedPrecondition) << outcomes[r];
     EXPECT_NE(outcomes[r].message().find("is for pp=2 x tp=1 = 2 ranks but was started with 3"),
@@ -197,7 +186,7 @@ TEST_F(DistributedPipelineTest, AWrongRankCountIsEveryRanksError) {
 
 TEST_F(DistributedPipelineTest, ARankFailingMidStepEndsEveryRanksCallPromptly) {
   const auto start = std::chrono::steady_clock::now();
-  const auto outcomes = RunJob(*dir_ + "/fails", 4, [](DistributedPipeline& leader) {
+  const auto outcomes = RunJob(files_->dir + "/fails", 4, [](DistributedPipeline& leader) {
     KvCache& kv = leader.kv_cache();
     auto slot = kv.AddSequence();
     if (!slot.ok() || !kv.Reserve(*slot, 1).ok()) return absl::InternalError("no slot");

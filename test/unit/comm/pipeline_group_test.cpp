@@ -33,21 +33,12 @@ TpModelDims Dims() { return testing::PipelineTestDims(); }
 class PipelineGroupTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/bloom-pipeline-group-test-XXXXXX";
-    dir_ = new std::string(mkdtemp(tmpl));
-    weights_ = new testing::TpWeights(testing::MakeTpWeights(Dims(), 23));
-    testing::WritePipelineTestDirs(*dir_, *weights_);
+    files_ = new testing::PipelineTestFiles("pipeline-group-test", 23);
     MakeDir("pp3");
-    testing::WriteTpPipelineDir(*dir_ + "/pp3", Dims(), *dir_, 1, {1, 2});
+    testing::WriteTpPipelineDir(files_->dir + "/pp3", Dims(), files_->dir, 1, {1, 2});
   }
-  static void TearDownTestSuite() {
-    std::system(("rm -rf " + *dir_).c_str());
-    delete dir_;
-    delete weights_;
-  }
-  static void MakeDir(const std::string& name) {
-    ASSERT_EQ(0, std::system(("mkdir -p " + *dir_ + "/" + name).c_str()));
-  }
+  static void TearDownTestSuite() { delete files_; }
+  static void MakeDir(const std::string& name) { files_->MakeDir(name); }
   static PipelineGroupOptions Options() {
     PipelineGroupOptions options;
     options.ranks.make_executor = CpuRankExecutors();
@@ -57,18 +48,16 @@ class PipelineGroupTest : public ::testing::Test {
   }
   static std::vector<std::vector<float>> WholeModelRows() {
     RankGroupOptions options = Options().ranks;
-    auto whole = RankGroup::CreateThreaded(*dir_ + "/whole", options);
+    auto whole = RankGroup::CreateThreaded(files_->dir + "/whole", options);
     EXPECT_TRUE(whole.ok()) << whole.status();
     auto rows = testing::RunTpScenario(**whole);
     EXPECT_TRUE(rows.ok()) << rows.status();
     return *rows;
   }
 
-  static std::string* dir_;
-  static testing::TpWeights* weights_;
+  static testing::PipelineTestFiles* files_;
 };
-std::string* PipelineGroupTest::dir_ = nullptr;
-testing::TpWeights* PipelineGroupTest::weights_ = nullptr;
+testing::PipelineTestFiles* PipelineGroupTest::files_ = nullptr;
 
 int Argmax(absl::Span<const float> row) {
   return static_cast<int>(std::max_element(row.begin(), row.end()) - row.begin());
@@ -76,7 +65,7 @@ int Argmax(absl::Span<const float> row) {
 
 TEST_F(PipelineGroupTest, StagesGiveTheWholeModelsLogitsAndTheReferences) {
   const std::vector<std::vector<float>> base = WholeModelRows();
-  const auto reference = testing::ReferenceScenario(Dims(), *weights_);
+  const auto reference = testing::ReferenceScenario(Dims(), files_->weights);
   ASSERT_EQ(base.size(), reference.size());
   for (size_t r = 0; r < reference.size(); ++r) {
     for (size_t v = 0; v < reference[r].size(); ++v) {
@@ -86,7 +75,7 @@ TEST_F(PipelineGroupTest, StagesGiveTheWholeModelsLogitsAndTheReferences) {
   for (const auto& [name, pp, tp] : {std::tuple<const char*, int, int>{"pp2", 2, 1},
                                      {"pp3", 3, 1},
                                      {"pp2tp2", 2, 2}}) {
-    auto group = PipelineGroup::CreateThreaded(*dir_ + "/" + name, Options());
+    auto group = PipelineGroup::CreateThreaded(files_->dir + "/" + name, Options());
     ASSERT_TRUE(group.ok()) << name << ": " << group.status();
     EXPECT_EQ((*group)->pp_size(), pp);
     EXPECT_EQ((*group)->tp_size(), tp);
@@ -165,13 +154,13 @@ TEST_F(PipelineGroupTest, StepsInFlightGiveWhatTheyGiveOneAtATime) {
     }
     return out;
   };
-  auto whole = RankGroup::CreateThreaded(*dir_ + "/whole", Options().ranks);
+  auto whole = RankGroup::CreateThreaded(files_->dir + "/whole", Options().ranks);
   ASSERT_TRUE(whole.ok()) << whole.status();
   const auto expected = run(**whole, false);
   for (const auto& [name, tolerance] : {std::pair<const char*, double>{"pp2", 0.0},
                                         {"pp3", 0.0},
                                         {"pp2tp2", 1e-4}}) {
-    auto group = PipelineGroup::CreateThreaded(*dir_ + "/" + name, Options());
+    auto group = PipelineGroup::CreateThreaded(files_->dir + "/" + name, Options());
     ASSERT_TRUE(group.ok()) << name << ": " << group.status();
     const auto got = run(**group, true);
     ASSERT_EQ(got.size(), expected.size()) << name;
@@ -185,7 +174,7 @@ TEST_F(PipelineGroupTest, StepsInFlightGiveWhatTheyGiveOneAtATime) {
 }
 
 TEST_F(PipelineGroupTest, MoreStepsThanStagesAreRefusedAndLeaveTheGroupUsable) {
-  auto group = PipelineGroup::CreateThreaded(*dir_ + "/pp2", Options());
+  auto group = PipelineGroup::CreateThreaded(files_->dir + "/pp2", Options());
   ASSERT_TRUE(group.ok()) << group.status();
   KvCache& kv = (*group)->kv_cache();
   std::vector<int32_t> slots;
@@ -221,8 +210,8 @@ TEST_F(PipelineGroupTest, AFailingStageEndsItsStepAndEveryLaterOnePromptly) {
   testing::TpPlanTweaks tweaks;
   tweaks.embedding_vocab_size = 18;
   MakeDir("fails-mid-step");
-  const std::string plan_dir = *dir_ + "/fails-mid-step";
-  testing::WriteTpPipelineDir(plan_dir, Dims(), *dir_, 2, {2}, tweaks, /*tweaked_stage=*/0,
+  const std::string plan_dir = files_->dir + "/fails-mid-step";
+  testing::WriteTpPipelineDir(plan_dir, Dims(), files_->dir, 2, {2}, tweaks, /*tweaked_stage=*/0,
                               /*tweaked_rank=*/1);
   auto group = PipelineGroup::CreateThreaded(plan_dir, Options());
   ASSERT_TRUE(group.ok()) << group.status();
@@ -252,8 +241,8 @@ TEST_F(PipelineGroupTest, AStageThatCannotLoadIsNamed) {
   testing::TpPlanTweaks tweaks;
   tweaks.checkpoint_dir = "/nonexistent/bloom-checkpoint";
   MakeDir("missing-checkpoint");
-  const std::string plan_dir = *dir_ + "/missing-checkpoint";
-  testing::WriteTpPipelineDir(plan_dir, Dims(), *dir_, 1, {1, 2}, tweaks, /*tweaked_stage=*/2,
+  const std::string plan_dir = files_->dir + "/missing-checkpoint";
+  testing::WriteTpPipelineDir(plan_dir, Dims(), files_->dir, 1, {1, 2}, tweaks, /*tweaked_stage=*/2,
                               /*tweaked_rank=*/0);
   auto group = PipelineGroup::CreateThreaded(plan_dir, Options());
   ASSERT_FALSE(group.ok());
@@ -265,32 +254,32 @@ TEST_F(PipelineGroupTest, AStageThatCannotLoadIsNamed) {
 TEST_F(PipelineGroupTest, AWrongStageCountAndMixedDirectoriesAreRefused) {
   PipelineGroupOptions options = Options();
   options.num_stages = 2;
-  auto wrong = PipelineGroup::CreateThreaded(*dir_ + "/pp3", options);
+  auto wrong = PipelineGroup::CreateThreaded(files_->dir + "/pp3", options);
   ASSERT_FALSE(wrong.ok());
   EXPECT_NE(wrong.status().message().find("the plan is for pp=3 but 2 stage(s) were asked for"),
             std::string::npos)
       << wrong.status();
   // A pp=2 directory with a stale stage-2 plan of a pp=3 compilation.
   MakeDir("mixed");
-  const std::string mixed = *dir_ + "/mixed";
-  testing::WriteTpPipelineDir(mixed, Dims(), *dir_, 1, {1});
+  const std::string mixed = files_->dir + "/mixed";
+  testing::WriteTpPipelineDir(mixed, Dims(), files_->dir, 1, {1});
   testing::WriteBytes(mixed + "/" + plan::StagePlanFileName(2, 0),
-                      testing::BuildTpPlan(Dims(), *dir_, 0, 1, {}, testing::TpPipelineStage{2, 3, 2, 3}));
+                      testing::BuildTpPlan(Dims(), files_->dir, 0, 1, {}, testing::TpPipelineStage{2, 3, 2, 3}));
   auto group = PipelineGroup::CreateThreaded(mixed, Options());
   ASSERT_FALSE(group.ok());
   EXPECT_NE(group.status().message().find("mixes files of different compilations"), std::string::npos)
       << group.status();
   // Stages of different compilations: stage 1 of a pp=3 split in a pp=2 directory.
   MakeDir("mixed-stage");
-  const std::string mixed_stage = *dir_ + "/mixed-stage";
-  testing::WriteTpPipelineDir(mixed_stage, Dims(), *dir_, 1, {1});
+  const std::string mixed_stage = files_->dir + "/mixed-stage";
+  testing::WriteTpPipelineDir(mixed_stage, Dims(), files_->dir, 1, {1});
   testing::WriteBytes(mixed_stage + "/" + plan::StagePlanFileName(1, 0),
-                      testing::BuildTpPlan(Dims(), *dir_, 0, 1, {}, testing::TpPipelineStage{1, 3, 1, 2}));
+                      testing::BuildTpPlan(Dims(), files_->dir, 0, 1, {}, testing::TpPipelineStage{1, 3, 1, 2}));
   auto stage = PipelineGroup::CreateThreaded(mixed_stage, Options());
   ASSERT_FALSE(stage.ok());
   EXPECT_NE(stage.status().message().find("differ from stage 0's"), std::string::npos) << stage.status();
-  EXPECT_TRUE(IsPipelineDirectory(*dir_ + "/pp2"));
-  EXPECT_FALSE(IsPipelineDirectory(*dir_ + "/whole"));
+  EXPECT_TRUE(IsPipelineDirectory(files_->dir + "/pp2"));
+  EXPECT_FALSE(IsPipelineDirectory(files_->dir + "/whole"));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "test/unit/comm/tp_test_model.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -330,6 +331,21 @@ void WritePipelineTestDirs(const std::string& dir, const TpWeights& weights) {
   WriteTpPlanDir(dir + "/whole", dims, dir, 1);
   WriteTpPipelineDir(dir + "/pp2", dims, dir, 1, {1});
   WriteTpPipelineDir(dir + "/pp2tp2", dims, dir, 2, {2});
+}
+
+PipelineTestFiles::PipelineTestFiles(const std::string& name, uint32_t seed)
+    : weights(MakeTpWeights(PipelineTestDims(), seed)) {
+  std::string pattern = "/tmp/bloom-" + name + "-XXXXXX";
+  dir = mkdtemp(pattern.data());
+  WritePipelineTestDirs(dir, weights);
+}
+
+PipelineTestFiles::~PipelineTestFiles() { std::system(("rm -rf " + dir).c_str()); }
+
+std::string PipelineTestFiles::MakeDir(const std::string& sub) const {
+  const std::string path = dir + "/" + sub;
+  mkdir(path.c_str(), 0755);
+  return path;
 }
 
 void WriteTpPipelineDir(const std::string& plan_dir, const TpModelDims& dims,

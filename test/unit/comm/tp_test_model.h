@@ -94,6 +94,16 @@ void WriteBytes(const std::string& path, const std::vector<uint8_t>& bytes);
 // layer 2, tp=2 each).
 TpModelDims PipelineTestDims();
 void WritePipelineTestDirs(const std::string& dir, const TpWeights& weights);
+// A test suite's temporary directory (/tmp/bloom-<name>-XXXXXX) holding
+// WritePipelineTestDirs' files for weights of `seed`; removed when it goes.
+struct PipelineTestFiles {
+  PipelineTestFiles(const std::string& name, uint32_t seed);
+  ~PipelineTestFiles();
+  // Makes dir/sub and returns its path.
+  std::string MakeDir(const std::string& sub) const;
+  std::string dir;
+  TpWeights weights;
+};
 
 // Writes a pipeline plan directory, plan.stage<S>.rank<R>.bplan: stage S
 // holds layers [cuts[S - 1], cuts[S]) (cuts[-1] = 0; cuts has pp - 1
