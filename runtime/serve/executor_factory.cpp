@@ -72,6 +72,20 @@ CudaRankOptions ReplicaRank(const BackendChoices& choices) {
 }
 #endif
 
+// The executor's own greedy step and token choice, where it has them, as
+// the engine's EngineOptions paths.
+void OfferDeviceChoice(StepExecutor& executor, Backend& result) {
+  StepExecutor* raw = &executor;
+  if (raw->has_greedy_step()) {
+    result.greedy_step = [raw](const StepBatch& batch) { return raw->StepGreedy(batch); };
+  }
+  if (raw->has_device_choice()) {
+    result.device_choice = [raw](const StepBatch& batch, const TokenChoices& choices) {
+      return raw->StepAndChoose(batch, choices);
+    };
+  }
+}
+
 }  // namespace
 
 absl::Status CheckBackendAvailable(const std::string& backend) {
@@ -112,16 +126,8 @@ absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan pla
     absl::StatusOr<std::unique_ptr<PipelineGroup>> group =
         PipelineGroup::CreateThreaded(plan_dir, pipeline);
     if (!group.ok()) return group.status();
-    PipelineGroup* raw = group->get();
     // The last stage chooses the tokens on its device where it can.
-    if (raw->has_greedy_step()) {
-      result.greedy_step = [raw](const StepBatch& batch) { return raw->StepGreedy(batch); };
-    }
-    if (raw->has_device_choice()) {
-      result.device_choice = [raw](const StepBatch& batch, const TokenChoices& choices) {
-        return raw->StepAndChoose(batch, choices);
-      };
-    }
+    OfferDeviceChoice(*group->get(), result);
     result.executor = *std::move(group);
     return result;
   }
@@ -131,16 +137,8 @@ absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan pla
     absl::StatusOr<std::unique_ptr<RankGroup>> group =
         OpenRankGroup(plan_dir, *std::move(group_options));
     if (!group.ok()) return group.status();
-    RankGroup* raw = group->get();
-    result.rank_group = raw;
-    if (raw->has_greedy_step()) {
-      result.greedy_step = [raw](const StepBatch& batch) { return raw->StepGreedy(batch); };
-    }
-    if (raw->has_device_choice()) {
-      result.device_choice = [raw](const StepBatch& batch, const TokenChoices& choices) {
-        return raw->StepAndChoose(batch, choices);
-      };
-    }
+    result.rank_group = group->get();
+    OfferDeviceChoice(*group->get(), result);
     result.executor = *std::move(group);
     return result;
   }
@@ -149,11 +147,7 @@ absl::StatusOr<Backend> CreateBackend(const std::string& backend, LoadedPlan pla
     absl::StatusOr<std::unique_ptr<CudaExecutor>> cuda =
         CudaExecutor::Create(std::move(plan), options, CudaExecutorOptions{}, ReplicaRank(choices));
     if (!cuda.ok()) return cuda.status();
-    CudaExecutor* raw = cuda->get();
-    result.greedy_step = [raw](const StepBatch& batch) { return raw->StepGreedy(batch); };
-    result.device_choice = [raw](const StepBatch& batch, const TokenChoices& choices) {
-      return raw->StepAndChoose(batch, choices);
-    };
+    OfferDeviceChoice(*cuda->get(), result);
     result.executor = *std::move(cuda);
     return result;
   }
