@@ -298,32 +298,30 @@ absl::StatusOr<StepOutcome> PipelineGroup::FinishStep() {
   return step->Wait();
 }
 
-absl::Status PipelineGroup::Step(const StepBatch& batch) {
+absl::Status PipelineGroup::StepAlone(const StepBatch& batch, StepKind kind,
+                                      const TokenChoices* choices) {
   if (!in_flight_.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "Step() with ", in_flight_.size(), " steps in flight; FinishStep them first"));
+        "a step alone with ", in_flight_.size(), " steps in flight; FinishStep them first"));
   }
-  logits_.clear();
-  BLOOM_RETURN_IF_ERROR(BeginStep(batch, StepKind::kLogits));
-  BLOOM_ASSIGN_OR_RETURN(StepOutcome outcome, FinishStep());
-  logits_ = std::move(outcome.logits);
+  last_outcome_ = StepOutcome();
+  BLOOM_RETURN_IF_ERROR(BeginStep(batch, kind, choices));
+  BLOOM_ASSIGN_OR_RETURN(last_outcome_, FinishStep());
   return absl::OkStatus();
 }
 
+absl::Status PipelineGroup::Step(const StepBatch& batch) {
+  return StepAlone(batch, StepKind::kLogits, nullptr);
+}
+
 absl::StatusOr<absl::Span<const int32_t>> PipelineGroup::StepGreedy(const StepBatch& batch) {
-  if (!in_flight_.empty()) return absl::FailedPreconditionError("StepGreedy() with steps in flight");
-  logits_.clear();
-  BLOOM_RETURN_IF_ERROR(BeginStep(batch, StepKind::kGreedy));
-  BLOOM_ASSIGN_OR_RETURN(last_outcome_, FinishStep());
+  BLOOM_RETURN_IF_ERROR(StepAlone(batch, StepKind::kGreedy, nullptr));
   return absl::MakeConstSpan(last_outcome_.ids);
 }
 
 absl::StatusOr<ChosenTokens> PipelineGroup::StepAndChoose(const StepBatch& batch,
                                                           const TokenChoices& choices) {
-  if (!in_flight_.empty()) return absl::FailedPreconditionError("StepAndChoose() with steps in flight");
-  logits_.clear();
-  BLOOM_RETURN_IF_ERROR(BeginStep(batch, StepKind::kChoose, &choices));
-  BLOOM_ASSIGN_OR_RETURN(last_outcome_, FinishStep());
+  BLOOM_RETURN_IF_ERROR(StepAlone(batch, StepKind::kChoose, &choices));
   return ChosenTokens{last_outcome_.ids, last_outcome_.logprobs};
 }
 

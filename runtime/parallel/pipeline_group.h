@@ -80,7 +80,7 @@ class PipelineGroup : public StepExecutor {
   // One step at a time (BeginStep then FinishStep); refused while steps
   // are in flight.
   absl::Status Step(const StepBatch& batch) override;
-  absl::Span<const float> logits() const override { return logits_; }
+  absl::Span<const float> logits() const override { return last_outcome_.logits; }
   // The last stage's plan: its logits' width is vocab_size(); every stage
   // has the same limits (checked at start).
   const plan::Plan& plan() const override { return stages_.back()->plan(); }
@@ -109,6 +109,9 @@ class PipelineGroup : public StepExecutor {
 
  private:
   PipelineGroup() = default;
+  // Step, StepGreedy and StepAndChoose: one step begun and finished, its
+  // outcome in last_outcome_.
+  absl::Status StepAlone(const StepBatch& batch, StepKind kind, const TokenChoices* choices);
   // Stage `s`'s part of `step`, on its worker thread.
   void RunStage(int s, const std::shared_ptr<PipelineStep>& step);
   // Records `cause`, from the step numbered `step`, as the group's failure
@@ -127,10 +130,10 @@ class PipelineGroup : public StepExecutor {
   std::vector<uint64_t> hidden_row_bytes_;
   std::vector<std::vector<uint8_t>> hidden_in_;
   // Engine thread only: steps begun and not finished, oldest first, and
-  // Step()'s logits.
+  // the last step run alone (Step's logits, StepGreedy's and
+  // StepAndChoose's ids).
   std::deque<std::shared_ptr<PipelineStep>> in_flight_;
-  std::vector<float> logits_;
-  StepOutcome last_outcome_;  // StepGreedy's and StepAndChoose's
+  StepOutcome last_outcome_;
   uint64_t next_step_ = 0;  // engine thread only
   mutable std::mutex failure_mu_;
   absl::Status failure_;     // guarded by failure_mu_
