@@ -205,7 +205,16 @@ def BloomQuantizeWeights : Pass<"bloom-quantize-weights", "mlir::ModuleOp"> {
     `group-size` < 1 for int4, an odd `group-size` for int4 (groups start on
     a byte), a group size that does not divide the input dimension, an
     odd input dimension for int4. The module gets `bloom.quantization`
-    (weights, group_size, lm_head) for report.json.
+    (weights, group_size, lm_head; with the LM head, lm_head_weights and
+    lm_head_group_size) for report.json.
+
+    `lm-head-weights=int8|int4` (with `quantize-lm-head` only) stores the
+    LM head in a format of its own, e.g. int4 blocks with an int8 head:
+    the head (the tied table) is the one weight every token's logits and
+    embedding read, and at int8 it keeps most of the quality that an int4
+    head loses, for a few percent of the weights' bytes. int8 is per output
+    channel, int4 per group of `group-size`, as for the blocks; every
+    later pass, the plan and the kernels take a format per weight.
 
     Before (int4, group-size=128):
     ```mlir
@@ -229,6 +238,9 @@ def BloomQuantizeWeights : Pass<"bloom-quantize-weights", "mlir::ModuleOp"> {
            "int4: input columns per scale (even, dividing each rank's input dimension)">,
     Option<"quantizeLmHead", "quantize-lm-head", "bool", "false",
            "Quantize the LM head (and the tied embedding table) too">,
+    Option<"lmHeadWeights", "lm-head-weights", "std::string", "\"\"",
+           "With quantize-lm-head: the LM head's storage, int8 or int4 "
+           "(default: as `weights`)">,
   ];
 }
 

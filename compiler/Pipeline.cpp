@@ -35,6 +35,7 @@ void BuildPipeline(mlir::OpPassManager& pm, const PipelineOptions& options,
     quantize.weights = options.weights;
     quantize.groupSize = options.group_size;
     quantize.quantizeLmHead = options.quantize_lm_head;
+    quantize.lmHeadWeights = options.lm_head_weights;
     pm.addPass(createBloomQuantizeWeights(quantize));
   }
   if (last >= PipelineStage::kPrecision) {

@@ -45,6 +45,9 @@ struct PipelineOptions {
   std::string weights = "bf16";
   int64_t group_size = 128;  // int4: input columns per scale
   bool quantize_lm_head = false;
+  // With quantize_lm_head: the LM head's storage, "int8" or "int4" ("": as
+  // `weights`), e.g. int4 blocks with an int8 head.
+  std::string lm_head_weights;
   // Memory tiering (--bloom-tier-memory). Off: every weight on the device
   // and --bloom-plan-memory checks device_memory. On: the tier pass checks
   // it, offloading weights as the budgets allow.

@@ -9,6 +9,7 @@
 // half a byte (int4) a weight, plus the scales and zero points as weights
 // of their own.
 #include <string>
+#include <utility>
 
 #include "compiler/KernelContract.h"
 #include "compiler/Passes.h"
@@ -34,6 +35,10 @@ struct Format {
   bool int4 = false;
   int64_t group_size = 0;  // 0: per output channel (int8)
   int64_t tp = 1;
+
+  bool SameStorage(const Format& other) const {
+    return int4 == other.int4 && group_size == other.group_size;
+  }
 };
 
 // The storage rules checked where the weight is, so the message points at
@@ -96,26 +101,51 @@ class BloomQuantizeWeightsPass : public impl::BloomQuantizeWeightsBase<BloomQuan
   }
 
  private:
-  LogicalResult Run(mlir::ModuleOp module) {
-    if (weights != "int8" && weights != "int4") {
-      return module.emitError() << "bloom-quantize-weights: weights=" << std::string(weights)
-                                << " is not a quantized format (int8 or int4)";
+  // The format named `name` (the value of option `option`), with the
+  // pass's group size for int4; errors name the option and value.
+  mlir::FailureOr<Format> ParseFormat(mlir::ModuleOp module, llvm::StringRef option,
+                                      llvm::StringRef name) {
+    if (name != "int8" && name != "int4") {
+      module.emitError() << "bloom-quantize-weights: " << option << "=" << name
+                         << " is not a quantized format (int8 or int4)";
+      return mlir::failure();
     }
     Format format;
-    format.int4 = weights == "int4";
+    format.int4 = name == "int4";
+    if (!format.int4) return format;
     const int64_t group_size = groupSize;  // the option, as a number
-    if (format.int4) {
-      if (group_size < 1) {
-        return module.emitError() << "bloom-quantize-weights: group-size=" << group_size
-                                  << " must be at least 1";
-      }
-      if (group_size % 2 != 0) {
-        return module.emitError() << "bloom-quantize-weights: group-size=" << group_size
-                                  << " must be even (int4 groups start on a byte)";
-      }
-      format.group_size = group_size;
+    if (group_size < 1) {
+      module.emitError() << "bloom-quantize-weights: group-size=" << group_size
+                         << " must be at least 1";
+      return mlir::failure();
     }
-    if (auto tp = module->getAttrOfType<mlir::IntegerAttr>(kTpSizeAttr)) format.tp = tp.getInt();
+    if (group_size % 2 != 0) {
+      module.emitError() << "bloom-quantize-weights: group-size=" << group_size
+                         << " must be even (int4 groups start on a byte)";
+      return mlir::failure();
+    }
+    format.group_size = group_size;
+    return format;
+  }
+
+  LogicalResult Run(mlir::ModuleOp module) {
+    mlir::FailureOr<Format> parsed = ParseFormat(module, "weights", weights);
+    if (mlir::failed(parsed)) return mlir::failure();
+    Format format = *parsed;
+    // The LM head's format: the blocks' unless lm-head-weights names one.
+    const std::string head_name = lmHeadWeights.empty() ? std::string(weights)
+                                                        : std::string(lmHeadWeights);
+    if (!lmHeadWeights.empty() && !quantizeLmHead) {
+      return module.emitError() << "bloom-quantize-weights: lm-head-weights="
+                                << std::string(lmHeadWeights)
+                                << " needs quantize-lm-head=true (the LM head is not quantized)";
+    }
+    parsed = ParseFormat(module, "lm-head-weights", head_name);
+    if (mlir::failed(parsed)) return mlir::failure();
+    Format head_format = *parsed;
+    if (auto tp = module->getAttrOfType<mlir::IntegerAttr>(kTpSizeAttr)) {
+      format.tp = head_format.tp = tp.getInt();
+    }
     if (module->hasAttr(kQuantizationAttr)) {
       return module.emitError("bloom-quantize-weights: the weights are already quantized");
     }
@@ -124,9 +154,11 @@ class BloomQuantizeWeightsPass : public impl::BloomQuantizeWeightsBase<BloomQuan
       return module.emitError("bloom-quantize-weights: no func.func @step with one block");
     }
 
-    // Each weight once, in first-use order (a weight may feed several ops).
-    llvm::MapVector<mlir::Operation*, graph::WeightOp> chosen;
-    auto choose = [&](mlir::Operation* user, mlir::Value weight) -> LogicalResult {
+    // Each weight once, in first-use order (a weight may feed several ops),
+    // with the format it is stored in.
+    llvm::MapVector<mlir::Operation*, std::pair<graph::WeightOp, const Format*>> chosen;
+    auto choose = [&](mlir::Operation* user, mlir::Value weight,
+                      const Format& as) -> LogicalResult {
       if (weight.getDefiningOp<graph::DequantizeOp>()) {
         return user->emitError("bloom-quantize-weights: the weights are already quantized");
       }
@@ -134,32 +166,47 @@ class BloomQuantizeWeightsPass : public impl::BloomQuantizeWeightsBase<BloomQuan
       if (!op) {
         return user->emitError("bloom-quantize-weights: the weight is not a bloom.weight");
       }
-      chosen.insert({op.getOperation(), op});
+      auto [it, inserted] = chosen.insert({op.getOperation(), {op, &as}});
+      // One weight has one storage: a weight read both as a block's linear
+      // weight and as the LM head cannot be stored two ways.
+      if (!inserted && !it->second.second->SameStorage(as)) {
+        return user->emitError() << "bloom-quantize-weights: '" << op.getName()
+                                 << "' is both a block's linear weight (" << std::string(weights)
+                                 << ") and the LM head's (" << head_name
+                                 << "); one weight is stored one way";
+      }
       return mlir::success();
     };
     for (mlir::Operation& op : step.getBody().front()) {
       LogicalResult result = mlir::success();
       if (auto linear = mlir::dyn_cast<graph::LinearOp>(op)) {
-        result = choose(&op, linear.getWeight());
+        result = choose(&op, linear.getWeight(), format);
       } else if (auto attention = mlir::dyn_cast<graph::AlibiAttentionOp>(op)) {
-        result = choose(&op, attention.getQkvWeight());
+        result = choose(&op, attention.getQkvWeight(), format);
       } else if (auto head = mlir::dyn_cast<graph::LmHeadOp>(op); head && quantizeLmHead) {
-        result = choose(&op, head.getWeight());
+        result = choose(&op, head.getWeight(), head_format);
       }
       if (mlir::failed(result)) return mlir::failure();
     }
     for (auto& [op, weight] : chosen) {
-      if (mlir::failed(CheckGroups(weight, format))) return mlir::failure();
+      if (mlir::failed(CheckGroups(weight.first, *weight.second))) return mlir::failure();
     }
-    for (auto& [op, weight] : chosen) Quantize(weight, format);
+    for (auto& [op, weight] : chosen) Quantize(weight.first, *weight.second);
 
     mlir::Builder b(&getContext());
-    module->setAttr(kQuantizationAttr,
-                    b.getDictionaryAttr({
-                        b.getNamedAttr("weights", b.getStringAttr(std::string(weights))),
-                        b.getNamedAttr("group_size", b.getI64IntegerAttr(format.group_size)),
-                        b.getNamedAttr("lm_head", b.getBoolAttr(static_cast<bool>(quantizeLmHead))),
-                    }));
+    llvm::SmallVector<mlir::NamedAttribute> fields = {
+        b.getNamedAttr("weights", b.getStringAttr(std::string(weights))),
+        b.getNamedAttr("group_size", b.getI64IntegerAttr(format.group_size)),
+        b.getNamedAttr("lm_head", b.getBoolAttr(static_cast<bool>(quantizeLmHead))),
+    };
+    // The head's own format, also when it is the blocks' (report.json
+    // names it either way).
+    if (quantizeLmHead) {
+      fields.push_back(b.getNamedAttr("lm_head_weights", b.getStringAttr(head_name)));
+      fields.push_back(
+          b.getNamedAttr("lm_head_group_size", b.getI64IntegerAttr(head_format.group_size)));
+    }
+    module->setAttr(kQuantizationAttr, b.getDictionaryAttr(fields));
     return mlir::success();
   }
 };

@@ -308,11 +308,18 @@ mlir::LogicalResult WriteReport(llvm::ArrayRef<mlir::ModuleOp> ranks,
   if (auto quantization = module->getAttrOfType<mlir::DictionaryAttr>(kQuantizationAttr)) {
     auto weights = quantization.getAs<mlir::StringAttr>("weights");
     auto lm_head = quantization.getAs<mlir::BoolAttr>("lm_head");
-    report["quantization"] = llvm::json::Object{
+    llvm::json::Object section{
         {"weights", weights ? weights.str() : ""},
         {"group_size", IntField(quantization, "group_size")},
         {"lm_head", lm_head && lm_head.getValue()},
     };
+    // A quantized LM head names its own format (int4 blocks may have an
+    // int8 head).
+    if (auto head = quantization.getAs<mlir::StringAttr>("lm_head_weights")) {
+      section["lm_head_weights"] = head.str();
+      section["lm_head_group_size"] = IntField(quantization, "lm_head_group_size");
+    }
+    report["quantization"] = std::move(section);
   }
   if (IntAttr(module, kPpSizeAttr, 1) > 1) {
     report["pp_size"] = IntAttr(module, kPpSizeAttr, 1);

@@ -9,7 +9,7 @@
 // int8 16 x 8 + 8 x 8 = 192; scales (16 + 8) x 2 = 48; nothing else.
 // ON: bloom.bytes_by_format = {int8 = 192 : i64, scales = 48 : i64}
 // ON-SAME: weights_bytes = 240 : i64
-// ON-SAME: bloom.quantization = {group_size = 0 : i64, lm_head = true, weights = "int8"}
+// ON-SAME: bloom.quantization = {group_size = 0 : i64, lm_head = true, lm_head_group_size = 0 : i64, lm_head_weights = "int8", weights = "int8"}
 // ON: %[[TQ:.+]] = bloom.weight "word_embeddings.weight" : tensor<16x8xi8>
 // ON-NEXT: %[[TS:.+]] = bloom.weight "word_embeddings.weight.scales" : tensor<16x1xf16>
 // ON-NEXT: %[[T:.+]] = bloom.dequantize %[[TQ]], %[[TS]]

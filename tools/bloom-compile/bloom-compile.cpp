@@ -2,7 +2,8 @@
 //
 //   bloom-compile --model=DIR -o PLAN_DIR [--target=cpu] [--dtype=fp32|bf16|fp16]
 //                 [--emit=bloom|fuse|partition|quantize|precision|memory|tier|plan]
-//                 [--weights=bf16|none|int8|int4 [--group-size=N] [--quantize-lm-head]]
+//                 [--weights=bf16|none|int8|int4 [--group-size=N]
+//                  [--quantize-lm-head [--lm-head-weights=int8|int4]]]
 //                 [--max-seq-len=N]
 //                 [--max-batch-tokens=N] [--max-sequences=N] [--max-logit-rows=N]
 //                 [--device-memory=BYTES] [--shapes-only]
@@ -41,7 +42,9 @@
 // weight_units.stage<S>.rank<R>.bin per position with pp > 1). --weights=int8|int4
 // runs --bloom-quantize-weights after the partition: the plan's quantized
 // weights are made from the checkpoint's floats at load (plan.fbs's
-// QuantizeAtLoad), or with --pack-weights written quantized. Any error is
+// QuantizeAtLoad), or with --pack-weights written quantized;
+// --lm-head-weights stores the LM head in a format of its own (int4 blocks
+// with an int8 head). Any error is
 // one line on stderr and exit code 1.
 #include <cstdint>
 #include <limits>
@@ -105,6 +108,11 @@ cl::opt<int64_t> group_size_flag(
 cl::opt<bool> quantize_lm_head_flag(
     "quantize-lm-head",
     cl::desc("With --weights=int8|int4: quantize the LM head (the tied embedding) too"),
+    cl::cat(category));
+cl::opt<std::string> lm_head_weights_flag(
+    "lm-head-weights",
+    cl::desc("With --quantize-lm-head: the LM head's storage, int8 (per output channel) or "
+             "int4 (per group of --group-size); default: as --weights"),
     cl::cat(category));
 cl::opt<PipelineStage> emit_flag(
     "emit", cl::desc("Print the IR after a stage to stdout and stop"),
@@ -381,14 +389,36 @@ absl::Status CheckFlags() {
     return absl::InvalidArgumentError("--weights=" + weights_flag +
                                       " is not supported (supported: bf16, none, int8, int4)");
   }
-  if (group_size_flag.getNumOccurrences() > 0 && weights_flag != "int4") {
-    return absl::InvalidArgumentError(
-        "--group-size applies to --weights=int4 only (int8 is "
-        "per output channel), got --weights=" +
-        weights_flag);
-  }
   if (quantize_lm_head_flag && !bloom::IsQuantized(weights_flag)) {
     return absl::InvalidArgumentError("--quantize-lm-head needs --weights=int8 or int4");
+  }
+  if (lm_head_weights_flag.getNumOccurrences() > 0) {
+    if (!quantize_lm_head_flag) {
+      return absl::InvalidArgumentError("--lm-head-weights=" + lm_head_weights_flag +
+                                        " needs --quantize-lm-head");
+    }
+    if (!bloom::IsQuantized(lm_head_weights_flag)) {
+      return absl::InvalidArgumentError(
+          "--lm-head-weights=" + lm_head_weights_flag +
+          " is not supported (supported: int8, int4; without --quantize-lm-head the LM head "
+          "is stored as --dtype)");
+    }
+  }
+  // Either pairing of formats is allowed, also int8 blocks with an int4
+  // head: each plan weight carries its own format down to the kernels, and
+  // the pair is a trade of quality for bytes that is the user's to make
+  // (the head is the tied table, a large share of a small model's bytes).
+  // --group-size is then the int4 head's.
+  const bool head_int4 = quantize_lm_head_flag && (lm_head_weights_flag.getNumOccurrences() > 0
+                                                       ? lm_head_weights_flag == "int4"
+                                                       : weights_flag == "int4");
+  if (group_size_flag.getNumOccurrences() > 0 && weights_flag != "int4" && !head_int4) {
+    return absl::InvalidArgumentError(
+        "--group-size applies to int4 only (int8 is per output channel), got --weights=" +
+        weights_flag +
+        (lm_head_weights_flag.getNumOccurrences() > 0
+             ? " --lm-head-weights=" + lm_head_weights_flag
+             : std::string()));
   }
   if (emit_flag.getNumOccurrences() == 0 && output_flag.empty()) {
     return absl::InvalidArgumentError(
@@ -520,6 +550,7 @@ int Run() {
   options.weights = weights_flag;
   options.group_size = group_size_flag;
   options.quantize_lm_head = quantize_lm_head_flag;
+  options.lm_head_weights = lm_head_weights_flag;
   if (absl::Status tiering = TieringOptions(options); !tiering.ok()) {
     return Fail(std::string(tiering.message()));
   }
