@@ -4,7 +4,8 @@ weight units) hold the bytes that the runtime makes at load, and those
 bytes are the rounding of docs/quantization.md.
 
 For each model and each quantization (int8; int4 at the model's group size;
-both with and without --quantize-lm-head; tiny-random also at tp=2) this
+both with and without --quantize-lm-head, and int4 blocks with an int8 LM
+head, --lm-head-weights=int8; tiny-random also at tp=2) this
 compiles the plan twice, quantized at load and packed, and checks
   * bloom-run's greedy tokens and dumped logits (every prompt and generated
     row) are the same bytes for both plans;
@@ -233,9 +234,10 @@ def unit_reader(disk_plan, mlir_name):
     return read_part
 
 
-def check_variant(tool, tmp, model, model_dir, flags, tp, prompt, whole):
+def check_variant(tool, tmp, model, model_dir, flags, tp, prompt, whole, formats):
+    """`formats`: the quantized formats the plan must hold (the blocks', and
+    the LM head's when it is quantized)."""
     label = f"{model} {' '.join(flags)}"
-    fmt = "int4" if "--weights=int4" in flags else "int8"
     modes = {"at-load": [], "packed": ["--pack-weights"], "disk": ["--offload=disk"]}
     plans, results = {}, {}
     for mode, extra in modes.items():
@@ -261,8 +263,9 @@ def check_variant(tool, tmp, model, model_dir, flags, tp, prompt, whole):
             check_quantized_bytes(f"{label} rank {rank} disk units",
                                   os.path.join(plans["disk"], mlir_name),
                                   unit_reader(plans["disk"], mlir_name), whole)
-    if checked[fmt] == 0:
-        sys.exit(f"FAILED: {label}: no quantized weight was checked")
+    for fmt in formats:
+        if checked[fmt] == 0:
+            sys.exit(f"FAILED: {label}: no {fmt} weight was checked")
     print(f"{label}: tokens {' '.join(results['at-load'][0])}; {', '.join(sorted(modes))} "
           f"give the same logits; {checked['int8']} int8 and {checked['int4']} int4 sources "
           "equal the Python quantization")
@@ -281,12 +284,16 @@ def main():
             whole = (lambda name: True) if model == "tiny-random" else (
                 lambda name: name == WHOLE_TENSOR)
             for tp in tps:
-                for fmt in ("int8", "int4"):
-                    for head in (False, True):
-                        flags = [f"--weights={fmt}", f"--tp={tp}"]
-                        flags += [f"--group-size={group}"] if fmt == "int4" else []
-                        flags += ["--quantize-lm-head"] if head else []
-                        check_variant(tool, tmp, model, model_dir, flags, tp, prompt, whole)
+                # (blocks, LM head: None not quantized, else its format)
+                for fmt, head in (("int8", None), ("int8", "int8"), ("int4", None),
+                                  ("int4", "int4"), ("int4", "int8")):
+                    flags = [f"--weights={fmt}", f"--tp={tp}"]
+                    flags += [f"--group-size={group}"] if fmt == "int4" else []
+                    flags += ["--quantize-lm-head"] if head else []
+                    # The mix names the head's format; the others take the default.
+                    flags += [f"--lm-head-weights={head}"] if head and head != fmt else []
+                    check_variant(tool, tmp, model, model_dir, flags, tp, prompt, whole,
+                                  {fmt, head} - {None})
     print("PASSED")
 
 
