@@ -10,8 +10,11 @@
 //                                  must read (values, scales, zero points,
 //                                  x: once, also when N > 16 reads W again),
 //                                  GB/s and the fraction of the copy's
-//   {"kind":"prefill", ...}        dequantize + cuBLASLt at N = 512, 2048
-//                                  against bf16 cuBLASLt alone
+//   {"kind":"scratch", ...}        dequantize a chunk of rows + cuBLASLt on
+//                                  it (quantized_scratch_gemm.cuh), for
+//                                  chunk sizes from the whole weight down,
+//                                  at N = 16 to 2048, against bf16
+//                                  cuBLASLt on the whole weight
 //
 // Timing: CUDA events around a CUDA graph that runs the product over R
 // copies of the weights, R chosen so that the copies exceed 2.5x the L2
@@ -36,6 +39,7 @@
 #include "kernels/cuda/dequantize.cuh"
 #include "kernels/cuda/gemm.cuh"
 #include "kernels/cuda/quantized_gemm.cuh"
+#include "kernels/cuda/quantized_scratch_gemm.cuh"
 
 namespace {
 
@@ -260,9 +264,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double cache_bytes = 2.5 * prop.l2CacheSize;
-  std::vector<int64_t> decode_rows = {1, 2, 4, 8, 16, 32, 128};
+  std::vector<int64_t> decode_rows = {1, 2, 4, 8, 16, 32, 64, 128};
   if (only_rows > 0) decode_rows = {only_rows};
-  const int64_t prefill_rows[] = {512, 2048};
+  // Rows the scratch path is timed at: where it may take over from the
+  // fused product (16-128) and prefill (512, 2048).
+  const std::vector<int64_t> scratch_rows = {16, 32, 64, 128, 512, 2048};
 
   for (const Shape& s : kShapes) {
     if (models.find(s.model) == std::string::npos) continue;
@@ -275,7 +281,7 @@ int main(int argc, char** argv) {
       w = dense.Take(dense_bytes);
       FillBf16<<<kFillBlocks, 256, 0, stream>>>(static_cast<__nv_bfloat16*>(w), s.m * s.k, 11);
     }
-    std::vector<float> bf16_prefill_ms;
+    std::vector<float> bf16_scratch_ms;
     for (const int64_t n : decode_rows) {
       if (only_rows > 0) break;
       const cuda::GemmProblem p{n, s.k, s.m, DType::kBF16, DType::kBF16, DType::kBF16, false, false};
@@ -292,10 +298,10 @@ int main(int argc, char** argv) {
                     bytes / (ms * 1e-3) / 1e9, bytes / (ms * 1e-3) / copy_bytes_per_s, dense_copies);
       }
     }
-    for (const int64_t n : prefill_rows) {
+    for (const int64_t n : scratch_rows) {
       if (only_rows > 0) break;
       const cuda::GemmProblem p{n, s.k, s.m, DType::kBF16, DType::kBF16, DType::kBF16, false, false};
-      bf16_prefill_ms.push_back(TimeCopies(dense_copies, std::min(reps, 10), stream, [&](int c) {
+      bf16_scratch_ms.push_back(TimeCopies(dense_copies, std::min(reps, 10), stream, [&](int c) {
         if (cublas.Run(p, x, dense_w[c], nullptr, y, stream) != CUBLAS_STATUS_SUCCESS) std::exit(1);
       }));
     }
@@ -335,46 +341,32 @@ int main(int argc, char** argv) {
                     s.model, s.name, s.m, s.k, n, f.name, tensor_cores ? "tensor_cores" : "cuda_cores", ms,
                     bytes, bytes / (ms * 1e-3) / 1e9, bytes / (ms * 1e-3) / copy_bytes_per_s, copies);
       }
-      // How far ahead the L2 prefetch runs (QuantizedGemmOptions), on one
-      // shape of each model.
       if (only_rows > 0) continue;
-      if (std::strcmp(s.name, "qkv") == 0) {
-        for (const int64_t n : {1, 16}) {
-          for (const int64_t ahead : {0, 8, 12, 16, 24}) {
-            const cuda::GemmProblem p{n, s.k, s.m, DType::kBF16, f.dtype, DType::kBF16, false, false};
-            cuda::QuantizedGemmOptions options;
-            options.prefetch_tiles = ahead;
-            const float ms = TimeCopies(copies, reps, stream, [&](int c) {
-              CHECK_CUDA(cuda::LaunchQuantizedGemm(p, w[c], x, nullptr, y, workspace, workspace_bytes, stream,
-                                                   options));
-            });
-            const double bytes = bytes_per_copy + n * s.k * 2.0;
-            std::printf("{\"kind\":\"prefetch\",\"model\":\"%s\",\"shape\":\"%s\",\"n\":%ld,"
-                        "\"format\":\"%s\",\"prefetch_tiles\":%ld,\"ms\":%.5f,\"gb_per_s\":%.1f,"
-                        "\"fraction_of_copy\":%.3f}\n",
-                        s.model, s.name, n, f.name, ahead, ms, bytes / (ms * 1e-3) / 1e9,
-                        bytes / (ms * 1e-3) / copy_bytes_per_s);
-          }
-        }
-      }
-      // Prefill: dequantize into a bf16 scratch, then cuBLASLt on it.
+      // The scratch path (quantized_scratch_gemm.cuh): dequantize a chunk
+      // of rows into bf16, cuBLASLt on it, for each chunk size, against
+      // bf16 cuBLASLt on the whole weight.
+      if (only_rows > 0) continue;
       scratch_arena.Reset();
       void* scratch = scratch_arena.Take(s.m * s.k * 2);
-      for (size_t i = 0; i < 2; ++i) {
-        const int64_t n = prefill_rows[i];
+      for (size_t i = 0; i < scratch_rows.size(); ++i) {
+        const int64_t n = scratch_rows[i];
         const cuda::GemmProblem p{n, s.k, s.m, DType::kBF16, DType::kBF16, DType::kBF16, false, false};
-        const float dequant_ms = TimeCopies(copies, std::min(reps, 10), stream, [&](int c) {
-          CHECK_CUDA(cuda::LaunchDequantizeWeight(w[c], scratch, DType::kBF16, stream));
-        });
-        const float total_ms = TimeCopies(copies, std::min(reps, 10), stream, [&](int c) {
-          CHECK_CUDA(cuda::LaunchDequantizeWeight(w[c], scratch, DType::kBF16, stream));
-          if (cublas.Run(p, x, scratch, nullptr, y, stream) != CUBLAS_STATUS_SUCCESS) std::exit(1);
-        });
-        std::printf("{\"kind\":\"prefill\",\"model\":\"%s\",\"shape\":\"%s\",\"m\":%ld,\"k\":%ld,\"n\":%ld,"
-                    "\"format\":\"%s\",\"dequantize_ms\":%.5f,\"dequantize_gemm_ms\":%.5f,"
-                    "\"bf16_cublaslt_ms\":%.5f,\"ratio\":%.3f}\n",
-                    s.model, s.name, s.m, s.k, n, f.name, dequant_ms, total_ms, bf16_prefill_ms[i],
-                    total_ms / bf16_prefill_ms[i]);
+        // 0: the whole weight at once; then chunks that split it, largest first.
+        std::vector<int64_t> chunks = {0};
+        for (const int64_t chunk : {int64_t{4096}, int64_t{2048}, int64_t{1024}, int64_t{512}, int64_t{256}}) {
+          if (chunk < s.m) chunks.push_back(chunk);
+        }
+        for (const int64_t chunk : chunks) {
+          const float ms = TimeCopies(copies, std::min(reps, 10), stream, [&](int c) {
+            if (!cuda::RunQuantizedScratchGemm(cublas, p, w[c], x, nullptr, y, scratch, chunk, stream).ok()) {
+              std::exit(1);
+            }
+          });
+          std::printf("{\"kind\":\"scratch\",\"model\":\"%s\",\"shape\":\"%s\",\"m\":%ld,\"k\":%ld,"
+                      "\"n\":%ld,\"format\":\"%s\",\"chunk_rows\":%ld,\"ms\":%.5f,"
+                      "\"bf16_cublaslt_ms\":%.5f,\"ratio\":%.3f}\n",
+                      s.model, s.name, s.m, s.k, n, f.name, chunk == 0 ? s.m : chunk, ms, bf16_scratch_ms[i], ms / bf16_scratch_ms[i]);
+        }
       }
       std::fflush(stdout);
     }

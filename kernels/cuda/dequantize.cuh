@@ -152,6 +152,13 @@ QuantizedWeight TiledView(const QuantizedWeight& row_major, const void* tiles);
 cudaError_t LaunchDequantizeWeight(const QuantizedWeight& weight, void* out, DType out_dtype,
                                    cudaStream_t stream);
 
+// out[rows, K] = w'[first_row .. first_row + rows), the same values. In the
+// tile layout, with first_row a multiple of 32 and out 16-byte aligned, one
+// warp reads each 2 KB tile block whole and writes whole 16-byte pieces
+// (the copy rate, where the element-wise kernel reached 40% of it).
+cudaError_t LaunchDequantizeRows(const QuantizedWeight& weight, int64_t first_row, int64_t rows,
+                                 void* out, DType out_dtype, cudaStream_t stream);
+
 // out[t, :] = w'[token_ids[t] - vocab_begin, :] for t in [0, num_tokens), as
 // LaunchEmbeddingGather (embedding.cuh) does for a float table: a zero row
 // where the id falls outside this table's rows [vocab_begin, vocab_begin +

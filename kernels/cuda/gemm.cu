@@ -37,16 +37,19 @@ int Alignment(const void* p) {
 // The epilogue when cuBLASLt could not fuse it: y = gelu?(y + bias), in
 // fp32, y rounded to its dtype.
 __global__ void BiasGeluKernel(void* y, DType y_dtype, const void* bias, int64_t rows,
-                               int64_t cols, bool gelu) {
+                               int64_t cols, int64_t stride, bool gelu) {
   const int64_t count = rows * cols;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    float v = LoadFloat(y, i, y_dtype);
+    const int64_t at = i / cols * stride + i % cols;
+    float v = LoadFloat(y, at, y_dtype);
     if (bias != nullptr) v += LoadFloat(bias, i % cols, y_dtype);
     if (gelu) v = GeluTanh(v);
-    StoreFloat(y, i, y_dtype, v);
+    StoreFloat(y, at, y_dtype, v);
   }
 }
+
+int64_t YStride(const GemmProblem& p) { return p.y_stride > 0 ? p.y_stride : p.out_features; }
 
 }  // namespace
 
@@ -81,7 +84,7 @@ LinearGemm::Key LinearGemm::MakeKey(const GemmProblem& p, const void* x, const v
                                     const void* y) const {
   return Key(p.rows, p.in_features, p.out_features, static_cast<int>(p.x_dtype),
              static_cast<int>(p.w_dtype), static_cast<int>(p.y_dtype), p.has_bias, p.gelu,
-             Alignment(x), Alignment(w), Alignment(y));
+             Alignment(x), Alignment(w), Alignment(y), YStride(p));
 }
 
 // Column-major view of the row-major product: yᵀ[M, N] = W[M, K] · xᵀ[K, N],
@@ -99,7 +102,9 @@ cublasStatus_t LinearGemm::Prepare(const GemmProblem& p, const Key& key, Plan** 
   cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_TRANSB, &none, sizeof(none));
   if ((s = cublasLtMatrixLayoutCreate(&plan->a, ab_type, k, m, k)) != CUBLAS_STATUS_SUCCESS) return s;
   if ((s = cublasLtMatrixLayoutCreate(&plan->b, ab_type, k, n, k)) != CUBLAS_STATUS_SUCCESS) return s;
-  if ((s = cublasLtMatrixLayoutCreate(&plan->d, d_type, m, n, m)) != CUBLAS_STATUS_SUCCESS) return s;
+  if ((s = cublasLtMatrixLayoutCreate(&plan->d, d_type, m, n, YStride(p))) != CUBLAS_STATUS_SUCCESS) {
+    return s;
+  }
 
   cublasLtMatmulPreference_t preference = nullptr;
   if ((s = cublasLtMatmulPreferenceCreate(&preference)) != CUBLAS_STATUS_SUCCESS) return s;
@@ -184,7 +189,7 @@ void LinearGemm::Tune(Plan& plan, const void* x, const void* w, void* y, cudaStr
 }
 
 bool LinearGemm::UsesGemv(const GemmProblem& p, const void* x, const void* w) const {
-  return p.rows <= gemv_max_rows_ && GemvSupports(p, x, w);
+  return p.rows <= gemv_max_rows_ && YStride(p) == p.out_features && GemvSupports(p, x, w);
 }
 
 cublasStatus_t LinearGemm::Run(const GemmProblem& p, const void* x, const void* w,
@@ -193,6 +198,7 @@ cublasStatus_t LinearGemm::Run(const GemmProblem& p, const void* x, const void* 
     return CUBLAS_STATUS_NOT_SUPPORTED;
   }
   if (p.rows <= 0 || p.out_features <= 0) return CUBLAS_STATUS_SUCCESS;
+  if (YStride(p) < p.out_features) return CUBLAS_STATUS_INVALID_VALUE;
   if (UsesGemv(p, x, w)) {
     return LaunchGemv(p, x, w, bias, y, stream) == cudaSuccess ? CUBLAS_STATUS_SUCCESS
                                                                 : CUBLAS_STATUS_EXECUTION_FAILED;
@@ -221,7 +227,7 @@ cublasStatus_t LinearGemm::Run(const GemmProblem& p, const void* x, const void* 
   if (s != CUBLAS_STATUS_SUCCESS || plan->fused_epilogue || !(p.has_bias || p.gelu)) return s;
   const int64_t count = p.rows * p.out_features;
   BiasGeluKernel<<<GridFor(count, 256), 256, 0, stream>>>(y, p.y_dtype, p.has_bias ? bias : nullptr,
-                                                          p.rows, p.out_features, p.gelu);
+                                                          p.rows, p.out_features, YStride(p), p.gelu);
   return cudaGetLastError() == cudaSuccess ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_EXECUTION_FAILED;
 }
 

@@ -41,6 +41,10 @@ struct GemmProblem {
   DType y_dtype = DType::kF32;
   bool has_bias = false;     // the bias is stored in y_dtype
   bool gelu = false;         // BLOOM's tanh GELU after the bias, before rounding
+  // Elements from one row of y to the next; 0 means out_features. A
+  // larger stride writes a column slice of a wider y (the quantized
+  // scratch path's chunks of output features); such products skip the GEMV.
+  int64_t y_stride = 0;
 };
 
 // The GEMM's implementation choices (the executor's options; tools set
@@ -96,7 +100,7 @@ class LinearGemm {
     bool fused_epilogue = false;
     ~Plan();
   };
-  using Key = std::tuple<int64_t, int64_t, int64_t, int, int, int, bool, bool, int, int, int>;
+  using Key = std::tuple<int64_t, int64_t, int64_t, int, int, int, bool, bool, int, int, int, int64_t>;
   Key MakeKey(const GemmProblem& problem, const void* x, const void* w, const void* y) const;
   cublasStatus_t Prepare(const GemmProblem& problem, const Key& key, Plan** plan);
   cublasStatus_t Matmul(Plan& plan, const cublasLtMatmulAlgo_t& algo, const void* x, const void* w,

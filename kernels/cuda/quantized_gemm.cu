@@ -12,35 +12,35 @@
 namespace bloom::cuda {
 namespace {
 
-// The tensor-core path. A block is 8 warps over a row block of 256 rows of
+// The tensor-core path. A block is 4 warps over a row block of 128 rows of
 // W; warp w takes the 32-row unit w of it (dequantize.cuh, "The tile
 // layout") as two 16-row m-tiles. A unit's tiles (64 bytes a row: 128 int4
-// or 64 int8 columns) are one contiguous run of memory; a warp's work on a
-// tile is that tile's block, four 512-byte loads (16 bytes a lane) plus
-// int4's scales and zero points. Each warp keeps kStages tiles in flight
-// in registers and has the L2 fetch QuantizedGemmOptions::prefetch_tiles
-// ahead (one bulk prefetch a tile), so DRAM sees long sequential runs and
-// a deep queue.
-constexpr int kWarps = 8;
+// or 64 int8 columns) are one contiguous run of memory. Each warp streams
+// its tiles through a ring of kStages tiles in shared memory, filled by
+// cp.async (16 bytes a lane, past L1, evict-first in L2), so the bytes in
+// flight cost no registers: 4 blocks fit an SM (16 warps, about 190 KB in
+// flight per SM), where the earlier register ring held 64 registers a
+// thread and let one 8-warp block fit. x is read straight from global
+// memory through L1 (the block's warps read the same columns at about the
+// same time), so the warps never wait on each other inside a segment.
+constexpr int kWarps = 4;
 constexpr int kThreads = kWarps * 32;
 constexpr int kWarpTiles = 2;  // m-tiles of 16 rows per warp
 constexpr int64_t kBlockRows = kWarps * kWarpTiles * 16;
-constexpr int kStages = 4;
+constexpr int kStages = 5;
+constexpr int kBlocksPerSm = 4;
 // Partial sums of a row block: [rows][kQuantizedGemmMaxRows] floats, then
 // one counter of added tiles per row block.
 constexpr int kWorkspaceTokens = static_cast<int>(kQuantizedGemmMaxRows);
 
-int64_t RowBlocks(int64_t m) { return (m + kBlockRows - 1) / kBlockRows; }
+// Bytes of one tile (TilesOf's tile_bytes) as a constant of the kernel.
+template <bool kInt4, int GPT>
+constexpr int kTileBytesOf = kInt4 ? static_cast<int>(kTileValueBytes) + 96 * GPT
+                                   : static_cast<int>(kTileValueBytes);
+static_assert(kWarps * kStages * kTileBytesOf<true, 4> <= 48 * 1024,
+              "the ring must fit the static shared memory of a block");
 
-// x's columns a block stages in shared memory at a time, as 16-byte pieces
-// of 8 values, per token row; the row stride is padded so that the 128-bit
-// reads of a quarter warp (two tokens, four lanes) hit eight different bank
-// groups: by 4 pieces for int4 (its lanes read pieces 4j + c), 1 for int8
-// (2c + j).
-template <int NT>
-constexpr int kChunkColumns = NT == 1 ? 2048 : 1024;
-template <bool kInt4, int NT>
-constexpr int kStagedStride = kChunkColumns<NT> / 8 + (kInt4 ? 4 : 1);
+int64_t RowBlocks(int64_t m) { return (m + kBlockRows - 1) / kBlockRows; }
 
 struct MmaParams {
   const uint8_t* tiles;
@@ -53,7 +53,6 @@ struct MmaParams {
   // Work items: (row block, tile) pairs, item = row_block * tiles_per_row +
   // tile; weight_units: the weight's 32-row units.
   int64_t m, k, tile_bytes, tiles_per_row, weight_units, items;
-  int64_t prefetch_tiles;  // how far ahead of its loads a warp has the L2 fetch (> kStages to matter)
   int n;
   DType y_dtype;
   bool gelu;
@@ -97,10 +96,15 @@ template <typename T>
 constexpr uint32_t kMagic = std::is_same_v<T, __half> ? 0x6400u : 0x4300u;
 
 // Two int4 tile values (nibbles s and s + 4 of the word after the shift;
-// see "The tile layout") as 16-bit floats magic + u.
+// see "The tile layout") as 16-bit floats magic + u: one LOP3 ((w & mask) |
+// magic), which the compiler otherwise splits into two.
 template <typename T>
 __device__ __forceinline__ uint32_t Int4Pair(uint32_t word, int shift) {
-  return ((word >> shift) & 0x000F000Fu) | (kMagic<T> * 0x00010001u);
+  uint32_t out;
+  asm("lop3.b32 %0, %1, %2, %3, 0xEA;\n"
+      : "=r"(out)
+      : "r"(word >> shift), "n"(0x000F000Fu), "n"(kMagic<T> * 0x00010001u));
+  return out;
 }
 
 // Bytes b and b + 1 of an int8 word whose bytes were offset by 128 (u = q +
@@ -127,92 +131,192 @@ __device__ __forceinline__ uint32_t WordOf(const uint4& v, int i) {
   return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
 }
 
-// One tile of a warp's two m-tiles in flight: the values of rows g and
-// g + 8 of each (lane g * 4 + c), and for int4 the lane's share of the
-// tile's scales and zero points: lane c of a quad loads the scale of row g
-// (c = 0) or g + 8 (1), or the zero point of row g (2) or g + 8 (3), for
-// the tile's GPT groups; shuffles hand them round when the tile is used.
+// The lane's part of one tile of the warp's two m-tiles: the values of
+// rows g and g + 8 of each (lane g * 4 + c), and for int4 the scales and
+// zero points of those rows, for the tile's GPT groups (quads read the same
+// entries: shared-memory broadcasts).
+template <int GPT>
+using ScaleWord = std::conditional_t<GPT == 4, uint2, uint32_t>;
 template <int GPT>
 struct Stage {
   uint4 w[kWarpTiles][2];
-  std::conditional_t<GPT == 4, uint2, uint32_t> sz[kWarpTiles];
+  ScaleWord<GPT> scales[kWarpTiles][2];
+  uint32_t zeros[kWarpTiles][2];
 };
 
-// Loads one tile of the warp's unit from its block.
+// Reads one tile of the warp's unit from its slot of the ring.
 template <bool kInt4, int GPT>
 __device__ __forceinline__ void LoadStage(Stage<GPT>& s, const uint8_t* block, int lane) {
 #pragma unroll
   for (int w = 0; w < kWarpTiles; ++w) {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      s.w[w][h] = __ldcs(reinterpret_cast<const uint4*>(block + ((2 * w + h) * 32 + lane) * 16));
+      s.w[w][h] = *reinterpret_cast<const uint4*>(block + ((2 * w + h) * 32 + lane) * 16);
     }
   }
   if constexpr (kInt4) {
-    const int c = lane % 4, g = lane / 4;
     const uint8_t* scales = block + kTileValueBytes;
     const uint8_t* zeros = scales + 64 * GPT;
 #pragma unroll
     for (int w = 0; w < kWarpTiles; ++w) {
-      const int r = 16 * w + 8 * (c % 2) + g;
-      if (c < 2) {
-        if constexpr (GPT == 4) s.sz[w] = __ldg(reinterpret_cast<const uint2*>(scales + 8 * r));
-        else if constexpr (GPT == 2) s.sz[w] = __ldg(reinterpret_cast<const uint32_t*>(scales + 4 * r));
-        else s.sz[w] = __ldg(reinterpret_cast<const uint16_t*>(scales + 2 * r));
-      } else {
-        if constexpr (GPT == 4) s.sz[w].x = __ldg(reinterpret_cast<const uint32_t*>(zeros + 4 * r));
-        else if constexpr (GPT == 2) s.sz[w] = __ldg(reinterpret_cast<const uint16_t*>(zeros + 2 * r));
-        else s.sz[w] = __ldg(zeros + r);
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int r = 16 * w + 8 * h + lane / 4;
+        if constexpr (GPT == 4) {
+          s.scales[w][h] = *reinterpret_cast<const uint2*>(scales + 8 * r);
+          s.zeros[w][h] = *reinterpret_cast<const uint32_t*>(zeros + 4 * r);
+        } else if constexpr (GPT == 2) {
+          s.scales[w][h] = *reinterpret_cast<const uint32_t*>(scales + 4 * r);
+          s.zeros[w][h] = *reinterpret_cast<const uint16_t*>(zeros + 2 * r);
+        } else {
+          s.scales[w][h] = *reinterpret_cast<const uint16_t*>(scales + 2 * r);
+          s.zeros[w][h] = zeros[r];
+        }
       }
     }
   }
 }
 
-// Has the L2 fetch `bytes` from `p` (16-byte aligned, a multiple of 16).
-__device__ __forceinline__ void PrefetchL2(const void* p, int64_t bytes) {
-  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(p), "r"(static_cast<unsigned>(bytes))
-               : "memory");
+// Group gi's f16 scale as a float, and its zero point.
+template <int GPT>
+__device__ __forceinline__ float ScaleOf(const ScaleWord<GPT>& v, int gi) {
+  uint32_t bits;
+  if constexpr (GPT == 4) bits = ((gi < 2 ? v.x : v.y) >> (16 * (gi % 2))) & 0xFFFFu;
+  else bits = (v >> (16 * gi)) & 0xFFFFu;
+  return __half2float(__ushort_as_half(static_cast<unsigned short>(bits)));
+}
+__device__ __forceinline__ int ZeroOf(uint32_t zeros, int gi) {
+  return static_cast<int8_t>((zeros >> (8 * gi)) & 0xFFu);
 }
 
-// The 16 bits of group `gi` (of the tile's GPT) in a lane's scale share.
-template <int GPT>
-__device__ __forceinline__ uint32_t ScaleBits(const std::conditional_t<GPT == 4, uint2, uint32_t>& v, int gi) {
-  if constexpr (GPT == 4) return ((gi < 2 ? v.x : v.y) >> (16 * (gi % 2))) & 0xFFFFu;
-  else return (v >> (16 * gi)) & 0xFFFFu;
-}
-template <int GPT>
-__device__ __forceinline__ uint32_t ZeroBits(const std::conditional_t<GPT == 4, uint2, uint32_t>& v, int gi) {
-  if constexpr (GPT == 4) return (v.x >> (8 * gi)) & 0xFFu;
-  else return (v >> (8 * gi)) & 0xFFu;
+// An L2 policy that evicts the weight stream first, so x, the partial sums
+// and the next kernel's operands stay cached.
+__device__ __forceinline__ uint64_t EvictFirstPolicy() {
+  uint64_t policy;
+  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(policy));
+  return policy;
 }
 
-template <int GPT>
-__device__ __forceinline__ std::conditional_t<GPT == 4, uint2, uint32_t> ShuffleFrom(
-    const std::conditional_t<GPT == 4, uint2, uint32_t>& v, int src) {
-  if constexpr (GPT == 4) {
-    return make_uint2(__shfl_sync(0xffffffffu, v.x, src), __shfl_sync(0xffffffffu, v.y, src));
-  } else {
-    return __shfl_sync(0xffffffffu, v, src);
+// The warp copies one tile (kBytes, a multiple of 16) from global memory
+// into its slot: 16 bytes a lane per cp.async, one commit group a tile.
+template <int kBytes>
+__device__ __forceinline__ void CopyTile(uint8_t* slot, const uint8_t* tile, int lane, uint64_t policy) {
+  constexpr int kPieces = kBytes / 16;
+#pragma unroll
+  for (int i = 0; i < (kPieces + 31) / 32; ++i) {
+    const int piece = 32 * i + lane;
+    if (kPieces % 32 == 0 || piece < kPieces) {
+      const unsigned target = static_cast<unsigned>(__cvta_generic_to_shared(slot + 16 * piece));
+      asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2;\n" ::"r"(target),
+                   "l"(tile + 16 * piece), "l"(policy)
+                   : "memory");
+    }
+  }
+}
+__device__ __forceinline__ void CommitGroup() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int kPending>
+__device__ __forceinline__ void WaitGroup() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
+}
+
+// The lane's rows of x: token nt * 8 + g of each n-tile, already offset
+// to the lane's first 16-byte piece of a tile (int4 c, int8 2c), or null
+// for a row past N (its columns of the products are zero and never stored).
+template <int NT>
+struct XRows {
+  const uint4* row[NT];
+};
+__device__ __forceinline__ uint4 XPiece(const uint4* row, int64_t piece) {
+  return row != nullptr ? __ldg(row + piece) : make_uint4(0, 0, 0, 0);
+}
+
+// x's pieces a lane multiplies with one tile: int4 j = 0..3 (columns 32j +
+// 8c of the tile's 128), int8 two (16c and 16c + 8 of its 64).
+template <bool kInt4>
+constexpr int kXPieces = kInt4 ? 4 : 2;
+template <bool kInt4, int NT>
+using TileX = uint4[kXPieces<kInt4>][NT];
+template <bool kInt4, int NT>
+__device__ __forceinline__ void LoadTileX(const XRows<NT>& x, int64_t tile, TileX<kInt4, NT>& xv) {
+#pragma unroll
+  for (int i = 0; i < kXPieces<kInt4>; ++i) {
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) xv[i][nt] = XPiece(x.row[nt], kInt4 ? tile * 16 + 4 * i : tile * 8 + i);
   }
 }
 
-// Multiplies the warp's tile `s` (tile `tile` of the staged chunk) into acc.
+// A fragments of all ones (bf16 1.0 pairs): multiplied by x they give the
+// sums of x over each k-step, for the zero-point fold below.
+constexpr uint32_t kBf16OnePair = 0x3F803F80u;
+
+// Multiplies the warp's tile `s` (tile `tile` of the row) into acc.
+//
+// int4 with bf16 x folds the zero point out of the weights: the A
+// fragments are the raw magic values 128 + u (u = q + 8 as stored), one
+// LOP3 per two values, and each group's sum is corrected in fp32,
+//   sum (q - z) x = sum (128 + u) x - (136 + z) sum x,
+// with sum x from one more mma per k-step against a fragment of ones. That
+// saves the subtraction per two values; the cost is the cancellation of the
+// 128 x offset, about 2^-17 of sum |x| against errors of 2^-8 the bf16 y
+// rounding brings (quantized_parity_test holds it to the f32 bound too).
+// f16 x keeps the exact subtraction: its magic, 1024, would cancel 10 bits.
 template <typename T, bool kInt4, int NT, int GPT>
-__device__ __forceinline__ void ComputeStage(const Stage<GPT>& s, const uint4* staged, int tile,
-                                             int lane, float (&acc)[kWarpTiles][NT][4]) {
-  constexpr int S = kStagedStride<kInt4, NT>;
-  const int g = lane / 4, c = lane % 4;
-  if constexpr (kInt4) {
-    // Each group's scale and magic + zero for rows g and g + 8.
-    std::conditional_t<GPT == 4, uint2, uint32_t> share[kWarpTiles][4];
+__device__ __forceinline__ void ComputeStage(const Stage<GPT>& s, const TileX<kInt4, NT>& xv,
+                                             const XRows<NT>& x, int64_t tile,
+                                             float (&acc)[kWarpTiles][NT][4]) {
+  if constexpr (kInt4 && NT == 4) {
+    // 32 tokens: the registers hold one m-tile's partial sums at a time
+    // (m-tiles outer) and one k-step's x (loaded where used, from L1 the
+    // second time; xv is not read), and the zero point is subtracted
+    // exactly (no sums of x to keep). One group a tile (GPT 1), as
+    // LaunchQuantizedGemm ensures.
+    static_assert(GPT == 1, "the 32-token product takes one group a tile");
 #pragma unroll
     for (int w = 0; w < kWarpTiles; ++w) {
+      float scale[2];
+      uint32_t zero[2];
 #pragma unroll
-      for (int i = 0; i < 4; ++i) share[w][i] = ShuffleFrom<GPT>(s.sz[w], (lane & ~3) | i);
+      for (int h = 0; h < 2; ++h) {
+        scale[h] = ScaleOf<GPT>(s.scales[w][h], 0);
+        zero[h] = (kMagic<T> + ZeroOf(s.zeros[w][h], 0) + 8) * 0x00010001u;
+      }
+      float part[NT][4];
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) part[nt][e] = 0.0f;
+      }
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const uint32_t top = WordOf(s.w[w][0], j), bottom = WordOf(s.w[w][1], j);
+        uint4 xj[NT];
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) xj[nt] = XPiece(x.row[nt], tile * 16 + 4 * j);
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const uint32_t a[4] = {Sub2<T>(Int4Pair<T>(top, 8 * h), zero[0]),
+                                 Sub2<T>(Int4Pair<T>(bottom, 8 * h), zero[1]),
+                                 Sub2<T>(Int4Pair<T>(top, 8 * h + 4), zero[0]),
+                                 Sub2<T>(Int4Pair<T>(bottom, 8 * h + 4), zero[1])};
+#pragma unroll
+          for (int nt = 0; nt < NT; ++nt) {
+            Mma<T>(part[nt], a, WordOf(xj[nt], 2 * h), WordOf(xj[nt], 2 * h + 1));
+          }
+        }
+      }
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[w][nt][e] = fmaf(scale[e / 2], part[nt][e], acc[w][nt][e]);
+      }
     }
+  } else if constexpr (kInt4) {
+    constexpr bool kFoldZero = std::is_same_v<T, __nv_bfloat16>;
     float scale[kWarpTiles][2];
-    uint32_t zero[kWarpTiles][2];
+    uint32_t zero[kWarpTiles][2];    // exact subtraction: magic + z + 8 in both halves
+    float offset[kWarpTiles][2];     // fold: 136 + z
     float part[kWarpTiles][NT][4];
+    float xsum[NT][4];
     constexpr int kPairsPerGroup = 4 / GPT;
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
@@ -222,9 +326,10 @@ __device__ __forceinline__ void ComputeStage(const Stage<GPT>& s, const uint4* s
         for (int w = 0; w < kWarpTiles; ++w) {
 #pragma unroll
           for (int h = 0; h < 2; ++h) {
-            scale[w][h] = __half2float(__ushort_as_half(static_cast<unsigned short>(ScaleBits<GPT>(share[w][h], gi))));
-            const int z = static_cast<int8_t>(ZeroBits<GPT>(share[w][2 + h], gi)) + 8;
-            zero[w][h] = (kMagic<T> + z) * 0x00010001u;
+            scale[w][h] = ScaleOf<GPT>(s.scales[w][h], gi);
+            const int z = ZeroOf(s.zeros[w][h], gi) + 8;
+            if constexpr (kFoldZero) offset[w][h] = 128.0f + static_cast<float>(z);
+            else zero[w][h] = (kMagic<T> + z) * 0x00010001u;
           }
 #pragma unroll
           for (int nt = 0; nt < NT; ++nt) {
@@ -232,22 +337,37 @@ __device__ __forceinline__ void ComputeStage(const Stage<GPT>& s, const uint4* s
             for (int e = 0; e < 4; ++e) part[w][nt][e] = 0.0f;
           }
         }
-      }
-      uint4 xv[NT];
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt) xv[nt] = staged[(nt * 8 + g) * S + tile * 16 + 4 * j + c];
-#pragma unroll
-      for (int w = 0; w < kWarpTiles; ++w) {
-        const uint32_t top = WordOf(s.w[w][0], j), bottom = WordOf(s.w[w][1], j);
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          const uint32_t a[4] = {Sub2<T>(Int4Pair<T>(top, 8 * h), zero[w][0]),
-                                 Sub2<T>(Int4Pair<T>(bottom, 8 * h), zero[w][1]),
-                                 Sub2<T>(Int4Pair<T>(top, 8 * h + 4), zero[w][0]),
-                                 Sub2<T>(Int4Pair<T>(bottom, 8 * h + 4), zero[w][1])};
+        if constexpr (kFoldZero) {
 #pragma unroll
           for (int nt = 0; nt < NT; ++nt) {
-            Mma<T>(part[w][nt], a, WordOf(xv[nt], 2 * h), WordOf(xv[nt], 2 * h + 1));
+#pragma unroll
+            for (int e = 0; e < 4; ++e) xsum[nt][e] = 0.0f;
+          }
+        }
+      }
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+#pragma unroll
+        for (int w = 0; w < kWarpTiles; ++w) {
+          const uint32_t top = WordOf(s.w[w][0], j), bottom = WordOf(s.w[w][1], j);
+          uint32_t a[4] = {Int4Pair<T>(top, 8 * h), Int4Pair<T>(bottom, 8 * h), Int4Pair<T>(top, 8 * h + 4),
+                           Int4Pair<T>(bottom, 8 * h + 4)};
+          if constexpr (!kFoldZero) {
+            a[0] = Sub2<T>(a[0], zero[w][0]);
+            a[1] = Sub2<T>(a[1], zero[w][1]);
+            a[2] = Sub2<T>(a[2], zero[w][0]);
+            a[3] = Sub2<T>(a[3], zero[w][1]);
+          }
+#pragma unroll
+          for (int nt = 0; nt < NT; ++nt) {
+            Mma<T>(part[w][nt], a, WordOf(xv[j][nt], 2 * h), WordOf(xv[j][nt], 2 * h + 1));
+          }
+        }
+        if constexpr (kFoldZero) {
+          const uint32_t ones[4] = {kBf16OnePair, kBf16OnePair, kBf16OnePair, kBf16OnePair};
+#pragma unroll
+          for (int nt = 0; nt < NT; ++nt) {
+            Mma<T>(xsum[nt], ones, WordOf(xv[j][nt], 2 * h), WordOf(xv[j][nt], 2 * h + 1));
           }
         }
       }
@@ -257,7 +377,11 @@ __device__ __forceinline__ void ComputeStage(const Stage<GPT>& s, const uint4* s
 #pragma unroll
           for (int nt = 0; nt < NT; ++nt) {
 #pragma unroll
-            for (int e = 0; e < 4; ++e) acc[w][nt][e] = fmaf(scale[w][e / 2], part[w][nt][e], acc[w][nt][e]);
+            for (int e = 0; e < 4; ++e) {
+              float v = part[w][nt][e];
+              if constexpr (kFoldZero) v = fmaf(-offset[w][e / 2], xsum[nt][e], v);
+              acc[w][nt][e] = fmaf(scale[w][e / 2], v, acc[w][nt][e]);
+            }
           }
         }
       }
@@ -265,9 +389,6 @@ __device__ __forceinline__ void ComputeStage(const Stage<GPT>& s, const uint4* s
   } else {
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
-      uint4 xv[NT];
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt) xv[nt] = staged[(nt * 8 + g) * S + tile * 8 + 2 * c + j / 2];
 #pragma unroll
       for (int w = 0; w < kWarpTiles; ++w) {
         const uint32_t top = WordOf(s.w[w][0], j) ^ 0x80808080u;
@@ -276,7 +397,7 @@ __device__ __forceinline__ void ComputeStage(const Stage<GPT>& s, const uint4* s
                                Int8Pair<T>(bottom, 2)};
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt) {
-          Mma<T>(acc[w][nt], a, WordOf(xv[nt], 2 * (j % 2)), WordOf(xv[nt], 2 * (j % 2) + 1));
+          Mma<T>(acc[w][nt], a, WordOf(xv[j / 2][nt], 2 * (j % 2)), WordOf(xv[j / 2][nt], 2 * (j % 2) + 1));
         }
       }
     }
@@ -284,15 +405,21 @@ __device__ __forceinline__ void ComputeStage(const Stage<GPT>& s, const uint4* s
 }
 
 // The block's run of work items: each stretch inside one row block is a
-// segment, its x staged through shared memory in chunks of kChunkColumns.
+// segment, through which each warp streams its unit's tiles.
 template <typename T, bool kInt4, int NT, int GPT>
-__global__ void __launch_bounds__(kThreads, 1) QuantizedMmaKernel(MmaParams p) {
-  constexpr int S = kStagedStride<kInt4, NT>;
-  constexpr int kTileColumns = kInt4 ? 128 : 64;
-  constexpr int64_t kChunkTiles = kChunkColumns<NT> / kTileColumns;
-  __shared__ uint4 staged[8 * NT * S];
+__global__ void __launch_bounds__(kThreads, kBlocksPerSm) QuantizedMmaKernel(MmaParams p) {
+  constexpr int kTileBytes = kTileBytesOf<kInt4, GPT>;
+  __shared__ __align__(16) uint8_t ring[kWarps][kStages][kTileBytes];
   __shared__ int last_block;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
+  XRows<NT> x;
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt) {
+    const int token = nt * 8 + g;
+    x.row[nt] = token < p.n ? static_cast<const uint4*>(p.x) + token * (p.k / 8) + (kInt4 ? c : 2 * c)
+                            : nullptr;
+  }
+  const uint64_t policy = EvictFirstPolicy();
   const int64_t first_item = blockIdx.x * p.items / gridDim.x;
   const int64_t end_item = (blockIdx.x + 1) * p.items / gridDim.x;
   for (int64_t item = first_item; item < end_item;) {
@@ -301,7 +428,7 @@ __global__ void __launch_bounds__(kThreads, 1) QuantizedMmaKernel(MmaParams p) {
     const int64_t unit = row_block * kWarps + warp;
     const int64_t warp_row = unit * kTileUnitRows;
     const bool active = unit < p.weight_units;  // else the warp only keeps the barriers
-    const uint8_t* unit_tiles = p.tiles + unit * p.tiles_per_row * p.tile_bytes;
+    const uint8_t* unit_tiles = p.tiles + unit * p.tiles_per_row * kTileBytes;
     float acc[kWarpTiles][NT][4];
 #pragma unroll
     for (int w = 0; w < kWarpTiles; ++w) {
@@ -312,56 +439,48 @@ __global__ void __launch_bounds__(kThreads, 1) QuantizedMmaKernel(MmaParams p) {
       }
     }
 
-    // One ring of kStages tiles in flight runs through the whole segment;
-    // at each chunk's first tile the block stages that chunk of x while
-    // the ring's loads (which need no shared memory) stay in flight.
-    Stage<GPT> s0, s1, s2, s3;
     if (active) {
-      LoadStage<kInt4, GPT>(s0, unit_tiles + t0 * p.tile_bytes, lane);
-      if (t0 + 1 < t1) LoadStage<kInt4, GPT>(s1, unit_tiles + (t0 + 1) * p.tile_bytes, lane);
-      if (t0 + 2 < t1) LoadStage<kInt4, GPT>(s2, unit_tiles + (t0 + 2) * p.tile_bytes, lane);
-      if (t0 + 3 < t1) LoadStage<kInt4, GPT>(s3, unit_tiles + (t0 + 3) * p.tile_bytes, lane);
-      const int64_t ahead = min(t1, t0 + p.prefetch_tiles) - (t0 + kStages);
-      if (lane == 0 && ahead > 0) PrefetchL2(unit_tiles + (t0 + kStages) * p.tile_bytes, ahead * p.tile_bytes);
-    }
-    // Tile t of the segment through stage s; false past the segment. The
-    // conditions are the block's, so every thread meets the barriers.
-    auto step = [&](Stage<GPT>& s, int64_t t) {
-      if (t >= t1) return false;
-      const int in_chunk = static_cast<int>((t - t0) % kChunkTiles);
-      if (in_chunk == 0) {
-        __syncthreads();  // the previous chunk's x is no longer read
-        // kPieces (a power of two) bounds the chunk's 16-byte pieces: the index
-        // arithmetic stays shifts and masks.
-        constexpr int kPieces = kChunkColumns<NT> / 8;
-        const int pieces = static_cast<int>((min(t1, t + kChunkTiles) - t) * kTileColumns / 8);
-        const T* x = static_cast<const T*>(p.x) + t * kTileColumns;
-        for (int i = threadIdx.x; i < 8 * NT * kPieces; i += kThreads) {
-          const int token = i / kPieces, piece = i % kPieces;
-          if (piece >= pieces) continue;
-          const bool inside = token < p.n;
-          const T* source = inside ? x + token * p.k + piece * 8 : static_cast<const T*>(p.x);
-          const unsigned target = static_cast<unsigned>(__cvta_generic_to_shared(&staged[token * S + piece]));
-          // Rows past N are zero-filled: their columns of the products are
-          // zero and never stored.
-          asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(target), "l"(source),
-                       "r"(inside ? 16 : 0));
-        }
-        asm volatile("cp.async.commit_group;\ncp.async.wait_group 0;\n" ::: "memory");
-        __syncthreads();
+      // kStages - 1 tiles ahead of the one multiplied; a commit group per
+      // tile, empty past the segment's end, so that waiting for all but the
+      // newest kStages - 2 groups always means "this tile has landed".
+#pragma unroll
+      for (int i = 0; i < kStages - 1; ++i) {
+        if (t0 + i < t1) CopyTile<kTileBytes>(ring[warp][i], unit_tiles + (t0 + i) * kTileBytes, lane, policy);
+        CommitGroup();
       }
-      if (active) {
-        ComputeStage<T, kInt4, NT, GPT>(s, staged, in_chunk, lane, acc);
-        if (t + kStages < t1) LoadStage<kInt4, GPT>(s, unit_tiles + (t + kStages) * p.tile_bytes, lane);
-        if (lane == 0 && p.prefetch_tiles > kStages && t + p.prefetch_tiles < t1) {
-          PrefetchL2(unit_tiles + (t + p.prefetch_tiles) * p.tile_bytes, p.tile_bytes);
+      int slot = 0, refill = kStages - 1;
+      // One n-tile's x is loaded a tile ahead, so its L2 latency (x outgrows
+      // L1 at large K) overlaps a tile's work; two n-tiles' would not fit
+      // the registers, and load where they are used.
+      constexpr bool kXAhead = NT == 1;
+      TileX<kInt4, NT> xv;
+      if constexpr (kXAhead) LoadTileX<kInt4, NT>(x, t0, xv);
+      for (int64_t t = t0; t < t1; ++t) {
+        WaitGroup<kStages - 2>();
+        // Every lane's copies of tile t have landed, and every lane is done
+        // with tile t - 1's slot, which the refill below overwrites.
+        __syncwarp();
+        if (t + kStages - 1 < t1) {
+          CopyTile<kTileBytes>(ring[warp][refill], unit_tiles + (t + kStages - 1) * kTileBytes, lane, policy);
         }
+        CommitGroup();
+        Stage<GPT> s;
+        LoadStage<kInt4, GPT>(s, ring[warp][slot], lane);
+        if constexpr (kXAhead) {
+          TileX<kInt4, NT> now;
+#pragma unroll
+          for (int i = 0; i < kXPieces<kInt4>; ++i) now[i][0] = xv[i][0];
+          if (t + 1 < t1) LoadTileX<kInt4, NT>(x, t + 1, xv);
+          ComputeStage<T, kInt4, NT, GPT>(s, now, x, t, acc);
+        } else {
+          if constexpr (!(kInt4 && NT == 4)) LoadTileX<kInt4, NT>(x, t, xv);  // else loaded inside
+          ComputeStage<T, kInt4, NT, GPT>(s, xv, x, t, acc);
+        }
+        slot = slot + 1 == kStages ? 0 : slot + 1;
+        refill = refill + 1 == kStages ? 0 : refill + 1;
       }
-      return true;
-    };
-    static_assert(kStages == 4, "the ring is written out for four stages");
-    for (int64_t t = t0; t < t1; t += kStages) {
-      if (!step(s0, t) || !step(s1, t + 1) || !step(s2, t + 2) || !step(s3, t + 3)) break;
+      // Only empty groups can still be pending; the barrier below keeps the
+      // next segment's copies from overwriting slots still being read.
     }
 
     if (active) {
@@ -508,24 +627,40 @@ cudaError_t LaunchMma(const MmaParams& params, int64_t max_blocks, cudaStream_t 
   return cudaGetLastError();
 }
 
+// Rows of x one launch takes for this weight: 32 where the 32-token kernel
+// applies (int8, or int4 with one group a tile), else 16.
+int64_t RowsPerLaunch(const QuantizedWeight& w, bool tensor_cores) {
+  if (!tensor_cores) return kQuantizedGemmMaxRows;
+  const bool wide = w.format == DType::kI8 ||
+                    TilesOf(w.format, w.out_features, w.in_features, w.group_size).groups_per_tile == 1;
+  return wide ? 32 : 16;
+}
+
 template <typename T>
 cudaError_t DispatchMma(const MmaParams& params, bool int4, int groups_per_tile, int64_t max_blocks,
                         cudaStream_t stream) {
-  const bool one_tile = params.n <= 8;
+  // n-tiles of 8 tokens: 1 up to 8 rows, 2 up to 16, 4 up to 32.
+  const int n_tiles = params.n <= 8 ? 1 : params.n <= 16 ? 2 : 4;
   if (!int4) {
-    return one_tile ? LaunchMma<T, false, 1, 1>(params, max_blocks, stream)
-                    : LaunchMma<T, false, 2, 1>(params, max_blocks, stream);
+    switch (n_tiles) {
+      case 1: return LaunchMma<T, false, 1, 1>(params, max_blocks, stream);
+      case 2: return LaunchMma<T, false, 2, 1>(params, max_blocks, stream);
+      default: return LaunchMma<T, false, 4, 1>(params, max_blocks, stream);
+    }
   }
   switch (groups_per_tile) {
     case 1:
-      return one_tile ? LaunchMma<T, true, 1, 1>(params, max_blocks, stream)
-                      : LaunchMma<T, true, 2, 1>(params, max_blocks, stream);
+      switch (n_tiles) {
+        case 1: return LaunchMma<T, true, 1, 1>(params, max_blocks, stream);
+        case 2: return LaunchMma<T, true, 2, 1>(params, max_blocks, stream);
+        default: return LaunchMma<T, true, 4, 1>(params, max_blocks, stream);
+      }
     case 2:
-      return one_tile ? LaunchMma<T, true, 1, 2>(params, max_blocks, stream)
-                      : LaunchMma<T, true, 2, 2>(params, max_blocks, stream);
+      return n_tiles == 1 ? LaunchMma<T, true, 1, 2>(params, max_blocks, stream)
+                          : LaunchMma<T, true, 2, 2>(params, max_blocks, stream);
     default:
-      return one_tile ? LaunchMma<T, true, 1, 4>(params, max_blocks, stream)
-                      : LaunchMma<T, true, 2, 4>(params, max_blocks, stream);
+      return n_tiles == 1 ? LaunchMma<T, true, 1, 4>(params, max_blocks, stream)
+                          : LaunchMma<T, true, 2, 4>(params, max_blocks, stream);
   }
 }
 
@@ -556,8 +691,9 @@ cudaError_t LaunchQuantizedGemm(const GemmProblem& p, const QuantizedWeight& w, 
   const bool int4 = w.format == DType::kI4;
   const size_t x_size = DTypeSize(p.x_dtype), y_size = DTypeSize(p.y_dtype);
   const void* bias_or_null = p.has_bias ? bias : nullptr;
-  for (int64_t done = 0; done < p.rows; done += kQuantizedGemmMaxRows) {
-    const int n = static_cast<int>(std::min(kQuantizedGemmMaxRows, p.rows - done));
+  const int64_t per_launch = RowsPerLaunch(w, tensor_cores);
+  for (int64_t done = 0; done < p.rows; done += per_launch) {
+    const int n = static_cast<int>(std::min(per_launch, p.rows - done));
     const void* x_rows = static_cast<const uint8_t*>(x) + done * p.in_features * x_size;
     void* y_rows = static_cast<uint8_t*>(y) + done * p.out_features * y_size;
     cudaError_t status = cudaSuccess;
@@ -582,7 +718,6 @@ cudaError_t LaunchQuantizedGemm(const GemmProblem& p, const QuantizedWeight& w, 
       params.n = n;
       params.y_dtype = p.y_dtype;
       params.gelu = p.gelu;
-      params.prefetch_tiles = options.prefetch_tiles;
       const int groups_per_tile = static_cast<int>(tiles.groups_per_tile);
       status = p.x_dtype == DType::kBF16
                    ? DispatchMma<__nv_bfloat16>(params, int4, groups_per_tile, options.max_blocks, stream)

@@ -6,15 +6,15 @@
 // At N ≤ 16 the product is a stream over the quantized bytes, and at int4
 // the multiply-adds per byte are beyond the CUDA cores (N = 16 at 4 TB/s is
 // about 250 TFLOP/s), so the fast path runs on the tensor cores: each warp
-// streams a contiguous run of the tile layout (dequantize.cuh), 16 bytes a
-// lane, with the L2 prefetching 8 tiles (16 KB) ahead; turns them into the A
-// fragments of mma.sync m16n8k16 in registers (a shift, a mask and a
-// subtraction per two values; the integers q - zero are exact in bf16 and
-// f16), and multiplies them by x, which each block stages in shared memory.
+// streams a contiguous run of the tile layout (dequantize.cuh) through a
+// ring of tiles in shared memory that cp.async fills (16 bytes a lane);
+// turns them into the A fragments of mma.sync m16n8k16 in registers (a
+// shift, a mask and a subtraction per two values; the integers q - zero are
+// exact in bf16 and f16), and multiplies them by x, read through L1.
 // int4 scales multiply each group's fp32 partial sum (the accumulator, not
 // the weights, so the weights stay exact); int8's one scale a row
 // multiplies the sum. The grid is persistent: every block takes an equal
-// run of the (256-row block, tile) pairs, so no wave is left part full,
+// run of the (128-row block, tile) pairs, so no wave is left part full,
 // and partial sums of a row block split between blocks meet in an fp32
 // workspace by atomics; the block that adds the last tile applies bias and
 // GELU, rounds once to y, and zeroes the workspace again, so one launch is
@@ -28,7 +28,7 @@
 // weight (QuantizedWeightValid), row-major, runs on a CUDA-core kernel
 // that dequantizes each element: correct, not fast. N above 16 runs in
 // launches of 16 rows, each reading W again: for prefill, dequantize into
-// a scratch (LaunchDequantizeWeight) and use LinearGemm.
+// a scratch a chunk at a time and use LinearGemm (quantized_scratch_gemm.cuh).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -41,8 +41,10 @@
 
 namespace bloom::cuda {
 
-// Rows of x one launch of the kernels takes; more go in several launches.
-constexpr int64_t kQuantizedGemmMaxRows = 16;
+// Rows of x one launch of the kernels takes at most (32 for int8 and for
+// int4 with one group a tile, 16 for finer int4 groups and the CUDA-core
+// path); more go in several launches, each reading W again.
+constexpr int64_t kQuantizedGemmMaxRows = 32;
 
 // Device memory the product needs for its partial sums, for a weight of
 // `out_features` rows. It must be zero before its first use
@@ -56,10 +58,6 @@ struct QuantizedGemmOptions {
   // once. Tests set a few, so that one block walks several row blocks and
   // chunks of K.
   int64_t max_blocks = 0;
-  // Tiles (about 2 KB each) ahead of its register loads that each warp has
-  // the L2 prefetch; 0 or up to 4: none. 8 was the best of 0, 8, 12, 16,
-  // 24 on the H200 (benchmarks/gpu/results/h200/quantized_gemm.jsonl).
-  int64_t prefetch_tiles = 8;
 };
 
 // Whether LaunchQuantizedGemm takes `problem` to the tensor-core path

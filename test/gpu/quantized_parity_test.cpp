@@ -36,6 +36,7 @@
 #include "kernels/cuda/dequantize.cuh"
 #include "kernels/cuda/gemm.cuh"
 #include "kernels/cuda/quantized_gemm.cuh"
+#include "kernels/cuda/quantized_scratch_gemm.cuh"
 #include "test/gpu/gpu_test_util.h"
 
 namespace bloom::gpu_test {
@@ -255,7 +256,9 @@ void QuantizedParity::CheckProduct(const DeviceWeight& w, const std::string& bas
 
 TEST_P(QuantizedParity, DecodeProductMatchesTheFormula) {
   const DType xd = GetParam();
-  constexpr int64_t kTokens = 33;  // 16 a launch: 17 and 33 take two and three
+  // Up to 32 rows a launch (16 where the int4 groups are finer than a
+  // tile): 33 and 65 take several.
+  constexpr int64_t kTokens = 65;
   for (const GemmCase& c : kGemmCases) {
     const HostWeight h = RandomWeight(c.format, c.m, c.k, c.g, c.format == DType::kI4, rng_);
     const std::unique_ptr<DeviceWeight> w = Upload(h, c.layout);
@@ -268,13 +271,13 @@ TEST_P(QuantizedParity, DecodeProductMatchesTheFormula) {
     EXPECT_EQ(cuda::QuantizedGemmUsesTensorCores(probe, w->view, x.data()), c.tensor_cores) << what;
     // Every N of a launch, with the four epilogues in turn, in x's dtype and
     // F32; then several launches.
-    for (int64_t n = 1; n <= 16; ++n) {
+    for (int64_t n = 1; n <= 32; ++n) {
       const bool has_bias = n % 2 == 1, gelu = n % 4 >= 2;
       CheckProduct(*w, what, x, ref, n, xd, has_bias, gelu);
       CheckProduct(*w, what, x, ref, n, DType::kF32, !has_bias, gelu);
     }
-    CheckProduct(*w, what, x, ref, 17, xd, true, true);
-    CheckProduct(*w, what, x, ref, 33, DType::kF32, true, false);
+    CheckProduct(*w, what, x, ref, 33, xd, true, true);
+    CheckProduct(*w, what, x, ref, 65, DType::kF32, true, false);
   }
 }
 
@@ -287,19 +290,22 @@ TEST_P(QuantizedParity, SmallGridsWalkRowBlocksAndChunks) {
                             GemmCase{DType::kI8, 600, 4096, 4096, kTiles, true}}) {
     const HostWeight h = RandomWeight(c.format, c.m, c.k, c.g, c.format == DType::kI4, rng_);
     const std::unique_ptr<DeviceWeight> w = Upload(h, c.layout);
-    const std::vector<float> xs = Rounded(RandomFloats(16 * c.k, rng_), xd);
+    const std::vector<float> xs = Rounded(RandomFloats(32 * c.k, rng_), xd);
     DeviceTensorF x(xd, xs.size());
     x.Set(xs);
-    const Reference ref = ReferenceProduct(h, xs, 16);
+    const Reference ref = ReferenceProduct(h, xs, 32);
     for (const int64_t blocks : {1, 2, 3, 7, 50}) {
-      for (const int64_t n : {3, 16}) {
+      for (const int64_t n : {3, 16, 32}) {
         CheckProduct(*w, Describe(h, c.layout), x, ref, n, xd, true, n == 16, {blocks});
       }
     }
   }
 }
 
-// Prefill: dequantize into a scratch of x's dtype, then LinearGemm.
+// The scratch path (quantized_scratch_gemm.cuh), whole and in chunks of
+// output rows: a chunk of 96 is three 32-row units (the tile kernel) and
+// leaves a short last chunk; 32 on the row-major weight takes the
+// element-wise kernel from a row offset.
 TEST_P(QuantizedParity, PrefillThroughDequantizeAndCublasLt) {
   const DType xd = GetParam();
   void* cublas_workspace = nullptr;
@@ -316,22 +322,26 @@ TEST_P(QuantizedParity, PrefillThroughDequantizeAndCublasLt) {
     DeviceTensorF x(xd, xs.size()), scratch(xd, c.m * c.k);
     x.Set(xs);
     const Reference ref = ReferenceProduct(h, xs, kTokens);
-    ASSERT_EQ(cuda::LaunchDequantizeWeight(w->view, scratch.data(), xd, nullptr), cudaSuccess);
+    const int64_t chunk = c.layout == kTiles ? 96 : 32;
     for (const int64_t n : {17, 64, 300}) {
       for (const DType yd : {xd, DType::kF32}) {
-        const bool has_bias = n != 64, gelu = n == 300;
-        const std::string what = Describe(h, c.layout) + " prefill x " + DTypeLabel(xd) + " -> " +
-                                 DTypeLabel(yd) + " N=" + std::to_string(n);
-        const std::vector<float> bias = Rounded(RandomFloats(c.m, rng_, -0.5f, 0.5f), yd);
-        DeviceTensorF db(yd, c.m), dy(yd, n * c.m);
-        db.Set(bias);
-        const cuda::GemmProblem problem{n, c.k, c.m, xd, xd, yd, has_bias, gelu};
-        ASSERT_EQ(gemm.Run(problem, x.data(), scratch.data(), db.data(), dy.data(), nullptr),
-                  CUBLAS_STATUS_SUCCESS)
-            << what;
-        const double tolerance = yd == DType::kF32 ? (xd == DType::kBF16 ? 1.0 / 256 : 1.0 / 1024)
-                                                   : (xd == DType::kBF16 ? 1.0 / 128 : 1.0 / 512);
-        ExpectProduct(dy, ref, n, bias, has_bias, gelu, tolerance, what);
+        for (const int64_t chunk_rows : {int64_t{0}, chunk}) {
+          const bool has_bias = n != 64, gelu = n == 300;
+          const std::string what = Describe(h, c.layout) + " prefill x " + DTypeLabel(xd) + " -> " +
+                                   DTypeLabel(yd) + " N=" + std::to_string(n) +
+                                   " chunk=" + std::to_string(chunk_rows);
+          const std::vector<float> bias = Rounded(RandomFloats(c.m, rng_, -0.5f, 0.5f), yd);
+          DeviceTensorF db(yd, c.m), dy(yd, n * c.m);
+          db.Set(bias);
+          const cuda::GemmProblem problem{n, c.k, c.m, xd, xd, yd, has_bias, gelu};
+          const cuda::QuantizedScratchStatus status = cuda::RunQuantizedScratchGemm(
+              gemm, problem, w->view, x.data(), db.data(), dy.data(), scratch.data(), chunk_rows, nullptr);
+          ASSERT_EQ(status.dequantize, cudaSuccess) << what;
+          ASSERT_EQ(status.gemm, CUBLAS_STATUS_SUCCESS) << what;
+          const double tolerance = yd == DType::kF32 ? (xd == DType::kBF16 ? 1.0 / 256 : 1.0 / 1024)
+                                                     : (xd == DType::kBF16 ? 1.0 / 128 : 1.0 / 512);
+          ExpectProduct(dy, ref, n, bias, has_bias, gelu, tolerance, what);
+        }
       }
     }
   }
@@ -413,21 +423,34 @@ const WeightCase kWeightCases[] = {
     {DType::kI4, 7, 120, 6, kRowMajor, true},     {DType::kI4, 5, 100, 10, kRowMajor, true},
 };
 
+// The whole weight, and row ranges (the scratch path's chunks): from a
+// 32-row unit's start (the tile kernel's case) and from inside a unit.
 TEST_F(QuantizedWeights, DequantizeIsExact) {
   for (const WeightCase& c : kWeightCases) {
     const HostWeight h = RandomWeight(c.format, c.m, c.k, c.g, c.zeros, rng_);
     const std::unique_ptr<DeviceWeight> w = Upload(h, c.layout);
-    for (const DType out_dtype : {DType::kF32, DType::kF16, DType::kBF16}) {
-      const std::string what = Describe(h, c.layout) + " -> " + DTypeLabel(out_dtype);
-      DeviceTensorF out(out_dtype, c.m * c.k);
-      ASSERT_EQ(cuda::LaunchDequantizeWeight(w->view, out.data(), out_dtype, nullptr), cudaSuccess) << what;
-      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess) << what;
-      EXPECT_TRUE(out.buffer.GuardsIntact()) << what;
-      const std::vector<float> got = out.Get(), want = Rounded(h.dequantized, out_dtype);
-      const auto mismatch = std::mismatch(got.begin(), got.end(), want.begin());
-      EXPECT_TRUE(mismatch.first == got.end())
-          << what << ": element " << (mismatch.first - got.begin()) << " is " << *mismatch.first << ", want "
-          << *mismatch.second;
+    std::vector<std::pair<int64_t, int64_t>> ranges = {{0, c.m}, {3, c.m - 5}};
+    if (c.m > 32) ranges.emplace_back(32, c.m - 32);
+    for (const auto& [first, rows] : ranges) {
+      for (const DType out_dtype : {DType::kF32, DType::kF16, DType::kBF16}) {
+        const std::string what = Describe(h, c.layout) + " rows [" + std::to_string(first) + ", " +
+                                 std::to_string(first + rows) + ") -> " + DTypeLabel(out_dtype);
+        DeviceTensorF out(out_dtype, rows * c.k);
+        if (first == 0 && rows == c.m) {
+          ASSERT_EQ(cuda::LaunchDequantizeWeight(w->view, out.data(), out_dtype, nullptr), cudaSuccess) << what;
+        } else {
+          ASSERT_EQ(cuda::LaunchDequantizeRows(w->view, first, rows, out.data(), out_dtype, nullptr), cudaSuccess)
+              << what;
+        }
+        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess) << what;
+        EXPECT_TRUE(out.buffer.GuardsIntact()) << what;
+        const std::vector<float> all = Rounded(h.dequantized, out_dtype);
+        const std::vector<float> got = out.Get(), want(all.begin() + first * c.k, all.begin() + (first + rows) * c.k);
+        const auto mismatch = std::mismatch(got.begin(), got.end(), want.begin());
+        EXPECT_TRUE(mismatch.first == got.end())
+            << what << ": element " << (mismatch.first - got.begin()) << " is " << *mismatch.first << ", want "
+            << *mismatch.second;
+      }
     }
   }
 }

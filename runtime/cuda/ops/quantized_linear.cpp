@@ -6,8 +6,8 @@
 // quantized_gemm.cuh): the step streams the quantized bytes once per 16
 // rows. Above that, and for f32 activations, the weight is dequantized
 // into scratch in x's dtype and the product is cuBLASLt's, as for a float
-// weight: one extra pass over the weight, small against a large batch's
-// arithmetic.
+// weight (kernels/cuda/quantized_scratch_gemm.cuh): one extra pass over the
+// weight, small against a large batch's arithmetic.
 #include <algorithm>
 #include <string>
 
@@ -16,6 +16,7 @@
 #include "kernels/cuda/dequantize.cuh"
 #include "kernels/cuda/gemm.cuh"
 #include "kernels/cuda/quantized_gemm.cuh"
+#include "kernels/cuda/quantized_scratch_gemm.cuh"
 #include "runtime/cuda/cuda_status.h"
 #include "runtime/cuda/ops/cuda_ops.h"
 #include "runtime/cuda/quantized_weights.h"
@@ -25,9 +26,11 @@ namespace bloom::cuda_ops {
 namespace {
 
 // Rows the fused product takes before dequantizing into scratch pays: it
-// reads the quantized weight once per 16 rows, so at 64 rows an int4
-// weight's 4 x 0.53 bytes a value still undercut the scratch path's 2.5
-// (write bf16, read it back, read the quantized bytes once).
+// reads the quantized weight once per 32 rows (16 for int4 groups finer
+// than a tile). Measured on the H200 at BLOOM-7b1's and 176B's shapes
+// (benchmarks/gpu/results/h200/quantized_gemm.jsonl), the two meet at 64
+// rows (int4 7b1 QKV: 72 us fused, 69 us through scratch) and the scratch
+// path wins by 2x at 128.
 constexpr int64_t kFusedMaxRows = 64;
 
 class QuantizedLinearOp : public CudaOp {
@@ -58,9 +61,9 @@ class QuantizedLinearOp : public CudaOp {
   size_t ScratchBytes(ScratchRegion region) const override {
     switch (region) {
       case ScratchRegion::kDequantizedWeight:
-        return UsesScratchPath(max_rows_) ? weight_.out_features * weight_.in_features *
-                                                DTypeSize(x_.dtype)
-                                          : 0;
+        return UsesScratchPath(max_rows_)
+                   ? cuda::QuantizedScratchBytes(weight_.out_features, weight_.in_features, x_.dtype)
+                   : 0;
       case ScratchRegion::kQuantizedPartials:
         return fused_x_ ? cuda::QuantizedGemmWorkspaceBytes(weight_.out_features) : 0;
       case ScratchRegion::kLinearOutput:
@@ -116,20 +119,19 @@ class QuantizedLinearOp : public CudaOp {
                                     y_.data, partials_, partials_bytes_, stream),
           instruction_);
     }
-    BLOOM_RETURN_IF_ERROR(LaunchStatus(
-        cuda::LaunchDequantizeWeight(weight_, dequantized_, x_.dtype, stream), instruction_));
     problem.w_dtype = x_.dtype;
     problem.y_dtype = gemm_out_;
     const bool via_scratch = gemm_out_ != y_.dtype;
     // A bias in y's dtype only serves a product written in y's dtype.
     problem.has_bias = has_bias_ && !via_scratch;
     void* y_data = via_scratch ? out_scratch_ : y_.data;
-    const cublasStatus_t status = gemm_.Run(problem, x_.data, dequantized_,
-                                            problem.has_bias ? bias_.data : nullptr, y_data, stream);
-    if (status != CUBLAS_STATUS_SUCCESS) {
-      return CublasStatus(status, absl::StrCat("cublasLtMatmul on the dequantized [",
-                                               problem.out_features, " x ", problem.in_features,
-                                               "] weight"));
+    const cuda::QuantizedScratchStatus status =
+        cuda::RunQuantizedScratchGemm(gemm_, problem, weight_, x_.data, problem.has_bias ? bias_.data : nullptr,
+                                      y_data, dequantized_, /*chunk_rows=*/0, stream);
+    if (status.dequantize != cudaSuccess) return LaunchStatus(status.dequantize, instruction_);
+    if (status.gemm != CUBLAS_STATUS_SUCCESS) {
+      return CublasStatus(status.gemm, absl::StrCat("cublasLtMatmul on the dequantized [", problem.out_features,
+                                                    " x ", problem.in_features, "] weight"));
     }
     if (via_scratch) {
       BLOOM_CUDA_RETURN_IF_ERROR(cuda::LaunchCast(y_data, DType::kF32, problem.rows * y_.columns,
