@@ -9,6 +9,11 @@ backend, device, plan, batch, prompt_len, new_tokens, load_ms, ttft_ms,
 decode_ms_per_step_median, decode_ms_per_step_mean, decode_tokens_per_s,
 total_ms, peak_device_bytes; or {"error": ...} for a run that failed),
 hf_reference.py's (the same keys plus "kind"), and ceilings.py's object.
+hf_reference.py --compile writes its records to the same file with backend
+"hf-transformers-compiled" (transformers with a static cache, the forward
+compiled by torch.compile); when there are any, every table gets that
+third column, the speed-up against it and issue 15's bound on it (at least
+1.5x), and its compile time is reported apart.
 Standard library only; matplotlib is used for the plot when present.
 """
 import argparse
@@ -18,6 +23,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import floors  # noqa: E402
+
+COMPILED_BACKEND = "hf-transformers-compiled"
+# Issue 15: every figure at least this much faster than the compiled baseline.
+COMPILED_SPEEDUP_BOUND = 1.5
 
 # Issue 4's targets for BLOOM-7b1 shapes on one H100.
 TARGETS = {
@@ -99,6 +108,7 @@ def decode_figures(record):
         "total_ms": record.get("total_ms"),
         "load_ms": record.get("load_ms"),
         "peak_device_bytes": record.get("peak_device_bytes"),
+        "compile_ms": record.get("compile_ms"),
     }
 
 
@@ -117,11 +127,21 @@ def check_target(metric, key, value):
     return {"op": op, "bound": bound, "met": met}
 
 
+def compiled_target(speedup):
+    if speedup is None:
+        return None
+    return {"op": ">=", "bound": COMPILED_SPEEDUP_BOUND, "met": speedup >= COMPILED_SPEEDUP_BOUND}
+
+
 def build_results(args):
     batches = [int(b) for b in args.batches.split(",") if b]
     ttft_prompts = [int(t) for t in args.ttft_prompts.split(",") if t]
     ours = index(read_json_lines(args.ours), args.prompt_len, ttft_prompts)
-    hf = index(read_json_lines(args.hf), args.prompt_len, ttft_prompts)
+    hf_records = read_json_lines(args.hf)
+    hf = index([r for r in hf_records if r.get("backend") != COMPILED_BACKEND], args.prompt_len,
+               ttft_prompts)
+    compiled = index([r for r in hf_records if r.get("backend") == COMPILED_BACKEND],
+                     args.prompt_len, ttft_prompts)
     ceilings = None
     if args.ceilings and os.path.exists(args.ceilings):
         found = read_json_lines(args.ceilings)
@@ -145,25 +165,31 @@ def build_results(args):
         },
         "workload": {"prompt_len": args.prompt_len, "new_tokens": args.new_tokens,
                      "batches": batches, "ttft_prompts": ttft_prompts},
+        "has_compiled": bool(compiled),
         "decode": [],
         "ttft": [],
     }
     for batch in batches:
         o = decode_figures(ours.get(("decode", batch)))
         h = decode_figures(hf.get(("decode", batch)))
+        hc = decode_figures(compiled.get(("decode", batch)))
         floor = (floors.median_decode_floor(shape, batch, args.prompt_len, args.new_tokens,
                                             ceilings) if ceilings else None)
         o_ms = o.get("ms_median") if o else None
         h_ms = h.get("ms_median") if h else None
+        hc_ms = hc.get("ms_median") if hc else None
         row = {
             "batch": batch,
             "ours": o,
             "hf": h,
+            "hf_compiled": hc,
             "speedup": ratio(h_ms, o_ms),
+            "speedup_vs_compiled": ratio(hc_ms, o_ms),
             "floor": floor,
             "floor_tokens_per_s": batch * 1e3 / floor["floor_ms"] if floor else None,
             "ours_over_floor": ratio(o_ms, floor["floor_ms"]) if floor else None,
             "hf_over_floor": ratio(h_ms, floor["floor_ms"]) if floor else None,
+            "hf_compiled_over_floor": ratio(hc_ms, floor["floor_ms"]) if floor else None,
             "min_memory_bytes": floors.minimum_memory_bytes(
                 shape, batch, args.prompt_len + args.new_tokens),
         }
@@ -171,12 +197,15 @@ def build_results(args):
             row["target"] = (check_target("decode_ms", batch, o_ms)
                              or check_target("decode_tokens_per_s", batch,
                                              o.get("tokens_per_s") if o else None))
+            row["compiled_target"] = compiled_target(row["speedup_vs_compiled"])
         results["decode"].append(row)
     for prompt_len in ttft_prompts:
         o = ours.get(("ttft", prompt_len))
         h = hf.get(("ttft", prompt_len))
+        hc = compiled.get(("ttft", prompt_len))
         o_ms = o.get("ttft_ms") if o and "error" not in o else None
         h_ms = h.get("ttft_ms") if h and "error" not in h else None
+        hc_ms = hc.get("ttft_ms") if hc and "error" not in hc else None
         floor = floors.prefill_floor(shape, prompt_len, ceilings) if ceilings else None
         row = {
             "prompt_len": prompt_len,
@@ -184,15 +213,20 @@ def build_results(args):
             "ours_error": o.get("error") if o else None,
             "hf_ms": h_ms,
             "hf_error": h.get("error") if h else None,
+            "hf_compiled_ms": hc_ms,
+            "hf_compiled_error": hc.get("error") if hc else None,
+            "hf_compiled_compile_ms": hc.get("compile_ms") if hc else None,
             "ours_peak_device_bytes": o.get("peak_device_bytes") if o else None,
             "hf_peak_device_bytes": h.get("peak_device_bytes") if h else None,
             "speedup": ratio(h_ms, o_ms),
+            "speedup_vs_compiled": ratio(hc_ms, o_ms),
             "floor": floor,
             "ours_over_floor": ratio(o_ms, floor["floor_ms"]) if floor else None,
             "hf_over_floor": ratio(h_ms, floor["floor_ms"]) if floor else None,
         }
         if use_targets:
             row["target"] = check_target("ttft_ms", prompt_len, o_ms)
+            row["compiled_target"] = compiled_target(row["speedup_vs_compiled"])
         results["ttft"].append(row)
     return results
 
@@ -211,6 +245,12 @@ def target_text(target):
     if not target:
         return ""
     return f"{target['op']} {target['bound']:g}: {'met' if target['met'] else 'MISSED'}"
+
+
+def compiled_text(target):
+    if not target:
+        return ""
+    return f"vs compiled {target['op']} {target['bound']:g}×: {'met' if target['met'] else 'MISSED'}"
 
 
 def markdown(results):
@@ -233,43 +273,70 @@ def markdown(results):
                  "tokens; ms per decode step (median over steps); tokens/s = batch / mean step; "
                  "floor = max(bytes / bandwidth, FLOPs / GEMM rate) at the median step's context.")
     lines.append("")
-    lines.append("| batch | bloom-run ms/step | HF ms/step | speed-up | floor ms (bound) "
-                 "| ours / floor | bloom-run tok/s | HF tok/s | floor tok/s "
+    compiled = results.get("has_compiled", False)
+    # With the compiled baseline, its column and the speed-up over it follow
+    # HF eager's; issue 15's bound on that speed-up joins the target column.
+    extra_head = " HF compiled ms/step | vs compiled |" if compiled else ""
+    extra_rule = "---:|---:|" if compiled else ""
+    lines.append("| batch | bloom-run ms/step | HF ms/step | speed-up |" + extra_head +
+                 " floor ms (bound) | ours / floor | bloom-run tok/s | HF tok/s | floor tok/s "
                  "| peak GiB ours / HF / min | target |")
-    lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    lines.append("|---:|---:|---:|---:|" + extra_rule + "---:|---:|---:|---:|---:|---:|---|")
     for row in results["decode"]:
         o, h, f = row["ours"] or {}, row["hf"] or {}, row["floor"]
         ours_ms = fmt(o.get("ms_median")) if "error" not in o else "error"
         hf_ms = fmt(h.get("ms_median")) if "error" not in h else "error"
         floor_text = f"{f['floor_ms']:.2f} ({f['bound']})" if f else "—"
+        extra = ""
+        targets = target_text(row.get("target"))
+        if compiled:
+            hc = row["hf_compiled"] or {}
+            hc_ms = fmt(hc.get("ms_median")) if "error" not in hc else "error"
+            extra = f" {hc_ms} | {fmt(row['speedup_vs_compiled'], 2, '×')} |"
+            targets = "; ".join(t for t in (targets, compiled_text(row.get("compiled_target"))) if t)
         lines.append(
-            f"| {row['batch']} | {ours_ms} | {hf_ms} | {fmt(row['speedup'], 2, '×')} "
-            f"| {floor_text} | {fmt(row['ours_over_floor'], 2, '×')} "
+            f"| {row['batch']} | {ours_ms} | {hf_ms} | {fmt(row['speedup'], 2, '×')} |{extra} "
+            f"{floor_text} | {fmt(row['ours_over_floor'], 2, '×')} "
             f"| {fmt(o.get('tokens_per_s'), 0)} | {fmt(h.get('tokens_per_s'), 0)} "
             f"| {fmt(row['floor_tokens_per_s'], 0)} "
             f"| {gib(o.get('peak_device_bytes'))} / {gib(h.get('peak_device_bytes'))} / "
-            f"{gib(row['min_memory_bytes'])} | {target_text(row.get('target'))} |")
+            f"{gib(row['min_memory_bytes'])} | {targets} |")
+    if compiled:
+        compile_ms = [(r["batch"], (r["hf_compiled"] or {}).get("compile_ms")) for r in results["decode"]]
+        compile_text = ", ".join(f"batch {b}: {ms / 1e3:.1f} s" for b, ms in compile_ms if ms is not None)
+        lines.append("")
+        lines.append("HF compiled: transformers with a static KV cache and its forward compiled by "
+                     "torch.compile, timed after a first generate() per shape; that first call "
+                     f"(the compilation) is not in the figures: {compile_text or 'not reported'}.")
     lines.append("")
     lines.append("Time to first token: batch 1, one prefill and the greedy first token; "
                  "floor = max(FLOPs / GEMM rate, weight bytes / bandwidth).")
     lines.append("")
-    lines.append("| prompt | bloom-run ms | HF ms | speed-up | floor ms (bound) | ours / floor "
-                 "| peak GiB ours / HF | target |")
-    lines.append("|---:|---:|---:|---:|---:|---:|---:|---|")
+    lines.append("| prompt | bloom-run ms | HF ms | speed-up |" +
+                 (" HF compiled ms | vs compiled |" if compiled else "") +
+                 " floor ms (bound) | ours / floor | peak GiB ours / HF | target |")
+    lines.append("|---:|---:|---:|---:|" + extra_rule + "---:|---:|---:|---|")
     for row in results["ttft"]:
         f = row["floor"]
         floor_text = f"{f['floor_ms']:.2f} ({f['bound']})" if f else "—"
         ours_ms = "error" if row["ours_error"] else fmt(row["ours_ms"])
         hf_ms = "error" if row["hf_error"] else fmt(row["hf_ms"])
+        extra = ""
+        targets = target_text(row.get("target"))
+        if compiled:
+            hc_ms = "error" if row.get("hf_compiled_error") else fmt(row.get("hf_compiled_ms"))
+            extra = f" {hc_ms} | {fmt(row.get('speedup_vs_compiled'), 2, '×')} |"
+            targets = "; ".join(t for t in (targets, compiled_text(row.get("compiled_target"))) if t)
         lines.append(
-            f"| {row['prompt_len']} | {ours_ms} | {hf_ms} | {fmt(row['speedup'], 2, '×')} "
-            f"| {floor_text} | {fmt(row['ours_over_floor'], 2, '×')} "
+            f"| {row['prompt_len']} | {ours_ms} | {hf_ms} | {fmt(row['speedup'], 2, '×')} |{extra} "
+            f"{floor_text} | {fmt(row['ours_over_floor'], 2, '×')} "
             f"| {gib(row['ours_peak_device_bytes'])} / {gib(row['hf_peak_device_bytes'])} "
-            f"| {target_text(row.get('target'))} |")
+            f"| {targets} |")
+    sides = ("ours", "hf", "hf_compiled")
     errors = [(r["batch"], side, r[side]["error"]) for r in results["decode"]
-              for side in ("ours", "hf") if r[side] and "error" in r[side]]
+              for side in sides if r.get(side) and "error" in r[side]]
     errors += [(r["prompt_len"], side, r[f"{side}_error"]) for r in results["ttft"]
-               for side in ("ours", "hf") if r[f"{side}_error"]]
+               for side in sides if r.get(f"{side}_error")]
     if errors:
         lines.append("")
         lines.append("Errors:")
@@ -282,6 +349,7 @@ def plot(results, path):
     batches = [r["batch"] for r in results["decode"]]
     ours = [(r["ours"] or {}).get("ms_median") for r in results["decode"]]
     hf = [(r["hf"] or {}).get("ms_median") for r in results["decode"]]
+    compiled = [(r.get("hf_compiled") or {}).get("ms_median") for r in results["decode"]]
     floor = [r["floor"]["floor_ms"] if r["floor"] else None for r in results["decode"]]
     title = f"decode ms/step vs batch ({results['device'] or 'GPU'})"
     try:
@@ -290,13 +358,17 @@ def plot(results, path):
         import matplotlib.pyplot as plt
     except ImportError:
         import png_plot
-        png_plot.line_plot(path, "decode ms/step", batches,
-                           [("bloom-run", ours, (31, 119, 180)), ("HF", hf, (214, 39, 40)),
-                            ("floor", floor, (90, 90, 90))])
+        series = [("bloom-run", ours, (31, 119, 180)), ("HF", hf, (214, 39, 40))]
+        if results.get("has_compiled"):
+            series.append(("HF compiled", compiled, (255, 127, 14)))
+        png_plot.line_plot(path, "decode ms/step", batches, series + [("floor", floor, (90, 90, 90))])
         return "png_plot"
     fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
-    for name, ys, style in (("bloom-run", ours, "o-"), ("HF transformers (eager, bf16)", hf, "s-"),
-                            ("floor (measured bandwidth / GEMM rate)", floor, "k--")):
+    lines = [("bloom-run", ours, "o-"), ("HF transformers (eager, bf16)", hf, "s-")]
+    if results.get("has_compiled"):
+        lines.append(("HF transformers (static cache, torch.compile)", compiled, "^-"))
+    lines.append(("floor (measured bandwidth / GEMM rate)", floor, "k--"))
+    for name, ys, style in lines:
         points = [(b, y) for b, y in zip(batches, ys) if y is not None]
         if points:
             ax.plot([b for b, _ in points], [y for _, y in points], style, label=name)

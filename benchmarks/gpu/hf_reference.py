@@ -22,6 +22,17 @@ so it includes the weights.
 The manual greedy loop is what generate() does for greedy search; for the
 first batch size it is checked against generate(min_new_tokens=max_new_tokens)
 token for token, and the check's outcome is part of the JSON.
+
+--compile measures issue 15's stronger baseline instead: generate() with a
+static KV cache (cache_implementation="static") and the forward compiled
+by torch.compile, greedy, the same prompts. Records carry backend
+"hf-transformers-compiled". The first generate() of each shape compiles;
+its wall time is reported apart (compile_ms) and the figures come from a
+second call, timed by a logits processor that records a CUDA event each
+time generate() asks for a token's scores (one per forward). For the first
+batch the tokens are compared with the eager loop's (matches_eager: bf16
+kernels that differ may flip near-ties on random weights, so it is
+reported, not required).
 """
 import argparse
 import inspect
@@ -45,6 +56,8 @@ def parse_args():
     p.add_argument("--check-generate", type=int, default=1,
                    help="compare the manual loop with generate() at the first batch (0/1)")
     p.add_argument("--out", help="also append each JSON line to this file")
+    p.add_argument("--compile", action="store_true",
+                   help="static KV cache and torch.compile (issue 15's baseline) instead of eager")
     return p.parse_args()
 
 
@@ -141,9 +154,140 @@ def check_against_generate(model, prompt, tokens):
     return bool(generated.shape == tokens.shape and torch.equal(generated, tokens))
 
 
-def base_record(model, load_ms):
+def configure_compile(model):
+    """How the compiled baseline compiles, named for the record. transformers
+    that has CompileConfig compiles the decoding forward inside generate()
+    when the cache is static; an older one gets the forward wrapped here."""
+    try:
+        from transformers import CompileConfig  # noqa: F401
+        return "generate() compiles the forward (static cache)"
+    except ImportError:
+        model.forward = torch.compile(model.forward, mode="reduce-overhead", fullgraph=True)
+        return "torch.compile(model.forward, mode=reduce-overhead, fullgraph=True)"
+
+
+def step_timer_class():
+    from transformers import LogitsProcessor
+
+    class StepTimer(LogitsProcessor):
+        """Records a CUDA event each time generate() asks for a token's
+        scores (after each forward) and leaves the scores as they are."""
+
+        def __init__(self):
+            self.events = []
+
+        def __call__(self, input_ids, scores):
+            event = torch.cuda.Event(enable_timing=True)
+            event.record()
+            self.events.append(event)
+            return scores
+
+    return StepTimer
+
+
+class CompiledGreedy:
+    """Greedy decoding through generate() with a static KV cache, compiled."""
+
+    def __init__(self, model):
+        self.model = model
+        self.path = configure_compile(model)
+        self.timer_class = step_timer_class()
+        self.compiled_shapes = {}  # (batch, prompt_len, new_tokens) -> first call's wall ms
+
+    def generate(self, prompt, new_tokens, timer=None):
+        # No inference_mode here: generate() runs under no_grad itself, and
+        # inference tensors are not what the compiled graphs were traced on.
+        from transformers import LogitsProcessorList
+
+        kwargs = dict(input_ids=prompt, attention_mask=torch.ones_like(prompt),
+                      max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
+                      use_cache=True, cache_implementation="static",
+                      pad_token_id=self.model.config.pad_token_id)
+        if timer is not None:
+            kwargs["logits_processor"] = LogitsProcessorList([timer])
+        return self.model.generate(**kwargs)[:, prompt.shape[1]:]
+
+    def compile_for(self, prompt, new_tokens):
+        """The first call of a shape (the compilation); its wall ms."""
+        key = (prompt.shape[0], prompt.shape[1], new_tokens)
+        if key not in self.compiled_shapes:
+            torch.cuda.synchronize()
+            start = time.perf_counter()
+            self.generate(prompt, new_tokens)
+            torch.cuda.synchronize()
+            self.compiled_shapes[key] = (time.perf_counter() - start) * 1e3
+        return self.compiled_shapes[key]
+
+    def run(self, prompt, new_tokens):
+        """Returns (tokens, per-forward times in ms: the prefill, then each
+        decode step), timed after compile_for."""
+        timer = self.timer_class()
+        start = torch.cuda.Event(enable_timing=True)
+        start.record()
+        tokens = self.generate(prompt, new_tokens, timer)
+        torch.cuda.synchronize()
+        events = [start] + timer.events
+        return tokens, [events[i].elapsed_time(events[i + 1]) for i in range(len(events) - 1)]
+
+
+def measure_compiled_decode(compiled, args, batch, eager_tokens):
+    model = compiled.model
+    prompt = random_prompt(batch, args.prompt_len, model.config.vocab_size, args.seed + batch)
+    compile_ms = compiled.compile_for(prompt, args.new_tokens)
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+    wall_start = time.perf_counter()
+    tokens, times = compiled.run(prompt, args.new_tokens)
+    total_ms = (time.perf_counter() - wall_start) * 1e3
+    decode = times[1:]
+    figures = {
+        "new_tokens": args.new_tokens,
+        "ttft_ms": times[0] if times else None,
+        "decode_ms_per_step_median": statistics.median(decode) if decode else None,
+        "decode_ms_per_step_mean": statistics.fmean(decode) if decode else None,
+        "decode_ms_per_step_min": min(decode) if decode else None,
+        "decode_tokens_per_s": batch * 1e3 / statistics.fmean(decode) if decode else None,
+        "total_ms": total_ms,
+        "compile_ms": compile_ms,
+        "compile_path": compiled.path,
+        "forwards_timed": len(times),
+        "peak_device_bytes": torch.cuda.max_memory_allocated(),
+        "peak_reserved_bytes": torch.cuda.max_memory_reserved(),
+    }
+    if eager_tokens is not None:
+        figures["matches_eager"] = bool(tokens.shape == eager_tokens.shape and torch.equal(tokens, eager_tokens))
+    return figures
+
+
+def measure_compiled_ttft(compiled, args, length):
+    prompt = random_prompt(1, length, compiled.model.config.vocab_size, args.seed + length)
+    compile_ms = compiled.compile_for(prompt, 1)
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+    samples = []
+    for _ in range(args.ttft_reps):
+        torch.cuda.synchronize()
+        begin = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        begin.record()
+        token_id = compiled.generate(prompt, 1)[0, 0].item()  # the first token reaches the host
+        end.record()
+        torch.cuda.synchronize()
+        samples.append(begin.elapsed_time(end))
     return {
-        "backend": "hf-transformers",
+        "new_tokens": 1,
+        "ttft_ms": statistics.median(samples),
+        "ttft_ms_samples": samples,
+        "first_token": token_id,
+        "compile_ms": compile_ms,
+        "compile_path": compiled.path,
+        "peak_device_bytes": torch.cuda.max_memory_allocated(),
+    }
+
+
+def base_record(model, load_ms, backend="hf-transformers"):
+    return {
+        "backend": backend,
         "device": torch.cuda.get_device_name(),
         "plan": None,
         "load_ms": load_ms,
@@ -154,10 +298,10 @@ def base_record(model, load_ms):
     }
 
 
-def guarded(reporter, model, load_ms, kind, batch, prompt_len, measure):
+def guarded(reporter, model, load_ms, kind, batch, prompt_len, measure, backend="hf-transformers"):
     """Runs one configuration; an exception (out of memory, say) becomes an
     error line for that configuration and the others still run."""
-    record = base_record(model, load_ms)
+    record = base_record(model, load_ms, backend)
     record.update({"kind": kind, "batch": batch, "prompt_len": prompt_len})
     try:
         record.update(measure())
@@ -243,12 +387,32 @@ def main():
     greedy.run(random_prompt(2, 16, vocab, args.seed + 999), 4)
 
     batches = [int(b) for b in args.batches.split(",") if b]
+    if args.compile:
+        return run_compiled(reporter, model, load_ms, greedy, args, batches)
     for index, batch in enumerate(batches):
         guarded(reporter, model, load_ms, "decode", batch, args.prompt_len,
                 lambda: measure_decode(model, greedy, args, batch, check=index == 0))
     for length in [int(t) for t in args.ttft_prompts.split(",") if t]:
         guarded(reporter, model, load_ms, "ttft", 1, length,
                 lambda: measure_ttft(greedy, args, length))
+    return 0
+
+
+def run_compiled(reporter, model, load_ms, greedy, args, batches):
+    backend = "hf-transformers-compiled"
+    # The eager loop's tokens for the first batch, before anything compiles.
+    eager_tokens = None
+    if batches:
+        first = random_prompt(batches[0], args.prompt_len, model.config.vocab_size, args.seed + batches[0])
+        eager_tokens, _ = greedy.run(first, args.new_tokens)
+    compiled = CompiledGreedy(model)
+    for index, batch in enumerate(batches):
+        guarded(reporter, model, load_ms, "decode", batch, args.prompt_len,
+                lambda: measure_compiled_decode(compiled, args, batch, eager_tokens if index == 0 else None),
+                backend)
+    for length in [int(t) for t in args.ttft_prompts.split(",") if t]:
+        guarded(reporter, model, load_ms, "ttft", 1, length,
+                lambda: measure_compiled_ttft(compiled, args, length), backend)
     return 0
 
 

@@ -15,6 +15,8 @@
 # points the plans at the weights made here); hf_reference.py on the same
 # checkpoint; compare.py. Results go to $OUT (at most 8 files):
 #   log.txt env.txt ceilings.json ours.jsonl hf.jsonl results.json results.md decode.png
+# hf.jsonl holds both references: transformers eager and, unless HF_MODES
+# leaves it out, with a static KV cache and torch.compile (issue 15).
 #
 # Usage: benchmarks/gpu/run_benchmark.sh [--dry-run] [CARRY]
 #   --dry-run  the CPU backend on what `prepare.sh --dry-run` made (a tiny
@@ -49,10 +51,10 @@ CKPT=${CKPT:-/tmp/bloom-bench-checkpoint}
 PYTHON=${PYTHON:-python3}
 RUN_TIMEOUT=${RUN_TIMEOUT:-150}
 # The device tool stops a command at 600 s: bloom-run's runs stop starting
-# once only HF_RESERVE_S of DEADLINE_S are left, so the reference and the
-# comparison always run.
+# once only HF_RESERVE_S of DEADLINE_S are left, so the references (eager
+# and compiled, below) and the comparison always run.
 DEADLINE_S=${DEADLINE_S:-570}
-HF_RESERVE_S=${HF_RESERVE_S:-200}
+HF_RESERVE_S=${HF_RESERVE_S:-330}
 export PYTHONUNBUFFERED=1
 # bloom-run links cuBLASLt (and NCCL) dynamically from the machine's CUDA.
 for dir in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib; do
@@ -140,11 +142,25 @@ for prompt in ${TTFT_PROMPTS//,/ }; do
   bench prefill 1 "$prompt" 1
 done
 
+# HF_MODES: which references run, in order, all into hf.jsonl (compare.py
+# tells them apart by backend): eager (BloomForCausalLM as it comes) and
+# compiled (a static KV cache and torch.compile: issue 15's baseline; its
+# compilation is timed apart). Each gets what is left of the deadline.
+HF_MODES=${HF_MODES:-eager compiled}
 if [[ ${#CEILINGS[@]} -gt 0 ]]; then
-  log "HF transformers reference (BloomForCausalLM, bf16, eager)"
-  timeout $((DEADLINE_S - 15 - SECONDS)) "$PYTHON" "$HERE/hf_reference.py" --checkpoint "$CKPT" --batches "$BATCHES" \
-    --prompt-len "$PROMPT_LEN" --new-tokens "$NEW_TOKENS" --ttft-prompts "$TTFT_PROMPTS" \
-    --seed "$SEED" --out "$OUT/hf.jsonl" 2>&1 | grep -v 'it/s\]$' | tee -a "$LOG"
+  for mode in $HF_MODES; do
+    flags=()
+    [[ $mode == compiled ]] && flags=(--compile)
+    left=$((DEADLINE_S - 15 - SECONDS))
+    if (( left < 30 )); then
+      log "HF transformers reference ($mode): skipped, the call's time budget was spent"
+      continue
+    fi
+    log "HF transformers reference (BloomForCausalLM, bf16, $mode; ${left}s left)"
+    timeout "$left" "$PYTHON" "$HERE/hf_reference.py" --checkpoint "$CKPT" --batches "$BATCHES" \
+      --prompt-len "$PROMPT_LEN" --new-tokens "$NEW_TOKENS" --ttft-prompts "$TTFT_PROMPTS" \
+      --seed "$SEED" --out "$OUT/hf.jsonl" "${flags[@]}" 2>&1 | grep -v 'it/s\]$' | tee -a "$LOG"
+  done
 fi
 
 log "compare"

@@ -124,6 +124,67 @@ class CompareTest(unittest.TestCase):
             self.assertTrue(os.path.getsize(os.path.join(out, "decode.png")) > 0)
 
 
+    def test_compiled_baseline_is_a_third_column(self):
+        """hf_reference.py --compile's records (backend hf-transformers-compiled,
+        in the same file as eager's) become their own column, speed-up and
+        issue 15's 1.5x bound; eager's figures are unchanged by them."""
+        with tempfile.TemporaryDirectory() as tmp:
+            config = os.path.join(tmp, "config.json")
+            with open(config, "w") as f:
+                json.dump(BLOOM_7B1, f)
+            ours = os.path.join(tmp, "ours.jsonl")
+            with open(ours, "w") as f:
+                f.write(json.dumps({"backend": "cuda", "batch": 1, "prompt_len": 32,
+                                    "new_tokens": 100, "decode_ms_per_step_median": 4.0,
+                                    "decode_ms_per_step_mean": 4.0}) + "\n")
+                f.write(json.dumps({"backend": "cuda", "batch": 8, "prompt_len": 32,
+                                    "new_tokens": 100, "decode_ms_per_step_median": 5.0,
+                                    "decode_ms_per_step_mean": 5.0}) + "\n")
+                f.write(json.dumps({"backend": "cuda", "batch": 1, "prompt_len": 512,
+                                    "ttft_ms": 12.0}) + "\n")
+            hf = os.path.join(tmp, "hf.jsonl")
+            with open(hf, "w") as f:
+                f.write(json.dumps({"backend": "hf-transformers", "kind": "decode", "batch": 1,
+                                    "prompt_len": 32, "decode_ms_per_step_median": 30.0,
+                                    "decode_ms_per_step_mean": 30.0}) + "\n")
+                f.write(json.dumps({"backend": "hf-transformers-compiled", "kind": "decode",
+                                    "batch": 1, "prompt_len": 32, "compile_ms": 61000.0,
+                                    "decode_ms_per_step_median": 7.0,
+                                    "decode_ms_per_step_mean": 7.2}) + "\n")
+                f.write(json.dumps({"backend": "hf-transformers-compiled", "kind": "decode",
+                                    "batch": 8, "prompt_len": 32,
+                                    "error": "RuntimeError: out of memory"}) + "\n")
+                f.write(json.dumps({"backend": "hf-transformers-compiled", "kind": "ttft",
+                                    "batch": 1, "prompt_len": 512, "ttft_ms": 15.0}) + "\n")
+            out = os.path.join(tmp, "out")
+            subprocess.run([sys.executable, os.path.join(GPU, "compare.py"), "--ours", ours,
+                            "--hf", hf, "--config", config, "--batches", "1,8",
+                            "--ttft-prompts", "512", "--out-dir", out],
+                           check=True, capture_output=True)
+            with open(os.path.join(out, "results.json")) as f:
+                results = json.load(f)
+            self.assertTrue(results["has_compiled"])
+            one, eight = results["decode"]
+            self.assertAlmostEqual(one["speedup"], 30.0 / 4.0)  # eager's, as before
+            self.assertAlmostEqual(one["speedup_vs_compiled"], 7.0 / 4.0)
+            self.assertTrue(one["compiled_target"]["met"])  # 1.75x against >= 1.5x
+            self.assertEqual(one["hf_compiled"]["compile_ms"], 61000.0)
+            self.assertEqual(eight["hf_compiled"], {"error": "RuntimeError: out of memory"})
+            self.assertIsNone(eight["speedup_vs_compiled"])
+            ttft = results["ttft"][0]
+            self.assertAlmostEqual(ttft["speedup_vs_compiled"], 15.0 / 12.0)
+            self.assertFalse(ttft["compiled_target"]["met"])  # 1.25x against >= 1.5x
+            self.assertIsNone(ttft["hf_ms"])
+            with open(os.path.join(out, "results.md")) as f:
+                table = f.read()
+            self.assertIn("| 1 | 4.00 | 30.00 | 7.50× | 7.00 | 1.75× |", table)
+            self.assertIn("vs compiled >= 1.5×: met", table)
+            self.assertIn("| 512 | 12.00 | — | — | 15.00 | 1.25× |", table)
+            self.assertIn("vs compiled >= 1.5×: MISSED", table)
+            self.assertIn("batch 1: 61.0 s", table)
+            self.assertIn("- hf_compiled at 8: RuntimeError: out of memory", table)
+
+
 class PngTest(unittest.TestCase):
     def test_png_decodes_to_the_drawn_pixels(self):
         canvas = png_plot.Canvas(4, 3)
