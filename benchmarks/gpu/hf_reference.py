@@ -234,26 +234,9 @@ def measure_compiled_decode(compiled, args, batch, eager_tokens):
     model = compiled.model
     prompt = random_prompt(batch, args.prompt_len, model.config.vocab_size, args.seed + batch)
     compile_ms = compiled.compile_for(prompt, args.new_tokens)
-    torch.cuda.empty_cache()
-    torch.cuda.reset_peak_memory_stats()
-    wall_start = time.perf_counter()
-    tokens, times = compiled.run(prompt, args.new_tokens)
-    total_ms = (time.perf_counter() - wall_start) * 1e3
-    decode = times[1:]
-    figures = {
-        "new_tokens": args.new_tokens,
-        "ttft_ms": times[0] if times else None,
-        "decode_ms_per_step_median": statistics.median(decode) if decode else None,
-        "decode_ms_per_step_mean": statistics.fmean(decode) if decode else None,
-        "decode_ms_per_step_min": min(decode) if decode else None,
-        "decode_tokens_per_s": batch * 1e3 / statistics.fmean(decode) if decode else None,
-        "total_ms": total_ms,
-        "compile_ms": compile_ms,
-        "compile_path": compiled.path,
-        "forwards_timed": len(times),
-        "peak_device_bytes": torch.cuda.max_memory_allocated(),
-        "peak_reserved_bytes": torch.cuda.max_memory_reserved(),
-    }
+    tokens, figures = timed_decode(compiled.run, prompt, args.new_tokens)
+    figures.update({"compile_ms": compile_ms, "compile_path": compiled.path,
+                    "forwards_timed": figures.pop("forwards")})
     if eager_tokens is not None:
         figures["matches_eager"] = bool(tokens.shape == eager_tokens.shape and torch.equal(tokens, eager_tokens))
     return figures
@@ -311,26 +294,35 @@ def guarded(reporter, model, load_ms, kind, batch, prompt_len, measure, backend=
     reporter.emit(record)
 
 
-def measure_decode(model, greedy, args, batch, check):
-    prompt = random_prompt(batch, args.prompt_len, model.config.vocab_size, args.seed + batch)
+def timed_decode(run, prompt, new_tokens):
+    """One timed generation by `run` (Greedy.run or CompiledGreedy.run): the
+    tokens, and the figures both references report."""
+    batch = prompt.shape[0]
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats()
     wall_start = time.perf_counter()
-    tokens, times = greedy.run(prompt, args.new_tokens)
+    tokens, times = run(prompt, new_tokens)
     total_ms = (time.perf_counter() - wall_start) * 1e3
     decode = times[1:]
-    figures = {
-        "new_tokens": args.new_tokens,
-        "ttft_ms": times[0],
+    return tokens, {
+        "new_tokens": new_tokens,
+        "ttft_ms": times[0] if times else None,
         "decode_ms_per_step_median": statistics.median(decode) if decode else None,
         "decode_ms_per_step_mean": statistics.fmean(decode) if decode else None,
         "decode_ms_per_step_min": min(decode) if decode else None,
         "decode_tokens_per_s": batch * 1e3 / statistics.fmean(decode) if decode else None,
         "total_ms": total_ms,
+        "forwards": len(times),
         "peak_device_bytes": torch.cuda.max_memory_allocated(),
         "peak_reserved_bytes": torch.cuda.max_memory_reserved(),
-        "logits_to_keep": greedy.logits_to_keep,
     }
+
+
+def measure_decode(model, greedy, args, batch, check):
+    prompt = random_prompt(batch, args.prompt_len, model.config.vocab_size, args.seed + batch)
+    tokens, figures = timed_decode(greedy.run, prompt, args.new_tokens)
+    del figures["forwards"]  # always new_tokens for the manual loop
+    figures["logits_to_keep"] = greedy.logits_to_keep
     if check and args.check_generate:
         try:
             figures["matches_generate"] = check_against_generate(model, prompt, tokens)
