@@ -85,6 +85,19 @@ absl::StatusOr<StepOutcome> StepExecutor::FinishStep() {
   return outcome;
 }
 
+absl::Status StepExecutor::StepAlone(const StepBatch& batch, StepKind kind,
+                                     const TokenChoices* choices, size_t in_flight,
+                                     absl::string_view what, StepOutcome& outcome) {
+  if (in_flight > 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, " with ", in_flight, " steps in flight; FinishStep them first"));
+  }
+  outcome = StepOutcome();
+  BLOOM_RETURN_IF_ERROR(BeginStep(batch, kind, choices));
+  BLOOM_ASSIGN_OR_RETURN(outcome, FinishStep());
+  return absl::OkStatus();
+}
+
 uint32_t FindTensorWithRole(const plan::Plan& plan, plan::TensorRole role) {
   const auto* tensors = plan.tensors();
   for (uint32_t i = 0; i < tensors->size(); ++i) {

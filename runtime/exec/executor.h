@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "runtime/exec/kv_cache.h"
 #include "runtime/exec/token_choice.h"
@@ -159,6 +160,21 @@ class StepExecutor {
   virtual absl::Status BeginStep(const StepBatch& batch, StepKind kind,
                                  const TokenChoices* choices = nullptr);
   virtual absl::StatusOr<StepOutcome> FinishStep();
+
+ protected:
+  // One step on its own, for an executor that keeps steps in flight (its
+  // own BeginStep and FinishStep) and runs Step, StepGreedy and
+  // StepAndChoose as a step begun and finished at once. Refused while
+  // `in_flight` steps of the caller's are under way (FinishStep would hand
+  // back the oldest of theirs), the error naming the call as `what`; else
+  // `outcome` is emptied, so that a failed step leaves nothing of the one
+  // before, and takes what FinishStep returns. Only this much is common:
+  // which kinds a backend can end is its BeginStep's to say, and what each
+  // call hands back out of `outcome` (logits(), ids, ids and
+  // log-probabilities) stays with the call. Not for a one-at-a-time
+  // executor, whose default BeginStep runs Step.
+  absl::Status StepAlone(const StepBatch& batch, StepKind kind, const TokenChoices* choices,
+                         size_t in_flight, absl::string_view what, StepOutcome& outcome);
 
  private:
   // The default BeginStep's outcomes (at most one for a one-at-a-time

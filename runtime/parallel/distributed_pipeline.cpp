@@ -195,15 +195,8 @@ absl::StatusOr<StepOutcome> DistributedPipeline::FinishStep() {
 }
 
 absl::Status DistributedPipeline::Step(const StepBatch& batch) {
-  if (!in_flight_rows_.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "Step() with ", in_flight_rows_.size(), " steps in flight; FinishStep them first"));
-  }
-  logits_.clear();
-  BLOOM_RETURN_IF_ERROR(BeginStep(batch, StepKind::kLogits));
-  BLOOM_ASSIGN_OR_RETURN(StepOutcome outcome, FinishStep());
-  logits_ = std::move(outcome.logits);
-  return absl::OkStatus();
+  return StepAlone(batch, StepKind::kLogits, nullptr, in_flight_rows_.size(), "Step()",
+                   last_outcome_);
 }
 
 absl::Status DistributedPipeline::RunFollower() {

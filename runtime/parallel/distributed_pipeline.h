@@ -55,9 +55,10 @@ class DistributedPipeline : public StepExecutor {
   int pp_size() const { return pp_; }
   int tp_size() const { return tp_; }
 
-  // The leader's StepExecutor face (a follower's calls are errors).
+  // The leader's StepExecutor face (a follower's calls are errors). Step
+  // is one step at a time (StepAlone), refused while steps are in flight.
   absl::Status Step(const StepBatch& batch) override;
-  absl::Span<const float> logits() const override { return logits_; }
+  absl::Span<const float> logits() const override { return last_outcome_.logits; }
   // The last stage's plan (the logits' width), loaded by the leader.
   const plan::Plan& plan() const override { return output_plan_.plan(); }
   KvCache& kv_cache() override { return executor_->kv_cache(); }
@@ -103,7 +104,7 @@ class DistributedPipeline : public StepExecutor {
   size_t next_logits_out_ = 0;
   // The leader: the logit rows of each step in flight, oldest first.
   std::deque<int32_t> in_flight_rows_;
-  std::vector<float> logits_;  // Step()'s
+  StepOutcome last_outcome_;   // Step()'s
   bool shut_down_ = true;      // true until the group is ready
   absl::Status failure_;
 };

@@ -298,30 +298,21 @@ absl::StatusOr<StepOutcome> PipelineGroup::FinishStep() {
   return step->Wait();
 }
 
-absl::Status PipelineGroup::StepAlone(const StepBatch& batch, StepKind kind,
-                                      const TokenChoices* choices) {
-  if (!in_flight_.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "a step alone with ", in_flight_.size(), " steps in flight; FinishStep them first"));
-  }
-  last_outcome_ = StepOutcome();
-  BLOOM_RETURN_IF_ERROR(BeginStep(batch, kind, choices));
-  BLOOM_ASSIGN_OR_RETURN(last_outcome_, FinishStep());
-  return absl::OkStatus();
-}
-
 absl::Status PipelineGroup::Step(const StepBatch& batch) {
-  return StepAlone(batch, StepKind::kLogits, nullptr);
+  return StepAlone(batch, StepKind::kLogits, nullptr, in_flight_.size(), "a step alone",
+                   last_outcome_);
 }
 
 absl::StatusOr<absl::Span<const int32_t>> PipelineGroup::StepGreedy(const StepBatch& batch) {
-  BLOOM_RETURN_IF_ERROR(StepAlone(batch, StepKind::kGreedy, nullptr));
+  BLOOM_RETURN_IF_ERROR(StepAlone(batch, StepKind::kGreedy, nullptr, in_flight_.size(),
+                                  "a step alone", last_outcome_));
   return absl::MakeConstSpan(last_outcome_.ids);
 }
 
 absl::StatusOr<ChosenTokens> PipelineGroup::StepAndChoose(const StepBatch& batch,
                                                           const TokenChoices& choices) {
-  BLOOM_RETURN_IF_ERROR(StepAlone(batch, StepKind::kChoose, &choices));
+  BLOOM_RETURN_IF_ERROR(StepAlone(batch, StepKind::kChoose, &choices, in_flight_.size(),
+                                  "a step alone", last_outcome_));
   return ChosenTokens{last_outcome_.ids, last_outcome_.logprobs};
 }
 

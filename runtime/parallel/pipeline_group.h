@@ -77,8 +77,8 @@ class PipelineGroup : public StepExecutor {
   int pp_size() const { return static_cast<int>(stages_.size()); }
   int tp_size() const { return stages_.front()->tp_size(); }
 
-  // One step at a time (BeginStep then FinishStep); refused while steps
-  // are in flight.
+  // Step, StepGreedy and StepAndChoose: one step at a time (StepAlone: its
+  // outcome in last_outcome_); refused while steps are in flight.
   absl::Status Step(const StepBatch& batch) override;
   absl::Span<const float> logits() const override { return last_outcome_.logits; }
   // The last stage's plan: its logits' width is vocab_size(); every stage
@@ -109,9 +109,6 @@ class PipelineGroup : public StepExecutor {
 
  private:
   PipelineGroup() = default;
-  // Step, StepGreedy and StepAndChoose: one step begun and finished, its
-  // outcome in last_outcome_.
-  absl::Status StepAlone(const StepBatch& batch, StepKind kind, const TokenChoices* choices);
   // Stage `s`'s part of `step`, on its worker thread.
   void RunStage(int s, const std::shared_ptr<PipelineStep>& step);
   // Records `cause`, from the step numbered `step`, as the group's failure
