@@ -34,6 +34,10 @@
 #   (bloom-cuda-bench --rank-group); and h9's
 #   benchmarks/gpu/run_benchmark.sh if RUN_HF_BENCH=1 and .carry/bench is
 #   carried too. Logs and JSON go to $OUT.
+#   ATTENTION_BENCH=1 (the default; 0 skips it) runs attention_decode_bench,
+#   which prepare builds too (decode attention's bandwidth across batch and
+#   context, docs/benchmarks.md; no checkpoint needed), with ATTENTION_FLAGS
+#   as its flags, into $OUT/attention_bench.jsonl and the log.
 #
 # Environment: EXTRA_TARGETS (prepare: more targets to build and carry),
 # EXTRA_TESTS (device: more GPU test binaries to run with the others),
@@ -57,7 +61,8 @@ prepare() {
   # shellcheck disable=SC2206  # EXTRA_TARGETS is words
   local targets=(cuda_op_parity_test cuda_attention_parity_test cuda_attention_work_test
                  cuda_golden_test cuda_tp_test cuda_tier_test nccl_communicator_test
-                 bloom-cuda-bench make-synthetic-checkpoint ${EXTRA_TARGETS:-})
+                 bloom-cuda-bench make-synthetic-checkpoint attention_decode_bench
+                 ${EXTRA_TARGETS:-})
   rm -rf "$CARRY"
   mkdir -p "$CARRY/plans"
   BUILD=$build bash scripts/gpu/carry_build.sh "$CARRY/bin" "${targets[@]}"
@@ -151,6 +156,16 @@ device() {
     cat "/tmp/$t.txt" >>"$tests"
     grep -E "^\[  (FAILED|PASSED|SKIPPED) |golden\]|^\[tp\]|^\[tier\]|Failure|error|^(PASS|FAIL|SKIPPED)" "/tmp/$t.txt" | head -60 | tee -a "$log" || true
   done
+  if [[ ${ATTENTION_BENCH:-1} == 1 && ! -x $bin/attention_decode_bench ]]; then
+    echo "== attention_decode_bench: not in $bin (a carry prepared before it), skipped" | tee -a "$log"
+  elif [[ ${ATTENTION_BENCH:-1} == 1 ]]; then
+    # Exits 1 when its check against the host fails (no figures then).
+    echo "== attention_decode_bench ${ATTENTION_FLAGS:-}" | tee -a "$log"
+    # shellcheck disable=SC2086  # ATTENTION_FLAGS is words
+    timeout 120 "$bin/attention_decode_bench" ${ATTENTION_FLAGS:-} 2>/tmp/attention_bench.err \
+      | tee "$OUT/attention_bench.jsonl" | tee -a "$log" || failed=1
+    cat /tmp/attention_bench.err >>"$log"
+  fi
   if [[ ${SKIP_BENCH:-0} != 1 ]]; then
     local ckpt=/tmp/h7-bloom-7b1
     if [[ ! -f $ckpt/model.safetensors.index.json && ! -f $ckpt/model.safetensors ]]; then
