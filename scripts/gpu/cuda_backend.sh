@@ -18,7 +18,10 @@
 #      (one sequence of 2048+ positions), plus make-synthetic-checkpoint to
 #      write the real weights there.
 # device (on the GPU machine, from the repository root):
-#   ldd and nvidia-smi; the op parity harness; the GPU goldens; then, unless
+#   ldd and nvidia-smi; the op parity harness; the GPU goldens; unless
+#   SANITIZE=0, compute-sanitizer memcheck and racecheck over the GPU tests'
+#   small cases (SANITIZE_CASES below; $OUT/sanitizer.txt; `sanitize` runs
+#   that phase alone); then, unless
 #   SKIP_BENCH=1, the 7b1 weights and bloom-cuda-bench; with PROFILE=1 an
 #   ncu kernel breakdown of decode steps; STEP_PROFILE=1 (the default here;
 #   2 lists every instruction, 0 none) makes bloom-cuda-bench --profile print
@@ -124,6 +127,121 @@ prepare() {
   echo "next: run(command=\"bash scripts/gpu/cuda_backend.sh device\", carry=[\"$CARRY\"])"
 }
 
+# compute-sanitizer over the GPU tests (issue 15): memcheck (out-of-bounds
+# and misaligned accesses to global, local and shared memory, device
+# exceptions) and racecheck (hazards between threads of a block on shared
+# memory only: it cannot see races on global memory). Instrumented kernels
+# run 10-100x slower, so each binary runs its small cases, by a gtest
+# filter, most telling first; a run starts only while SANITIZE_BUDGET
+# seconds (150) are not spent, and stops after SANITIZE_TIMEOUT (60).
+#   binary | tools | filter
+# Left out: the F32 and F16 instances of the op and attention cases (the
+# same kernels at other widths) and head dims 64 and 16; the other golden,
+# tp and tier cases (the same executor paths on other shapes);
+# cuda_attention_work_test (host code only) and nccl_communicator_test
+# (NCCL's kernels, not ours). Racecheck runs where our shared-memory
+# kernels are (the ops, attention, the quantized GEMM); the executor suites
+# call the same kernels, so they get memcheck (the arena's offsets) only.
+SANITIZE_CASES=(
+  "cuda_op_parity_test|memcheck racecheck|Storage/OpParity.*/BF16:OpParityArgMax.*"
+  "cuda_attention_parity_test|memcheck racecheck|*/BF16_d128:*/F16_d40"
+  "cuda_golden_test|memcheck|*f32_basic_bf16:*bf16_long_prompt_bf16"
+  "cuda_tier_test|memcheck|*f32_basic_bf16_host"
+  "cuda_tp_test|memcheck|*f16_heads6_tp2_fp32"
+)
+
+# One verdict for one sanitizer run's output FILE (exit status RC) of TOOL,
+# stopped by its timeout when TIMED_OUT is 1, as "STATUS|DETAIL": clean,
+# FAILED (errors, tests that failed under the tool, or a run that died
+# before its summary), INCOMPLETE (timed out with no error seen) or SKIPPED
+# (every case skipped: no GPU).
+#   sanitize_verdict FILE RC TOOL TIMED_OUT
+sanitize_verdict() {
+  local file=$1 rc=$2 tool=$3 timed_out=$4 summary errors
+  if [[ $tool == racecheck ]]; then
+    summary=$(grep -oE "RACECHECK SUMMARY: [0-9]+ hazards? displayed \([0-9]+ errors?, [0-9]+ warnings?\)" \
+      "$file" | tail -1)
+    errors=$(sed -E 's/.*\(([0-9]+) error.*/\1/' <<<"$summary")
+  fi
+  if [[ -z ${summary:-} ]]; then
+    summary=$(grep -oE "ERROR SUMMARY: [0-9]+ errors?" "$file" | tail -1)
+    errors=$(grep -oE "[0-9]+" <<<"$summary" | head -1)
+  fi
+  local passed skipped
+  passed=$(grep -oE "^\[  PASSED  \] [0-9]+" "$file" | grep -oE "[0-9]+$" | tail -1)
+  skipped=$(grep -oE "^\[  SKIPPED \] [0-9]+" "$file" | grep -oE "[0-9]+$" | tail -1)
+  local tests="${passed:-0} passed, ${skipped:-0} skipped"
+  if [[ $timed_out == 1 ]]; then
+    if grep -qE "^========= (Invalid|Error|Race|Barrier|Program hit)" "$file"; then
+      echo "FAILED|errors before the timeout (${SANITIZE_TIMEOUT:-60} s); $tests"
+    else
+      echo "INCOMPLETE|timed out after ${SANITIZE_TIMEOUT:-60} s, no error seen; $tests"
+    fi
+  elif [[ -z $summary ]]; then
+    echo "FAILED|no summary: the run died (exit $rc); $tests"
+  elif (( errors > 0 )); then
+    echo "FAILED|$summary; $tests"
+  elif [[ $rc != 0 ]]; then
+    echo "FAILED|$summary, but exit $rc (tests failed under $tool); $tests"
+  elif [[ ${passed:-0} == 0 ]]; then
+    echo "SKIPPED|$summary, no case ran; $tests"
+  else
+    echo "clean|$summary; $tests"
+  fi
+}
+
+# Runs SANITIZE_CASES (or SANITIZE_TESTS, the same "binary|tools|filter"
+# entries space-separated, for other scripts' binaries) from $CARRY/bin;
+# appends each run's output to $OUT/sanitizer.txt and one summary line per
+# binary and tool to $OUT/log.txt and stdout. Returns 1 when a run failed.
+sanitize() {
+  local bin=$CARRY/bin log=$OUT/log.txt report=$OUT/sanitizer.txt failed=0
+  local cases=("${SANITIZE_CASES[@]}")
+  # read -a: the filters' stars stay stars (no file names).
+  [[ -n ${SANITIZE_TESTS:-} ]] && read -ra cases <<<"$SANITIZE_TESTS"
+  local sanitizer=${COMPUTE_SANITIZER:-/usr/local/cuda/bin/compute-sanitizer}
+  [[ -x $sanitizer ]] || sanitizer=$(command -v compute-sanitizer || true)
+  echo "== compute-sanitizer (${sanitizer:-not found})" | tee -a "$log"
+  local entry name tools filter tool start=$SECONDS budget=${SANITIZE_BUDGET:-150}
+  for entry in "${cases[@]}"; do
+    IFS='|' read -r name tools filter <<<"$entry"
+    for tool in $tools; do
+      local verdict limit=${SANITIZE_TIMEOUT:-60} left=$((budget - (SECONDS - start)))
+      if [[ -z $sanitizer ]]; then
+        verdict="SKIPPED|compute-sanitizer not found (/usr/local/cuda/bin, PATH): not checked"
+      elif [[ ! -x $bin/$name ]]; then
+        verdict="FAILED|$bin/$name not found"
+      elif (( left < 10 )); then
+        verdict="SKIPPED|the ${budget} s budget was spent"
+      else
+        (( left < limit )) && limit=$left
+        local run=/tmp/sanitize-$name-$tool.txt rc=0 began=$SECONDS
+        timeout --kill-after=10 "$limit" "$sanitizer" --tool "$tool" --error-exitcode 1 \
+          "$bin/$name" --gtest_filter="$filter" >"$run" 2>&1 || rc=$?
+        # A run that reports thousands of errors keeps its head and its
+        # summary (the device tool returns 16 MiB a file).
+        { echo "== $name $tool (--gtest_filter=$filter; exit $rc, $((SECONDS - start)) s into the phase)"
+          local lines
+          lines=$(wc -l <"$run")
+          if (( lines > 420 )); then
+            head -n 400 "$run"
+            echo "... $((lines - 420)) lines left out ..."
+            tail -n 20 "$run"
+          else
+            cat "$run"
+          fi; } >>"$report"
+        # 137 is also a kill from elsewhere (memory): a timeout only at the limit.
+        local timed_out=0
+        [[ $rc == 124 || ($rc == 137 && $((SECONDS - began)) -ge $limit) ]] && timed_out=1
+        verdict=$(SANITIZE_TIMEOUT=$limit sanitize_verdict "$run" "$rc" "$tool" "$timed_out")
+      fi
+      [[ $verdict == FAILED* ]] && failed=1
+      echo "sanitize $name $tool: ${verdict%%|*} (${verdict#*|})" | tee -a "$log"
+    done
+  done
+  return $failed
+}
+
 device() {
   OUT=${OUT:-/tmp/h7-out}
   mkdir -p "$OUT"
@@ -156,6 +274,10 @@ device() {
     cat "/tmp/$t.txt" >>"$tests"
     grep -E "^\[  (FAILED|PASSED|SKIPPED) |golden\]|^\[tp\]|^\[tier\]|Failure|error|^(PASS|FAIL|SKIPPED)" "/tmp/$t.txt" | head -60 | tee -a "$log" || true
   done
+  if [[ ${SANITIZE:-1} != 0 ]]; then
+    : >"$OUT/sanitizer.txt"
+    sanitize || failed=1
+  fi
   if [[ ${ATTENTION_BENCH:-1} == 1 && ! -x $bin/attention_decode_bench ]]; then
     echo "== attention_decode_bench: not in $bin (a carry prepared before it), skipped" | tee -a "$log"
   elif [[ ${ATTENTION_BENCH:-1} == 1 ]]; then
@@ -256,5 +378,14 @@ PY
 case $MODE in
   prepare) prepare ;;
   device) device ;;
-  *) echo "usage: scripts/gpu/cuda_backend.sh prepare|device" >&2; exit 2 ;;
+  sanitize)
+    # The phase alone (quantized.sh's sanitize phase runs its binary so):
+    # appends to $OUT/sanitizer.txt.
+    OUT=${OUT:-/tmp/h7-out}
+    mkdir -p "$OUT"
+    source scripts/gpu/device_setup.sh
+    unpack_carried_binaries
+    export BLOOM_GPU_PLANS=${BLOOM_GPU_PLANS:-$ROOT/$CARRY/plans} BLOOM_REPO=${BLOOM_REPO:-$ROOT}
+    sanitize ;;
+  *) echo "usage: scripts/gpu/cuda_backend.sh prepare|device|sanitize" >&2; exit 2 ;;
 esac

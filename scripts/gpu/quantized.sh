@@ -26,7 +26,13 @@
 #   7b1      bloom-cuda-bench of the three 7b1 formats side by side on
 #            generated weights (batches 1, 8, 32, 128; prefill 512, 2048);
 #   176b     bloom-cuda-bench of the 176B plan (batches 1, 8, 32).
-# Everything lands in $OUT: log.txt, tests.txt, quality.txt, bench.jsonl.
+#   sanitize (not by default) cuda_quantized_parity_test's BF16 and layout
+#            cases under compute-sanitizer memcheck and racecheck (the
+#            fused product stages tiles in shared memory), through
+#            cuda_backend.sh sanitize; the tests phase leaves the CUDA
+#            suites' own sanitizer runs to cuda_backend.sh device.
+# Everything lands in $OUT: log.txt, tests.txt, quality.txt, bench.jsonl
+# (sanitizer.txt).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -85,8 +91,13 @@ device() {
   unpack_carried_binaries
   local failed=0
   if [[ " $phases " == *" tests "* ]]; then
-    SKIP_BENCH=1 EXTRA_TESTS=cuda_quantized_parity_test CARRY=$CARRY OUT=$OUT \
+    SKIP_BENCH=1 SANITIZE=0 EXTRA_TESTS=cuda_quantized_parity_test CARRY=$CARRY OUT=$OUT \
       bash scripts/gpu/cuda_backend.sh device || failed=1
+  fi
+  if [[ " $phases " == *" sanitize "* ]]; then
+    # F16 runs the same kernels as BF16 at the other 16-bit type.
+    SANITIZE_TESTS="cuda_quantized_parity_test|memcheck racecheck|QuantizedWeights.*:*/BF16" \
+      CARRY=$CARRY OUT=$OUT bash scripts/gpu/cuda_backend.sh sanitize || failed=1
   fi
   if [[ " $phases " == *" quality "* ]]; then
     echo "== quality (debian-small, CUDA, every window)" | tee -a "$log"
