@@ -13,7 +13,9 @@ hf_reference.py --compile writes its records to the same file with backend
 "hf-transformers-compiled" (transformers with a static cache, the forward
 compiled by torch.compile); when there are any, every table gets that
 third column, the speed-up against it and issue 15's bound on it (at least
-1.5x), and its compile time is reported apart.
+1.5x), and its compile time is reported apart. Records of kind
+"prompt_rows" on both sides (prompt_rows.py) add issue 15's top-1
+agreement over every prompt row and its 99% bound.
 Standard library only; matplotlib is used for the plot when present.
 """
 import argparse
@@ -23,6 +25,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import floors  # noqa: E402
+import prompt_rows  # noqa: E402
 
 COMPILED_BACKEND = "hf-transformers-compiled"
 # Issue 15: every figure at least this much faster than the compiled baseline.
@@ -136,7 +139,8 @@ def compiled_target(speedup):
 def build_results(args):
     batches = [int(b) for b in args.batches.split(",") if b]
     ttft_prompts = [int(t) for t in args.ttft_prompts.split(",") if t]
-    ours = index(read_json_lines(args.ours), args.prompt_len, ttft_prompts)
+    ours_records = read_json_lines(args.ours)
+    ours = index(ours_records, args.prompt_len, ttft_prompts)
     hf_records = read_json_lines(args.hf)
     hf = index([r for r in hf_records if r.get("backend") != COMPILED_BACKEND], args.prompt_len,
                ttft_prompts)
@@ -168,6 +172,7 @@ def build_results(args):
         "has_compiled": bool(compiled),
         "decode": [],
         "ttft": [],
+        "prompt_rows": prompt_rows.agreement(ours_records, hf_records),
     }
     for batch in batches:
         o = decode_figures(ours.get(("decode", batch)))
@@ -332,6 +337,7 @@ def markdown(results):
             f"{floor_text} | {fmt(row['ours_over_floor'], 2, '×')} "
             f"| {gib(row['ours_peak_device_bytes'])} / {gib(row['hf_peak_device_bytes'])} "
             f"| {targets} |")
+    lines += prompt_rows.markdown(results.get("prompt_rows"))
     sides = ("ours", "hf", "hf_compiled")
     errors = [(r["batch"], side, r[side]["error"]) for r in results["decode"]
               for side in sides if r.get(side) and "error" in r[side]]

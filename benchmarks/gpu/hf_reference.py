@@ -33,15 +33,25 @@ time generate() asks for a token's scores (one per forward). For the first
 batch the tokens are compared with the eager loop's (matches_eager: bf16
 kernels that differ may flip near-ties on random weights, so it is
 reported, not required).
+
+--prompt-rows FILE adds, before the timings, issue 15's agreement check's
+reference (prompt_rows.py): one forward of the prompt in FILE (token ids,
+comma-separated) and, at every row, the argmax of transformers' bf16
+logits and their five best ids and values, in a record of kind
+"prompt_rows".
 """
 import argparse
 import inspect
 import json
+import os
 import statistics
 import sys
 import time
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import prompt_rows  # noqa: E402
 
 
 def parse_args():
@@ -58,6 +68,9 @@ def parse_args():
     p.add_argument("--out", help="also append each JSON line to this file")
     p.add_argument("--compile", action="store_true",
                    help="static KV cache and torch.compile (issue 15's baseline) instead of eager")
+    p.add_argument("--prompt-rows", metavar="FILE",
+                   help="first, the argmax of the bf16 logits at every row of this prompt "
+                        "(prompt_rows.py prompt's token ids)")
     return p.parse_args()
 
 
@@ -331,6 +344,36 @@ def measure_decode(model, greedy, args, batch, check):
     return figures
 
 
+@torch.inference_mode()
+def measure_prompt_rows(model, path):
+    """Every row's argmax of one forward's logits over the prompt in `path`,
+    in the model's dtype (bf16: the logits transformers gives), with the
+    five best ids and values of each row."""
+    ids = prompt_rows.read_prompt(path)
+    vocab = model.config.vocab_size
+    bad = [t for t in ids if not 0 <= t < vocab]
+    if bad:
+        raise ValueError(f"{path}: token id {bad[0]} outside [0, {vocab})")
+    prompt = torch.tensor([ids], device="cuda")
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    logits = model(input_ids=prompt, attention_mask=torch.ones_like(prompt), use_cache=False).logits[0]
+    if logits.shape[0] != len(ids):
+        raise ValueError(f"{logits.shape[0]} logit rows for {len(ids)} prompt tokens")
+    argmax = logits.argmax(dim=-1)  # the first index among ties
+    top = logits.topk(5, dim=-1)
+    torch.cuda.synchronize()
+    return {
+        "prompt_len": len(ids),
+        "vocab": logits.shape[1],
+        "logits_dtype": str(logits.dtype),
+        "forward_ms": (time.perf_counter() - start) * 1e3,
+        "argmax": argmax.tolist(),
+        "top5_ids": top.indices.tolist(),
+        "top5_logits": top.values.float().tolist(),
+    }
+
+
 def measure_ttft(greedy, args, length):
     prompt = random_prompt(1, length, greedy.model.config.vocab_size, args.seed + length)
     mask = torch.ones_like(prompt)
@@ -378,6 +421,9 @@ def main():
     # Warm-up: cuBLAS handles, allocator pools, kernels' first launches.
     greedy.run(random_prompt(2, 16, vocab, args.seed + 999), 4)
 
+    if args.prompt_rows:
+        guarded(reporter, model, load_ms, prompt_rows.KIND, 1, None,
+                lambda: measure_prompt_rows(model, args.prompt_rows))
     batches = [int(b) for b in args.batches.split(",") if b]
     if args.compile:
         return run_compiled(reporter, model, load_ms, greedy, args, batches)

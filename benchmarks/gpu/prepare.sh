@@ -14,7 +14,9 @@
 #      batch-128 prefill in one step) and plans/prefill (one slot of 2048+
 #      positions), because one plan with both would reserve a KV cache of
 #      128 x 2048 positions (132 GB in bf16). bloom-run there points them at
-#      the real weights with --checkpoint-dir;
+#      the real weights with --checkpoint-dir; and plans/agreement (one
+#      sequence of AGREEMENT_PROMPT_LEN tokens in one step with a logit row
+#      each: issue 15's top-1 agreement check, benchmarks/gpu/prompt_rows.py);
 #   4. CARRY/config.json and CARRY/bench.env (the workload both sides read:
 #      benchmarks/gpu/workload.sh's, the one every GPU flow compiles for).
 #
@@ -32,7 +34,8 @@
 # PLAN_DTYPE (bloom-compile --dtype), DEVICE_MEMORY (bloom-compile
 # --device-memory; default the workload's 76GiB: an H100's 80 GB less the
 # CUDA context), JOBS; BATCHES, PROMPT_LEN, NEW_TOKENS, TTFT_PROMPTS, SEED
-# and MAX_SHARD_BYTES override the workload's.
+# and MAX_SHARD_BYTES override the workload's; AGREEMENT_PROMPT_LEN (512;
+# --dry-run 32) is the agreement plan's prompt.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -51,6 +54,7 @@ if [[ $DRY_RUN -eq 1 ]]; then
   PROMPT_LEN=${PROMPT_LEN:-8}
   NEW_TOKENS=${NEW_TOKENS:-6}
   TTFT_PROMPTS=${TTFT_PROMPTS:-32,64}
+  AGREEMENT_PROMPT_LEN=${AGREEMENT_PROMPT_LEN:-32}
   PLAN_DTYPE=${PLAN_DTYPE:-fp32}
   CUDA=${CUDA:-OFF}
 else
@@ -61,6 +65,7 @@ else
   PROMPT_LEN=${PROMPT_LEN:-$WORKLOAD_PROMPT_LEN}
   NEW_TOKENS=${NEW_TOKENS:-$WORKLOAD_NEW_TOKENS}
   TTFT_PROMPTS=${TTFT_PROMPTS:-$WORKLOAD_PREFILL_PROMPTS}
+  AGREEMENT_PROMPT_LEN=${AGREEMENT_PROMPT_LEN:-512}
   PLAN_DTYPE=${PLAN_DTYPE:-$WORKLOAD_DTYPE}
   CUDA=${CUDA:-ON}
 fi
@@ -93,13 +98,15 @@ echo "== layout-only checkpoint in $LAYOUT"
 # at the default workload these are the other GPU flows' 7b1 plans).
 read -ra decode_flags <<<"$(workload_decode_flags "$BATCHES" "$PROMPT_LEN" "$NEW_TOKENS")"
 read -ra prefill_flags <<<"$(workload_prefill_flags "$TTFT_PROMPTS")"
+read -ra agreement_flags <<<"$(workload_prefill_flags "$AGREEMENT_PROMPT_LEN") \
+  --max-logit-rows=$AGREEMENT_PROMPT_LEN"
 target_flags=()
 # A plan that cannot fit the GPU fails here, at compile time, not there.
 # (Plans are target-neutral: bloom-compile's --target is cpu only.)
 if [[ $BACKEND == cuda ]]; then
   target_flags+=(--device-memory="${DEVICE_MEMORY:-$WORKLOAD_DEVICE_MEMORY}")
 fi
-for plan in decode prefill; do
+for plan in decode prefill agreement; do
   flags_name=${plan}_flags[@]
   echo "== bloom-compile --model=$LAYOUT -o $CARRY/plans/$plan --dtype=$PLAN_DTYPE ${target_flags[*]} ${!flags_name}"
   "$COMPILE" --model="$LAYOUT" -o "$CARRY/plans/$plan" --dtype="$PLAN_DTYPE" \
@@ -112,6 +119,7 @@ BATCHES=$BATCHES
 PROMPT_LEN=$PROMPT_LEN
 NEW_TOKENS=$NEW_TOKENS
 TTFT_PROMPTS=$TTFT_PROMPTS
+AGREEMENT_PROMPT_LEN=$AGREEMENT_PROMPT_LEN
 SEED=$SEED
 DTYPE=$DTYPE
 MAX_SHARD_BYTES=$MAX_SHARD_BYTES

@@ -13,7 +13,11 @@
 # the layout the plans were compiled against); measure the ceilings
 # (ceilings.py); bloom-run --bench per configuration (--checkpoint-dir
 # points the plans at the weights made here); hf_reference.py on the same
-# checkpoint; compare.py. Results go to $OUT (at most 8 files):
+# checkpoint; compare.py. Before the timings, issue 15's top-1 agreement
+# check (prompt_rows.py): bloom-run --dump-logits on plans/agreement over
+# one fixed prompt of AGREEMENT_PROMPT_LEN tokens, every row's argmax into
+# ours.jsonl; the eager reference reads the same prompt (--prompt-rows).
+# Results go to $OUT (at most 8 files):
 #   log.txt env.txt ceilings.json ours.jsonl hf.jsonl results.json results.md decode.png
 # hf.jsonl holds both references: transformers eager and, unless HF_MODES
 # leaves it out, with a static KV cache and torch.compile (issue 15).
@@ -45,6 +49,7 @@ if [[ ! -f $CARRY/bench.env ]]; then
   exit 2
 fi
 # BATCHES PROMPT_LEN NEW_TOKENS TTFT_PROMPTS SEED DTYPE MAX_SHARD_BYTES BACKEND MODEL_NAME
+# AGREEMENT_PROMPT_LEN (absent from a carry prepared before it)
 source "$CARRY/bench.env"
 BIN=$CARRY/bin
 CKPT=${CKPT:-/tmp/bloom-bench-checkpoint}
@@ -135,6 +140,48 @@ bench() {
   rm -f "$stdout" "$stderr"
 }
 
+# The agreement check's bloom-run side: the logits of every row of one
+# prompt (one step: the plan has a logit row per prompt token), written
+# whole (P x vocab float32; 514 MB at 7b1's 512) outside $OUT, their argmax
+# appended to ours.jsonl, or an error record.
+PROMPT_ROWS=""
+prompt_rows_ours() {
+  local dir=/tmp/bloom-bench-agreement limit=${AGREEMENT_TIMEOUT:-90}
+  mkdir -p "$dir"
+  PROMPT_ROWS=$dir/prompt.txt
+  local error=""
+  if ! "$PYTHON" "$HERE/prompt_rows.py" prompt --config "$CARRY/config.json" \
+       --length "$AGREEMENT_PROMPT_LEN" --seed "$SEED" --out "$PROMPT_ROWS" 2>>"$LOG"; then
+    PROMPT_ROWS=""
+    error="prompt_rows.py prompt failed (see log.txt)"
+  else
+    log "bloom-run $CARRY/plans/agreement --tokens=<$AGREEMENT_PROMPT_LEN ids> --max-new-tokens=1 --dump-logits"
+    rm -f "$dir/logits.npy"
+    timeout "$limit" "$BIN/bloom-run" "$CARRY/plans/agreement" --checkpoint-dir="$CKPT" \
+      --backend="$BACKEND" --tokens="$(cat "$PROMPT_ROWS")" --max-new-tokens=1 \
+      --dump-logits="$dir/logits.npy" >"$dir/stdout" 2>"$dir/stderr"
+    local rc=$?
+    tr '\r' '\n' <"$dir/stderr" | tail -3 >>"$LOG"
+    if [[ $rc -ne 0 ]]; then
+      error="exit $rc: $(tr '\r' '\n' <"$dir/stderr" | grep -v '^\s*$' | tail -1 | tr -d '"\\' | cut -c1-300)"
+      [[ $rc -eq 124 ]] && error="timed out after ${limit}s; $error"
+    elif ! "$PYTHON" "$HERE/prompt_rows.py" argmax --npy "$dir/logits.npy" --prompt "$PROMPT_ROWS" \
+         --out "$OUT/ours.jsonl" 2>&1 | tee -a "$LOG"; then
+      error="prompt_rows.py argmax failed (see log.txt)"
+    fi
+    rm -f "$dir/logits.npy"
+  fi
+  if [[ -n $error ]]; then
+    echo "{\"backend\": \"bloom-run\", \"kind\": \"prompt_rows\", \"prompt_len\": $AGREEMENT_PROMPT_LEN, \"error\": \"$error\"}" \
+      | tee -a "$LOG" >>"$OUT/ours.jsonl"
+  fi
+}
+if [[ -n ${AGREEMENT_PROMPT_LEN:-} && -d $CARRY/plans/agreement ]]; then
+  prompt_rows_ours
+else
+  log "no plans/agreement in $CARRY (prepared before the agreement check): it is skipped"
+fi
+
 for batch in ${BATCHES//,/ }; do
   bench decode "$batch" "$PROMPT_LEN" "$NEW_TOKENS"
 done
@@ -151,6 +198,8 @@ if [[ ${#CEILINGS[@]} -gt 0 ]]; then
   for mode in $HF_MODES; do
     flags=()
     [[ $mode == compiled ]] && flags=(--compile)
+    # The agreement check's reference: one more forward, in the eager run.
+    [[ $mode == eager && -n $PROMPT_ROWS ]] && flags=(--prompt-rows "$PROMPT_ROWS")
     left=$((DEADLINE_S - 15 - SECONDS))
     if (( left < 30 )); then
       log "HF transformers reference ($mode): skipped, the call's time budget was spent"

@@ -338,6 +338,141 @@ class OldVsNewTest(unittest.TestCase):
         self.assertFalse(summary["all_within_3_percent"])
 
 
+def write_npy(path, rows):
+    """A C-order float32 .npy of `rows` (lists of equal length), version 1.0."""
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }" % (
+        len(rows), len(rows[0]))
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+        for row in rows:
+            f.write(struct.pack("<%df" % len(row), *row))
+
+
+class PromptRowsTest(unittest.TestCase):
+    """Issue 15's top-1 agreement (prompt_rows.py): bloom-run's argmax read
+    from a hand-written --dump-logits file, and the agreement compare.py
+    reports from hand-written records of both sides."""
+
+    def test_prompt_is_reproducible_and_avoids_special_tokens(self):
+        import prompt_rows
+        ids = prompt_rows.make_prompt(10, 200, seed=3)
+        self.assertEqual(ids, prompt_rows.make_prompt(10, 200, seed=3))
+        self.assertNotEqual(ids, prompt_rows.make_prompt(10, 200, seed=4))
+        self.assertEqual(set(ids), set(range(4, 10)))
+
+    def test_argmax_of_each_prompt_row(self):
+        nan = float("nan")
+        with tempfile.TemporaryDirectory() as tmp:
+            npy, prompt, out = (os.path.join(tmp, n) for n in ("l.npy", "p.txt", "o.jsonl"))
+            write_npy(npy, [[1.0, 3.0, 3.0, 0.0, 2.0],    # a tie: the first index, as torch
+                            [0.0, nan, 1.0, 0.0, 0.0],    # NaN: no choice
+                            [-1.0, -2.0, -0.5, -3.0, -4.0],
+                            [9.0, 0.0, 0.0, 0.0, 0.0]])   # the decode step's row: not a prompt row
+            with open(prompt, "w") as f:
+                f.write("7,8,9\n")
+            subprocess.run([sys.executable, os.path.join(GPU, "prompt_rows.py"), "argmax",
+                            "--npy", npy, "--prompt", prompt, "--out", out],
+                           check=True, capture_output=True)
+            with open(out) as f:
+                record = json.loads(f.read())
+            self.assertEqual(record["argmax"], [1, None, 2])
+            self.assertEqual(record["max_logit"], [3.0, None, -0.5])
+            self.assertEqual((record["prompt_len"], record["vocab"], record["nonfinite_rows"]),
+                             (3, 5, 1))
+            self.assertEqual(record["echo_rows"], 0)  # prompt 7, 8, 9 against choices 1, -, 2
+            # A dump shorter than the prompt is an error naming the file.
+            with open(prompt, "w") as f:
+                f.write("1,2,3,4,5\n")
+            run = subprocess.run([sys.executable, os.path.join(GPU, "prompt_rows.py"), "argmax",
+                                  "--npy", npy, "--prompt", prompt, "--out", out],
+                                 capture_output=True, text=True)
+            self.assertEqual(run.returncode, 1)
+            self.assertIn("4 logit rows for a prompt of 5 tokens", run.stderr)
+
+    @staticmethod
+    def records(ours_argmax, hf_argmax):
+        # transformers' five best: its choice, then ours where it differs.
+        top_ids = [[h, o if o != h else h + 1, 90, 91, 92] for o, h in zip(ours_argmax, hf_argmax)]
+        top_logits = [[5.0, 4.75, 1.0, 0.5, 0.25] for _ in hf_argmax]
+        # Our logit of our choice: 0.125 above transformers' in every row.
+        ours = {"backend": "bloom-run", "kind": "prompt_rows", "prompt_len": len(ours_argmax),
+                "argmax": ours_argmax, "max_logit": [5.125] * len(ours_argmax),
+                "nonfinite_rows": 0, "echo_rows": 3}
+        hf = {"backend": "hf-transformers", "kind": "prompt_rows", "batch": 1,
+              "prompt_len": len(hf_argmax), "argmax": hf_argmax, "top5_ids": top_ids,
+              "top5_logits": top_logits, "logits_dtype": "torch.bfloat16"}
+        return ours, hf
+
+    def test_agreement_and_its_bound_in_the_results(self):
+        hf_argmax = [10 + i for i in range(100)]
+        ours_argmax = list(hf_argmax)
+        ours_argmax[7] = 99  # one row of 100 differs: 99%, the bound itself
+        ours, hf = self.records(ours_argmax, hf_argmax)
+        with tempfile.TemporaryDirectory() as tmp:
+            config = os.path.join(tmp, "config.json")
+            with open(config, "w") as f:
+                json.dump(BLOOM_7B1, f)
+            paths = {}
+            for name, records in (("ours", [ours]), ("hf", [hf])):
+                paths[name] = os.path.join(tmp, name + ".jsonl")
+                with open(paths[name], "w") as f:
+                    for r in records + [{"backend": "cuda", "batch": 1, "prompt_len": 32,
+                                         "decode_ms_per_step_median": 4.0,
+                                         "decode_ms_per_step_mean": 4.0}]:
+                        f.write(json.dumps(r) + "\n")
+            out = os.path.join(tmp, "out")
+            subprocess.run([sys.executable, os.path.join(GPU, "compare.py"), "--ours",
+                            paths["ours"], "--hf", paths["hf"], "--config", config, "--batches",
+                            "1", "--ttft-prompts", "", "--out-dir", out],
+                           check=True, capture_output=True)
+            with open(os.path.join(out, "results.json")) as f:
+                results = json.load(f)
+            with open(os.path.join(out, "results.md")) as f:
+                table = f.read()
+        agreement = results["prompt_rows"]
+        self.assertEqual((agreement["rows"], agreement["matching"]), (100, 99))
+        self.assertAlmostEqual(agreement["agreement"], 0.99)
+        self.assertTrue(agreement["met"])
+        self.assertEqual(agreement["ours_in_hf_top5"], 100)
+        self.assertEqual(agreement["disagreeing"], [{"row": 7, "ours": 99, "hf": 17,
+                                                     "hf_rank_of_ours": 1, "hf_gap": 0.25}])
+        # The decode figures are untouched by the prompt-row records.
+        self.assertAlmostEqual(results["decode"][0]["ours"]["ms_median"], 4.0)
+        self.assertEqual(agreement["top_logit_abs_diff_max"], 0.125)
+        self.assertEqual(agreement["top_logit_abs_diff_mean"], 0.125)
+        self.assertEqual(agreement["ours_echo_rows"], 3)
+        self.assertIn("- 99 of 100 rows agree: 99.00% (>= 99%: met)", table)
+        self.assertIn("max 0.125, mean 0.125.", table)
+        self.assertIn("their own input token (random weights", table)
+        self.assertIn("row 7: ours 99, transformers 17 (ours is its #2, 0.25 below its best)", table)
+
+    def test_below_the_bound_ties_and_missing_sides(self):
+        import prompt_rows
+        hf_argmax = list(range(10, 60))
+        ours_argmax = list(hf_argmax)
+        ours_argmax[0] = 200  # not among transformers' five best below
+        ours_argmax[1] = 300
+        ours, hf = self.records(ours_argmax, hf_argmax)
+        hf["top5_ids"][0] = [10, 11, 90, 91, 92]
+        hf["top5_logits"][3] = [5.0, 5.0, 1.0, 0.5, 0.25]  # a bf16 tie at the top
+        result = prompt_rows.agreement([ours], [hf])
+        self.assertEqual((result["matching"], result["rows"]), (48, 50))
+        self.assertFalse(result["met"])  # 96% < 99%
+        self.assertEqual(result["ours_in_hf_top5"], 49)
+        self.assertEqual(result["hf_tied_top_rows"], 1)
+        self.assertIsNone(result["disagreeing"][0]["hf_rank_of_ours"])
+        self.assertIn("MISSED", "\n".join(prompt_rows.markdown(result)))
+        failed = {"backend": "bloom-run", "kind": "prompt_rows", "error": "exit 1: boom"}
+        result = prompt_rows.agreement([failed], [hf])
+        self.assertIsNone(result["agreement"])
+        self.assertFalse(result["met"])
+        self.assertIn("- not measured (ours: exit 1: boom)", prompt_rows.markdown(result))
+        result = prompt_rows.agreement([ours], [])
+        self.assertEqual(result["hf_error"], "no record")
+        self.assertIsNone(prompt_rows.agreement([], []))
+
+
 # A stand-in compute-sanitizer: runs the test binary, then prints the
 # summary the real tool prints when clean, or the one written beside it for
 # that binary and tool (summary-NAME-TOOL, exit status in ...-TOOL.rc).
