@@ -157,19 +157,20 @@ SANITIZE_CASES=(
 # (every case skipped: no GPU).
 #   sanitize_verdict FILE RC TOOL TIMED_OUT
 sanitize_verdict() {
-  local file=$1 rc=$2 tool=$3 timed_out=$4 summary errors
+  # Under pipefail a grep that finds nothing fails its pipeline: "|| true".
+  local file=$1 rc=$2 tool=$3 timed_out=$4 summary="" errors=0
   if [[ $tool == racecheck ]]; then
     summary=$(grep -oE "RACECHECK SUMMARY: [0-9]+ hazards? displayed \([0-9]+ errors?, [0-9]+ warnings?\)" \
-      "$file" | tail -1)
-    errors=$(sed -E 's/.*\(([0-9]+) error.*/\1/' <<<"$summary")
+      "$file" | tail -1 || true)
+    [[ -n $summary ]] && errors=$(sed -E 's/.*\(([0-9]+) error.*/\1/' <<<"$summary")
   fi
-  if [[ -z ${summary:-} ]]; then
-    summary=$(grep -oE "ERROR SUMMARY: [0-9]+ errors?" "$file" | tail -1)
-    errors=$(grep -oE "[0-9]+" <<<"$summary" | head -1)
+  if [[ -z $summary ]]; then
+    summary=$(grep -oE "ERROR SUMMARY: [0-9]+ errors?" "$file" | tail -1 || true)
+    [[ -n $summary ]] && errors=$(grep -oE "[0-9]+" <<<"$summary" | head -1)
   fi
   local passed skipped
-  passed=$(grep -oE "^\[  PASSED  \] [0-9]+" "$file" | grep -oE "[0-9]+$" | tail -1)
-  skipped=$(grep -oE "^\[  SKIPPED \] [0-9]+" "$file" | grep -oE "[0-9]+$" | tail -1)
+  passed=$(grep -oE "^\[  PASSED  \] [0-9]+" "$file" | grep -oE "[0-9]+$" | tail -1 || true)
+  skipped=$(grep -oE "^\[  SKIPPED \] [0-9]+" "$file" | grep -oE "[0-9]+$" | tail -1 || true)
   local tests="${passed:-0} passed, ${skipped:-0} skipped"
   if [[ $timed_out == 1 ]]; then
     if grep -qE "^========= (Invalid|Error|Race|Barrier|Program hit)" "$file"; then
