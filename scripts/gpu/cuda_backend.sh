@@ -204,9 +204,12 @@ sanitize() {
   [[ -x $sanitizer ]] || sanitizer=$(command -v compute-sanitizer || true)
   echo "== compute-sanitizer (${sanitizer:-not found})" | tee -a "$log"
   local entry name tools filter tool start=$SECONDS budget=${SANITIZE_BUDGET:-150}
-  for entry in "${cases[@]}"; do
-    IFS='|' read -r name tools filter <<<"$entry"
-    for tool in $tools; do
+  # memcheck over every binary before any racecheck: a budget spent early
+  # costs racecheck's slower runs first.
+  for tool in memcheck racecheck; do
+    for entry in "${cases[@]}"; do
+      IFS='|' read -r name tools filter <<<"$entry"
+      [[ " $tools " == *" $tool "* ]] || continue
       local verdict limit=${SANITIZE_TIMEOUT:-60} left=$((budget - (SECONDS - start)))
       if [[ -z $sanitizer ]]; then
         verdict="SKIPPED|compute-sanitizer not found (/usr/local/cuda/bin, PATH): not checked"
