@@ -18,7 +18,7 @@
 # device, by PHASES (default "tests quality 7b1"; "176b" apart, its load
 # generates and quantizes 176e9 weights, 181 s on the H200; TIMEOUT_176B
 # and BATCHES_176B bound it):
-#   tests    the CUDA suites (cuda_backend.sh device, SKIP_BENCH=1) and
+#   tests    the CUDA suites (cuda_backend.sh device, SKIP_BENCH=1 ATTENTION_BENCH=0) and
 #            cuda_quantized_parity_test;
 #   quality  model_perplexity.py --backend=cuda on every window, and the
 #            CUDA int4 plan against the CPU's int4 base (KL);
@@ -91,7 +91,7 @@ device() {
   unpack_carried_binaries
   local failed=0
   if [[ " $phases " == *" tests "* ]]; then
-    SKIP_BENCH=1 SANITIZE=0 EXTRA_TESTS=cuda_quantized_parity_test CARRY=$CARRY OUT=$OUT \
+    SKIP_BENCH=1 SANITIZE=0 ATTENTION_BENCH=0 EXTRA_TESTS=cuda_quantized_parity_test CARRY=$CARRY OUT=$OUT \
       bash scripts/gpu/cuda_backend.sh device || failed=1
   fi
   if [[ " $phases " == *" sanitize "* ]]; then
