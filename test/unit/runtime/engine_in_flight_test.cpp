@@ -28,28 +28,14 @@
 #include "runtime/plan/plan_loader.h"
 #include "runtime/serve/engine.h"
 #include "test/unit/comm/tp_test_model.h"
+#include "test/unit/runtime/collecting_sink.h"
 #include "test/unit/runtime/deferring_executor.h"
 
 namespace bloom {
 namespace {
 
+using testing::CollectingSink;
 using testing::DeferringExecutor;
-
-// Records what the engine hands one request.
-class CollectingSink : public RequestSink {
- public:
-  bool OnToken(int32_t token, float /*logprob*/) override {
-    tokens.push_back(token);
-    return false;
-  }
-  void OnFinish(absl::StatusOr<GenerationOutcome> outcome) override {
-    ++finishes;
-    result = std::move(outcome);
-  }
-  std::vector<int32_t> tokens;
-  int finishes = 0;
-  std::optional<absl::StatusOr<GenerationOutcome>> result;
-};
 
 // Three layers (a pipeline of up to three stages), five slots, steps of up
 // to 16 tokens and 8 logit rows, 4-position blocks.

@@ -25,29 +25,10 @@
 #include "runtime/plan/plan_loader.h"
 #include "runtime/serve/engine.h"
 #include "runtime/serve/scheduler.h"
+#include "test/unit/runtime/collecting_sink.h"
 #include "test/unit/runtime/context_hash_executor.h"
 
 namespace bloom::testing {
-
-// Records what the engine hands one request.
-class CollectingSink : public RequestSink {
- public:
-  bool OnToken(int32_t token, float /*logprob*/) override {
-    tokens.push_back(token);
-    return on_token ? on_token(token) : false;
-  }
-  void OnFinish(absl::StatusOr<GenerationOutcome> outcome) override {
-    ++finishes;
-    result = std::move(outcome);
-    finished.store(true);
-  }
-
-  std::function<bool(int32_t)> on_token;
-  std::vector<int32_t> tokens;
-  int finishes = 0;
-  std::optional<absl::StatusOr<GenerationOutcome>> result;
-  std::atomic<bool> finished{false};
-};
 
 inline std::vector<int32_t> Prompt(int length, int seed) {
   std::mt19937 rng(seed);
