@@ -40,60 +40,31 @@
 #include "kernels/cuda/gemm.cuh"
 #include "kernels/cuda/quantized_gemm.cuh"
 #include "kernels/cuda/quantized_scratch_gemm.cuh"
+#include "benchmarks/gpu/bandwidth_bench.cuh"
 
 namespace {
 
 using bloom::DType;
 namespace cuda = bloom::cuda;
-
-#define CHECK_CUDA(expr)                                                                        \
-  do {                                                                                          \
-    const cudaError_t status_ = (expr);                                                         \
-    if (status_ != cudaSuccess) {                                                               \
-      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #expr,                        \
-                   cudaGetErrorString(status_));                                                \
-      std::exit(1);                                                                             \
-    }                                                                                           \
-  } while (false)
-
-__device__ uint32_t Hash(uint64_t i, uint32_t seed) {
-  uint64_t z = i * 0x9E3779B97F4A7C15ull + seed;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return static_cast<uint32_t>(z ^ (z >> 31));
-}
+namespace bench = bloom::bench;
 
 // Random bytes (values), f16 scales in [1e-3, 1e-2], zero points in [-8, 7],
 // 16-bit x in [-1, 1).
 __global__ void FillBytes(uint32_t* out, int64_t words, uint32_t seed) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < words;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
-    out[i] = Hash(i, seed);
+    out[i] = bench::HashIndex(i, seed);
 }
 __global__ void FillScales(__half* out, int64_t count, uint32_t seed) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
-    out[i] = __float2half(1e-3f + 9e-3f * (Hash(i, seed) >> 8) * (1.0f / 16777216.0f));
+    out[i] = __float2half(1e-3f + 9e-3f * (bench::HashIndex(i, seed) >> 8) * (1.0f / 16777216.0f));
 }
 __global__ void FillZeros(int8_t* out, int64_t count, uint32_t seed) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
-    out[i] = static_cast<int8_t>(static_cast<int>(Hash(i, seed) % 16) - 8);
+    out[i] = static_cast<int8_t>(static_cast<int>(bench::HashIndex(i, seed) % 16) - 8);
 }
-__global__ void FillBf16(__nv_bfloat16* out, int64_t count, uint32_t seed) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
-    out[i] = __float2bfloat16(2.0f * (Hash(i, seed) >> 8) * (1.0f / 16777216.0f) - 1.0f);
-}
-
-__global__ void CopyKernel(const uint4* in, uint4* out, int64_t count) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
-    out[i] = in[i];
-}
-
-constexpr unsigned kFillBlocks = 4096;
-
 struct Shape {
   const char* model;
   const char* name;
@@ -111,7 +82,7 @@ const Shape kShapes[] = {
 struct Arena {
   uint8_t* base = nullptr;
   size_t size = 0, used = 0;
-  explicit Arena(size_t bytes) : size(bytes) { CHECK_CUDA(cudaMalloc(&base, bytes)); }
+  explicit Arena(size_t bytes) : size(bytes) { BENCH_CHECK_CUDA(cudaMalloc(&base, bytes)); }
   ~Arena() { cudaFree(base); }
   void Reset() { used = 0; }
   void* Take(size_t bytes) {
@@ -125,44 +96,6 @@ struct Arena {
     return p;
   }
 };
-
-float Median(std::vector<float> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-// Median ms of one call of `body(copy)` (copy in [0, copies)), from graph
-// replays of all copies.
-template <typename Body>
-float TimeCopies(int copies, int reps, cudaStream_t stream, const Body& body) {
-  for (int c = 0; c < copies; ++c) body(c);  // warm: plans, occupancy lookups
-  CHECK_CUDA(cudaStreamSynchronize(stream));
-  cudaGraph_t graph = nullptr;
-  cudaGraphExec_t exec = nullptr;
-  CHECK_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-  for (int c = 0; c < copies; ++c) body(c);
-  CHECK_CUDA(cudaStreamEndCapture(stream, &graph));
-  CHECK_CUDA(cudaGraphInstantiate(&exec, graph, 0));
-  cudaEvent_t start, stop;
-  CHECK_CUDA(cudaEventCreate(&start));
-  CHECK_CUDA(cudaEventCreate(&stop));
-  for (int i = 0; i < 2; ++i) CHECK_CUDA(cudaGraphLaunch(exec, stream));
-  std::vector<float> ms;
-  for (int r = 0; r < reps; ++r) {
-    CHECK_CUDA(cudaEventRecord(start, stream));
-    CHECK_CUDA(cudaGraphLaunch(exec, stream));
-    CHECK_CUDA(cudaEventRecord(stop, stream));
-    CHECK_CUDA(cudaEventSynchronize(stop));
-    float t = 0.0f;
-    CHECK_CUDA(cudaEventElapsedTime(&t, start, stop));
-    ms.push_back(t / copies);
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
-  return Median(ms);
-}
 
 struct Format {
   const char* name;
@@ -194,69 +127,29 @@ int main(int argc, char** argv) {
     }
   }
   cudaDeviceProp prop{};
-  CHECK_CUDA(cudaGetDeviceProperties(&prop, 0));
+  BENCH_CHECK_CUDA(cudaGetDeviceProperties(&prop, 0));
   std::printf("{\"kind\":\"device\",\"name\":\"%s\",\"sms\":%d,\"l2_bytes\":%d}\n", prop.name,
               prop.multiProcessorCount, prop.l2CacheSize);
   cudaStream_t stream;
-  CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  BENCH_CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
 
-  // The ceiling: a 2 GiB device-to-device copy, bytes read plus written,
-  // timed with events around each copy (a memcpy node of a graph runs
-  // slower than either).
-  double copy_bytes_per_s = 0.0;
-  {
-    const size_t bytes = size_t{2} << 30;
-    void *a = nullptr, *b = nullptr;
-    CHECK_CUDA(cudaMalloc(&a, bytes));
-    CHECK_CUDA(cudaMalloc(&b, bytes));
-    FillBytes<<<kFillBlocks, 256, 0, stream>>>(static_cast<uint32_t*>(a), bytes / 4, 1);
-    cudaEvent_t start, stop;
-    CHECK_CUDA(cudaEventCreate(&start));
-    CHECK_CUDA(cudaEventCreate(&stop));
-    float best[2] = {0, 0};
-    for (int how = 0; how < 2; ++how) {
-      std::vector<float> ms;
-      for (int r = 0; r < 23; ++r) {
-        CHECK_CUDA(cudaEventRecord(start, stream));
-        if (how == 0) {
-          CHECK_CUDA(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, stream));
-        } else {
-          CopyKernel<<<prop.multiProcessorCount * 8, 512, 0, stream>>>(static_cast<const uint4*>(a),
-                                                                         static_cast<uint4*>(b), bytes / 16);
-        }
-        CHECK_CUDA(cudaEventRecord(stop, stream));
-        CHECK_CUDA(cudaEventSynchronize(stop));
-        float t = 0;
-        CHECK_CUDA(cudaEventElapsedTime(&t, start, stop));
-        if (r >= 3) ms.push_back(t);
-      }
-      best[how] = Median(ms);
-    }
-    const double memcpy_rate = 2.0 * bytes / (best[0] * 1e-3), kernel_rate = 2.0 * bytes / (best[1] * 1e-3);
-    copy_bytes_per_s = std::max(memcpy_rate, kernel_rate);
-    std::printf("{\"kind\":\"copy\",\"bytes\":%zu,\"memcpy_ms\":%.5f,\"memcpy_bytes_per_s\":%.4e,"
-                "\"kernel_ms\":%.5f,\"kernel_bytes_per_s\":%.4e,\"bytes_per_s\":%.4e}\n",
-                bytes, best[0], memcpy_rate, best[1], kernel_rate, copy_bytes_per_s);
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
-    cudaFree(a);
-    cudaFree(b);
-  }
+  // The ceiling the fractions use (bandwidth_bench.cuh).
+  const double copy_bytes_per_s = bench::MeasureCopyBandwidth(prop, stream);
 
   const int64_t max_m = 57344, max_k = 57344, max_n = 2048;
   Arena weights(size_t{3} << 30), dense(size_t{2} << 30), scratch_arena(size_t{2} << 30);
   __nv_bfloat16* x = nullptr;
   void* y = nullptr;
-  CHECK_CUDA(cudaMalloc(&x, max_n * max_k * 2));
-  CHECK_CUDA(cudaMalloc(&y, max_n * max_m * 4));
-  FillBf16<<<kFillBlocks, 256, 0, stream>>>(x, max_n * max_k, 7);
+  BENCH_CHECK_CUDA(cudaMalloc(&x, max_n * max_k * 2));
+  BENCH_CHECK_CUDA(cudaMalloc(&y, max_n * max_m * 4));
+  bench::FillRandomBf16<<<bench::kFillBlocks, 256, 0, stream>>>(x, max_n * max_k, 7);
   const size_t workspace_bytes = cuda::QuantizedGemmWorkspaceBytes(max_m);
   void* workspace = nullptr;
-  CHECK_CUDA(cudaMalloc(&workspace, workspace_bytes));
-  CHECK_CUDA(cudaMemsetAsync(workspace, 0, workspace_bytes, stream));
+  BENCH_CHECK_CUDA(cudaMalloc(&workspace, workspace_bytes));
+  BENCH_CHECK_CUDA(cudaMemsetAsync(workspace, 0, workspace_bytes, stream));
   const size_t cublas_bytes = 64 << 20;
   void* cublas_workspace = nullptr;
-  CHECK_CUDA(cudaMalloc(&cublas_workspace, cublas_bytes));
+  BENCH_CHECK_CUDA(cudaMalloc(&cublas_workspace, cublas_bytes));
   cuda::LinearGemm cublas, linear;  // cuBLASLt alone; as the executor runs it (GEMV at N <= 4)
   if (cublas.Init(cublas_workspace, cublas_bytes, {0, false}) != CUBLAS_STATUS_SUCCESS ||
       linear.Init(cublas_workspace, cublas_bytes) != CUBLAS_STATUS_SUCCESS) {
@@ -279,7 +172,7 @@ int main(int argc, char** argv) {
     std::vector<void*> dense_w(dense_copies);
     for (void*& w : dense_w) {
       w = dense.Take(dense_bytes);
-      FillBf16<<<kFillBlocks, 256, 0, stream>>>(static_cast<__nv_bfloat16*>(w), s.m * s.k, 11);
+      bench::FillRandomBf16<<<bench::kFillBlocks, 256, 0, stream>>>(static_cast<__nv_bfloat16*>(w), s.m * s.k, 11);
     }
     std::vector<float> bf16_scratch_ms;
     for (const int64_t n : decode_rows) {
@@ -287,7 +180,7 @@ int main(int argc, char** argv) {
       const cuda::GemmProblem p{n, s.k, s.m, DType::kBF16, DType::kBF16, DType::kBF16, false, false};
       for (cuda::LinearGemm* gemm : {&cublas, &linear}) {
         if (gemm == &linear && !linear.UsesGemv(p, x, dense_w[0])) continue;  // same as cuBLASLt
-        const float ms = TimeCopies(dense_copies, reps, stream, [&](int c) {
+        const float ms = bench::TimeGraphOverCopies(dense_copies, reps, stream, [&](int c) {
           if (gemm->Run(p, x, dense_w[c], nullptr, y, stream) != CUBLAS_STATUS_SUCCESS) std::exit(1);
         });
         const double bytes = dense_bytes + n * s.k * 2.0;
@@ -301,7 +194,7 @@ int main(int argc, char** argv) {
     for (const int64_t n : scratch_rows) {
       if (only_rows > 0) break;
       const cuda::GemmProblem p{n, s.k, s.m, DType::kBF16, DType::kBF16, DType::kBF16, false, false};
-      bf16_scratch_ms.push_back(TimeCopies(dense_copies, std::min(reps, 10), stream, [&](int c) {
+      bf16_scratch_ms.push_back(bench::TimeGraphOverCopies(dense_copies, std::min(reps, 10), stream, [&](int c) {
         if (cublas.Run(p, x, dense_w[c], nullptr, y, stream) != CUBLAS_STATUS_SUCCESS) std::exit(1);
       }));
     }
@@ -316,23 +209,23 @@ int main(int argc, char** argv) {
       void* values = weights.Take(value_bytes);
       void* scales = weights.Take(s.m * groups * 2);
       int8_t* zeros = f.dtype == DType::kI4 ? static_cast<int8_t*>(weights.Take(s.m * groups)) : nullptr;
-      FillBytes<<<kFillBlocks, 256, 0, stream>>>(static_cast<uint32_t*>(values), value_bytes / 4, 100);
-      FillScales<<<kFillBlocks, 256, 0, stream>>>(static_cast<__half*>(scales), s.m * groups, 200);
-      if (zeros != nullptr) FillZeros<<<kFillBlocks, 256, 0, stream>>>(zeros, s.m * groups, 300);
+      FillBytes<<<bench::kFillBlocks, 256, 0, stream>>>(static_cast<uint32_t*>(values), value_bytes / 4, 100);
+      FillScales<<<bench::kFillBlocks, 256, 0, stream>>>(static_cast<__half*>(scales), s.m * groups, 200);
+      if (zeros != nullptr) FillZeros<<<bench::kFillBlocks, 256, 0, stream>>>(zeros, s.m * groups, 300);
       const cuda::QuantizedWeight row_major{f.dtype, cuda::QuantizedLayout::kRowMajor, s.m, s.k, f.group,
                                             values, scales, zeros};
       std::vector<cuda::QuantizedWeight> w(copies);
       for (int c = 0; c < copies; ++c) {
         void* tiles = weights.Take(cuda::QuantizedTilesBytes(f.dtype, s.m, s.k, f.group));
-        CHECK_CUDA(cuda::LaunchRepackQuantizedTiles(row_major, tiles, stream));
+        BENCH_CHECK_CUDA(cuda::LaunchRepackQuantizedTiles(row_major, tiles, stream));
         w[c] = cuda::TiledView(row_major, tiles);
       }
-      CHECK_CUDA(cudaStreamSynchronize(stream));
+      BENCH_CHECK_CUDA(cudaStreamSynchronize(stream));
       for (const int64_t n : decode_rows) {
         const cuda::GemmProblem p{n, s.k, s.m, DType::kBF16, f.dtype, DType::kBF16, false, false};
         const bool tensor_cores = cuda::QuantizedGemmUsesTensorCores(p, w[0], x);
-        const float ms = TimeCopies(copies, reps, stream, [&](int c) {
-          CHECK_CUDA(cuda::LaunchQuantizedGemm(p, w[c], x, nullptr, y, workspace, workspace_bytes, stream));
+        const float ms = bench::TimeGraphOverCopies(copies, reps, stream, [&](int c) {
+          BENCH_CHECK_CUDA(cuda::LaunchQuantizedGemm(p, w[c], x, nullptr, y, workspace, workspace_bytes, stream));
         });
         const double bytes = bytes_per_copy + n * s.k * 2.0;
         std::printf("{\"kind\":\"decode\",\"model\":\"%s\",\"shape\":\"%s\",\"m\":%ld,\"k\":%ld,\"n\":%ld,"
@@ -357,7 +250,7 @@ int main(int argc, char** argv) {
           if (chunk < s.m) chunks.push_back(chunk);
         }
         for (const int64_t chunk : chunks) {
-          const float ms = TimeCopies(copies, std::min(reps, 10), stream, [&](int c) {
+          const float ms = bench::TimeGraphOverCopies(copies, std::min(reps, 10), stream, [&](int c) {
             if (!cuda::RunQuantizedScratchGemm(cublas, p, w[c], x, nullptr, y, scratch, chunk, stream).ok()) {
               std::exit(1);
             }
@@ -371,6 +264,6 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
     }
   }
-  CHECK_CUDA(cudaDeviceSynchronize());
+  BENCH_CHECK_CUDA(cudaDeviceSynchronize());
   return 0;
 }
