@@ -1,5 +1,7 @@
-// Bandwidth of the split-K decode attention kernel (kernels/cuda/
-// attention_decode.cuh) over the paged bf16 KV cache, at BLOOM-7b1's and
+// Bandwidth of the split-K decode attention kernels (kernels/cuda/
+// attention_decode.cuh: the warp-per-split kernel LaunchAttentionDecode
+// takes by default, and the block-per-split one, side by side at every
+// point) over the paged bf16 KV cache, at BLOOM-7b1's and
 // BLOOM-176B's head shapes, across batch sizes and context lengths
 // (issue 15: decode attention should read K and V at bandwidth at every
 // point). Prints JSON lines:
@@ -10,7 +12,7 @@
 //                                     host computation in double; exit 1 if
 //                                     it is off, so a broken kernel cannot
 //                                     report a fast number
-//   {"kind":"attention_decode", ...}  one (model, batch, context): ms, the
+//   {"kind":"attention_decode", ...}  one (model, batch, context, kernel): ms, the
 //                                     bytes it must move, GB/s and the
 //                                     fraction of the copy's
 //   {"kind":"skip", ...}              a point whose cache does not fit
@@ -18,8 +20,9 @@
 // Each point is a decode step as the executor runs it: every token of the
 // batch in its own slot at position context-1, store_kv on (the token's own
 // K and V come from its qkv row and are written to the cache), the splits
-// AlibiAttentionOp would choose. Each slot's blocks are a random permutation
-// of the pool's, so the reads are not one contiguous stream.
+// AlibiAttentionOp would choose for a plan of --max-seq-len positions
+// (bloom-compile's default 2048; a context above it counts as the limit). Each slot's blocks are a
+// random permutation of the pool's, so the reads are not one contiguous stream.
 //
 // Bytes counted: K and V of every key once (batch x context x heads x
 // head_dim x 2 x 2 bytes, the token's own from qkv), q, the K and V written
@@ -28,7 +31,7 @@
 // 2.5x the L2; the median of --reps replays, divided by R. Where R copies do
 // not fit in memory, R = 1 and the line says "l2_resident_possible": true.
 //
-//   attention_decode_bench [--reps=30] [--models=7b1,176b]
+//   attention_decode_bench [--reps=30] [--models=7b1,176b] [--max-seq-len=2048]
 //                          [--batches=1,8,32,64,128] [--contexts=32,128,512,2048,8192]
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -74,10 +77,10 @@ constexpr size_t kMemoryReserve = size_t{2} << 30;
 // The splits AlibiAttentionOp gives every decode launch (runtime/cuda/ops/
 // alibi_attention.cpp: its constructor and kMaxDecodeSplits): enough for
 // the plan's max_seq_len at kDecodeMinKeysPerSplit keys each, in [1, 32].
-// Here the plan's max_seq_len is the context rounded up to 64.
-int32_t DecodeSplits(int32_t context) {
+// The plan holds at least the context.
+int32_t DecodeSplits(int32_t context, int32_t plan_max_seq_len) {
   constexpr int32_t kMaxDecodeSplits = 32;  // alibi_attention.cpp's
-  const int32_t max_seq_len = (context + 63) / 64 * 64;
+  const int32_t max_seq_len = std::max(plan_max_seq_len, context);
   const int32_t wanted =
       (max_seq_len + cuda::kDecodeMinKeysPerSplit - 1) / cuda::kDecodeMinKeysPerSplit;
   return std::clamp(wanted, 1, kMaxDecodeSplits);
@@ -87,18 +90,19 @@ int32_t DecodeSplits(int32_t context) {
 // pools that share one block table.
 class DecodeSetup {
  public:
-  DecodeSetup(const Model& model, int32_t batch, int32_t context, int copies, cudaStream_t stream)
+  DecodeSetup(const Model& model, int32_t batch, int32_t context, int32_t max_seq_len, int copies,
+              cudaStream_t stream)
       : model_(model),
         batch_(batch),
         context_(context),
-        splits_(DecodeSplits(context)),
+        splits_(DecodeSplits(context, max_seq_len)),
         blocks_per_sequence_((context + kKvBlockSize - 1) / kKvBlockSize) {
     const int64_t row = QkvRow();
     BENCH_CHECK_CUDA(cudaMalloc(&qkv_, batch * row * kBf16Bytes));
     BENCH_CHECK_CUDA(cudaMalloc(&context_out_, batch * ContextRow() * kBf16Bytes));
     BENCH_CHECK_CUDA(cudaMalloc(&pools_, PoolBytes(model, batch, context) * copies));
-    bench::FillRandomBf16<<<bench::kFillBlocks, 256, 0, stream>>>(
-        static_cast<__nv_bfloat16*>(qkv_), batch * row, 3);
+    bench::FillRandomBf16<<<bench::kFillBlocks, 256, 0, stream>>>(static_cast<__nv_bfloat16*>(qkv_),
+                                                                  batch * row, 3);
     bench::FillRandomBf16<<<bench::kFillBlocks, 256, 0, stream>>>(
         static_cast<__nv_bfloat16*>(pools_), PoolBytes(model, batch, context) * copies / kBf16Bytes,
         5);
@@ -143,7 +147,8 @@ class DecodeSetup {
 
   // K and V pools of one copy: every slot's blocks, all heads.
   static int64_t PoolBytes(const Model& model, int32_t batch, int32_t context) {
-    const int64_t blocks = static_cast<int64_t>(batch) * ((context + kKvBlockSize - 1) / kKvBlockSize);
+    const int64_t blocks =
+        static_cast<int64_t>(batch) * ((context + kKvBlockSize - 1) / kKvBlockSize);
     return 2 * blocks * model.heads * kKvBlockSize * model.head_dim * kBf16Bytes;
   }
   int64_t QkvRow() const { return static_cast<int64_t>(model_.heads) * 3 * model_.head_dim; }
@@ -158,7 +163,7 @@ class DecodeSetup {
     return static_cast<uint8_t*>(pools_) + copy * PoolBytes(model_, batch_, context_);
   }
 
-  void Launch(int copy, cudaStream_t stream) const {
+  void Launch(int copy, cuda::DecodeAttentionKernel kernel, cudaStream_t stream) const {
     uint8_t* k = Pool(copy);
     cuda::PagedKvView kv;
     kv.keys = k;
@@ -169,10 +174,9 @@ class DecodeSetup {
     kv.block_size = kKvBlockSize;
     kv.block_tables = block_tables_;
     kv.max_blocks_per_sequence = blocks_per_sequence_;
-    BENCH_CHECK_CUDA(cuda::LaunchAttentionDecode(qkv_, tokens_, batch_, tokens_ + batch_,
-                                                 tokens_ + 2 * batch_, slopes_, kv, splits_,
-                                                 /*store_kv=*/true, scratch_, context_out_,
-                                                 DType::kBF16, stream));
+    BENCH_CHECK_CUDA(cuda::LaunchAttentionDecode(
+        qkv_, tokens_, batch_, tokens_ + batch_, tokens_ + 2 * batch_, slopes_, kv, splits_,
+        /*store_kv=*/true, scratch_, context_out_, DType::kBF16, stream, kernel));
   }
 
  private:
@@ -181,7 +185,7 @@ class DecodeSetup {
   std::vector<int32_t> block_table_;
   void* qkv_ = nullptr;
   void* context_out_ = nullptr;
-  void* pools_ = nullptr;  // copy c's K pool, then its V pool, at Pool(c)
+  void* pools_ = nullptr;      // copy c's K pool, then its V pool, at Pool(c)
   int32_t* tokens_ = nullptr;  // token_list, positions, slots
   int32_t* block_tables_ = nullptr;
   float* slopes_ = nullptr;
@@ -207,22 +211,25 @@ std::vector<uint16_t> ToHost(const void* device, int64_t elements) {
 // slope * position).V in double over the cache as the launch left it, and
 // the stored K and V of position context-1 against the qkv rows they came
 // from. Prints the {"kind":"check"} line; false if the kernel is off.
-bool CheckAgainstHost(const Model& model, cudaStream_t stream) {
+bool CheckAgainstHost(const Model& model, const char* kernel_name,
+                      cuda::DecodeAttentionKernel kernel, cudaStream_t stream) {
   constexpr int32_t kBatch = 3, kContext = 777;
-  const DecodeSetup setup(model, kBatch, kContext, 1, stream);
-  setup.Launch(0, stream);
-  setup.Launch(0, stream);
+  const DecodeSetup setup(model, kBatch, kContext, /*max_seq_len=*/2048, 1, stream);
+  setup.Launch(0, kernel, stream);
+  setup.Launch(0, kernel, stream);
   BENCH_CHECK_CUDA(cudaStreamSynchronize(stream));
   const int64_t pool_elements = DecodeSetup::PoolBytes(model, kBatch, kContext) / 2 / kBf16Bytes;
   const std::vector<uint16_t> qkv = ToHost(setup.qkv(), kBatch * setup.QkvRow());
   const std::vector<uint16_t> out = ToHost(setup.context_out(), kBatch * setup.ContextRow());
   const std::vector<uint16_t> keys = ToHost(setup.Pool(0), pool_elements);
-  const std::vector<uint16_t> values = ToHost(setup.Pool(0) + pool_elements * kBf16Bytes, pool_elements);
+  const std::vector<uint16_t> values =
+      ToHost(setup.Pool(0) + pool_elements * kBf16Bytes, pool_elements);
   const std::vector<float> slopes = bloom::model::AlibiSlopes(model.heads);
   const int32_t d = model.head_dim;
   const auto offset = [&](int32_t slot, int32_t position, int32_t head) {
     const int64_t block =
-        setup.block_table()[static_cast<size_t>(slot) * setup.blocks_per_sequence() + position / kKvBlockSize];
+        setup.block_table()[static_cast<size_t>(slot) * setup.blocks_per_sequence() +
+                            position / kKvBlockSize];
     return ((block * model.heads + head) * kKvBlockSize + position % kKvBlockSize) * d;
   };
   bool stored_ok = true;
@@ -264,18 +271,27 @@ bool CheckAgainstHost(const Model& model, cudaStream_t stream) {
   // JSON has no infinity: a non-finite output reads as null.
   char err_text[32] = "null";
   if (std::isfinite(max_err)) std::snprintf(err_text, sizeof(err_text), "%.3e", max_err);
-  std::printf("{\"kind\":\"check\",\"model\":\"%s\",\"batch\":%d,\"context\":%d,\"splits\":%d,"
-              "\"max_abs_err\":%s,\"max_abs_ref\":%.3e,\"tolerance\":%.3e,\"stored_kv_ok\":%s,"
-              "\"ok\":%s}\n",
-              model.name, kBatch, kContext, setup.splits(), err_text, max_ref, tolerance,
-              stored_ok ? "true" : "false", ok ? "true" : "false");
+  std::printf(
+      "{\"kind\":\"check\",\"model\":\"%s\",\"kernel\":\"%s\",\"batch\":%d,"
+      "\"context\":%d,\"splits\":%d,"
+      "\"max_abs_err\":%s,\"max_abs_ref\":%.3e,\"tolerance\":%.3e,\"stored_kv_ok\":%s,"
+      "\"ok\":%s}\n",
+      model.name, kernel_name, kBatch, kContext, setup.splits(), err_text, max_ref, tolerance,
+      stored_ok ? "true" : "false", ok ? "true" : "false");
   std::fflush(stdout);
   return ok;
 }
 
-// One point of the sweep: its line, or a skip line.
-void TimePoint(const Model& model, int32_t batch, int32_t context, int reps, double l2_bytes,
-               double copy_bytes_per_s, cudaStream_t stream) {
+struct Kernel {
+  const char* name;
+  cuda::DecodeAttentionKernel kernel;
+};
+const Kernel kKernels[] = {{"warp", cuda::DecodeAttentionKernel::kAuto},
+                           {"block", cuda::DecodeAttentionKernel::kBlockPerSplit}};
+
+// One point of the sweep: a line per kernel, or a skip line.
+void TimePoint(const Model& model, int32_t batch, int32_t context, int32_t max_seq_len, int reps,
+               double l2_bytes, double copy_bytes_per_s, cudaStream_t stream) {
   const double elements = static_cast<double>(batch) * model.heads * model.head_dim;
   const double kv_read = elements * context * 2 * kBf16Bytes;
   const int64_t pool_bytes = DecodeSetup::PoolBytes(model, batch, context);
@@ -283,30 +299,34 @@ void TimePoint(const Model& model, int32_t batch, int32_t context, int reps, dou
   BENCH_CHECK_CUDA(cudaMemGetInfo(&free_bytes, &total_bytes));
   const double budget = static_cast<double>(free_bytes) - kMemoryReserve;
   if (kv_read > kMaxKvBytes || pool_bytes > budget) {
-    std::printf("{\"kind\":\"skip\",\"model\":\"%s\",\"batch\":%d,\"context\":%d,\"kv_bytes\":%.0f,"
-                "\"reason\":\"%s\"}\n",
-                model.name, batch, context, kv_read,
-                kv_read > kMaxKvBytes ? "K and V over 40 GB" : "K and V over the free memory");
+    std::printf(
+        "{\"kind\":\"skip\",\"model\":\"%s\",\"batch\":%d,\"context\":%d,\"kv_bytes\":%.0f,"
+        "\"reason\":\"%s\"}\n",
+        model.name, batch, context, kv_read,
+        kv_read > kMaxKvBytes ? "K and V over 40 GB" : "K and V over the free memory");
     std::fflush(stdout);
     return;
   }
   int copies = static_cast<int>(std::max(1.0, std::ceil(2.5 * l2_bytes / pool_bytes)));
   const bool l2_resident_possible = copies > 1 && static_cast<double>(pool_bytes) * copies > budget;
   if (l2_resident_possible) copies = 1;
-  const DecodeSetup setup(model, batch, context, copies, stream);
-  const float ms = bench::TimeGraphOverCopies(copies, reps, stream,
-                                              [&](int c) { setup.Launch(c, stream); });
-  // q read; own K and V written; the context written.
-  const double bytes = kv_read + elements * kBf16Bytes * (1 + 2 + 1);
-  const double rate = bytes / (ms * 1e-3);
-  std::printf("{\"kind\":\"attention_decode\",\"model\":\"%s\",\"heads\":%d,\"head_dim\":%d,"
-              "\"batch\":%d,\"context\":%d,\"splits\":%d,\"ms\":%.5f,\"bytes\":%.0f,"
-              "\"kv_read_bytes\":%.0f,\"gb_per_s\":%.1f,\"fraction_of_copy\":%.3f,\"copies\":%d,"
-              "\"l2_resident_possible\":%s}\n",
-              model.name, model.heads, model.head_dim, batch, context, setup.splits(), ms, bytes,
-              kv_read, rate / 1e9, rate / copy_bytes_per_s, copies,
-              l2_resident_possible ? "true" : "false");
-  std::fflush(stdout);
+  const DecodeSetup setup(model, batch, context, max_seq_len, copies, stream);
+  for (const Kernel& kernel : kKernels) {
+    const float ms = bench::TimeGraphOverCopies(
+        copies, reps, stream, [&](int c) { setup.Launch(c, kernel.kernel, stream); });
+    // q read; own K and V written; the context written.
+    const double bytes = kv_read + elements * kBf16Bytes * (1 + 2 + 1);
+    const double rate = bytes / (ms * 1e-3);
+    std::printf(
+        "{\"kind\":\"attention_decode\",\"model\":\"%s\",\"kernel\":\"%s\",\"heads\":%d,"
+        "\"head_dim\":%d,\"batch\":%d,\"context\":%d,\"max_seq_len\":%d,\"splits\":%d,"
+        "\"ms\":%.5f,\"bytes\":%.0f,\"kv_read_bytes\":%.0f,\"gb_per_s\":%.1f,"
+        "\"fraction_of_copy\":%.3f,\"copies\":%d,\"l2_resident_possible\":%s}\n",
+        model.name, kernel.name, model.heads, model.head_dim, batch, context, max_seq_len,
+        setup.splits(), ms, bytes, kv_read, rate / 1e9, rate / copy_bytes_per_s, copies,
+        l2_resident_possible ? "true" : "false");
+    std::fflush(stdout);
+  }
 }
 
 // "1,8,32" into integers in [1, max]; false on anything else.
@@ -325,6 +345,7 @@ bool ParseList(const char* text, long max, std::vector<int32_t>* out) {
 
 struct Options {
   int reps = 30;
+  int32_t max_seq_len = 2048;
   std::vector<const Model*> models = {&kModels[0], &kModels[1]};
   std::vector<int32_t> batches = {1, 8, 32, 64, 128};
   std::vector<int32_t> contexts = {32, 128, 512, 2048, 8192};
@@ -356,6 +377,9 @@ bool ParseFlags(int argc, char** argv, Options* options) {
     if (std::strncmp(arg, "--reps=", 7) == 0) {
       ok = ParseList(arg + 7, 100000, &reps) && reps.size() == 1;
       if (ok) options->reps = reps[0];
+    } else if (std::strncmp(arg, "--max-seq-len=", 14) == 0) {
+      ok = ParseList(arg + 14, 1 << 20, &reps) && reps.size() == 1;
+      if (ok) options->max_seq_len = reps[0];
     } else if (std::strncmp(arg, "--models=", 9) == 0) {
       ok = ParseModels(arg + 9, &options->models);
     } else if (std::strncmp(arg, "--batches=", 10) == 0) {
@@ -366,7 +390,8 @@ bool ParseFlags(int argc, char** argv, Options* options) {
     if (!ok) {
       std::fprintf(stderr,
                    "attention_decode_bench: bad argument '%s' (expected --reps=N, "
-                   "--models=7b1,176b, --batches=N,... or --contexts=N,..., each N a positive "
+                   "--max-seq-len=N, --models=7b1,176b, --batches=N,... or --contexts=N,..., each "
+                   "N a positive "
                    "integer)\n",
                    arg);
       return false;
@@ -388,12 +413,15 @@ int main(int argc, char** argv) {
   int l2_bytes = 0;
   BENCH_CHECK_CUDA(cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, 0));
   for (const Model* model : options.models) {
-    if (!CheckAgainstHost(*model, stream)) return 1;
+    for (const Kernel& kernel : kKernels) {
+      if (!CheckAgainstHost(*model, kernel.name, kernel.kernel, stream)) return 1;
+    }
   }
   for (const Model* model : options.models) {
     for (const int32_t batch : options.batches) {
       for (const int32_t context : options.contexts) {
-        TimePoint(*model, batch, context, options.reps, l2_bytes, copy_bytes_per_s, stream);
+        TimePoint(*model, batch, context, options.max_seq_len, options.reps, l2_bytes,
+                  copy_bytes_per_s, stream);
       }
     }
   }

@@ -4,9 +4,15 @@
 #include <type_traits>
 
 #include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_decode_scratch.cuh"
+#include "kernels/cuda/attention_decode_warp.cuh"
 
 namespace bloom::cuda {
 namespace {
+
+using decode_scratch::GroupAt;
+using decode_scratch::GroupFloats;
+using decode_scratch::PartialAt;
 
 constexpr int kThreads = 128;
 constexpr int kWarps = kThreads / 32;
@@ -14,22 +20,6 @@ constexpr int kWarps = kThreads / 32;
 __device__ __forceinline__ int SplitsFor(int keys, int max_splits) {
   const int wanted = (keys + kDecodeMinKeysPerSplit - 1) / kDecodeMinKeysPerSplit;
   return wanted < max_splits ? wanted : max_splits;
-}
-
-// Scratch per (list index, head): a 4-float header whose first word is the
-// count of splits done (an int), then max_splits partials of the running
-// max, the sum of exponentials and head_dim unnormalised output values.
-__host__ __device__ __forceinline__ int64_t GroupFloats(int head_dim, int max_splits) {
-  return 4 + static_cast<int64_t>(max_splits) * (head_dim + 2);
-}
-
-__device__ __forceinline__ float* GroupAt(float* scratch, int index, int head, int num_heads,
-                                          int head_dim, int max_splits) {
-  return scratch + (static_cast<int64_t>(index) * num_heads + head) * GroupFloats(head_dim, max_splits);
-}
-
-__device__ __forceinline__ float* PartialAt(float* group, int split, int head_dim) {
-  return group + 4 + static_cast<int64_t>(split) * (head_dim + 2);
 }
 
 // A split's partial (its output values already in partial[2..]): records
@@ -206,6 +196,11 @@ __global__ void __launch_bounds__(kThreads)
 
 }  // namespace
 
+bool DecodeUsesWarpKernel(const PagedKvView& kv, int32_t max_splits, const void* qkv,
+                          const void* context) {
+  return max_splits >= 1 && max_splits <= 32 && WarpDecodeSupports(kv, qkv, context);
+}
+
 int64_t AttentionDecodeScratchFloats(int64_t max_tokens, int32_t num_heads, int32_t head_dim,
                                      int32_t max_splits) {
   return max_tokens * num_heads * GroupFloats(head_dim, max_splits);
@@ -222,8 +217,12 @@ cudaError_t LaunchAttentionDecode(const void* qkv, const int32_t* token_list, in
                                   const int32_t* positions, const int32_t* slots,
                                   const float* slopes, const PagedKvView& kv, int32_t max_splits,
                                   bool store_kv, float* scratch, void* context, DType context_dtype,
-                                  cudaStream_t stream) {
+                                  cudaStream_t stream, DecodeAttentionKernel choice) {
   if (num_tokens <= 0) return cudaSuccess;
+  if (choice == DecodeAttentionKernel::kAuto && DecodeUsesWarpKernel(kv, max_splits, qkv, context)) {
+    return LaunchWarpDecode(qkv, token_list, num_tokens, positions, slots, slopes, kv, max_splits,
+                            store_kv, scratch, context, context_dtype, stream);
+  }
   if (kv.head_dim < 1 || kv.head_dim > kAttentionMaxHeadDim || max_splits < 1) {
     return cudaErrorInvalidValue;
   }

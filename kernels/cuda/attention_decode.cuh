@@ -41,10 +41,25 @@ cudaError_t ClearAttentionDecodeScratch(float* scratch, int64_t max_tokens, int3
 // describes. Tokens with a negative slot (graph padding) get zero rows and
 // touch neither cache nor counters. `scratch` holds
 // AttentionDecodeScratchFloats(num_tokens, ...) floats, cleared once.
+//
+// Two kernels share the contract and the scratch. kAuto takes the
+// warp-per-split kernel (attention_decode_warp.cuh) where it applies
+// (16-byte row pieces, max_splits <= 32): a warp per (token, head, split),
+// K and V rows read whole and several at once, as many splits as fill the
+// GPU. The block-per-split kernel (a block of four warps per (token, head,
+// split), a lane per key) takes the rest; kBlockPerSplit asks for it, for
+// the benchmark's side-by-side and the parity test.
+enum class DecodeAttentionKernel { kAuto, kBlockPerSplit };
+
 cudaError_t LaunchAttentionDecode(const void* qkv, const int32_t* token_list, int32_t num_tokens,
                                   const int32_t* positions, const int32_t* slots,
                                   const float* slopes, const PagedKvView& kv, int32_t max_splits,
                                   bool store_kv, float* scratch, void* context, DType context_dtype,
-                                  cudaStream_t stream);
+                                  cudaStream_t stream,
+                                  DecodeAttentionKernel kernel = DecodeAttentionKernel::kAuto);
+
+// Whether kAuto takes the warp-per-split kernel for this launch.
+bool DecodeUsesWarpKernel(const PagedKvView& kv, int32_t max_splits, const void* qkv,
+                          const void* context);
 
 }  // namespace bloom::cuda

@@ -157,7 +157,7 @@ absl::Status CudaExecutor::Initialize(const ExecutorOptions& options) {
       ops_, CudaOpTable::Create(
                 p, plan_.label(), tensors_, kv_layers_, device_comm_.get(),
                 [this](uint32_t tensor) { return streamer_->Streams(tensor); }, options_.gemm,
-                quantized_.get()));
+                options_.decode_attention, quantized_.get()));
   BLOOM_RETURN_IF_ERROR(Allocate(scratch_, ops_->ScratchBytes(),
                                  "scratch (GEMM workspace, conversions, split-K partials)"));
 

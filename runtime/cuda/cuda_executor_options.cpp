@@ -35,4 +35,10 @@ absl::StatusOr<std::optional<CudaCollectives>> ParseCudaCollectives(absl::string
   return absl::InvalidArgumentError(absl::StrCat("'", text, "': expected auto, nccl or host"));
 }
 
+absl::StatusOr<cuda::DecodeAttentionKernel> ParseDecodeAttentionKernel(absl::string_view text) {
+  if (text == "auto") return cuda::DecodeAttentionKernel::kAuto;
+  if (text == "block") return cuda::DecodeAttentionKernel::kBlockPerSplit;
+  return absl::InvalidArgumentError(absl::StrCat("'", text, "': expected auto or block"));
+}
+
 }  // namespace bloom

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "kernels/cuda/attention_decode.cuh"
 #include "kernels/cuda/gemm.cuh"
 #include "runtime/cuda/step_profile.h"
 
@@ -27,6 +28,9 @@ struct CudaExecutorOptions {
   // never), and whether the first run of each GEMM times the heuristic's
   // candidate algorithms.
   cuda::GemmOptions gemm;
+  // Which kernel runs decode attention (kernels/cuda/attention_decode.cuh):
+  // kAuto, or the block-per-split kernel for a side-by-side measurement.
+  cuda::DecodeAttentionKernel decode_attention = cuda::DecodeAttentionKernel::kAuto;
   // A rank group's collectives; nullopt chooses NCCL when every rank of the
   // host has a GPU of its own, host-staged when ranks must share GPUs
   // (runtime/cuda/cuda_rank_executor.h). The lone executor ignores it.
@@ -45,5 +49,9 @@ absl::Status ValidateCudaExecutorOptions(const CudaExecutorOptions& options);
 // "auto" (nullopt), "nccl" or "host"; InvalidArgument otherwise, as
 // "'VALUE': expected auto, nccl or host" (callers prefix their flag).
 absl::StatusOr<std::optional<CudaCollectives>> ParseCudaCollectives(absl::string_view text);
+
+// "auto" or "block"; InvalidArgument otherwise, as "'VALUE': expected auto
+// or block".
+absl::StatusOr<cuda::DecodeAttentionKernel> ParseDecodeAttentionKernel(absl::string_view text);
 
 }  // namespace bloom

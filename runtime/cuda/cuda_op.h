@@ -22,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "kernels/cuda/attention_decode.cuh"
 #include "kernels/cuda/paged_kv.cuh"
 #include "runtime/comm/communicator.h"
 #include "runtime/cuda/device_buffer.h"
@@ -71,10 +72,10 @@ struct StepShape {
 // so each region is sized for the largest need of any op and reused by all;
 // the regions lie in this order, the GEMM workspace after them.
 enum class ScratchRegion : int {
-  kLinearInput,      // a Linear's input cast to its compute dtype
-  kLinearOutput,     // a Linear's float32 product before its cast
-  kAttentionDecode,  // split-K decode partials and counters
-  kCollective,       // float32 staging of AllReduce and AllGather
+  kLinearInput,        // a Linear's input cast to its compute dtype
+  kLinearOutput,       // a Linear's float32 product before its cast
+  kAttentionDecode,    // split-K decode partials and counters
+  kCollective,         // float32 staging of AllReduce and AllGather
   kDequantizedWeight,  // a quantized weight dequantized for cuBLASLt (large batches)
   kQuantizedPartials,  // the fused quantized product's fp32 partial sums (kept zero)
 };
@@ -91,6 +92,8 @@ struct CudaOpContext {
   Communicator* comm = nullptr;           // the group's device communicator; null at tp=1
   // Where the quantized weights' parts live (runtime/cuda/quantized_weights.h).
   const QuantizedDeviceLayout* quantized = nullptr;
+  // The decode attention kernel (CudaExecutorOptions::decode_attention).
+  cuda::DecodeAttentionKernel decode_attention = cuda::DecodeAttentionKernel::kAuto;
 
   const DeviceTensor& tensor(uint32_t id) const { return (*tensors)[id]; }
   const plan::Tensor& plan_tensor(uint32_t id) const { return *plan->tensors()->Get(id); }

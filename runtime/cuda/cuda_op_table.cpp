@@ -58,7 +58,7 @@ absl::StatusOr<std::unique_ptr<CudaOpTable>> CudaOpTable::Create(
     const plan::Plan& plan, const std::string& plan_label, const std::vector<DeviceTensor>& tensors,
     const std::vector<cuda::PagedKvView>& kv_layers, Communicator* comm,
     std::function<bool(uint32_t)> streamed, const cuda::GemmOptions& gemm_options,
-    const QuantizedDeviceLayout* quantized) {
+    cuda::DecodeAttentionKernel decode_attention, const QuantizedDeviceLayout* quantized) {
   std::unique_ptr<CudaOpTable> table(
       new CudaOpTable(plan, plan_label, tensors, std::move(streamed)));
   table->gemm_options_ = gemm_options;
@@ -70,6 +70,7 @@ absl::StatusOr<std::unique_ptr<CudaOpTable>> CudaOpTable::Create(
   context.converted = &table->converted_;
   context.comm = comm;
   context.quantized = quantized;
+  context.decode_attention = decode_attention;
   const size_t n = plan.instructions()->size();
   table->ops_.resize(n);
   for (size_t i = 0; i < n; ++i) {

@@ -29,7 +29,8 @@ class CudaOpTable {
       const plan::Plan& plan, const std::string& plan_label,
       const std::vector<DeviceTensor>& tensors, const std::vector<cuda::PagedKvView>& kv_layers,
       Communicator* comm, std::function<bool(uint32_t)> streamed,
-      const cuda::GemmOptions& gemm_options, const QuantizedDeviceLayout* quantized);
+      const cuda::GemmOptions& gemm_options, cuda::DecodeAttentionKernel decode_attention,
+      const QuantizedDeviceLayout* quantized);
 
   // Device scratch the ops share: every region (each sized for its largest
   // need) and the cuBLASLt workspace.

@@ -2,10 +2,12 @@
 # Issue 15's decode-kernel check on the GPU machine, in one device call over
 # what `scripts/gpu/cuda_backend.sh prepare` carried (.carry/h7): the
 # attention and GEMV parity suites and the goldens (plus EXTRA_TESTS);
-# decode attention's bandwidth (attention_decode_bench, and another
-# kernel's binary beside it when carried as old/attention_decode_bench.xz);
-# the 7b1 decode bench with its step profile, once plain and once per
-# bloom-cuda-bench flag in VARIANT_FLAGS (words, e.g. "--gemv-max-rows=8");
+# decode attention's bandwidth (attention_decode_bench with ATTENTION_FLAGS,
+# and another kernel's binary beside it when carried as
+# old/attention_decode_bench.xz); the 7b1 decode bench with its step
+# profile, once plain, once per bloom-cuda-bench flag in VARIANT_FLAGS
+# (words, e.g. "--gemv-max-rows=8"), and once with another build's
+# bloom-cuda-bench when carried as old/bloom-cuda-bench.xz (variant "old");
 # prefill; and, with HF_COMPILED=1, transformers compiled with a static
 # cache on the same weights (hf_reference.py --compile).
 #
@@ -36,7 +38,8 @@ done
 grep -E "^\[  FAILED|Failure" "$OUT/tests.txt" | head -20 | tee -a "$log"
 
 echo "== attention_decode_bench" | tee -a "$log"
-timeout 120 "$bin/attention_decode_bench" >"$OUT/attention_bench.jsonl" 2>>"$log" || failed=1
+# shellcheck disable=SC2086  # ATTENTION_FLAGS is words
+timeout 120 "$bin/attention_decode_bench" ${ATTENTION_FLAGS:-} >"$OUT/attention_bench.jsonl" 2>>"$log" || failed=1
 if [[ -f $CARRY/old/attention_decode_bench.xz ]]; then
   xz -dc "$CARRY/old/attention_decode_bench.xz" >/tmp/old_attention_bench && chmod +x /tmp/old_attention_bench
   timeout 120 /tmp/old_attention_bench >"$OUT/attention_bench_old.jsonl" 2>>"$log" || true
@@ -48,11 +51,22 @@ if [[ ! -f $ckpt/model.safetensors ]]; then
 fi
 gbps=$("$bin/bloom-cuda-bench" --probe 2>/dev/null | tee -a "$OUT/bench.jsonl" |
   python3 -c 'import json, sys; print(json.loads(sys.stdin.read())["device_copy_gb_per_s"])' 2>/dev/null) || gbps=""
-for variant in base ${VARIANT_FLAGS:-}; do
+# shellcheck disable=SC2206  # VARIANT_FLAGS is words
+variants=(base ${VARIANT_FLAGS:-})
+if [[ -f $CARRY/old/bloom-cuda-bench.xz ]]; then
+  xz -dc "$CARRY/old/bloom-cuda-bench.xz" >/tmp/old-bloom-cuda-bench && chmod +x /tmp/old-bloom-cuda-bench
+  variants+=(old)
+fi
+for variant in "${variants[@]}"; do
   flags=()
-  [[ $variant != base ]] && flags=("$variant")
+  bench_bin=$bin/bloom-cuda-bench
+  if [[ $variant == old ]]; then
+    bench_bin=/tmp/old-bloom-cuda-bench
+  elif [[ $variant != base ]]; then
+    flags=("$variant")
+  fi
   echo "== decode $variant (floors at ${gbps:-default} GB/s)" | tee -a "$log" "$OUT/profile.txt" >/dev/null
-  timeout 150 "$bin/bloom-cuda-bench" "${flags[@]}" --profile=1 ${gbps:+--profile-gb-per-s="$gbps"} \
+  timeout 150 "$bench_bin" "${flags[@]}" --profile=1 ${gbps:+--profile-gb-per-s="$gbps"} \
     --plan="$CARRY/plans/7b1-decode" --checkpoint-dir="$ckpt" --batches="${BATCHES:-1,8,32,64,128}" \
     --prompt=32 --new-tokens=100 2>>"$OUT/profile.txt" | sed "s/^{/{\"variant\": \"$variant\", /" \
     | tee -a "$OUT/bench.jsonl" | cut -c1-200 | tee -a "$log" || failed=1

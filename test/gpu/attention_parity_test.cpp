@@ -2,7 +2,8 @@
 // decode with its combine pass) against cpu::AlibiAttention, over a paged
 // cache with shuffled block tables and garbage in every unwritten cache
 // entry: prefill, a chunk after cached context, decode at many context
-// lengths, a mixed batch, and a long-context decode that uses every split.
+// lengths, a mixed batch, a long-context decode that uses every split, and
+// many decode tokens sharing the GPU; decode with each of its two kernels.
 // The cache after the step must equal the reference's exactly.
 #include <algorithm>
 #include <cmath>
@@ -37,15 +38,24 @@ struct Shape {
 class AttentionParity : public ::testing::TestWithParam<std::tuple<DType, int>> {
  protected:
   void SetUp() override { BLOOM_SKIP_WITHOUT_GPU(); }
-  void Check(const Scenario& scenario, const Shape& shape, bool pad_token, int max_splits = 32);
+  void Check(const Scenario& scenario, const Shape& shape, bool pad_token, int max_splits = 32,
+             cuda::DecodeAttentionKernel kernel = cuda::DecodeAttentionKernel::kAuto);
+  // Check with each decode kernel: kAuto (the warp-per-split kernel where
+  // it applies) and the block-per-split kernel.
+  void CheckBothDecodeKernels(const Scenario& scenario, const Shape& shape, bool pad_token,
+                              int max_splits = 32) {
+    Check(scenario, shape, pad_token, max_splits, cuda::DecodeAttentionKernel::kAuto);
+    Check(scenario, shape, pad_token, max_splits, cuda::DecodeAttentionKernel::kBlockPerSplit);
+  }
   std::mt19937 rng_{std::random_device{}()};
 };
 
 void AttentionParity::Check(const Scenario& scenario, const Shape& s, bool pad_token,
-                            int max_splits) {
+                            int max_splits, cuda::DecodeAttentionKernel kernel) {
   const DType d = std::get<0>(GetParam());
   const std::string what =
-      scenario.name + " " + DTypeLabel(d) + " head_dim " + std::to_string(s.head_dim);
+      scenario.name + " " + DTypeLabel(d) + " head_dim " + std::to_string(s.head_dim) +
+      (kernel == cuda::DecodeAttentionKernel::kBlockPerSplit ? " (block-per-split decode)" : "");
   int32_t num_slots = 0, longest = 0;
   for (const KvRun& r : scenario.runs) {
     num_slots = std::max(num_slots, r.slot + 1);
@@ -147,7 +157,7 @@ void AttentionParity::Check(const Scenario& scenario, const Shape& s, bool pad_t
       d_qkv.data(), static_cast<const int32_t*>(d_decode->data()),
       static_cast<int32_t>(work.decode_tokens.size()), pos, slt,
       static_cast<const float*>(d_slopes.data()), kv, kSplits, decode_stores,
-      static_cast<float*>(scratch.data()), context.data(), d, nullptr));
+      static_cast<float*>(scratch.data()), context.data(), d, nullptr, kernel));
   // fp32: __expf's approximation (a few ulp, growing with |x|) over
   // thousands of keys stays under 5e-5 of the output's norm.
   ExpectClose(context, Rounded(ref, d), Tolerance(d, 5e-5), what + ": context");
@@ -163,7 +173,7 @@ void AttentionParity::Check(const Scenario& scenario, const Shape& s, bool pad_t
         d_qkv.data(), static_cast<const int32_t*>(d_decode->data()),
         static_cast<int32_t>(work.decode_tokens.size()), pos, slt,
         static_cast<const float*>(d_slopes.data()), kv, kSplits, decode_stores,
-        static_cast<float*>(scratch.data()), again.data(), d, nullptr));
+        static_cast<float*>(scratch.data()), again.data(), d, nullptr, kernel));
     ExpectClose(again, Rounded(ref, d), Tolerance(d, 5e-5), what + ": context, second launch");
   }
   ExpectClose(device_keys, keys, 0.0, what + ": K cache after the store");
@@ -182,24 +192,35 @@ TEST_P(AttentionParity, ChunkAfterCachedContext) {
 }
 
 TEST_P(AttentionParity, DecodeAtManyContextLengthsWithPadding) {
-  Check({"decode", {{0, 0, 1}, {1, 16, 1}, {2, 17, 1}, {3, 300, 1}, {4, 1000, 1}}},
-        ShapeFor(std::get<1>(GetParam())), true);
+  CheckBothDecodeKernels({"decode", {{0, 0, 1}, {1, 16, 1}, {2, 17, 1}, {3, 300, 1}, {4, 1000, 1}}},
+                         ShapeFor(std::get<1>(GetParam())), true);
 }
 
 TEST_P(AttentionParity, MixedPrefillChunksAndDecodeTokens) {
-  Check({"mixed", {{0, 0, 30}, {1, 200, 1}, {2, 5, 10}, {3, 2500, 1}, {4, 63, 65}}},
-        ShapeFor(std::get<1>(GetParam())), false);
+  CheckBothDecodeKernels(
+      {"mixed", {{0, 0, 30}, {1, 200, 1}, {2, 5, 10}, {3, 2500, 1}, {4, 63, 65}}},
+      ShapeFor(std::get<1>(GetParam())), false);
 }
 
 TEST_P(AttentionParity, LongContextDecodeUsesEverySplit) {
-  Check({"long-context decode", {{0, 4000, 1}, {1, 2047, 1}}}, ShapeFor(std::get<1>(GetParam())),
-        false);
+  CheckBothDecodeKernels({"long-context decode", {{0, 4000, 1}, {1, 2047, 1}}},
+                         ShapeFor(std::get<1>(GetParam())), false);
 }
 
 TEST_P(AttentionParity, LongContextDecodeWithFewSplitsRunsManyTiles) {
   // Two splits of ~2000 keys: each split block walks many key tiles.
-  Check({"long-context decode, 2 splits", {{0, 4000, 1}, {1, 300, 1}, {2, 2047, 1}}},
-        ShapeFor(std::get<1>(GetParam())), true, /*max_splits=*/2);
+  CheckBothDecodeKernels(
+      {"long-context decode, 2 splits", {{0, 4000, 1}, {1, 300, 1}, {2, 2047, 1}}},
+      ShapeFor(std::get<1>(GetParam())), true, /*max_splits=*/2);
+}
+
+TEST_P(AttentionParity, ManyDecodeTokensShareTheGpu) {
+  // Enough (token, head) pairs that the warp kernel gives each only a few
+  // splits (WarpDecodeLaunchSplits), fewer than a long context wants; the
+  // contexts run from 1 to 700 keys, padding included.
+  Scenario many{"256 decode tokens", {}};
+  for (int32_t i = 0; i < 256; ++i) many.runs.push_back({i, (i * 37) % 700, 1});
+  CheckBothDecodeKernels(many, ShapeFor(std::get<1>(GetParam())), true);
 }
 
 INSTANTIATE_TEST_SUITE_P(StorageAndHeadDim, AttentionParity,

@@ -8,7 +8,7 @@
 //   bloom-cuda-bench --plan=DIR [--checkpoint-dir=DIR] [--batches=1,8]
 //       [--prompt=32] [--new-tokens=100] [--prefill=512,2048] [--no-graphs]
 //       [--rank-group [--collectives=auto|nccl|host]]
-//       [--gemv-max-rows=4] [--gemm-tune]
+//       [--gemv-max-rows=4] [--gemm-tune] [--decode-attention=auto|block]
 //       [--profile=0|1|2 [--profile-gb-per-s=X] [--profile-tflops=X]]
 //
 // The executor's implementation choices (runtime/cuda/
@@ -101,6 +101,12 @@ absl::StatusOr<CudaExecutorOptions> ReadCudaOptions(const tools::CommandLine& cl
   }
   cuda.gemm.gemv_max_rows = gemv;
   cuda.gemm.tune = cl.GetBool("gemm-tune");
+  absl::StatusOr<cuda::DecodeAttentionKernel> decode_attention =
+      ParseDecodeAttentionKernel(cl.GetString("decode-attention"));
+  if (!decode_attention.ok()) {
+    return BadFlag("decode-attention", std::string(decode_attention.status().message()));
+  }
+  cuda.decode_attention = *decode_attention;
   absl::StatusOr<std::optional<CudaCollectives>> collectives =
       ParseCudaCollectives(cl.GetString("collectives"));
   if (!collectives.ok()) return BadFlag("collectives", std::string(collectives.status().message()));
@@ -273,6 +279,9 @@ int Main(int argc, char** argv) {
   cl.AddFlag("gemm-tune", tools::CommandLine::Kind::kBool, "false",
              "Time up to 8 of cuBLASLt's candidate algorithms on each GEMM's first run and keep "
              "the fastest.");
+  cl.AddFlag("decode-attention", tools::CommandLine::Kind::kString, "auto",
+             "Decode attention's kernel: auto (the warp-per-split kernel where it applies) or "
+             "block (the block-per-split kernel), for a side-by-side measurement.");
   cl.AddFlag("profile", tools::CommandLine::Kind::kInt, "0",
              "Per-instruction profile of the first replayed step of each decode bucket, on "
              "stderr: 1 the table (and the instructions outside layers 1..), 2 every "

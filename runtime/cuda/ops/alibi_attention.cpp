@@ -1,6 +1,6 @@
 // AlibiAttention over the paged KV cache: a step with prefill work stores
 // every token's K and V (kernels/cuda/kv_store.cuh) and runs the prefill
-// tiles; the step's lone decode tokens go to the split-K decode kernel,
+// tiles; the step's lone decode tokens go to a split-K decode kernel,
 // which stores their K and V itself when the step is decode tokens alone
 // (every graph step). The op owns its heads' ALiBi slopes on the device;
 // the decode partials are scratch shared by every layer's op.
@@ -32,7 +32,8 @@ class AlibiAttentionOp : public CudaOp {
         qkv_(context.tensor(instruction.operands()->Get(0))),
         context_(context.tensor(instruction.results()->Get(0))),
         kv_((*context.kv_layers)[params_.layer()]),
-        cache_(*context.plan->kv_cache()) {
+        cache_(*context.plan->kv_cache()),
+        decode_kernel_(context.decode_attention) {
     const auto* limits = context.plan->limits();
     decode_capacity_ = DecodeCapacity(*context.plan);
     const int32_t wanted =
@@ -87,7 +88,7 @@ class AlibiAttentionOp : public CudaOp {
       error = cuda::LaunchAttentionDecode(qkv_.data, shape.decode_tokens, shape.num_decode_tokens,
                                           shape.positions, shape.slots, slopes, kv_, decode_splits_,
                                           decode_stores, decode_scratch_, context_.data,
-                                          context_.dtype, stream);
+                                          context_.dtype, stream, decode_kernel_);
     }
     return LaunchStatus(error, instruction_);
   }
@@ -99,6 +100,7 @@ class AlibiAttentionOp : public CudaOp {
   const DeviceTensor qkv_, context_;
   const cuda::PagedKvView kv_;
   const plan::KvCache& cache_;
+  const cuda::DecodeAttentionKernel decode_kernel_;
   int32_t decode_capacity_ = 0;
   int32_t decode_splits_ = 1;
   DeviceBuffer slopes_;  // this op's heads' slopes

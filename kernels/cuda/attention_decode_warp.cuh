@@ -1,0 +1,39 @@
+// The warp-per-split decode attention kernel (attention_decode_warp.cu),
+// behind LaunchAttentionDecode (attention_decode.cuh): each warp reduces
+// one (token, head, split), its lanes in groups that each read a whole key
+// row and its value row at once, 16 bytes a lane, several rows in flight.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kernels/cuda/paged_kv.cuh"
+#include "runtime/support/dtype.h"
+
+namespace bloom::cuda {
+
+// Whether the warp kernel takes this cache: a head's row is a power of two
+// of 16-byte pieces, from 2 to 32 (16-bit head_dim 16, 32, 64, 128 or 256;
+// f32 head_dim 8 to 128), and qkv, the pools and context are 16-byte
+// aligned. The block kernel takes the rest.
+bool WarpDecodeSupports(const PagedKvView& kv, const void* qkv, const void* context);
+
+// Splits the warp kernel gives each (token, head) at most, for a launch of
+// num_tokens tokens: enough warps to fill the GPU (kWarpDecodeTargetWarpsPerSm
+// per SM), at most max_splits; a token uses fewer when its context is short
+// (kWarpDecodeMinKeysPerSplit keys a split at least). Depends on the number
+// of tokens only, so a CUDA graph can replay the launch as contexts grow.
+constexpr int kWarpDecodeTargetWarpsPerSm = 32;
+constexpr int kWarpDecodeMinKeysPerSplit = 32;
+int32_t WarpDecodeLaunchSplits(int32_t num_tokens, int32_t num_heads, int32_t max_splits,
+                               int32_t sm_count);
+
+// LaunchAttentionDecode's contract, for a cache WarpDecodeSupports takes.
+cudaError_t LaunchWarpDecode(const void* qkv, const int32_t* token_list, int32_t num_tokens,
+                             const int32_t* positions, const int32_t* slots, const float* slopes,
+                             const PagedKvView& kv, int32_t max_splits, bool store_kv,
+                             float* scratch, void* context, DType context_dtype,
+                             cudaStream_t stream);
+
+}  // namespace bloom::cuda
