@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdint>
 
 #include "kernels/cuda/cuda_dtype.cuh"
@@ -6,13 +7,38 @@
 namespace bloom::cuda {
 namespace {
 
+// The work is cut into row groups of kRowsPerBlock rows of W, and each row
+// group into chunks of kChunk 16-byte vectors per row; a (group, chunk)
+// pair is a tile. All kThreads threads of a block share a tile: thread i
+// loads the vectors i, i + kThreads, ... (kUnroll of them) of each of the
+// group's rows, so the block's reduction over K stays one warp-shuffle tree
+// plus a pass through shared memory per group.
 constexpr int kThreads = 128;
 constexpr int kWarps = kThreads / 32;
-// Rows of W per block, and 16-byte vectors of each row a thread loads
-// before it uses any: kRowsPerBlock * kUnroll independent loads in flight
-// per thread, which is what keeps HBM busy at N = 1.
 constexpr int kRowsPerBlock = 4;
-constexpr int kUnroll = 4;
+constexpr int kUnroll = 2;
+constexpr int64_t kChunk = int64_t{kThreads} * kUnroll;  // vectors per row per tile
+
+// Persistent grid: gridDim.x = min(groups, SMs * MinBlocksPerSm<N>()) blocks
+// each take the row groups blockIdx.x, blockIdx.x + gridDim.x, ... The
+// launch bound caps the registers so that this many blocks fit on an SM at
+// once: the whole grid is one wave, every SM streams until the end and the
+// SMs finish within one row group of each other. (The one-block-per-group
+// grid before it, 5 blocks of 88 registers per SM at N = 1, was 1.55 waves
+// at M = 4096, and its late blocks looped over K = 16384 alone at the end:
+// 4h->h at 1.25x the floor against 1.10x for h->4h on an H200.)
+// Two tiles in flight per thread (the register double buffer below) are
+// 2 * kRowsPerBlock * kUnroll * 16 B = 256 B, 32 KB per block: 64-128 KB
+// per SM, well over the ~25-30 KB per SM that the copy bandwidth times the
+// DRAM latency asks for. More rows of x hold more accumulators (ptxas -v,
+// sm_90, CUDA 13.0: ~100 registers at N = 1, 122-128 at N = 2-3, 158-166 at
+// N = 4-6, 190-200 at N = 7-8, none spilled), so larger N gets fewer
+// blocks per SM rather than spill; at each N the register use allows no
+// more than this many, so the grid is exactly one full wave.
+template <int N>
+constexpr int MinBlocksPerSm() {
+  return N <= 3 ? 4 : N <= 6 ? 3 : 2;
+}
 
 // Eight 16-bit values packed in a uint4, as floats.
 __device__ __forceinline__ void Unpack(const uint4& v, float (&out)[8], __nv_bfloat16) {
@@ -37,64 +63,78 @@ __device__ __forceinline__ void Unpack(const uint4& v, float (&out)[8], __half) 
   }
 }
 
-// Block b computes rows [b * kRowsPerBlock, ...) of W against all N rows
-// of x. Thread i takes the 16-byte vectors i, i + kThreads, ... of each
-// row; the fp32 partial sums are reduced over the warp by shuffles and over
-// the block through shared memory. Rows past M are clamped to M - 1 for the
-// loads and never stored.
-template <typename T, typename Y, int N>
-__global__ void __launch_bounds__(kThreads)
-    GemvKernel(const T* __restrict__ x, const T* __restrict__ w, const Y* __restrict__ bias,
-               Y* __restrict__ y, int64_t m, int64_t k, bool gelu) {
-  __shared__ float partial[kWarps][kRowsPerBlock * N];
-  const int64_t vectors = k / 8;  // per row
-  const int64_t row0 = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock;
-  const uint4* w_rows[kRowsPerBlock];
+template <typename T, typename Y>
+struct GemvArgs {
+  const uint4* x;  // N rows of `vectors` vectors
+  const uint4* w;  // m rows of `vectors` vectors
+  const Y* bias;   // nullptr: none
+  Y* y;
+  int64_t m, vectors, groups, chunks;
+  bool gelu;
+};
+
+using Tile = uint4[kRowsPerBlock][kUnroll];
+
+// Issues the loads of tile (group, chunk) into `tile` and returns without
+// waiting for them. Rows past M are clamped to M - 1 (read, never stored);
+// vectors past the row's end are not read (zero in the tile).
+template <typename T, typename Y>
+__device__ __forceinline__ void LoadTile(const GemvArgs<T, Y>& a, int64_t group, int64_t chunk,
+                                         Tile& tile) {
+  const int64_t row0 = group * kRowsPerBlock;
 #pragma unroll
   for (int r = 0; r < kRowsPerBlock; ++r) {
-    const int64_t row = row0 + r < m ? row0 + r : m - 1;
-    w_rows[r] = reinterpret_cast<const uint4*>(w) + row * vectors;
-  }
-  const uint4* x_rows = reinterpret_cast<const uint4*>(x);
-
-  float acc[kRowsPerBlock][N];
-#pragma unroll
-  for (int r = 0; r < kRowsPerBlock; ++r) {
-#pragma unroll
-    for (int n = 0; n < N; ++n) acc[r][n] = 0.0f;
-  }
-
-  for (int64_t base = threadIdx.x; base < vectors; base += kThreads * kUnroll) {
-    uint4 wv[kUnroll][kRowsPerBlock];
+    const int64_t row = row0 + r < a.m ? row0 + r : a.m - 1;
+    const uint4* w_row = a.w + row * a.vectors;
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      const int64_t v = base + u * kThreads;
+      const int64_t v = chunk * kChunk + u * kThreads + threadIdx.x;
+      // Weights are read once per step: stream them past the caches.
+      tile[r][u] = v < a.vectors ? __ldcs(w_row + v) : make_uint4(0, 0, 0, 0);
+    }
+  }
+}
+
+// acc[r][n] += W[row r of the tile] · x[n] over the tile's vectors of this
+// thread. The first use of `tile` is where the thread waits for its loads.
+template <typename T, typename Y, int N>
+__device__ __forceinline__ void AccumulateTile(const GemvArgs<T, Y>& a, int64_t chunk,
+                                               const Tile& tile,
+                                               float (&acc)[kRowsPerBlock][N]) {
+#pragma unroll
+  for (int u = 0; u < kUnroll; ++u) {
+    const int64_t v = chunk * kChunk + u * kThreads + threadIdx.x;
+    if (v >= a.vectors) break;  // per thread; no shuffles here
+    float wf[kRowsPerBlock][8];
+#pragma unroll
+    for (int r = 0; r < kRowsPerBlock; ++r) Unpack(tile[r][u], wf[r], T{});
+#pragma unroll
+    for (int n = 0; n < N; ++n) {
+      float xf[8];
+      // x (N * K * 2 bytes, read by every block) comes from L1/L2.
+      Unpack(__ldg(a.x + n * a.vectors + v), xf, T{});
 #pragma unroll
       for (int r = 0; r < kRowsPerBlock; ++r) {
-        // Weights are read once per step: stream them past the caches.
-        wv[u][r] = v < vectors ? __ldcs(w_rows[r] + v) : make_uint4(0, 0, 0, 0);
-      }
-    }
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const int64_t v = base + u * kThreads;
-      if (v >= vectors) break;
-      float wf[kRowsPerBlock][8];
-#pragma unroll
-      for (int r = 0; r < kRowsPerBlock; ++r) Unpack(wv[u][r], wf[r], T{});
-#pragma unroll
-      for (int n = 0; n < N; ++n) {
-        float xf[8];
-        Unpack(__ldg(x_rows + n * vectors + v), xf, T{});
-#pragma unroll
-        for (int r = 0; r < kRowsPerBlock; ++r) {
-#pragma unroll
-          for (int e = 0; e < 8; ++e) acc[r][n] = fmaf(wf[r][e], xf[e], acc[r][n]);
-        }
+        for (int e = 0; e < 8; ++e) acc[r][n] = fmaf(wf[r][e], xf[e], acc[r][n]);
       }
     }
   }
+}
 
+// The end of a row group: reduce acc over the block, apply the epilogue,
+// store, and zero acc for the next group. Called in block-uniform control
+// flow (every thread holds the same group and chunk), so the full-mask
+// shuffles and the barrier are safe. partial[parity] alternates between
+// groups: a thread that has passed this group's barrier may already write
+// the next group's partials while slower threads still read this group's,
+// and it can only come back to this buffer after the next group's barrier,
+// which every reader of this one has passed.
+template <typename T, typename Y, int N>
+__device__ __forceinline__ void FinishGroup(const GemvArgs<T, Y>& a, int64_t group,
+                                            float (&acc)[kRowsPerBlock][N],
+                                            float (&partial)[2][kWarps][kRowsPerBlock * N],
+                                            int& parity) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
 #pragma unroll
   for (int r = 0; r < kRowsPerBlock; ++r) {
@@ -103,31 +143,97 @@ __global__ void __launch_bounds__(kThreads)
       float s = acc[r][n];
 #pragma unroll
       for (int o = 16; o > 0; o /= 2) s += __shfl_xor_sync(0xffffffffu, s, o);
-      if (lane == 0) partial[warp][r * N + n] = s;
+      if (lane == 0) partial[parity][warp][r * N + n] = s;
+      acc[r][n] = 0.0f;
     }
   }
   __syncthreads();
-  for (int i = threadIdx.x; i < kRowsPerBlock * N; i += kThreads) {
-    const int r = i / N, n = i % N;
-    const int64_t row = row0 + r;
-    if (row >= m) continue;
-    float s = 0.0f;
+  static_assert(kRowsPerBlock * N <= kThreads, "one output per thread");
+  if (threadIdx.x < kRowsPerBlock * N) {
+    const int i = threadIdx.x, r = i / N, n = i % N;
+    const int64_t row = group * kRowsPerBlock + r;
+    if (row < a.m) {
+      float s = 0.0f;
 #pragma unroll
-    for (int j = 0; j < kWarps; ++j) s += partial[j][i];
-    if (bias != nullptr) s += ToFloat(bias[row]);
-    if (gelu) s = GeluTanh(s);
-    y[n * m + row] = FromFloat<Y>(s);
+      for (int j = 0; j < kWarps; ++j) s += partial[parity][j][i];
+      if (a.bias != nullptr) s += ToFloat(a.bias[row]);
+      if (a.gelu) s = GeluTanh(s);
+      a.y[n * a.m + row] = FromFloat<Y>(s);
+    }
+  }
+  parity ^= 1;
+}
+
+// One step of the software pipeline: issue the loads of the tile after
+// (group, chunk) into `next` (the next chunk, or this block's next group),
+// then use `current`, whose loads were issued one step earlier. So while a
+// thread waits for a tile, the following one is already in flight, and the
+// loads of a block's next group overlap this group's reduction. Advances
+// (group, chunk) and returns whether there is a next tile.
+template <typename T, typename Y, int N>
+__device__ __forceinline__ bool Step(const GemvArgs<T, Y>& a, const Tile& current, Tile& next,
+                                     int64_t& group, int64_t& chunk,
+                                     float (&acc)[kRowsPerBlock][N],
+                                     float (&partial)[2][kWarps][kRowsPerBlock * N],
+                                     int& parity) {
+  const bool last_chunk = chunk + 1 == a.chunks;
+  const int64_t next_group = last_chunk ? group + gridDim.x : group;
+  const int64_t next_chunk = last_chunk ? 0 : chunk + 1;
+  const bool more = next_group < a.groups;
+  if (more) LoadTile(a, next_group, next_chunk, next);
+  AccumulateTile<T, Y, N>(a, chunk, current, acc);
+  if (last_chunk) FinishGroup<T, Y, N>(a, group, acc, partial, parity);
+  group = next_group;
+  chunk = next_chunk;
+  return more;
+}
+
+// y[n, row] = epilogue(x[n] · W[row] + bias[row]) for every row of the
+// block's groups. The two tile buffers swap roles every step; the loop is
+// written out twice rather than copying `next` into `current`, so both
+// stay in registers with no moves.
+template <typename T, typename Y, int N>
+__global__ void __launch_bounds__(kThreads, MinBlocksPerSm<N>())
+    GemvKernel(const GemvArgs<T, Y> a) {
+  __shared__ float partial[2][kWarps][kRowsPerBlock * N];
+  int parity = 0;
+  float acc[kRowsPerBlock][N];
+#pragma unroll
+  for (int r = 0; r < kRowsPerBlock; ++r) {
+#pragma unroll
+    for (int n = 0; n < N; ++n) acc[r][n] = 0.0f;
+  }
+  int64_t group = blockIdx.x, chunk = 0;
+  if (group >= a.groups) return;  // block-uniform; the launch never has such blocks
+  Tile t0, t1;
+  LoadTile(a, group, chunk, t0);
+  while (Step<T, Y, N>(a, t0, t1, group, chunk, acc, partial, parity) &&
+         Step<T, Y, N>(a, t1, t0, group, chunk, acc, partial, parity)) {
   }
 }
 
 template <typename T, typename Y, int N>
 cudaError_t LaunchFor(const GemmProblem& p, const void* x, const void* w, const void* bias, void* y,
                       cudaStream_t stream) {
-  const int64_t blocks = (p.out_features + kRowsPerBlock - 1) / kRowsPerBlock;
-  GemvKernel<T, Y, N><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
-      static_cast<const T*>(x), static_cast<const T*>(w),
-      p.has_bias ? static_cast<const Y*>(bias) : nullptr, static_cast<Y*>(y), p.out_features,
-      p.in_features, p.gelu);
+  // Attribute queries are allowed during stream capture (no stream work).
+  int device = 0, sms = 0;
+  if (const cudaError_t e = cudaGetDevice(&device); e != cudaSuccess) return e;
+  if (const cudaError_t e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+      e != cudaSuccess) {
+    return e;
+  }
+  GemvArgs<T, Y> a;
+  a.x = static_cast<const uint4*>(x);
+  a.w = static_cast<const uint4*>(w);
+  a.bias = p.has_bias ? static_cast<const Y*>(bias) : nullptr;
+  a.y = static_cast<Y*>(y);
+  a.m = p.out_features;
+  a.vectors = p.in_features / 8;
+  a.groups = (p.out_features + kRowsPerBlock - 1) / kRowsPerBlock;
+  a.chunks = (a.vectors + kChunk - 1) / kChunk;
+  a.gelu = p.gelu;
+  const int64_t blocks = std::min<int64_t>(a.groups, int64_t{sms} * MinBlocksPerSm<N>());
+  GemvKernel<T, Y, N><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(a);
   return cudaGetLastError();
 }
 
@@ -166,6 +272,8 @@ bool GemvSupports(const GemmProblem& p, const void* x, const void* w) {
   if (p.x_dtype != p.w_dtype || (p.x_dtype != DType::kBF16 && p.x_dtype != DType::kF16))
     return false;
   if (p.y_dtype != p.x_dtype && p.y_dtype != DType::kF32) return false;
+  // The bound of the one-block-per-group grid this kernel had; kept so
+  // that the set of problems taken does not change (no real M reaches it).
   if (p.out_features > 0x7fffffffLL * kRowsPerBlock) return false;
   return p.in_features % 8 == 0 && Aligned16(x) && Aligned16(w);
 }

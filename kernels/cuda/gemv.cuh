@@ -6,7 +6,11 @@
 // bandwidth, so here each block reads a few rows of W once, 16 bytes per
 // load, every one of its threads taking a strided share of K, and reduces
 // in fp32 through shuffles and shared memory; bias and GELU are applied
-// before the single rounding to y. No workspace, one launch.
+// before the single rounding to y. The grid is persistent (as many blocks
+// as fit on the GPU at once, each looping over row groups) and each thread
+// issues its next loads of W before using the current ones, so HBM sees a
+// steady stream from the first block to the last (gemv.cu says why). No
+// workspace, one launch.
 #pragma once
 
 #include <cuda_runtime.h>

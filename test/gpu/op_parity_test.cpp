@@ -242,7 +242,14 @@ TEST_P(OpParity, LinearWithBiasAndGeluEpilogues) {
             LinearCase{7, 520, 1001, false, true, half}, LinearCase{8, 4096, 258, true, true, half},
             LinearCase{4, 100, 33, true, false},
             // A BLOOM-7b1 decode shape at batch 1.
-            LinearCase{1, 4096, 12288, true, false, half}}) {
+            LinearCase{1, 4096, 12288, true, false, half},
+            // GEMV's persistent grid (4 blocks per SM at N = 3: 528 on 132
+            // SMs): 1058 row groups of 4 rows, so some blocks take 3 and
+            // reuse their reduction buffer, and a last group of one row; K
+            // of 3 tiles with a partial last one (641 = 2 * 256 + 129
+            // vectors), so blocks run 6 or 9 tiles and end on either of
+            // the two tile buffers.
+            LinearCase{3, 5128, 4229, true, true, half}}) {
         CheckLinear(gemm, rng_, d, d, c, gemv_on);
         // The LM head's form: 16-bit operands, F32 logits.
         if (half) CheckLinear(gemm, rng_, d, DType::kF32, c, gemv_on);
