@@ -74,16 +74,12 @@ constexpr double kMaxKvBytes = 40e9;
 // Memory left free besides the benchmark's buffers.
 constexpr size_t kMemoryReserve = size_t{2} << 30;
 
-// The splits AlibiAttentionOp gives every decode launch (runtime/cuda/ops/
-// alibi_attention.cpp: its constructor and kMaxDecodeSplits): enough for
-// the plan's max_seq_len at kDecodeMinKeysPerSplit keys each, in [1, 32].
-// The plan holds at least the context.
-int32_t DecodeSplits(int32_t context, int32_t plan_max_seq_len) {
-  constexpr int32_t kMaxDecodeSplits = 32;  // alibi_attention.cpp's
-  const int32_t max_seq_len = std::max(plan_max_seq_len, context);
-  const int32_t wanted =
-      (max_seq_len + cuda::kDecodeMinKeysPerSplit - 1) / cuda::kDecodeMinKeysPerSplit;
-  return std::clamp(wanted, 1, kMaxDecodeSplits);
+// The splits AlibiAttentionOp gives every decode launch of a plan of
+// max_seq_len positions with this kernel (its constructor); the plan holds
+// at least the context.
+int32_t DecodeSplits(int32_t context, int32_t plan_max_seq_len,
+                     cuda::DecodeAttentionKernel kernel) {
+  return cuda::AttentionDecodeMaxSplits(std::max(plan_max_seq_len, context), kernel);
 }
 
 // One decode step's inputs and outputs on the device, with `copies` K and V
@@ -95,7 +91,7 @@ class DecodeSetup {
       : model_(model),
         batch_(batch),
         context_(context),
-        splits_(DecodeSplits(context, max_seq_len)),
+        max_seq_len_(max_seq_len),
         blocks_per_sequence_((context + kKvBlockSize - 1) / kKvBlockSize) {
     const int64_t row = QkvRow();
     BENCH_CHECK_CUDA(cudaMalloc(&qkv_, batch * row * kBf16Bytes));
@@ -121,7 +117,7 @@ class DecodeSetup {
     std::shuffle(block_table_.begin(), block_table_.end(), shuffle);
     const std::vector<float> slopes = bloom::model::AlibiSlopes(model.heads);
     const int64_t scratch_floats =
-        cuda::AttentionDecodeScratchFloats(batch, model.heads, model.head_dim, splits_);
+        cuda::AttentionDecodeScratchFloats(batch, model.heads, model.head_dim, kScratchSplits);
     BENCH_CHECK_CUDA(cudaMalloc(&tokens_, tokens.size() * sizeof(int32_t)));
     BENCH_CHECK_CUDA(cudaMalloc(&block_tables_, block_table_.size() * sizeof(int32_t)));
     BENCH_CHECK_CUDA(cudaMalloc(&slopes_, slopes.size() * sizeof(float)));
@@ -133,7 +129,7 @@ class DecodeSetup {
     BENCH_CHECK_CUDA(
         cudaMemcpy(slopes_, slopes.data(), slopes.size() * sizeof(float), cudaMemcpyHostToDevice));
     BENCH_CHECK_CUDA(cuda::ClearAttentionDecodeScratch(scratch_, batch, model.heads, model.head_dim,
-                                                       splits_, stream));
+                                                       kScratchSplits, stream));
     BENCH_CHECK_CUDA(cudaStreamSynchronize(stream));
   }
   ~DecodeSetup() {
@@ -153,7 +149,9 @@ class DecodeSetup {
   }
   int64_t QkvRow() const { return static_cast<int64_t>(model_.heads) * 3 * model_.head_dim; }
   int64_t ContextRow() const { return static_cast<int64_t>(model_.heads) * model_.head_dim; }
-  int32_t splits() const { return splits_; }
+  int32_t splits(cuda::DecodeAttentionKernel kernel) const {
+    return DecodeSplits(context_, max_seq_len_, kernel);
+  }
   int32_t blocks_per_sequence() const { return blocks_per_sequence_; }
   const std::vector<int32_t>& block_table() const { return block_table_; }
   const void* qkv() const { return qkv_; }
@@ -175,13 +173,15 @@ class DecodeSetup {
     kv.block_tables = block_tables_;
     kv.max_blocks_per_sequence = blocks_per_sequence_;
     BENCH_CHECK_CUDA(cuda::LaunchAttentionDecode(
-        qkv_, tokens_, batch_, tokens_ + batch_, tokens_ + 2 * batch_, slopes_, kv, splits_,
+        qkv_, tokens_, batch_, tokens_ + batch_, tokens_ + 2 * batch_, slopes_, kv, splits(kernel),
         /*store_kv=*/true, scratch_, context_out_, DType::kBF16, stream, kernel));
   }
 
  private:
   const Model& model_;
-  const int32_t batch_, context_, splits_, blocks_per_sequence_;
+  // The scratch holds the most partials either kernel's splits need.
+  static constexpr int32_t kScratchSplits = cuda::kMaxDecodeSplits;
+  const int32_t batch_, context_, max_seq_len_, blocks_per_sequence_;
   std::vector<int32_t> block_table_;
   void* qkv_ = nullptr;
   void* context_out_ = nullptr;
@@ -276,7 +276,7 @@ bool CheckAgainstHost(const Model& model, const char* kernel_name,
       "\"context\":%d,\"splits\":%d,"
       "\"max_abs_err\":%s,\"max_abs_ref\":%.3e,\"tolerance\":%.3e,\"stored_kv_ok\":%s,"
       "\"ok\":%s}\n",
-      model.name, kernel_name, kBatch, kContext, setup.splits(), err_text, max_ref, tolerance,
+      model.name, kernel_name, kBatch, kContext, setup.splits(kernel), err_text, max_ref, tolerance,
       stored_ok ? "true" : "false", ok ? "true" : "false");
   std::fflush(stdout);
   return ok;
@@ -323,8 +323,8 @@ void TimePoint(const Model& model, int32_t batch, int32_t context, int32_t max_s
         "\"ms\":%.5f,\"bytes\":%.0f,\"kv_read_bytes\":%.0f,\"gb_per_s\":%.1f,"
         "\"fraction_of_copy\":%.3f,\"copies\":%d,\"l2_resident_possible\":%s}\n",
         model.name, kernel.name, model.heads, model.head_dim, batch, context, max_seq_len,
-        setup.splits(), ms, bytes, kv_read, rate / 1e9, rate / copy_bytes_per_s, copies,
-        l2_resident_possible ? "true" : "false");
+        setup.splits(kernel.kernel), ms, bytes, kv_read, rate / 1e9, rate / copy_bytes_per_s,
+        copies, l2_resident_possible ? "true" : "false");
     std::fflush(stdout);
   }
 }

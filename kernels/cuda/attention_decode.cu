@@ -1,9 +1,8 @@
-#include "kernels/cuda/attention_decode.cuh"
-
 #include <cfloat>
 #include <type_traits>
 
 #include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_decode.cuh"
 #include "kernels/cuda/attention_decode_scratch.cuh"
 #include "kernels/cuda/attention_decode_warp.cuh"
 
@@ -48,7 +47,8 @@ __device__ __forceinline__ void FinishSplit(float* group, float* partial, int sp
   if (!is_last) return;
   __threadfence();
   float global_max = -FLT_MAX;
-  for (int s = 0; s < splits; ++s) global_max = fmaxf(global_max, __ldcg(PartialAt(group, s, head_dim)));
+  for (int s = 0; s < splits; ++s)
+    global_max = fmaxf(global_max, __ldcg(PartialAt(group, s, head_dim)));
   float total = 0.0f;
   for (int s = 0; s < splits; ++s) {
     const float* other = PartialAt(group, s, head_dim);
@@ -76,9 +76,9 @@ __global__ void __launch_bounds__(kThreads)
                  bool store_kv, float* scratch, void* context, DType context_dtype) {
   extern __shared__ float shared[];
   const int head_dim = kv.head_dim;
-  float* q_s = shared;                              // [head_dim]
-  float* state_s = q_s + head_dim;                  // [kWarps][2]
-  float* out_s = state_s + 2 * kWarps;              // [kWarps][head_dim]
+  float* q_s = shared;                  // [head_dim]
+  float* state_s = q_s + head_dim;      // [kWarps][2]
+  float* out_s = state_s + 2 * kWarps;  // [kWarps][head_dim]
 
   const int index = blockIdx.x, head = blockIdx.y, split = blockIdx.z;
   const int t = token_list[index];
@@ -139,7 +139,8 @@ __global__ void __launch_bounds__(kThreads)
       score = DotRow(k_row, q_s, head_dim) * scale + slope * static_cast<float>(key);
     }
     float chunk_max = score;
-    for (int o = 16; o > 0; o /= 2) chunk_max = fmaxf(chunk_max, __shfl_xor_sync(0xffffffffu, chunk_max, o));
+    for (int o = 16; o > 0; o /= 2)
+      chunk_max = fmaxf(chunk_max, __shfl_xor_sync(0xffffffffu, chunk_max, o));
     const float new_max = fmaxf(row_max, chunk_max);
     const float p = key < end ? __expf(score - new_max) : 0.0f;
     const float correction = __expf(row_max - new_max);
@@ -174,14 +175,16 @@ __global__ void __launch_bounds__(kThreads)
   for (int w = 0; w < kWarps; ++w) block_max = fmaxf(block_max, state_s[2 * w]);
   float block_sum = 0.0f;
   for (int w = 0; w < kWarps; ++w) {
-    if (state_s[2 * w + 1] > 0.0f) block_sum += state_s[2 * w + 1] * __expf(state_s[2 * w] - block_max);
+    if (state_s[2 * w + 1] > 0.0f)
+      block_sum += state_s[2 * w + 1] * __expf(state_s[2 * w] - block_max);
   }
   float* group = GroupAt(scratch, index, head, kv.num_heads, head_dim, max_splits);
   float* partial = PartialAt(group, split, head_dim);
   for (int d = threadIdx.x; d < head_dim; d += kThreads) {
     float value = 0.0f;
     for (int w = 0; w < kWarps; ++w) {
-      if (state_s[2 * w + 1] > 0.0f) value += out_s[w * head_dim + d] * __expf(state_s[2 * w] - block_max);
+      if (state_s[2 * w + 1] > 0.0f)
+        value += out_s[w * head_dim + d] * __expf(state_s[2 * w] - block_max);
     }
     if (splits == 1) {
       StoreFloat(context, t * context_row + head * head_dim + d, context_dtype, value / block_sum);
@@ -196,6 +199,13 @@ __global__ void __launch_bounds__(kThreads)
 
 }  // namespace
 
+int32_t AttentionDecodeMaxSplits(int32_t max_seq_len, DecodeAttentionKernel kernel) {
+  const int32_t keys =
+      kernel == DecodeAttentionKernel::kAuto ? kWarpDecodeMinKeysPerSplit : kDecodeMinKeysPerSplit;
+  const int32_t wanted = (max_seq_len + keys - 1) / keys;
+  return wanted < 1 ? 1 : (wanted > kMaxDecodeSplits ? kMaxDecodeSplits : wanted);
+}
+
 bool DecodeUsesWarpKernel(const PagedKvView& kv, int32_t max_splits, const void* qkv,
                           const void* context) {
   return max_splits >= 1 && max_splits <= 32 && WarpDecodeSupports(kv, qkv, context);
@@ -208,9 +218,10 @@ int64_t AttentionDecodeScratchFloats(int64_t max_tokens, int32_t num_heads, int3
 
 cudaError_t ClearAttentionDecodeScratch(float* scratch, int64_t max_tokens, int32_t num_heads,
                                         int32_t head_dim, int32_t max_splits, cudaStream_t stream) {
-  return cudaMemsetAsync(scratch, 0,
-                         sizeof(float) * AttentionDecodeScratchFloats(max_tokens, num_heads, head_dim, max_splits),
-                         stream);
+  return cudaMemsetAsync(
+      scratch, 0,
+      sizeof(float) * AttentionDecodeScratchFloats(max_tokens, num_heads, head_dim, max_splits),
+      stream);
 }
 
 cudaError_t LaunchAttentionDecode(const void* qkv, const int32_t* token_list, int32_t num_tokens,
@@ -219,7 +230,8 @@ cudaError_t LaunchAttentionDecode(const void* qkv, const int32_t* token_list, in
                                   bool store_kv, float* scratch, void* context, DType context_dtype,
                                   cudaStream_t stream, DecodeAttentionKernel choice) {
   if (num_tokens <= 0) return cudaSuccess;
-  if (choice == DecodeAttentionKernel::kAuto && DecodeUsesWarpKernel(kv, max_splits, qkv, context)) {
+  if (choice == DecodeAttentionKernel::kAuto &&
+      DecodeUsesWarpKernel(kv, max_splits, qkv, context)) {
     return LaunchWarpDecode(qkv, token_list, num_tokens, positions, slots, slopes, kv, max_splits,
                             store_kv, scratch, context, context_dtype, stream);
   }

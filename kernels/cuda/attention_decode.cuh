@@ -58,6 +58,15 @@ cudaError_t LaunchAttentionDecode(const void* qkv, const int32_t* token_list, in
                                   cudaStream_t stream,
                                   DecodeAttentionKernel kernel = DecodeAttentionKernel::kAuto);
 
+// The max_splits a plan of max_seq_len positions gives its decode launches
+// (the scratch's partials per (token, head)): one per 32 keys for kAuto
+// (the warp kernel's kWarpDecodeMinKeysPerSplit), one per
+// kDecodeMinKeysPerSplit for the block kernel, in [1, kMaxDecodeSplits].
+// Where kAuto falls back to the block kernel, its extra split blocks exit
+// at once.
+constexpr int32_t kMaxDecodeSplits = 32;
+int32_t AttentionDecodeMaxSplits(int32_t max_seq_len, DecodeAttentionKernel kernel);
+
 // Whether kAuto takes the warp-per-split kernel for this launch.
 bool DecodeUsesWarpKernel(const PagedKvView& kv, int32_t max_splits, const void* qkv,
                           const void* context);

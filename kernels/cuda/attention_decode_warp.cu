@@ -268,11 +268,10 @@ bool WarpDecodeSupports(const PagedKvView& kv, const void* qkv, const void* cont
 }
 
 int32_t WarpDecodeLaunchSplits(int32_t num_tokens, int32_t num_heads, int32_t max_splits,
-                               int32_t sm_count) {
+                               int64_t resident_warps) {
   const int64_t items = static_cast<int64_t>(num_tokens) * num_heads;
   if (items <= 0) return 1;
-  const int64_t target = static_cast<int64_t>(sm_count) * kWarpDecodeTargetWarpsPerSm;
-  const int64_t wanted = (target + items - 1) / items;
+  const int64_t wanted = resident_warps / items;
   return static_cast<int32_t>(wanted < 1 ? 1 : (wanted > max_splits ? max_splits : wanted));
 }
 
@@ -288,21 +287,30 @@ cudaError_t LaunchWarpDecode(const void* qkv, const int32_t* token_list, int32_t
   }
   int device = 0, sm_count = 0;
   cudaError_t error = cudaGetDevice(&device);
-  if (error == cudaSuccess)
+  if (error == cudaSuccess) {
     error = cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device);
+  }
   if (error != cudaSuccess) return error;
-  const int32_t launch_splits =
-      WarpDecodeLaunchSplits(num_tokens, kv.num_heads, max_splits, sm_count);
-  const int64_t warps = static_cast<int64_t>(num_tokens) * kv.num_heads * launch_splits;
-  const int64_t blocks = (warps + kWarps - 1) / kWarps;
-  if (blocks > 0x7fffffffLL) return cudaErrorInvalidValue;
   return DispatchStorage(kv.dtype, [&](auto type) {
     using T = decltype(type);
     return DispatchLanesPerRow(RowPieces(kv), [&](auto lanes) {
-      WarpDecodeKernel<T, decltype(lanes)::value>
-          <<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
-              static_cast<const T*>(qkv), token_list, num_tokens, positions, slots, slopes, kv,
-              launch_splits, max_splits, store_kv, scratch, context, context_dtype);
+      auto kernel = WarpDecodeKernel<T, decltype(lanes)::value>;
+      // Blocks an SM holds, from the kernel's registers: a host query, no
+      // stream work, so a graph capture may run it.
+      int blocks_per_sm = 0;
+      const cudaError_t status =
+          cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks_per_sm, kernel, kThreads, 0);
+      if (status != cudaSuccess) return status;
+      const int64_t resident_warps =
+          static_cast<int64_t>(sm_count) * (blocks_per_sm < 1 ? 1 : blocks_per_sm) * kWarps;
+      const int32_t launch_splits =
+          WarpDecodeLaunchSplits(num_tokens, kv.num_heads, max_splits, resident_warps);
+      const int64_t warps = static_cast<int64_t>(num_tokens) * kv.num_heads * launch_splits;
+      const int64_t blocks = (warps + kWarps - 1) / kWarps;
+      if (blocks > 0x7fffffffLL) return cudaErrorInvalidValue;
+      kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
+          static_cast<const T*>(qkv), token_list, num_tokens, positions, slots, slopes, kv,
+          launch_splits, max_splits, store_kv, scratch, context, context_dtype);
       return cudaGetLastError();
     });
   });

@@ -20,14 +20,17 @@ namespace bloom::cuda {
 bool WarpDecodeSupports(const PagedKvView& kv, const void* qkv, const void* context);
 
 // Splits the warp kernel gives each (token, head) at most, for a launch of
-// num_tokens tokens: enough warps to fill the GPU (kWarpDecodeTargetWarpsPerSm
-// per SM), at most max_splits; a token uses fewer when its context is short
-// (kWarpDecodeMinKeysPerSplit keys a split at least). Depends on the number
-// of tokens only, so a CUDA graph can replay the launch as contexts grow.
-constexpr int kWarpDecodeTargetWarpsPerSm = 32;
+// num_tokens tokens: as many as keep every warp of the launch resident at
+// once (resident_warps: the SMs times the warps the kernel's registers let
+// an SM hold), in [1, max_splits]. Past one wave, more splits only add
+// waves, each paying the kernel's chain of dependent loads again (measured:
+// 2 splits at batch 128 took 2.3x the time of 1). A token uses fewer when
+// its context is short (kWarpDecodeMinKeysPerSplit keys a split at least).
+// Depends on the number of tokens only, so a CUDA graph can replay the
+// launch as contexts grow.
 constexpr int kWarpDecodeMinKeysPerSplit = 32;
 int32_t WarpDecodeLaunchSplits(int32_t num_tokens, int32_t num_heads, int32_t max_splits,
-                               int32_t sm_count);
+                               int64_t resident_warps);
 
 // LaunchAttentionDecode's contract, for a cache WarpDecodeSupports takes.
 cudaError_t LaunchWarpDecode(const void* qkv, const int32_t* token_list, int32_t num_tokens,

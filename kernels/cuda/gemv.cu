@@ -99,8 +99,7 @@ __device__ __forceinline__ void LoadTile(const GemvArgs<T, Y>& a, int64_t group,
 // thread. The first use of `tile` is where the thread waits for its loads.
 template <typename T, typename Y, int N>
 __device__ __forceinline__ void AccumulateTile(const GemvArgs<T, Y>& a, int64_t chunk,
-                                               const Tile& tile,
-                                               float (&acc)[kRowsPerBlock][N]) {
+                                               const Tile& tile, float (&acc)[kRowsPerBlock][N]) {
 #pragma unroll
   for (int u = 0; u < kUnroll; ++u) {
     const int64_t v = chunk * kChunk + u * kThreads + threadIdx.x;
@@ -172,10 +171,8 @@ __device__ __forceinline__ void FinishGroup(const GemvArgs<T, Y>& a, int64_t gro
 // (group, chunk) and returns whether there is a next tile.
 template <typename T, typename Y, int N>
 __device__ __forceinline__ bool Step(const GemvArgs<T, Y>& a, const Tile& current, Tile& next,
-                                     int64_t& group, int64_t& chunk,
-                                     float (&acc)[kRowsPerBlock][N],
-                                     float (&partial)[2][kWarps][kRowsPerBlock * N],
-                                     int& parity) {
+                                     int64_t& group, int64_t& chunk, float (&acc)[kRowsPerBlock][N],
+                                     float (&partial)[2][kWarps][kRowsPerBlock * N], int& parity) {
   const bool last_chunk = chunk + 1 == a.chunks;
   const int64_t next_group = last_chunk ? group + gridDim.x : group;
   const int64_t next_chunk = last_chunk ? 0 : chunk + 1;
@@ -212,6 +209,38 @@ __global__ void __launch_bounds__(kThreads, MinBlocksPerSm<N>())
   }
 }
 
+// Short rows with many row groups (at most two chunks, K <= 2 * kChunk * 8,
+// and each persistent block would take more than kShortRowsMinGroupsPerBlock
+// groups): a block per row group, both tiles issued before either is used,
+// no loop. Every thread's loads are in flight at once, so there is nothing
+// to pipeline, and many small blocks keep more independent loads in flight
+// than the persistent grid's blocks, each of which stops at a barrier per
+// group. Measured on an H200 at N = 1 (bloom-cuda-bench --profile, one
+// run): QKV (M = 12288, K = 4096) 28.6 us this way against 29.8 persistent,
+// h->4h (M = 16384) 35.9 against 37.3; with few groups (attn_dense, M =
+// 4096: 1024 groups, about 2 a persistent block) the persistent grid wins,
+// 13.6 against 14.1, and at K = 16384 (4h->h) 36.3 against 38.2.
+constexpr int64_t kShortRowsMinGroupsPerBlock = 4;
+
+template <typename T, typename Y, int N>
+__global__ void __launch_bounds__(kThreads) GemvShortRowsKernel(const GemvArgs<T, Y> a) {
+  __shared__ float partial[2][kWarps][kRowsPerBlock * N];
+  int parity = 0;
+  float acc[kRowsPerBlock][N];
+#pragma unroll
+  for (int r = 0; r < kRowsPerBlock; ++r) {
+#pragma unroll
+    for (int n = 0; n < N; ++n) acc[r][n] = 0.0f;
+  }
+  const int64_t group = blockIdx.x;
+  Tile t0, t1;
+  LoadTile(a, group, 0, t0);
+  if (a.chunks > 1) LoadTile(a, group, 1, t1);  // block-uniform
+  AccumulateTile<T, Y, N>(a, 0, t0, acc);
+  if (a.chunks > 1) AccumulateTile<T, Y, N>(a, 1, t1, acc);
+  FinishGroup<T, Y, N>(a, group, acc, partial, parity);
+}
+
 template <typename T, typename Y, int N>
 cudaError_t LaunchFor(const GemmProblem& p, const void* x, const void* w, const void* bias, void* y,
                       cudaStream_t stream) {
@@ -232,8 +261,13 @@ cudaError_t LaunchFor(const GemmProblem& p, const void* x, const void* w, const 
   a.groups = (p.out_features + kRowsPerBlock - 1) / kRowsPerBlock;
   a.chunks = (a.vectors + kChunk - 1) / kChunk;
   a.gelu = p.gelu;
-  const int64_t blocks = std::min<int64_t>(a.groups, int64_t{sms} * MinBlocksPerSm<N>());
-  GemvKernel<T, Y, N><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(a);
+  const int64_t persistent_blocks = int64_t{sms} * MinBlocksPerSm<N>();
+  if (a.chunks <= 2 && a.groups > kShortRowsMinGroupsPerBlock * persistent_blocks) {
+    GemvShortRowsKernel<T, Y, N><<<static_cast<unsigned>(a.groups), kThreads, 0, stream>>>(a);
+  } else {
+    const int64_t blocks = std::min<int64_t>(a.groups, persistent_blocks);
+    GemvKernel<T, Y, N><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(a);
+  }
   return cudaGetLastError();
 }
 

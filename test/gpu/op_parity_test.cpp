@@ -249,7 +249,12 @@ TEST_P(OpParity, LinearWithBiasAndGeluEpilogues) {
             // of 3 tiles with a partial last one (641 = 2 * 256 + 129
             // vectors), so blocks run 6 or 9 tiles and end on either of
             // the two tile buffers.
-            LinearCase{3, 5128, 4229, true, true, half}}) {
+            LinearCase{3, 5128, 4229, true, true, half},
+            // GEMV's short-rows grid (a block per row group: K of at most
+            // two tiles, over 4 groups per persistent block): 2251 groups,
+            // the last of one row, a partial second tile (500 = 256 + 244
+            // vectors).
+            LinearCase{3, 4000, 9001, true, true, half}}) {
         CheckLinear(gemm, rng_, d, d, c, gemv_on);
         // The LM head's form: 16-bit operands, F32 logits.
         if (half) CheckLinear(gemm, rng_, d, DType::kF32, c, gemv_on);

@@ -19,10 +19,6 @@
 namespace bloom::cuda_ops {
 namespace {
 
-// Splits of a decode token's keys: enough blocks to fill the GPU for one
-// sequence of a long context, bounded so the partials stay small.
-constexpr int32_t kMaxDecodeSplits = 32;
-
 class AlibiAttentionOp : public CudaOp {
  public:
   AlibiAttentionOp(const CudaOpContext& context, const plan::Instruction& instruction)
@@ -36,9 +32,9 @@ class AlibiAttentionOp : public CudaOp {
         decode_kernel_(context.decode_attention) {
     const auto* limits = context.plan->limits();
     decode_capacity_ = DecodeCapacity(*context.plan);
-    const int32_t wanted =
-        (limits->max_seq_len() + cuda::kDecodeMinKeysPerSplit - 1) / cuda::kDecodeMinKeysPerSplit;
-    decode_splits_ = std::clamp(wanted, 1, kMaxDecodeSplits);
+    // Splits of a decode token's keys: enough to fill the GPU for one
+    // sequence of a long context, bounded so the partials stay small.
+    decode_splits_ = cuda::AttentionDecodeMaxSplits(limits->max_seq_len(), decode_kernel_);
   }
 
   size_t ScratchBytes(ScratchRegion region) const override {
