@@ -163,6 +163,15 @@ __device__ __forceinline__ void FinishGroup(const GemvArgs<T, Y>& a, int64_t gro
   parity ^= 1;
 }
 
+template <int N>
+__device__ __forceinline__ void ZeroAccumulators(float (&acc)[kRowsPerBlock][N]) {
+#pragma unroll
+  for (int r = 0; r < kRowsPerBlock; ++r) {
+#pragma unroll
+    for (int n = 0; n < N; ++n) acc[r][n] = 0.0f;
+  }
+}
+
 // One step of the software pipeline: issue the loads of the tile after
 // (group, chunk) into `next` (the next chunk, or this block's next group),
 // then use `current`, whose loads were issued one step earlier. So while a
@@ -195,11 +204,7 @@ __global__ void __launch_bounds__(kThreads, MinBlocksPerSm<N>())
   __shared__ float partial[2][kWarps][kRowsPerBlock * N];
   int parity = 0;
   float acc[kRowsPerBlock][N];
-#pragma unroll
-  for (int r = 0; r < kRowsPerBlock; ++r) {
-#pragma unroll
-    for (int n = 0; n < N; ++n) acc[r][n] = 0.0f;
-  }
+  ZeroAccumulators<N>(acc);
   int64_t group = blockIdx.x, chunk = 0;
   if (group >= a.groups) return;  // block-uniform; the launch never has such blocks
   Tile t0, t1;
@@ -215,11 +220,12 @@ __global__ void __launch_bounds__(kThreads, MinBlocksPerSm<N>())
 // no loop. Every thread's loads are in flight at once, so there is nothing
 // to pipeline, and many small blocks keep more independent loads in flight
 // than the persistent grid's blocks, each of which stops at a barrier per
-// group. Measured on an H200 at N = 1 (bloom-cuda-bench --profile, one
-// run): QKV (M = 12288, K = 4096) 28.6 us this way against 29.8 persistent,
-// h->4h (M = 16384) 35.9 against 37.3; with few groups (attn_dense, M =
-// 4096: 1024 groups, about 2 a persistent block) the persistent grid wins,
-// 13.6 against 14.1, and at K = 16384 (4h->h) 36.3 against 38.2.
+// group. Measured on an H200 at N = 1 (bloom-cuda-bench --profile, two
+// calls on the 7b1 plan): QKV (M = 12288, K = 4096) 28.5 us this way
+// against 29.8 persistent, h->4h (M = 16384) 35.7 against 37.3; with few
+// groups (attn_dense, M = 4096: 1024 groups, about 2 a persistent block)
+// the persistent grid wins, 13.6 against 14.1 a block per group, and at
+// K = 16384 (4h->h) 36.3 against 38.2.
 constexpr int64_t kShortRowsMinGroupsPerBlock = 4;
 
 template <typename T, typename Y, int N>
@@ -227,11 +233,7 @@ __global__ void __launch_bounds__(kThreads) GemvShortRowsKernel(const GemvArgs<T
   __shared__ float partial[2][kWarps][kRowsPerBlock * N];
   int parity = 0;
   float acc[kRowsPerBlock][N];
-#pragma unroll
-  for (int r = 0; r < kRowsPerBlock; ++r) {
-#pragma unroll
-    for (int n = 0; n < N; ++n) acc[r][n] = 0.0f;
-  }
+  ZeroAccumulators<N>(acc);
   const int64_t group = blockIdx.x;
   Tile t0, t1;
   LoadTile(a, group, 0, t0);
