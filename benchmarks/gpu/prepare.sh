@@ -126,6 +126,11 @@ MAX_SHARD_BYTES=$MAX_SHARD_BYTES
 BACKEND=$BACKEND
 MODEL_NAME=$MODEL_NAME
 EOF
+# The GPU run's binaries travel compressed (the device tool carries 64 MiB
+# with the working tree); run_benchmark.sh unpacks them.
+if [[ $DRY_RUN -eq 0 ]]; then
+  tar -C "$CARRY" -cJf "$CARRY/bin.tar.xz" bin && rm -rf "$CARRY/bin"
+fi
 echo "== $CARRY ($(du -sh "$CARRY" | cut -f1)):"
 find "$CARRY" -type f | sort
 if [[ $DRY_RUN -eq 1 ]]; then

@@ -5,6 +5,7 @@
 # over what benchmarks/gpu/prepare.sh put in the carried folder:
 #
 #   CARRY/bin/{bloom-run,make-synthetic-checkpoint}   (built here, static Abseil)
+#                                                     (packed as CARRY/bin.tar.xz for the GPU)
 #   CARRY/config.json                                 (the model's shapes)
 #   CARRY/plans/{decode,prefill}                      (compiled here)
 #   CARRY/bench.env                                   (the workload; see prepare.sh)
@@ -51,6 +52,10 @@ fi
 # BATCHES PROMPT_LEN NEW_TOKENS TTFT_PROMPTS SEED DTYPE MAX_SHARD_BYTES BACKEND MODEL_NAME
 # AGREEMENT_PROMPT_LEN (absent from a carry prepared before it)
 source "$CARRY/bench.env"
+# prepare.sh packs the GPU run's binaries (the device tool's carry limit).
+if [[ ! -d $CARRY/bin && -f $CARRY/bin.tar.xz ]]; then
+  tar -C "$CARRY" -xJf "$CARRY/bin.tar.xz" || { echo "run_benchmark.sh: cannot unpack $CARRY/bin.tar.xz" >&2; exit 2; }
+fi
 BIN=$CARRY/bin
 CKPT=${CKPT:-/tmp/bloom-bench-checkpoint}
 PYTHON=${PYTHON:-python3}
