@@ -424,6 +424,14 @@ def main():
     if args.prompt_rows:
         guarded(reporter, model, load_ms, prompt_rows.KIND, 1, None,
                 lambda: measure_prompt_rows(model, args.prompt_rows))
+        # The same forward in fp32 on the same (bf16) weights: the reference
+        # both bf16 computations are judged against (prompt_rows.agreement).
+        # bf16 -> fp32 -> bf16 is exact, so the model is unchanged after.
+        model.float()
+        guarded(reporter, model, load_ms, prompt_rows.KIND, 1, None,
+                lambda: measure_prompt_rows(model, args.prompt_rows), prompt_rows.FP32_BACKEND)
+        model.to(torch.bfloat16)
+        torch.cuda.empty_cache()
     batches = [int(b) for b in args.batches.split(",") if b]
     if args.compile:
         return run_compiled(reporter, model, load_ms, greedy, args, batches)

@@ -114,6 +114,27 @@ def latest(records, backend):
     return found[-1] if found else None
 
 
+# transformers' forward of the prompt in fp32 on the same bf16 weights
+# (hf_reference.py --prompt-rows writes it after the bf16 one).
+FP32_BACKEND = "hf-transformers-fp32"
+
+
+def fp32_agreement(ours, hf, fp32):
+    """How often each bf16 side's choice equals the fp32 forward's: where
+    transformers' bf16 logits are nearly flat (random weights), the issue's
+    bf16-against-bf16 agreement measures rounding, and this says which side
+    rounds closer to the exact computation."""
+    if fp32 is None or fp32.get("error") or len(fp32.get("argmax", [])) != len(ours["argmax"]):
+        return None
+    exact = fp32["argmax"]
+    rows = len(exact)
+    ours_match = sum(1 for a, e in zip(ours["argmax"], exact) if a == e)
+    hf_match = sum(1 for a, e in zip(hf["argmax"], exact) if a == e)
+    return {"rows": rows, "ours_matching": ours_match, "hf_bf16_matching": hf_match,
+            "ours_agreement": ours_match / rows if rows else None,
+            "hf_bf16_agreement": hf_match / rows if rows else None}
+
+
 def agreement(ours_records, hf_records, bound=AGREEMENT_BOUND):
     """The agreement of bloom-run's prompt-row choices with transformers',
     or None when neither side has a record."""
@@ -170,6 +191,7 @@ def agreement(ours_records, hf_records, bound=AGREEMENT_BOUND):
         "top_logit_abs_diff_mean": sum(top_diffs) / len(top_diffs) if top_diffs else None,
         "disagreeing": disagreeing,
         "hf_logits_dtype": hf.get("logits_dtype"),
+        "fp32": fp32_agreement(ours, hf, latest(hf_records, FP32_BACKEND)),
     })
     return result
 
@@ -195,6 +217,13 @@ def markdown(result):
         lines.append(f"- where both choose the same token, |bloom-run's logit - transformers' bf16 "
                      f"logit| of it: max {result['top_logit_abs_diff_max']:.4g}, mean "
                      f"{result['top_logit_abs_diff_mean']:.4g}.")
+    exact = result.get("fp32")
+    if exact is not None:
+        lines.append(f"- against transformers' fp32 forward on the same weights (the exact "
+                     f"computation): bloom-run's choice equals its argmax in "
+                     f"{exact['ours_matching']} of {exact['rows']} rows "
+                     f"({exact['ours_agreement']:.2%}), transformers' bf16 in "
+                     f"{exact['hf_bf16_matching']} ({exact['hf_bf16_agreement']:.2%}).")
     if result["ours_echo_rows"] is not None:
         lines.append(f"- rows whose choice is their own input token (random weights keep the "
                      f"embedding in the residual stream; the tied head then picks it): "

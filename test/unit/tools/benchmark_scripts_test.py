@@ -447,6 +447,28 @@ class PromptRowsTest(unittest.TestCase):
         self.assertIn("their own input token (random weights", table)
         self.assertIn("row 7: ours 99, transformers 17 (ours is its #2, 0.25 below its best)", table)
 
+    def test_agreement_against_the_fp32_forward(self):
+        import prompt_rows
+        exact = list(range(10, 20))
+        hf_argmax = list(exact)
+        hf_argmax[2] = hf_argmax[5] = hf_argmax[8] = 99  # bf16 transformers: 7 of 10 exact
+        ours_argmax = list(exact)
+        ours_argmax[5] = 98  # ours: 8 of 10 exact, 8 of 10 equal to transformers' bf16
+        ours_argmax[2] = 99
+        ours, hf = self.records(ours_argmax, hf_argmax)
+        fp32 = {"backend": prompt_rows.FP32_BACKEND, "kind": "prompt_rows", "argmax": exact}
+        result = prompt_rows.agreement([ours], [hf, fp32])
+        self.assertEqual(result["matching"], 8)
+        self.assertEqual(result["fp32"], {"rows": 10, "ours_matching": 8, "hf_bf16_matching": 7,
+                                          "ours_agreement": 0.8, "hf_bf16_agreement": 0.7})
+        self.assertIn("bloom-run's choice equals its argmax in 8 of 10 rows (80.00%), "
+                      "transformers' bf16 in 7 (70.00%)", "\n".join(prompt_rows.markdown(result)))
+        # The fp32 record is not transformers' bf16 one: without it, no fp32 line.
+        result = prompt_rows.agreement([ours], [hf])
+        self.assertIsNone(result["fp32"])
+        fp32["error"] = "OutOfMemoryError: boom"
+        self.assertIsNone(prompt_rows.agreement([ours], [hf, fp32])["fp32"])
+
     def test_below_the_bound_ties_and_missing_sides(self):
         import prompt_rows
         hf_argmax = list(range(10, 60))
