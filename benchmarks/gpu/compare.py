@@ -352,7 +352,11 @@ def markdown(results):
 
 
 def plot(results, path):
+    """The decode figure into `path`; None when there is no decode batch to
+    draw (a run of the agreement check or the prefills alone)."""
     batches = [r["batch"] for r in results["decode"]]
+    if not batches:
+        return None
     ours = [(r["ours"] or {}).get("ms_median") for r in results["decode"]]
     hf = [(r["hf"] or {}).get("ms_median") for r in results["decode"]]
     compiled = [(r.get("hf_compiled") or {}).get("ms_median") for r in results["decode"]]

@@ -469,6 +469,28 @@ class PromptRowsTest(unittest.TestCase):
         fp32["error"] = "OutOfMemoryError: boom"
         self.assertIsNone(prompt_rows.agreement([ours], [hf, fp32])["fp32"])
 
+    def test_the_agreement_alone_needs_no_decode_batch(self):
+        # run_benchmark.sh with BATCHES empty: the prompt rows, no plot.
+        ours, hf = self.records([1, 2, 3], [1, 2, 4])
+        with tempfile.TemporaryDirectory() as tmp:
+            config = os.path.join(tmp, "config.json")
+            with open(config, "w") as f:
+                json.dump(BLOOM_7B1, f)
+            paths = {}
+            for name, record in (("ours", ours), ("hf", hf)):
+                paths[name] = os.path.join(tmp, name + ".jsonl")
+                with open(paths[name], "w") as f:
+                    f.write(json.dumps(record) + "\n")
+            out = os.path.join(tmp, "out")
+            subprocess.run([sys.executable, os.path.join(GPU, "compare.py"), "--ours",
+                            paths["ours"], "--hf", paths["hf"], "--config", config, "--batches",
+                            "", "--ttft-prompts", "", "--out-dir", out],
+                           check=True, capture_output=True)
+            with open(os.path.join(out, "results.json")) as f:
+                results = json.load(f)
+        self.assertIsNone(results["plot"])
+        self.assertEqual(results["prompt_rows"]["matching"], 2)
+
     def test_below_the_bound_ties_and_missing_sides(self):
         import prompt_rows
         hf_argmax = list(range(10, 60))
