@@ -524,6 +524,10 @@ absl::Status CudaExecutor::RunStep(const StepBatch& batch, StepOutput output,
   num_logit_rows_ = r_run;
 
   bool replayed = false;  // the step ran as a captured graph
+  // The step was run and then captured: the capture re-recorded the weight
+  // streamer's copy events as graph nodes that never ran, so they hold no
+  // times (cudaEventElapsedTime would fail on them).
+  bool captured = false;
   if (decode_graph) {
     const auto key = std::make_pair(t_run, r_run);
     auto found = graphs_.find(key);
@@ -539,10 +543,11 @@ absl::Status CudaExecutor::RunStep(const StepBatch& batch, StepOutput output,
       BLOOM_RETURN_IF_ERROR(RunInstructions(shape));
       BLOOM_CUDA_RETURN_IF_ERROR(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal),
                                  "cudaStreamBeginCapture");
-      absl::Status captured = RunInstructions(shape);
+      captured = true;
+      absl::Status capture_status = RunInstructions(shape);
       cudaGraph_t graph = nullptr;
       const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
-      BLOOM_RETURN_IF_ERROR(captured);
+      BLOOM_RETURN_IF_ERROR(capture_status);
       BLOOM_CUDA_RETURN_IF_ERROR(end, "cudaStreamEndCapture");
       cudaGraphExec_t exec = nullptr;
       const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
@@ -600,7 +605,7 @@ absl::Status CudaExecutor::RunStep(const StepBatch& batch, StepOutput output,
         "copying the logits back");
   }
   BLOOM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "step");
-  streamer_->CountStep(/*timed=*/!replayed);
+  streamer_->CountStep(/*timed=*/!replayed && !captured);
   // A disk unit that failed to read left its slot stale: the step's
   // results are not to be used.
   BLOOM_RETURN_IF_ERROR(streamer_->TakeError());
