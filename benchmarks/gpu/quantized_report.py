@@ -70,48 +70,50 @@ def main():
     gbps = probes[0]["device_copy_gb_per_s"] if probes else 4200.0
     print(f"Measured device copy bandwidth: {gbps:.0f} GB/s; bf16 GEMM ceiling {GEMM_TFLOPS:.0f} TFLOP/s\n")
 
-    shape = BloomShape.from_file(args.config_7b1)
-    plans = {"bf16": "7b1-decode", "int8": "7b1-decode.int8", "int4": "7b1-decode.int4"}
-    prefill_plans = {"bf16": "7b1-prefill", "int8": "7b1-prefill.int8", "int4": "7b1-prefill.int4"}
-    wbytes = {w: weights_bytes(os.path.join(args.plans, p)) for w, p in plans.items()}
-    decode = {(l["weights"], l["batch"]): l for l in lines
-              if l.get("model") == "7b1" and l.get("kind") == "decode" and l["new_tokens"] >= 50}
-    print("BLOOM-7b1 decode, ms/step (median) and its floor; weights in GB")
-    print("| batch | " + " | ".join(f"{w} ms (floor)" for w in plans) + " | int8 / bf16 | int4 / bf16 |")
-    print("|---|" + "---|" * (len(plans) + 2))
-    for batch in sorted({b for _, b in decode}):
-        cells, ms = [], {}
-        for w in plans:
-            l = decode.get((w, batch))
-            if l is None:
-                cells.append("-")
-                continue
-            ms[w] = l["ms_per_step_median"]
-            floor = decode_floor_ms(shape, wbytes[w], batch, l["prompt"], l["new_tokens"], gbps)
-            cells.append(f"{ms[w]:.2f} ({floor:.2f}, {ms[w] / floor:.2f}x)")
-        ratio = lambda w: f"{ms['bf16'] / ms[w]:.2f}x faster" if w in ms and "bf16" in ms else "-"
-        print(f"| {batch} | " + " | ".join(cells) + f" | {ratio('int8')} | {ratio('int4')} |")
-    print("\nweights: " + ", ".join(f"{w} {b / 1e9:.2f} GB" for w, b in wbytes.items()))
-
-    prefill = {(l["weights"], l["prompt"]): l for l in lines
-               if l.get("model") == "7b1" and l.get("kind") == "prefill"}
-    if prefill:
-        pbytes = {w: weights_bytes(os.path.join(args.plans, p)) for w, p in prefill_plans.items()}
-        print("\nBLOOM-7b1 prefill (time to first token), ms and its floor")
-        print("| prompt | " + " | ".join(f"{w} ms (floor)" for w in plans) + " | int8 / bf16 | int4 / bf16 |")
+    # A run of the 176B phase alone has no 7b1 lines (nor needs its plans).
+    if any(l.get("model") == "7b1" for l in lines):
+        shape = BloomShape.from_file(args.config_7b1)
+        plans = {"bf16": "7b1-decode", "int8": "7b1-decode.int8", "int4": "7b1-decode.int4"}
+        prefill_plans = {"bf16": "7b1-prefill", "int8": "7b1-prefill.int8", "int4": "7b1-prefill.int4"}
+        wbytes = {w: weights_bytes(os.path.join(args.plans, p)) for w, p in plans.items()}
+        decode = {(l["weights"], l["batch"]): l for l in lines
+                  if l.get("model") == "7b1" and l.get("kind") == "decode" and l["new_tokens"] >= 50}
+        print("BLOOM-7b1 decode, ms/step (median) and its floor; weights in GB")
+        print("| batch | " + " | ".join(f"{w} ms (floor)" for w in plans) + " | int8 / bf16 | int4 / bf16 |")
         print("|---|" + "---|" * (len(plans) + 2))
-        for prompt in sorted({p for _, p in prefill}):
+        for batch in sorted({b for _, b in decode}):
             cells, ms = [], {}
             for w in plans:
-                l = prefill.get((w, prompt))
+                l = decode.get((w, batch))
                 if l is None:
                     cells.append("-")
                     continue
-                ms[w] = l["ttft_ms_median"]
-                floor = prefill_floor_ms(shape, pbytes[w], prompt, gbps)
-                cells.append(f"{ms[w]:.1f} ({floor:.1f})")
-            ratio = lambda w: f"{ms[w] / ms['bf16']:.2f}x the time" if w in ms and "bf16" in ms else "-"
-            print(f"| {prompt} | " + " | ".join(cells) + f" | {ratio('int8')} | {ratio('int4')} |")
+                ms[w] = l["ms_per_step_median"]
+                floor = decode_floor_ms(shape, wbytes[w], batch, l["prompt"], l["new_tokens"], gbps)
+                cells.append(f"{ms[w]:.2f} ({floor:.2f}, {ms[w] / floor:.2f}x)")
+            ratio = lambda w: f"{ms['bf16'] / ms[w]:.2f}x faster" if w in ms and "bf16" in ms else "-"
+            print(f"| {batch} | " + " | ".join(cells) + f" | {ratio('int8')} | {ratio('int4')} |")
+        print("\nweights: " + ", ".join(f"{w} {b / 1e9:.2f} GB" for w, b in wbytes.items()))
+
+        prefill = {(l["weights"], l["prompt"]): l for l in lines
+                   if l.get("model") == "7b1" and l.get("kind") == "prefill"}
+        if prefill:
+            pbytes = {w: weights_bytes(os.path.join(args.plans, p)) for w, p in prefill_plans.items()}
+            print("\nBLOOM-7b1 prefill (time to first token), ms and its floor")
+            print("| prompt | " + " | ".join(f"{w} ms (floor)" for w in plans) + " | int8 / bf16 | int4 / bf16 |")
+            print("|---|" + "---|" * (len(plans) + 2))
+            for prompt in sorted({p for _, p in prefill}):
+                cells, ms = [], {}
+                for w in plans:
+                    l = prefill.get((w, prompt))
+                    if l is None:
+                        cells.append("-")
+                        continue
+                    ms[w] = l["ttft_ms_median"]
+                    floor = prefill_floor_ms(shape, pbytes[w], prompt, gbps)
+                    cells.append(f"{ms[w]:.1f} ({floor:.1f})")
+                ratio = lambda w: f"{ms[w] / ms['bf16']:.2f}x the time" if w in ms and "bf16" in ms else "-"
+                print(f"| {prompt} | " + " | ".join(cells) + f" | {ratio('int8')} | {ratio('int4')} |")
 
     big = [l for l in lines if l.get("model") == "176b"]
     if big and args.config_176b:

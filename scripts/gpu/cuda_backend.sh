@@ -150,6 +150,26 @@ SANITIZE_CASES=(
   "cuda_tp_test|memcheck|*f16_heads6_tp2_fp32"
 )
 
+# racecheck cannot follow the mbarrier and TMA synchronisation of
+# cuBLASLt's Hopper kernels: on the H200 it reported hazards between the
+# shared-memory reads and writes inside nvjet_sm90_* kernels (2026-12-04),
+# and excluding them (--kernel-name-exclude kns=nvjet) made the sanitizer
+# itself fail ("failed to handle a hardware exception"). So racecheck runs
+# every kernel, and a run whose every race report names such a kernel
+# counts as clean, saying so; a race in any other kernel fails it.
+RACECHECK_LIBRARY_KERNELS=${RACECHECK_LIBRARY_KERNELS:-nvjet_}
+#   racecheck_only_in_library FILE ERRORS: true when FILE's race reports
+#   number ERRORS and each is at a kernel whose name starts with one of
+#   RACECHECK_LIBRARY_KERNELS's prefixes (words).
+racecheck_only_in_library() {
+  local file=$1 errors=$2 reports library=0 prefix
+  reports=$(grep -cE "^========= Error: Race reported between" "$file" || true)
+  for prefix in $RACECHECK_LIBRARY_KERNELS; do
+    library=$((library + $(grep -cE "^========= Error: Race reported between .* at $prefix" "$file" || true)))
+  done
+  (( reports > 0 && reports == library && reports == errors ))
+}
+
 # One verdict for one sanitizer run's output FILE (exit status RC) of TOOL,
 # stopped by its timeout when TIMED_OUT is 1, as "STATUS|DETAIL": clean,
 # FAILED (errors, tests that failed under the tool, or a run that died
@@ -180,6 +200,9 @@ sanitize_verdict() {
     fi
   elif [[ -z $summary ]]; then
     echo "FAILED|no summary: the run died (exit $rc); $tests"
+  elif (( errors > 0 )) && [[ $tool == racecheck ]] && racecheck_only_in_library "$file" "$errors" &&
+       ! grep -qE "^\[  FAILED  \]" "$file"; then
+    echo "clean|$summary, every one inside cuBLASLt's kernels ($RACECHECK_LIBRARY_KERNELS), which racecheck cannot follow; $tests"
   elif (( errors > 0 )); then
     echo "FAILED|$summary; $tests"
   elif [[ $rc != 0 ]]; then
@@ -220,14 +243,8 @@ sanitize() {
       else
         (( left < limit )) && limit=$left
         local run=/tmp/sanitize-$name-$tool.txt rc=0 began=$SECONDS
-        # racecheck cannot follow the mbarrier and TMA synchronisation of
-        # cuBLASLt's Hopper kernels (nvjet_sm90_*: it reported hazards
-        # between their own shared-memory reads and writes, 2026-12-04);
-        # it checks our kernels only. memcheck checks every kernel.
-        local tool_flags=()
-        [[ $tool == racecheck ]] && tool_flags=(--kernel-name-exclude "${RACECHECK_EXCLUDE:-kns=nvjet}")
         timeout --kill-after=10 "$limit" "$sanitizer" --tool "$tool" --error-exitcode 1 \
-          "${tool_flags[@]}" "$bin/$name" --gtest_filter="$filter" >"$run" 2>&1 || rc=$?
+          "$bin/$name" --gtest_filter="$filter" >"$run" 2>&1 || rc=$?
         # A run that reports thousands of errors keeps its head and its
         # summary (the device tool returns 16 MiB a file).
         { echo "== $name $tool (--gtest_filter=$filter; exit $rc, $((SECONDS - start)) s into the phase)"
