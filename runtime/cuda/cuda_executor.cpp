@@ -555,6 +555,8 @@ absl::Status CudaExecutor::RunStep(const StepBatch& batch, StepOutput output,
       BLOOM_CUDA_RETURN_IF_ERROR(instantiated, "cudaGraphInstantiate");
       graphs_[key] = exec;
     }
+  } else if (options_.profile > 0 && ++eager_runs_[std::make_pair(t_run, r_run)] == 2) {
+    BLOOM_RETURN_IF_ERROR(ProfileStep(shape, batch));
   } else {
     BLOOM_RETURN_IF_ERROR(RunInstructions(shape));
   }

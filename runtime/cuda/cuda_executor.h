@@ -190,6 +190,10 @@ class CudaExecutor : public StepExecutor {
   std::map<std::pair<int64_t, int64_t>, cudaGraphExec_t> graphs_;
   bool use_graphs_ = true;
   std::set<std::pair<int64_t, int64_t>> profiled_;  // buckets already profiled
+  // Eager (prefill) steps run so far per (tokens, logit rows): the profile
+  // takes the second of each shape, after the first has loaded its kernels
+  // and settled cuBLASLt's choices.
+  std::map<std::pair<int64_t, int64_t>, int> eager_runs_;
 
   // kNoTensor where the plan's pipeline stage lacks the role.
   uint32_t logits_tensor_ = kNoTensor, hidden_in_tensor_ = kNoTensor, hidden_out_tensor_ = kNoTensor;

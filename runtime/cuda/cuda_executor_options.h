@@ -36,8 +36,9 @@ struct CudaExecutorOptions {
   // (runtime/cuda/cuda_rank_executor.h). The lone executor ignores it.
   std::optional<CudaCollectives> collectives;
   // The per-instruction step profile (runtime/cuda/step_profile.h) of the
-  // first step of each decode bucket, on stderr: 0 off, 1 the table and the
-  // instructions outside layers 1.., 2 every instruction.
+  // first replayed step of each decode bucket and the second eager step of
+  // each (tokens, logit rows) shape (prefill), on stderr: 0 off, 1 the
+  // table and the instructions outside layers 1.., 2 every instruction.
   int profile = 0;
   // The machine's ceilings the profile's floors use.
   ProfileCeilings profile_ceilings;

@@ -283,9 +283,9 @@ int Main(int argc, char** argv) {
              "Decode attention's kernel: auto (the warp-per-split kernel where it applies) or "
              "block (the block-per-split kernel), for a side-by-side measurement.");
   cl.AddFlag("profile", tools::CommandLine::Kind::kInt, "0",
-             "Per-instruction profile of the first replayed step of each decode bucket, on "
-             "stderr: 1 the table (and the instructions outside layers 1..), 2 every "
-             "instruction.");
+             "Per-instruction profile of the first replayed step of each decode bucket and "
+             "the second run of each prefill shape, on stderr: 1 the table (and the "
+             "instructions outside layers 1..), 2 every instruction.");
   cl.AddFlag("profile-gb-per-s", tools::CommandLine::Kind::kFloat, "3000",
              "The profile's device memory bandwidth ceiling, 10^9 bytes/s read + written (as "
              "--probe reports device_copy_gb_per_s). Default: an H100's.");
