@@ -433,6 +433,7 @@ absl::Status CudaExecutor::ProfileStep(const StepShape& shape, const StepBatch& 
   step.tokens = shape.tokens;
   step.logit_rows = shape.logit_rows;
   step.positions.assign(batch.positions.begin(), batch.positions.end());
+  step.slots.assign(batch.sequence_slots.begin(), batch.sequence_slots.end());
   const std::string report =
       FormatStepProfile(plan(), step, ms, total, options_.profile >= 2, options_.profile_ceilings);
   std::fprintf(stderr, "%s", report.c_str());

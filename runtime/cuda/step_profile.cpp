@@ -32,10 +32,28 @@ double BytesOfAll(const plan::Plan& plan, const flatbuffers::Vector<uint32_t>& i
   return bytes;
 }
 
+// Attention's K and V reads: a run of tokens of one sequence at
+// consecutive positions (a prefill chunk, or a lone decode token) reads the
+// K and V rows of its sequence up to its last position once, however many
+// of its queries attend to them; `row_bytes` is one position's K (or V)
+// over every head.
+double KvBytesRead(const ProfiledStep& step, double row_bytes) {
+  double bytes = 0;
+  const size_t n = step.positions.size();
+  for (size_t i = 0; i < n; ++i) {
+    const bool run_goes_on = i + 1 < n && i + 1 < step.slots.size() &&
+                             step.slots[i + 1] == step.slots[i] &&
+                             step.positions[i + 1] == step.positions[i] + 1;
+    if (!run_goes_on) bytes += 2.0 * (step.positions[i] + 1) * row_bytes;
+  }
+  return bytes;
+}
+
 // The fewest bytes an instruction must move (each operand read once, each
 // result written once; an embedding gather reads only its rows, attention
-// reads every cached K and V row its real tokens attend to) and its FLOPs
-// (Linear only). Exhaustive: a new kernel states its cost here.
+// reads the K and V rows each run of a sequence's tokens attends to once)
+// and its FLOPs (Linear's product; attention's q·K and p·V over the keys
+// each token attends to). Exhaustive: a new kernel states its cost here.
 Cost CostOf(const plan::Plan& plan, const plan::Instruction& instruction,
             const ProfiledStep& step) {
   const StepRows rows{step.tokens, step.logit_rows};
@@ -59,8 +77,10 @@ Cost CostOf(const plan::Plan& plan, const plan::Instruction& instruction,
       const auto* a = instruction.kernel_as_AlibiAttention();
       const int64_t row = static_cast<int64_t>(a->num_heads()) * a->head_dim() *
                           static_cast<int64_t>(DTypeSize(ToDType(plan.kv_cache()->dtype())));
-      // K and V, the new row included.
-      for (int32_t p : step.positions) cost.bytes += 2.0 * (p + 1) * row;
+      // K and V, the new rows included.
+      cost.bytes += KvBytesRead(step, static_cast<double>(row));
+      const double dims = static_cast<double>(a->num_heads()) * a->head_dim();
+      for (int32_t p : step.positions) cost.flops += 4.0 * (p + 1) * dims;
       return cost;
     }
     case plan::Kernel::LayerNorm:

@@ -34,6 +34,7 @@ struct ProfiledStep {
   int64_t tokens = 0;              // T as run
   int64_t logit_rows = 0;          // R as run
   std::vector<int32_t> positions;  // of the real tokens
+  std::vector<int32_t> slots;      // their sequences' KV-cache slots (empty: each token its own)
 };
 
 // `ms[i]` is instruction i's time; `total_ms` from the first event to the

@@ -85,5 +85,64 @@ TEST_F(StepProfileTest, TheHeaderNamesTheBandwidthCeiling) {
   EXPECT_THAT(report, HasSubstr("logits                            80.0 us"));
 }
 
+TEST_F(StepProfileTest, AttentionReadsEachRunsKeysOnceAndCountsItsFlops) {
+  // The test plan plus one AlibiAttention (1 head of 4 dims, f32 cache: a
+  // position's K or V row is 16 bytes) over T = 4 tokens: a prefill chunk
+  // of slot 0 at positions 0-2 and a decode token of slot 1 at position 5.
+  //   bytes: the context written 4x4x4 = 64, qkv read 4x12x4 = 192,
+  //          positions and slots 16 + 16; K and V of slot 0 up to position
+  //          2 once (2 x 3 x 16 = 96, not once per query) and of slot 1 up
+  //          to 5 (2 x 6 x 16 = 192): 576 bytes;
+  //   FLOPs: q.K and p.V, 4 x (1 + 2 + 3 + 6) keys x 4 dims = 192.
+  // At 8 MB/s that is 72 us; at 1 MFLOP/s 192 us, the floor.
+  testing::TestPlanSpec spec = testing::MakeTestPlanSpec("/nowhere");
+  const uint32_t qkv = static_cast<uint32_t>(spec.tensors.size());
+  spec.tensors.push_back({"qkv",
+                          plan::TensorKind::Activation,
+                          plan::TensorRole::None,
+                          plan::DType::F32,
+                          {-1, 3 * testing::kHidden},
+                          plan::RowDim::Tokens,
+                          0});
+  spec.tensors.push_back({"attn_context",
+                          plan::TensorKind::Activation,
+                          plan::TensorRole::None,
+                          plan::DType::F32,
+                          {-1, testing::kHidden},
+                          plan::RowDim::Tokens,
+                          0});
+  spec.instructions.push_back({plan::Kernel::AlibiAttention, {qkv, 1, 2}, {qkv + 1}});
+  const std::vector<uint8_t> bytes = testing::SerializeTestPlan(spec);
+  ProfiledStep step;
+  step.tokens = 4;
+  step.logit_rows = 2;
+  step.positions = {0, 1, 2, 5};
+  step.slots = {0, 0, 0, 1};
+  const std::vector<double> ms = {0.024, 0.032, 0.022, 0.080, 0.300};
+  ProfileCeilings ceilings;
+  ceilings.bytes_per_s = 8e6;
+  ceilings.flops_per_s = 1e12;
+  std::string report = FormatStepProfile(*plan::GetPlan(bytes.data()), step, ms, 0.5,
+                                         /*every_instruction=*/true, ceilings);
+  EXPECT_THAT(
+      report,
+      HasSubstr("attn_context                     300.0 us      0.00 MB  floor     72.0 us"));
+  ceilings.flops_per_s = 1e6;
+  report = FormatStepProfile(*plan::GetPlan(bytes.data()), step, ms, 0.5,
+                             /*every_instruction=*/true, ceilings);
+  EXPECT_THAT(
+      report,
+      HasSubstr("attn_context                     300.0 us      0.00 MB  floor    192.0 us"));
+  // Without slots each token counts as its own run (the decode model):
+  // K and V 2 x (1 + 2 + 3 + 6) x 16 = 384 bytes, 672 in all, 84 us.
+  step.slots.clear();
+  ceilings.flops_per_s = 1e12;
+  report = FormatStepProfile(*plan::GetPlan(bytes.data()), step, ms, 0.5,
+                             /*every_instruction=*/true, ceilings);
+  EXPECT_THAT(
+      report,
+      HasSubstr("attn_context                     300.0 us      0.00 MB  floor     84.0 us"));
+}
+
 }  // namespace
 }  // namespace bloom

@@ -59,6 +59,14 @@ std::vector<uint8_t> SerializeTestPlan(const TestPlanSpec& spec) {
       case plan::Kernel::LayerNorm: params = plan::CreateLayerNorm(fbb, inst.epsilon).Union(); break;
       case plan::Kernel::GatherRows: params = plan::CreateGatherRows(fbb).Union(); break;
       case plan::Kernel::Linear: params = plan::CreateLinear(fbb).Union(); break;
+      case plan::Kernel::AlibiAttention: {
+        // The test KV cache's one layer and head (kHidden dims).
+        const std::vector<float> slopes = {0.5f};
+        params = plan::CreateAlibiAttentionDirect(fbb, /*layer=*/0, /*num_heads=*/1,
+                                                  /*head_dim=*/kHidden, &slopes)
+                     .Union();
+        break;
+      }
       default: params = plan::CreateAdd(fbb).Union(); break;
     }
     instructions.push_back(plan::CreateInstructionDirect(fbb, inst.kernel, params, &inst.operands,
