@@ -58,6 +58,63 @@ def prefill_floor_ms(shape, wbytes, tokens, gbps):
     return max(wbytes / (gbps * 1e6), flops / (GEMM_TFLOPS * 1e9))
 
 
+
+FORMATS = ("bf16", "int8", "int4")
+
+
+def print_format_table(key_name, records, cell, ratio):
+    """One table of the three formats side by side: a row per value of
+    `key_name` in `records` ((format, key) -> line), each format's cell
+    (cell(format, key, line) -> (ms, text)), then int8's and int4's ratio
+    to bf16 (ratio(ms of bf16, ms of the format) -> text)."""
+    print(f"| {key_name} | " + " | ".join(f"{w} ms (floor)" for w in FORMATS) +
+          " | int8 / bf16 | int4 / bf16 |")
+    print("|---|" + "---|" * (len(FORMATS) + 2))
+    for key in sorted({k for _, k in records}):
+        cells, ms = [], {}
+        for w in FORMATS:
+            line = records.get((w, key))
+            if line is None:
+                cells.append("-")
+                continue
+            ms[w], text = cell(w, key, line)
+            cells.append(text)
+        ratios = [ratio(ms["bf16"], ms[w]) if w in ms and "bf16" in ms else "-"
+                  for w in ("int8", "int4")]
+        print(f"| {key} | " + " | ".join(cells) + f" | {ratios[0]} | {ratios[1]} |")
+
+
+def print_7b1_tables(lines, args, gbps):
+    shape = BloomShape.from_file(args.config_7b1)
+    decode_plans = {"bf16": "7b1-decode", "int8": "7b1-decode.int8", "int4": "7b1-decode.int4"}
+    prefill_plans = {"bf16": "7b1-prefill", "int8": "7b1-prefill.int8", "int4": "7b1-prefill.int4"}
+    wbytes = {w: weights_bytes(os.path.join(args.plans, p)) for w, p in decode_plans.items()}
+    decode = {(l["weights"], l["batch"]): l for l in lines
+              if l.get("model") == "7b1" and l.get("kind") == "decode" and l["new_tokens"] >= 50}
+    print("BLOOM-7b1 decode, ms/step (median) and its floor; weights in GB")
+
+    def decode_cell(w, batch, l):
+        ms = l["ms_per_step_median"]
+        floor = decode_floor_ms(shape, wbytes[w], batch, l["prompt"], l["new_tokens"], gbps)
+        return ms, f"{ms:.2f} ({floor:.2f}, {ms / floor:.2f}x)"
+
+    print_format_table("batch", decode, decode_cell, lambda base, ms: f"{base / ms:.2f}x faster")
+    print("\nweights: " + ", ".join(f"{w} {b / 1e9:.2f} GB" for w, b in wbytes.items()))
+
+    prefill = {(l["weights"], l["prompt"]): l for l in lines
+               if l.get("model") == "7b1" and l.get("kind") == "prefill"}
+    if not prefill:
+        return
+    pbytes = {w: weights_bytes(os.path.join(args.plans, p)) for w, p in prefill_plans.items()}
+    print("\nBLOOM-7b1 prefill (time to first token), ms and its floor")
+
+    def prefill_cell(w, prompt, l):
+        ms = l["ttft_ms_median"]
+        return ms, f"{ms:.1f} ({prefill_floor_ms(shape, pbytes[w], prompt, gbps):.1f})"
+
+    print_format_table("prompt", prefill, prefill_cell, lambda base, ms: f"{ms / base:.2f}x the time")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bench", required=True)
@@ -72,48 +129,7 @@ def main():
 
     # A run of the 176B phase alone has no 7b1 lines (nor needs its plans).
     if any(l.get("model") == "7b1" for l in lines):
-        shape = BloomShape.from_file(args.config_7b1)
-        plans = {"bf16": "7b1-decode", "int8": "7b1-decode.int8", "int4": "7b1-decode.int4"}
-        prefill_plans = {"bf16": "7b1-prefill", "int8": "7b1-prefill.int8", "int4": "7b1-prefill.int4"}
-        wbytes = {w: weights_bytes(os.path.join(args.plans, p)) for w, p in plans.items()}
-        decode = {(l["weights"], l["batch"]): l for l in lines
-                  if l.get("model") == "7b1" and l.get("kind") == "decode" and l["new_tokens"] >= 50}
-        print("BLOOM-7b1 decode, ms/step (median) and its floor; weights in GB")
-        print("| batch | " + " | ".join(f"{w} ms (floor)" for w in plans) + " | int8 / bf16 | int4 / bf16 |")
-        print("|---|" + "---|" * (len(plans) + 2))
-        for batch in sorted({b for _, b in decode}):
-            cells, ms = [], {}
-            for w in plans:
-                l = decode.get((w, batch))
-                if l is None:
-                    cells.append("-")
-                    continue
-                ms[w] = l["ms_per_step_median"]
-                floor = decode_floor_ms(shape, wbytes[w], batch, l["prompt"], l["new_tokens"], gbps)
-                cells.append(f"{ms[w]:.2f} ({floor:.2f}, {ms[w] / floor:.2f}x)")
-            ratio = lambda w: f"{ms['bf16'] / ms[w]:.2f}x faster" if w in ms and "bf16" in ms else "-"
-            print(f"| {batch} | " + " | ".join(cells) + f" | {ratio('int8')} | {ratio('int4')} |")
-        print("\nweights: " + ", ".join(f"{w} {b / 1e9:.2f} GB" for w, b in wbytes.items()))
-
-        prefill = {(l["weights"], l["prompt"]): l for l in lines
-                   if l.get("model") == "7b1" and l.get("kind") == "prefill"}
-        if prefill:
-            pbytes = {w: weights_bytes(os.path.join(args.plans, p)) for w, p in prefill_plans.items()}
-            print("\nBLOOM-7b1 prefill (time to first token), ms and its floor")
-            print("| prompt | " + " | ".join(f"{w} ms (floor)" for w in plans) + " | int8 / bf16 | int4 / bf16 |")
-            print("|---|" + "---|" * (len(plans) + 2))
-            for prompt in sorted({p for _, p in prefill}):
-                cells, ms = [], {}
-                for w in plans:
-                    l = prefill.get((w, prompt))
-                    if l is None:
-                        cells.append("-")
-                        continue
-                    ms[w] = l["ttft_ms_median"]
-                    floor = prefill_floor_ms(shape, pbytes[w], prompt, gbps)
-                    cells.append(f"{ms[w]:.1f} ({floor:.1f})")
-                ratio = lambda w: f"{ms[w] / ms['bf16']:.2f}x the time" if w in ms and "bf16" in ms else "-"
-                print(f"| {prompt} | " + " | ".join(cells) + f" | {ratio('int8')} | {ratio('int4')} |")
+        print_7b1_tables(lines, args, gbps)
 
     big = [l for l in lines if l.get("model") == "176b"]
     if big and args.config_176b:
