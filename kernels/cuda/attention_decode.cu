@@ -1,8 +1,9 @@
+#include "kernels/cuda/attention_decode.cuh"
+
 #include <cfloat>
 #include <type_traits>
 
 #include "kernels/cuda/attention_common.cuh"
-#include "kernels/cuda/attention_decode.cuh"
 #include "kernels/cuda/attention_decode_scratch.cuh"
 #include "kernels/cuda/attention_decode_warp.cuh"
 
@@ -208,7 +209,9 @@ int32_t AttentionDecodeMaxSplits(int32_t max_seq_len, DecodeAttentionKernel kern
 
 bool DecodeUsesWarpKernel(const PagedKvView& kv, int32_t max_splits, const void* qkv,
                           const void* context) {
-  return max_splits >= 1 && max_splits <= 32 && WarpDecodeSupports(kv, qkv, context);
+  static_assert(kMaxDecodeSplits <= kMaxWarpDecodeSplits, "a plan's splits fit the warp kernel");
+  return max_splits >= 1 && max_splits <= kMaxWarpDecodeSplits &&
+         WarpDecodeSupports(kv, qkv, context);
 }
 
 int64_t AttentionDecodeScratchFloats(int64_t max_tokens, int32_t num_heads, int32_t head_dim,

@@ -3,6 +3,7 @@
 
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/attention_decode_scratch.cuh"
+#include "kernels/cuda/device_sm_count.cuh"
 #include "kernels/cuda/attention_decode_warp.cuh"
 
 namespace bloom::cuda {
@@ -207,7 +208,7 @@ __global__ void __launch_bounds__(kThreads)
   }
   if (!__shfl_sync(kFullMask, is_last, 0)) return;
   __threadfence();
-  // splits <= 32 (the launcher's bound): lane s holds split s's max and
+  // splits <= kMaxWarpDecodeSplits: lane s holds split s's max and
   // its weight exp(max_s - global max).
   const float* mine = PartialAt(partials, lane < splits ? lane : 0, head_dim);
   const float split_max = lane < splits ? __ldcg(mine) : -FLT_MAX;
@@ -281,16 +282,14 @@ cudaError_t LaunchWarpDecode(const void* qkv, const int32_t* token_list, int32_t
                              float* scratch, void* context, DType context_dtype,
                              cudaStream_t stream) {
   if (num_tokens <= 0) return cudaSuccess;
-  // The combine gives each split a lane.
-  if (!WarpDecodeSupports(kv, qkv, context) || max_splits < 1 || max_splits > 32) {
+  if (!WarpDecodeSupports(kv, qkv, context) || max_splits < 1 ||
+      max_splits > kMaxWarpDecodeSplits) {
     return cudaErrorInvalidValue;
   }
-  int device = 0, sm_count = 0;
-  cudaError_t error = cudaGetDevice(&device);
-  if (error == cudaSuccess) {
-    error = cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device);
+  int sm_count = 0;
+  if (const cudaError_t error = CurrentDeviceSmCount(&sm_count); error != cudaSuccess) {
+    return error;
   }
-  if (error != cudaSuccess) return error;
   return DispatchStorage(kv.dtype, [&](auto type) {
     using T = decltype(type);
     return DispatchLanesPerRow(RowPieces(kv), [&](auto lanes) {

@@ -29,6 +29,8 @@ bool WarpDecodeSupports(const PagedKvView& kv, const void* qkv, const void* cont
 // Depends on the number of tokens only, so a CUDA graph can replay the
 // launch as contexts grow.
 constexpr int kWarpDecodeMinKeysPerSplit = 32;
+// The most splits the kernel takes: its combine gives each split a lane.
+constexpr int kMaxWarpDecodeSplits = 32;
 int32_t WarpDecodeLaunchSplits(int32_t num_tokens, int32_t num_heads, int32_t max_splits,
                                int64_t resident_warps);
 

@@ -2,6 +2,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/cuda_dtype.cuh"
+#include "kernels/cuda/device_sm_count.cuh"
 #include "kernels/cuda/gemv.cuh"
 
 namespace bloom::cuda {
@@ -246,13 +247,8 @@ __global__ void __launch_bounds__(kThreads) GemvShortRowsKernel(const GemvArgs<T
 template <typename T, typename Y, int N>
 cudaError_t LaunchFor(const GemmProblem& p, const void* x, const void* w, const void* bias, void* y,
                       cudaStream_t stream) {
-  // Attribute queries are allowed during stream capture (no stream work).
-  int device = 0, sms = 0;
-  if (const cudaError_t e = cudaGetDevice(&device); e != cudaSuccess) return e;
-  if (const cudaError_t e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-      e != cudaSuccess) {
-    return e;
-  }
+  int sms = 0;
+  if (const cudaError_t e = CurrentDeviceSmCount(&sms); e != cudaSuccess) return e;
   GemvArgs<T, Y> a;
   a.x = static_cast<const uint4*>(x);
   a.w = static_cast<const uint4*>(w);

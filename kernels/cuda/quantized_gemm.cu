@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "kernels/cuda/cuda_dtype.cuh"
+#include "kernels/cuda/device_sm_count.cuh"
 #include "kernels/cuda/quantized_fragments.cuh"
 
 namespace bloom::cuda {
@@ -443,9 +444,8 @@ bool ProblemMatches(const GemmProblem& p, const QuantizedWeight& w) {
 // The blocks of a full persistent grid: `per_sm` blocks of the kernel fit
 // on each multiprocessor at once.
 int64_t ResidentBlocks(int per_sm) {
-  int device = 0, sms = 0;
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+  int sms = 0;
+  if (CurrentDeviceSmCount(&sms) != cudaSuccess) {
     cudaGetLastError();
     sms = 1;
   }
