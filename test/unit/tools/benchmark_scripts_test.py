@@ -404,32 +404,38 @@ class PromptRowsTest(unittest.TestCase):
               "top5_logits": top_logits, "logits_dtype": "torch.bfloat16"}
         return ours, hf
 
-    def test_agreement_and_its_bound_in_the_results(self):
-        hf_argmax = [10 + i for i in range(100)]
-        ours_argmax = list(hf_argmax)
-        ours_argmax[7] = 99  # one row of 100 differs: 99%, the bound itself
-        ours, hf = self.records(ours_argmax, hf_argmax)
+    @staticmethod
+    def compare(ours_records, hf_records, batches):
+        """compare.py over the records (7b1's config, no prefills): its
+        results.json and results.md."""
         with tempfile.TemporaryDirectory() as tmp:
             config = os.path.join(tmp, "config.json")
             with open(config, "w") as f:
                 json.dump(BLOOM_7B1, f)
             paths = {}
-            for name, records in (("ours", [ours]), ("hf", [hf])):
+            for name, records in (("ours", ours_records), ("hf", hf_records)):
                 paths[name] = os.path.join(tmp, name + ".jsonl")
                 with open(paths[name], "w") as f:
-                    for r in records + [{"backend": "cuda", "batch": 1, "prompt_len": 32,
-                                         "decode_ms_per_step_median": 4.0,
-                                         "decode_ms_per_step_mean": 4.0}]:
+                    for r in records:
                         f.write(json.dumps(r) + "\n")
             out = os.path.join(tmp, "out")
             subprocess.run([sys.executable, os.path.join(GPU, "compare.py"), "--ours",
                             paths["ours"], "--hf", paths["hf"], "--config", config, "--batches",
-                            "1", "--ttft-prompts", "", "--out-dir", out],
+                            batches, "--ttft-prompts", "", "--out-dir", out],
                            check=True, capture_output=True)
             with open(os.path.join(out, "results.json")) as f:
                 results = json.load(f)
             with open(os.path.join(out, "results.md")) as f:
-                table = f.read()
+                return results, f.read()
+
+    def test_agreement_and_its_bound_in_the_results(self):
+        hf_argmax = [10 + i for i in range(100)]
+        ours_argmax = list(hf_argmax)
+        ours_argmax[7] = 99  # one row of 100 differs: 99%, the bound itself
+        ours, hf = self.records(ours_argmax, hf_argmax)
+        decode = {"backend": "cuda", "batch": 1, "prompt_len": 32,
+                  "decode_ms_per_step_median": 4.0, "decode_ms_per_step_mean": 4.0}
+        results, table = self.compare([ours, decode], [hf, decode], "1")
         agreement = results["prompt_rows"]
         self.assertEqual((agreement["rows"], agreement["matching"]), (100, 99))
         self.assertAlmostEqual(agreement["agreement"], 0.99)
@@ -472,22 +478,7 @@ class PromptRowsTest(unittest.TestCase):
     def test_the_agreement_alone_needs_no_decode_batch(self):
         # run_benchmark.sh with BATCHES empty: the prompt rows, no plot.
         ours, hf = self.records([1, 2, 3], [1, 2, 4])
-        with tempfile.TemporaryDirectory() as tmp:
-            config = os.path.join(tmp, "config.json")
-            with open(config, "w") as f:
-                json.dump(BLOOM_7B1, f)
-            paths = {}
-            for name, record in (("ours", ours), ("hf", hf)):
-                paths[name] = os.path.join(tmp, name + ".jsonl")
-                with open(paths[name], "w") as f:
-                    f.write(json.dumps(record) + "\n")
-            out = os.path.join(tmp, "out")
-            subprocess.run([sys.executable, os.path.join(GPU, "compare.py"), "--ours",
-                            paths["ours"], "--hf", paths["hf"], "--config", config, "--batches",
-                            "", "--ttft-prompts", "", "--out-dir", out],
-                           check=True, capture_output=True)
-            with open(os.path.join(out, "results.json")) as f:
-                results = json.load(f)
+        results, _ = self.compare([ours], [hf], "")
         self.assertIsNone(results["plot"])
         self.assertEqual(results["prompt_rows"]["matching"], 2)
 
