@@ -52,9 +52,13 @@ fi
 # BATCHES PROMPT_LEN NEW_TOKENS TTFT_PROMPTS SEED DTYPE MAX_SHARD_BYTES BACKEND MODEL_NAME
 # AGREEMENT_PROMPT_LEN (absent from a carry prepared before it)
 source "$CARRY/bench.env"
-# prepare.sh packs the GPU run's binaries (the device tool's carry limit).
-if [[ ! -d $CARRY/bin && -f $CARRY/bin.tar.xz ]]; then
-  tar -C "$CARRY" -xJf "$CARRY/bin.tar.xz" || { echo "run_benchmark.sh: cannot unpack $CARRY/bin.tar.xz" >&2; exit 2; }
+# prepare.sh packs the GPU run's binaries (the device tool's carry limit);
+# the device scripts' unpacking opens them (a dry run's are not packed).
+source "$HERE/../../scripts/gpu/device_setup.sh"
+unpack_carried_binaries
+if [[ ! -x $CARRY/bin/bloom-run ]]; then
+  echo "run_benchmark.sh: $CARRY/bin/bloom-run not found (nor $CARRY/bin.tar.xz to unpack)" >&2
+  exit 2
 fi
 BIN=$CARRY/bin
 CKPT=${CKPT:-/tmp/bloom-bench-checkpoint}
